@@ -1,0 +1,198 @@
+"""Command line: run (daily incremental, default), backfill, reference, status.
+
+Exit codes (for cron, systemd and Airflow): 0 success, 1 load failed (previous data still
+serving), 2 usage or configuration error, 3 quality check failed (previous data still serving).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from datetime import date, datetime
+from pathlib import Path
+
+from .config import Settings, load_settings
+
+log = logging.getLogger("pipeline")
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_QUALITY = 0, 1, 2, 3
+
+ENV_HELP = """
+configuration (environment variables; defaults are the embedded, offline set-up):
+  PIPELINE_WAREHOUSE   duckdb:///data/warehouse.duckdb (default) | postgresql://user@host/db | redshift://user@host:5439/db
+  PIPELINE_LAKE        data/lake (default, a local folder) | s3://bucket/prefix
+  SOCRATA_DOMAIN       data.montgomerycountymd.gov (default); http://host:port reaches a local mirror
+  SOCRATA_DATASET      4mse-ku6q (default)
+  SOCRATA_APP_TOKEN    optional app token (higher rate limits); never logged
+  SOCRATA_PAGE_SIZE, SOCRATA_TIMEOUT, SOCRATA_MAX_RETRIES, SOCRATA_LOOKBACK_HOURS
+  PIPELINE_ALERT_WEBHOOK / PIPELINE_ALERT_SMTP + PIPELINE_ALERT_EMAIL_TO   alert when a run fails
+  PIPELINE_LOG_LEVEL   INFO (default) | DEBUG | WARNING
+
+exit codes: 0 ok, 1 load failed, 2 usage/configuration error, 3 quality check failed
+(on 1 and 3 the previous data keeps serving).
+"""
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from exc
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline",
+        description="Load Montgomery County's Traffic Violations data (Socrata 4mse-ku6q) into the lake and warehouse.",
+        epilog=ENV_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--json", action="store_true", help="print the run result as JSON on stdout")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def load_options(p: argparse.ArgumentParser, default_source: str) -> None:
+        p.add_argument(
+            "--source", choices=("socrata", "file", "sample"), default=default_source,
+            help=f"where rows come from (default: {default_source}): the Socrata API, a CSV export "
+            "(--file), or the real sample bundled in data/sample",
+        )
+        p.add_argument("--file", type=Path, action="append", metavar="PATH",
+                       help="a CSV export from the portal, plain or .gz (repeat for several)")
+        p.add_argument("--since", type=_date, metavar="YYYY-MM-DD",
+                       help="only stops on or after this date (file/sample: filter; socrata: also the earliest :updated_at)")
+        p.add_argument("--until", type=_date, metavar="YYYY-MM-DD", help="only stops before this date")
+
+    run = sub.add_parser("run", help="the daily incremental load (default command)",
+                         description="Pull rows new or edited since the stored watermark (minus a lookback) and upsert them.")
+    load_options(run, "socrata")
+    run.add_argument("--reconcile", action="store_true",
+                     help="also compare all row ids with the portal and report rows deleted at the source")
+    run.add_argument("--delete-missing", action="store_true",
+                     help="with --reconcile: remove rows deleted at the source")
+    run.add_argument("--if-empty", action="store_true", help="do nothing if the warehouse already has data")
+
+    backfill = sub.add_parser("backfill", help="load everything from a source (idempotent: reruns change nothing)")
+    load_options(backfill, "sample")
+    backfill.add_argument("--if-empty", action="store_true", help="do nothing if the warehouse already has data")
+
+    ref = sub.add_parser("reference", help="load the ZIP/tract reference tables (ZIP demographics, crosswalk)")
+    ref.add_argument("--hud-zip-tract", type=Path, metavar="PATH",
+                     help="HUD USPS ZIP_TRACT file (csv/xlsx); its RES_RATIO weights are preferred over land-area shares")
+    ref.add_argument("--rebuild-bundle", type=Path, metavar="SHARED_DATA_DIR",
+                     help="re-create data/reference from the original source files in this folder first")
+
+    sub.add_parser("status", help="last runs, row counts and freshness")
+    return parser
+
+
+def _setup_logging(settings: Settings, verbose: bool) -> None:
+    level = logging.DEBUG if verbose else getattr(logging, settings.log_level.upper(), logging.INFO)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", stream=sys.stderr)
+
+
+def _make_source(args: argparse.Namespace, settings: Settings, command: str):  # noqa: ANN202
+    from .extract.files import FileSource, SampleSource
+
+    if args.source == "file":
+        if not args.file:
+            raise SystemExit("--source file needs --file PATH (a CSV export, plain or .gz)")
+        source = FileSource(args.file)
+    elif args.source == "sample":
+        source = SampleSource()
+    else:
+        from .extract.socrata_source import SocrataSource
+
+        source = SocrataSource(settings, full=(command == "backfill"), since=args.since, until=args.until)
+    if args.source in ("file", "sample") and (args.since or args.until):
+        from .extract.files import DateWindow
+
+        source = DateWindow(source, args.since, args.until)
+    return source
+
+
+def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
+    from .load import result_dict, run_load
+    from .reference import ensure_reference
+    from .warehouse import open_warehouse
+
+    warehouse = open_warehouse(settings)
+    if getattr(args, "if_empty", False) and warehouse.exists():
+        n = warehouse.query("select count(*) as n from moco_traffic_violations").iloc[0, 0]
+        if n:
+            log.info("warehouse already holds %s rows; nothing to do (--if-empty)", f"{int(n):,}")
+            return EXIT_OK
+    source = _make_source(args, settings, args.command)
+    ensure_reference(settings, warehouse)
+    result = run_load(settings, source, args.command, warehouse=warehouse,
+                      require_rows=(args.command == "backfill"))
+    if args.command == "run" and getattr(args, "reconcile", False):
+        from .extract.socrata_source import reconcile
+
+        reconcile(settings, warehouse, delete=args.delete_missing)
+    if args.json:
+        print(json.dumps(result_dict(result), default=str))
+    else:
+        print(result.summary())
+    return EXIT_OK
+
+
+def cmd_reference(args: argparse.Namespace, settings: Settings) -> int:
+    from .reference import load_reference
+    from .warehouse import open_warehouse
+
+    if args.rebuild_bundle:
+        from .config import REFERENCE_DIR
+        from .reference_build import build_bundle
+
+        build_bundle(args.rebuild_bundle, REFERENCE_DIR)
+    summary = load_reference(settings, open_warehouse(settings), hud_path=args.hud_zip_tract)
+    print(json.dumps(summary, default=str) if args.json else
+          ", ".join(f"{k}: {v}" for k, v in summary.items()))
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from .status import status_report
+
+    report = status_report(settings)
+    print(json.dumps(report, default=str, indent=2) if args.json else report["text"])
+    return EXIT_OK if report.get("fresh", True) else EXIT_FAILED
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # `python -m pipeline` = the daily run
+        args = parser.parse_args(["run", *(argv or sys.argv[1:])])
+    try:
+        settings = load_settings()
+        settings.warehouse_kind  # validates the URL early  # noqa: B018
+    except ValueError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    _setup_logging(settings, args.verbose)
+    from .alerts import alert_on_failure
+    from .quality import QualityError
+
+    handlers = {"run": cmd_load, "backfill": cmd_load, "reference": cmd_reference, "status": cmd_status}
+    try:
+        return handlers[args.command](args, settings)
+    except QualityError as exc:
+        alert_on_failure(settings, args.command, exc)
+        return EXIT_QUALITY
+    except (FileNotFoundError, SystemExit) as exc:
+        if isinstance(exc, SystemExit) and isinstance(exc.code, int):
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as exc:  # noqa: BLE001 - the CLI boundary: report, alert, exit non-zero
+        from .config import redact_url
+
+        message = redact_url(str(exc))
+        log.error("%s failed: %s: %s", args.command, type(exc).__name__, message)
+        log.debug("traceback", exc_info=True)
+        alert_on_failure(settings, args.command, exc)
+        return EXIT_FAILED

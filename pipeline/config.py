@@ -1,0 +1,126 @@
+"""The one place that reads the environment.
+
+Every other module receives a :class:`Settings`; nothing else touches ``os.environ``.
+The embedded default (no env vars at all) is a local lake folder and a DuckDB file under
+``data/``, which is what a laptop and the test-suite use. Production sets ``PIPELINE_LAKE`` to an
+``s3://bucket/prefix`` and ``PIPELINE_WAREHOUSE`` to a ``redshift://`` or ``postgresql://`` URL.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Mapping
+from urllib.parse import urlsplit, urlunsplit
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = PROJECT_ROOT / "data"
+SQL_DIR = PROJECT_ROOT / "sql"
+SAMPLE_DIR = DATA_DIR / "sample"
+REFERENCE_DIR = DATA_DIR / "reference"
+
+DEFAULT_WAREHOUSE = "duckdb:///data/warehouse.duckdb"
+DEFAULT_LAKE = "data/lake"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved configuration. ``warehouse_url`` may hold a password: never log it, use ``redacted``."""
+
+    warehouse_url: str = DEFAULT_WAREHOUSE
+    lake_url: str = DEFAULT_LAKE
+    socrata_domain: str = "data.montgomerycountymd.gov"
+    socrata_dataset: str = "4mse-ku6q"
+    socrata_app_token: str | None = None
+    socrata_page_size: int = 50_000
+    socrata_timeout_s: float = 60.0
+    socrata_max_retries: int = 6
+    socrata_lookback_hours: float = 72.0
+    redshift_iam_role: str | None = None
+    redshift_s3_staging: str | None = None
+    alert_webhook_url: str | None = None
+    alert_smtp_url: str | None = None
+    alert_email_to: str | None = None
+    stale_after_days: float = 2.0
+    small_count_threshold: int = 10
+    log_level: str = "INFO"
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def warehouse_kind(self) -> str:
+        """``duckdb``, ``postgresql`` or ``redshift`` (from the URL scheme)."""
+        scheme = urlsplit(self.warehouse_url).scheme.lower()
+        if scheme in ("postgres", "postgresql", "postgresql+psycopg"):
+            return "postgresql"
+        if scheme in ("duckdb", "redshift"):
+            return scheme
+        raise ValueError(
+            f"PIPELINE_WAREHOUSE must start with duckdb://, postgresql:// or redshift:// (got {scheme!r}://)"
+        )
+
+    @property
+    def duckdb_path(self) -> Path:
+        """Filesystem path of the DuckDB warehouse; relative paths are relative to the project root."""
+        raw = self.warehouse_url.split("://", 1)[1]
+        # duckdb:///data/x.duckdb -> "/data/x.duckdb" is *relative* (three slashes = no host),
+        # duckdb:////abs/x.duckdb -> absolute, as in SQLAlchemy URLs.
+        if raw.startswith("//"):
+            return Path(raw[1:])
+        path = Path(raw.lstrip("/"))
+        return path if path.is_absolute() else PROJECT_ROOT / path
+
+    @property
+    def lake_is_s3(self) -> bool:
+        return self.lake_url.startswith("s3://")
+
+    @property
+    def lake_path(self) -> Path:
+        path = Path(self.lake_url)
+        return path if path.is_absolute() else PROJECT_ROOT / path
+
+    @property
+    def redacted_warehouse(self) -> str:
+        return redact_url(self.warehouse_url)
+
+    def with_overrides(self, **kwargs: object) -> "Settings":
+        return replace(self, **kwargs)
+
+
+def redact_url(url: str) -> str:
+    """Replace the password in a URL with ``***`` so it can be shown in logs and errors."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit((parts.scheme, f"{user}:***@{netloc}", parts.path, parts.query, parts.fragment))
+
+
+def _get(env: Mapping[str, str], name: str, default: str | None = None) -> str | None:
+    value = env.get(name)
+    return value if value not in (None, "") else default
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build :class:`Settings` from environment variables (documented in README, "Configuration")."""
+    env = os.environ if env is None else env
+    return Settings(
+        warehouse_url=_get(env, "PIPELINE_WAREHOUSE", DEFAULT_WAREHOUSE) or DEFAULT_WAREHOUSE,
+        lake_url=_get(env, "PIPELINE_LAKE", DEFAULT_LAKE) or DEFAULT_LAKE,
+        socrata_domain=_get(env, "SOCRATA_DOMAIN", "data.montgomerycountymd.gov") or "",
+        socrata_dataset=_get(env, "SOCRATA_DATASET", "4mse-ku6q") or "",
+        socrata_app_token=_get(env, "SOCRATA_APP_TOKEN"),
+        socrata_page_size=int(_get(env, "SOCRATA_PAGE_SIZE", "50000") or 50000),
+        socrata_timeout_s=float(_get(env, "SOCRATA_TIMEOUT", "60") or 60),
+        socrata_max_retries=int(_get(env, "SOCRATA_MAX_RETRIES", "6") or 6),
+        socrata_lookback_hours=float(_get(env, "SOCRATA_LOOKBACK_HOURS", "72") or 72),
+        redshift_iam_role=_get(env, "REDSHIFT_IAM_ROLE"),
+        redshift_s3_staging=_get(env, "REDSHIFT_S3_STAGING"),
+        alert_webhook_url=_get(env, "PIPELINE_ALERT_WEBHOOK"),
+        alert_smtp_url=_get(env, "PIPELINE_ALERT_SMTP"),
+        alert_email_to=_get(env, "PIPELINE_ALERT_EMAIL_TO"),
+        stale_after_days=float(_get(env, "PIPELINE_STALE_AFTER_DAYS", "2") or 2),
+        small_count_threshold=int(_get(env, "PIPELINE_SMALL_COUNT", "10") or 10),
+        log_level=_get(env, "PIPELINE_LOG_LEVEL", "INFO") or "INFO",
+    )

@@ -1,0 +1,41 @@
+"""What every source gives the load: raw objects written first, then rows in canonical names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Protocol
+
+import duckdb
+
+from ..lake import Lake
+
+
+class SchemaError(ValueError):
+    """The source's columns do not match the canonical schema (a required field is missing)."""
+
+
+@dataclass
+class ExtractResult:
+    """What a source hands to the load after writing its raw objects.
+
+    The source has created two DuckDB temp tables on the work connection:
+    ``src_rows`` (every canonical column as VARCHAR, plus ``row_id``, ``source_updated_at``,
+    ``raw_line``, ``source_file``) and ``src_rejects`` (``source_file``, ``raw_line``, ``reason``,
+    ``raw_text``) for records the reader itself could not split into fields.
+    """
+
+    raw_keys: list[str]
+    raw_records: int
+    unknown_columns: list[str] = field(default_factory=list)
+    watermark: datetime | None = None  # newest :updated_at seen (API sources only)
+    pages: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+class Source(Protocol):
+    name: str
+
+    def extract(self, con: duckdb.DuckDBPyConnection, lake: Lake, load_id: str, load_date: date) -> ExtractResult:
+        """Write raw objects to the lake, then create ``src_rows`` and ``src_rejects`` on ``con``."""
+        ...

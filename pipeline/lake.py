@@ -1,0 +1,179 @@
+"""The lake: raw / landing / quarantine / curated zones on a local folder or S3.
+
+Layout (same on both backends)::
+
+    raw/source=<src>/load_date=YYYY-MM-DD/<load_id>/<name>   exactly as received, never rewritten
+    landing/load_id=<load_id>/charges.parquet                typed, canonical columns
+    quarantine/load_id=<load_id>/rejects.parquet             rows that failed typing + reason
+    curated/charges/year=YYYY/month=MM/part.parquet          enriched, one file per month, deduplicated
+    reference/<name>.parquet                                 reference tables as loaded
+
+Writes are atomic per object: a local file is written beside its target and renamed; an S3 PUT is
+atomic by nature. So a crash never leaves a half-written object that a reader could pick up.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Protocol
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .config import Settings
+
+ZONES = ("raw", "landing", "quarantine", "curated", "reference")
+
+
+class Lake(Protocol):
+    url: str
+
+    def put_bytes(self, key: str, data: bytes) -> None: ...
+    def get_bytes(self, key: str) -> bytes: ...
+    def exists(self, key: str) -> bool: ...
+    def list(self, prefix: str) -> list[str]: ...
+    def delete(self, key: str) -> None: ...
+    def uri(self, key: str) -> str: ...
+
+    @contextmanager
+    def local_copy(self, key: str) -> Iterator[Path]: ...
+
+
+def write_parquet(lake: Lake, key: str, table: pa.Table) -> None:
+    """Write an Arrow table as one zstd Parquet object."""
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd")
+    lake.put_bytes(key, sink.getvalue())
+
+
+def read_parquet(lake: Lake, key: str) -> pa.Table:
+    return pq.read_table(io.BytesIO(lake.get_bytes(key)))
+
+
+class LocalLake:
+    """A folder on disk. Default: ``data/lake`` under the project."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.url = str(self.root)
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if self.root.resolve() not in path.parents and path != self.root.resolve():
+            raise ValueError(f"lake key escapes the lake root: {key!r}")
+        return path
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def put_file(self, key: str, src: Path) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".tmp-{path.name}")
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, path)
+
+    def get_bytes(self, key: str) -> bytes:
+        return self._path(key).read_bytes()
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).exists()
+
+    def list(self, prefix: str) -> list[str]:
+        base = self._path(prefix) if prefix else self.root
+        if not base.exists():
+            return []
+        if base.is_file():
+            return [prefix]
+        return sorted(
+            str(p.relative_to(self.root)) for p in base.rglob("*") if p.is_file() and not p.name.startswith(".tmp-")
+        )
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    def uri(self, key: str) -> str:
+        return str(self._path(key))
+
+    @contextmanager
+    def local_copy(self, key: str) -> Iterator[Path]:
+        yield self._path(key)
+
+
+class S3Lake:
+    """``s3://bucket/prefix`` through boto3 (standard credential chain; ``AWS_ENDPOINT_URL`` honoured)."""
+
+    def __init__(self, url: str, client: object | None = None) -> None:
+        import boto3
+
+        rest = url[len("s3://"):]
+        self.bucket, _, prefix = rest.partition("/")
+        self.prefix = prefix.strip("/")
+        self.url = url.rstrip("/")
+        self.client = client or boto3.client("s3")
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
+
+    def put_file(self, key: str, src: Path) -> None:
+        self.client.upload_file(str(src), self.bucket, self._key(key))
+
+    def get_bytes(self, key: str) -> bytes:
+        return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+
+    def exists(self, key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+            return True
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+
+    def list(self, prefix: str) -> list[str]:
+        keys: list[str] = []
+        paginator = self.client.get_paginator("list_objects_v2")
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix)):
+            keys.extend(obj["Key"][strip:] for obj in page.get("Contents", []))
+        return sorted(keys)
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+
+    def uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{self._key(key)}"
+
+    @contextmanager
+    def local_copy(self, key: str) -> Iterator[Path]:
+        suffix = "".join(Path(key).suffixes)
+        with tempfile.TemporaryDirectory(prefix="lake-") as tmp:
+            path = Path(tmp) / f"object{suffix}"
+            self.client.download_file(self.bucket, self._key(key), str(path))
+            yield path
+
+
+def open_lake(settings: Settings) -> Lake:
+    """The lake named by ``PIPELINE_LAKE``: ``s3://bucket/prefix`` or a local folder."""
+    if settings.lake_is_s3:
+        return S3Lake(settings.lake_url)
+    return LocalLake(settings.lake_path)

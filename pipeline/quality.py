@@ -1,0 +1,25 @@
+"""Quality checks that gate a load: a failed check aborts before the warehouse commits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class QualityError(RuntimeError):
+    """A check failed; the previous data keeps serving."""
+
+
+@dataclass
+class Checks:
+    results: list[tuple[str, bool, str]] = field(default_factory=list)
+
+    def check(self, name: str, ok: bool, detail: str) -> None:
+        self.results.append((name, bool(ok), detail))
+        if not ok:
+            raise QualityError(f"quality check failed: {name}: {detail}")
+
+    def equal(self, name: str, left: int | None, right: int | None, detail: str) -> None:
+        self.check(name, left == right, f"{detail}: {left:,} vs {right:,}" if None not in (left, right) else detail)
+
+    def summary(self) -> str:
+        return "; ".join(f"{name}: {'ok' if ok else 'FAILED'}" for name, ok, _ in self.results)

@@ -1,0 +1,102 @@
+"""Load SQL from ``sql/`` and bind named parameters for each driver.
+
+SQL files use ``:name`` placeholders. :func:`bind` turns them into the driver's positional style
+(``?`` for DuckDB, ``%s`` for psycopg and redshift-connector) with the values in order, so a value
+is never formatted into SQL text. Identifiers can't be bound; :func:`render` substitutes
+``{{ name }}`` slots only with values from an explicit allow-list.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any, Iterable, Mapping, Sequence
+
+from .config import SQL_DIR
+
+_PARAM = re.compile(r"(?<![:\w]):([a-zA-Z_][a-zA-Z0-9_]*)")
+_SLOT = re.compile(r"\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}")
+_LITERAL_OR_COMMENT = re.compile(r"('(?:[^']|'')*'|--[^\n]*)")
+
+
+@lru_cache(maxsize=None)
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8") as fh:
+        return fh.read()
+
+
+def load_sql(name: str, dialect: str | None = None) -> str:
+    """Text of ``sql/<name>.sql``; a dialect override ``sql/<name>.<dialect>.sql`` wins if present."""
+    if dialect:
+        override = SQL_DIR / f"{name}.{dialect}.sql"
+        if override.exists():
+            return _read(str(override))
+    path = SQL_DIR / f"{name}.sql"
+    if not path.exists():
+        raise FileNotFoundError(f"no SQL file {path.relative_to(SQL_DIR.parent)}")
+    return _read(str(path))
+
+
+def render(sql: str, identifiers: Mapping[str, str], allowed: Mapping[str, Iterable[str]]) -> str:
+    """Fill ``{{ slot }}`` identifiers; each value must be in ``allowed[slot]``."""
+
+    def fill(match: re.Match[str]) -> str:
+        slot = match.group(1)
+        value = identifiers.get(slot)
+        if value is None or value not in set(allowed.get(slot, ())):
+            raise ValueError(f"identifier {slot}={value!r} is not in the allow-list")
+        return value
+
+    return _SLOT.sub(fill, sql)
+
+
+def bind(sql: str, params: Mapping[str, Any] | None, style: str) -> tuple[str, list[Any]]:
+    """Replace ``:name`` with ``?`` (style ``qmark``) or ``%s`` (style ``format``); return values in order.
+
+    String literals and ``--`` comments are left alone, and ``::type`` casts are not parameters.
+    """
+    params = params or {}
+    marker = "?" if style == "qmark" else "%s"
+    values: list[Any] = []
+    out: list[str] = []
+    for i, chunk in enumerate(_LITERAL_OR_COMMENT.split(sql)):
+        if i % 2 == 1:  # a literal or a comment
+            out.append(chunk)
+            continue
+        if style == "format":
+            chunk = chunk.replace("%", "%%")
+
+        def sub(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in params:
+                raise KeyError(f"SQL parameter :{name} was not supplied")
+            values.append(params[name])
+            return marker
+
+        out.append(_PARAM.sub(sub, chunk))
+    return "".join(out), values
+
+
+def split_statements(sql: str) -> list[str]:
+    """Split a script on ``;`` outside literals and comments; drop empty statements."""
+    statements: list[str] = []
+    current: list[str] = []
+    for i, chunk in enumerate(_LITERAL_OR_COMMENT.split(sql)):
+        if i % 2 == 1:
+            if not chunk.startswith("--"):
+                current.append(chunk)
+            continue
+        parts = chunk.split(";")
+        for j, part in enumerate(parts):
+            current.append(part)
+            if j < len(parts) - 1:
+                statements.append("".join(current))
+                current = []
+    statements.append("".join(current))
+    return [s.strip() for s in statements if s.strip()]
+
+
+def expand_list(name: str, values: Sequence[Any]) -> tuple[str, dict[str, Any]]:
+    """Placeholders for an IN-list: ``expand_list("race", ["A","B"])`` -> (":race_0, :race_1", {...})."""
+    keys = {f"{name}_{i}": v for i, v in enumerate(values)}
+    return ", ".join(f":{k}" for k in keys), keys

@@ -1,0 +1,50 @@
+"""The warehouse interface the pipeline and the dashboard share.
+
+A *load session* is one transaction: stage the batch, merge, rebuild marts, write the run log.
+Readers see either all of it or none of it. DuckDB gets that by building the next file beside the
+served one and renaming it over (its file lock would block the dashboard otherwise); PostgreSQL and
+Redshift get it from a transaction.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import Any, Mapping, Protocol
+
+import pandas as pd
+import pyarrow as pa
+
+
+class WarehouseError(RuntimeError):
+    """A warehouse operation failed; the message never contains credentials."""
+
+
+class LoadSession(Protocol):
+    kind: str
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None: ...
+    def script(self, name: str, params: Mapping[str, Any] | None = None) -> None: ...
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame: ...
+    def scalar(self, sql: str, params: Mapping[str, Any] | None = None) -> Any: ...
+    def stage(self, table: str, data: pa.Table, like: str | None = None) -> int: ...
+    def replace_table(self, table: str, data: pd.DataFrame) -> int: ...
+
+
+class Warehouse(Protocol):
+    kind: str
+
+    def session(self) -> AbstractContextManager[LoadSession]:
+        """A load transaction: commit (publish) on success, roll back on any exception."""
+        ...
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        """Read-only query for the dashboard and ``status``."""
+        ...
+
+    def exists(self) -> bool:
+        """True once a load has created the schema."""
+        ...
+
+    def version(self) -> str:
+        """Changes whenever a load commits (cache key for the dashboard)."""
+        ...

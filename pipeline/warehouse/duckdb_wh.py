@@ -1,0 +1,151 @@
+"""DuckDB warehouse (the embedded default).
+
+A DuckDB read-write connection locks the file against every other process, so the pipeline never
+writes the served file: it copies it to ``<file>.next``, loads there, checkpoints, and renames it
+over the served file (atomic on POSIX). The dashboard opens the served file read-only per query,
+so it keeps serving the old data during a load and sees the new data after the rename. A crash
+leaves only a stale ``.next`` that the next run overwrites.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from ..sqlfiles import bind, load_sql, split_statements
+from .base import WarehouseError
+
+log = logging.getLogger(__name__)
+
+
+class DuckDBSession:
+    kind = "duckdb"
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        text, values = bind(sql, params, "qmark")
+        self.con.execute(text, values)
+
+    def script(self, name: str, params: Mapping[str, Any] | None = None) -> None:
+        for statement in split_statements(load_sql(name, self.kind)):
+            used = {k: v for k, v in (params or {}).items() if f":{k}" in statement}
+            self.execute(statement, used)
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        text, values = bind(sql, params, "qmark")
+        return self.con.execute(text, values).df()
+
+    def scalar(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
+        text, values = bind(sql, params, "qmark")
+        rows = self.con.execute(text, values).fetchall()
+        return rows[0][0] if rows else None
+
+    def stage(self, table: str, data: pa.Table, like: str | None = None) -> int:
+        # Staging tables are temp: they vanish with the session and never reach the served file.
+        self.con.register("_stage_src", data)
+        try:
+            if like:
+                self.con.execute(f"create or replace temp table {table} as select * from {like} limit 0")
+                self.con.execute(f"insert into {table} by name select * from _stage_src")
+            else:
+                self.con.execute(f"create or replace temp table {table} as select * from _stage_src")
+        finally:
+            self.con.unregister("_stage_src")
+        return self.con.execute(f"select count(*) from {table}").fetchall()[0][0]
+
+    def replace_table(self, table: str, data: pd.DataFrame) -> int:
+        self.con.register("_replace_src", data)
+        try:
+            self.con.execute(f"delete from {table}")
+            self.con.execute(f"insert into {table} by name select * from _replace_src")
+        finally:
+            self.con.unregister("_replace_src")
+        return len(data)
+
+
+class DuckDBWarehouse:
+    kind = "duckdb"
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    @property
+    def next_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".next")
+
+    @property
+    def lock_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".lock")
+
+    def exists(self) -> bool:
+        if not self.path.exists():
+            return False
+        with duckdb.connect(str(self.path), read_only=True) as con:
+            return bool(
+                con.execute(
+                    "select count(*) from information_schema.tables where table_name = 'moco_traffic_violations'"
+                ).fetchall()[0][0]
+            )
+
+    def version(self) -> str:
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return "missing"
+        return f"{st.st_ino}-{st.st_mtime_ns}-{st.st_size}"
+
+    @contextmanager
+    def session(self) -> Iterator[DuckDBSession]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.lock_path, "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                raise WarehouseError(f"another load holds {self.lock_path.name}; try again when it finishes") from exc
+            self.next_path.unlink(missing_ok=True)
+            self.next_path.with_name(self.next_path.name + ".wal").unlink(missing_ok=True)
+            if self.path.exists():
+                shutil.copyfile(self.path, self.next_path)
+            con = duckdb.connect(str(self.next_path))
+            try:
+                session = DuckDBSession(con)
+                session.script("warehouse/schema")
+                con.execute("begin transaction")
+                yield session
+                con.execute("commit")
+                con.execute("checkpoint")
+                con.close()
+                os.replace(self.next_path, self.path)
+                log.debug("published %s", self.path)
+            except BaseException:
+                try:
+                    con.close()
+                finally:
+                    self.next_path.unlink(missing_ok=True)
+                raise
+
+    @contextmanager
+    def reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        if not self.path.exists():
+            raise WarehouseError(f"no warehouse at {self.path}; run `python -m pipeline backfill --source sample`")
+        con = duckdb.connect(str(self.path), read_only=True)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        text, values = bind(sql, params, "qmark")
+        with self.reader() as con:
+            return con.execute(text, values).df()
