@@ -58,6 +58,8 @@ NEAREST_MAX_M: Final = 250.0
 SLIVER_MIN_SHARE: Final = 0.001  # intersections below 0.1% of a tract are simplification noise
 SQM_PER_SQMI: Final = 2_589_988.110336
 
+MONTGOMERY_GEOID: Final = "24031"
+
 STATUS_MATCHED: Final = "matched"
 STATUS_NEAREST: Final = "nearest"
 STATUS_NO_COORDINATES: Final = "no_coordinates"
@@ -101,16 +103,25 @@ def _polygonal(geoms: np.ndarray) -> np.ndarray:
 class ZipLocator:
     """Assign a Montgomery County ZIP5 (2010 ZCTA) to latitude/longitude arrays.
 
-    Build it once per run and call :meth:`assign` on whole columns.
+    Build it once per run (``ZipLocator.from_bundle()``) and call :meth:`assign` on whole columns.
+    Statuses: ``matched`` (inside a ZCTA polygon; in an overlap of two, the lowest ZIP),
+    ``nearest`` (in no polygon, but within ``max_nearest_m`` of one or inside ``county_area``:
+    the nearest ZCTA), ``no_coordinates`` (null, NaN, 0, out of range), ``outside_county``.
+    NOTE: ZCTAs cross county lines (20705, 20707, 21771, ...), so "matched" means "in a Montgomery
+    County ZCTA", not "in the county".
     """
 
     def __init__(
         self,
         zcta: gpd.GeoDataFrame,
         *,
+        county_area: shapely.Geometry | None = None,
         montgomery_only: bool = True,
         max_nearest_m: float = NEAREST_MAX_M,
     ) -> None:
+        """``county_area`` (lon/lat) is the county's true footprint, e.g. the union of its census
+        tracts: an unmatched point inside it gets the nearest ZCTA at any distance, because the
+        gaps of the simplified ZCTAs inside the county can be wider than ``max_nearest_m``."""
         frame = zcta
         if montgomery_only:
             if "in_montgomery" not in frame.columns:
@@ -128,16 +139,24 @@ class ZipLocator:
         self._tree_m = STRtree(metric)
         self._to_metric = Transformer.from_crs(WGS84, METRIC_CRS, always_xy=True)
         # NOTE: polygons are simplified (see module docstring), so gaps between neighbouring ZCTAs
-        # are artefacts. Points in a gap, or just outside the county, within max_nearest_m of a
-        # ZCTA get that ZCTA with status "nearest". This zone (union buffered by the distance, back
-        # in lon/lat, +1 m for projection round-off) pre-filters points cheaply before projecting.
+        # are artefacts. A point in a gap or just outside the county, within max_nearest_m of a
+        # ZCTA, gets that ZCTA with status "nearest"; so does any unmatched point inside
+        # county_area (gaps inside the county reach ~1 km). This zone (union buffered by the
+        # distance, back in lon/lat, +1 m for round-off) pre-filters points before projecting.
         near_zone = shapely.buffer(shapely.union_all(metric), self.max_nearest_m + 1.0)
         self._near_zone = gpd.GeoSeries([near_zone], crs=METRIC_CRS).to_crs(WGS84).iloc[0]
         shapely.prepare(self._near_zone)
+        self._county = county_area
+        if self._county is not None:
+            shapely.prepare(self._county)
 
     @classmethod
     def from_bundle(cls, ref_dir: Path = REFERENCE_DIR, **kwargs: object) -> "ZipLocator":
+        """Montgomery ZCTAs of the shipped bundle; county footprint = union of its 2010 tracts."""
         zcta = gpd.read_file(Path(ref_dir) / BUNDLE_FILES["zcta"])
+        tracts = gpd.read_file(Path(ref_dir) / BUNDLE_FILES["tracts"])
+        county = tracts[tracts["GEOID"].str.startswith(MONTGOMERY_GEOID)].to_crs(WGS84)
+        kwargs.setdefault("county_area", shapely.union_all(county.geometry.to_numpy()))
         return cls(zcta, **kwargs)  # type: ignore[arg-type]
 
     def assign(self, lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -181,14 +200,17 @@ class ZipLocator:
             idx[:] = _first_per_group(pt, poly, m)
         status[idx >= 0] = STATUS_MATCHED
 
-        todo = np.flatnonzero((idx < 0) & shapely.contains_xy(self._near_zone, lon, lat))
+        unmatched = idx < 0
+        near = unmatched & shapely.contains_xy(self._near_zone, lon, lat)
+        in_county = np.zeros(m, dtype=bool)
+        if self._county is not None:
+            in_county[unmatched] = shapely.contains_xy(self._county, lon[unmatched], lat[unmatched])
+        todo = np.flatnonzero(near | in_county)
         if todo.size:
             x, y = self._to_metric.transform(lon[todo], lat[todo])
             pts_m = shapely.points(x, y)
-            (q_pt, q_poly), dist = self._tree_m.query_nearest(
-                pts_m, max_distance=self.max_nearest_m, return_distance=True, all_matches=True
-            )
-            keep = dist <= self.max_nearest_m
+            (q_pt, q_poly), dist = self._tree_m.query_nearest(pts_m, return_distance=True, all_matches=True)
+            keep = (dist <= self.max_nearest_m) | in_county[todo][q_pt]
             nearest = _first_per_group(q_pt[keep], q_poly[keep], todo.size)
             hit = nearest >= 0
             idx[todo[hit]] = nearest[hit]
@@ -312,7 +334,10 @@ def compute_zip_tract_weights(
         zctas_all = set(_prepare_ids(zcta_gdf[_zip_column(zcta_gdf)], 5))
         pairs = _apply_relationship(pairs, relationship, zctas_all, tracts_all)
 
-    pairs = pairs[(pairs["share"] >= min_share) | (pairs["method"] == METHOD_REL_SINGLE)]
+    # Slivers go, except a tract's largest piece: a tract made only of slivers (e.g. one the
+    # simplified ZCTAs barely touch) would otherwise lose all its residents.
+    largest = pairs["share"] == pairs.groupby("tract")["share"].transform("max")
+    pairs = pairs[(pairs["share"] >= min_share) | largest | (pairs["method"] == METHOD_REL_SINGLE)]
     covered = pairs.groupby("tract")["share"].transform("sum")
     covered_share = covered
     if "polygon_share" in pairs.columns:

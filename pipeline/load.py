@@ -64,7 +64,7 @@ def new_run_id(now: datetime) -> str:
 def default_zip_assigner():  # noqa: ANN201 - returns the geo module's bound method
     from .geo import ZipLocator
 
-    return ZipLocator().assign
+    return ZipLocator.from_bundle().assign
 
 
 def read_watermark(warehouse: Warehouse) -> datetime | None:
@@ -160,8 +160,7 @@ def run_load(
             s.script("warehouse/merge_charges", {"loaded_at": started.replace(tzinfo=None)})
             s.script("marts/stops")
             s.stage("stg_quarantine", con.table("quarantine").to_arrow_reader(), like="quarantine_rows")
-            s.execute("delete from quarantine_rows where load_id = :load_id", {"load_id": result.run_id})
-            s.execute("insert into quarantine_rows select * from stg_quarantine")
+            s.script("warehouse/merge_quarantine")
             after = s.scalar("select count(*) from moco_traffic_violations")
             result.warehouse_rows = int(after)
             result.rows_inserted = int(staged)

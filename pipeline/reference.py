@@ -24,14 +24,17 @@ def build_reference_tables(ref_dir: Path = REFERENCE_DIR, hud_path: Path | None 
     bundle = demographics.load_bundle(ref_dir)
     if hud_path is not None:
         weights = geo.load_hud_zip_tract(hud_path)
-        log.info("ZIP<->tract weights: HUD RES_RATIO from %s (%d pairs)", hud_path.name, len(weights))
+        log.info("ZIP<->tract weights: HUD RES_RATIO from %s (%d pairs)", Path(hud_path).name, len(weights))
     else:
+        # Recomputed from the shipped polygons each time (about a second) rather than trusted from a file.
         weights = geo.compute_zip_tract_weights(bundle["zcta"], bundle["tracts"])
         log.info("ZIP<->tract weights: land-area share of each tract (%d pairs)", len(weights))
     return {
         "zip_tract": demographics.zip_tract_table(weights),
-        "census_tract": demographics.census_tract_table(bundle),
-        "zip_demographics": demographics.zip_demographics(bundle, weights),
+        "census_tract": demographics.census_tract_table(
+            bundle["tract_race"], bundle["tract_income"], bundle["tract_employment"], bundle["tract_poverty_2020"]
+        ),
+        "zip_demographics": demographics.zip_demographics_from_bundle(bundle, weights),
     }
 
 

@@ -10,6 +10,10 @@ from .sqlfiles import load_sql
 from .warehouse import open_warehouse
 
 
+def _day(value: Any) -> str:
+    return str(value)[:10] if value is not None else "-"
+
+
 def status_report(settings: Settings) -> dict[str, Any]:
     warehouse = open_warehouse(settings)
     if not warehouse.exists():
@@ -26,7 +30,7 @@ def status_report(settings: Settings) -> dict[str, Any]:
     lines = [
         f"warehouse: {settings.redacted_warehouse}",
         f"charges (rows): {int(row['charges']):,}   stops: {int(row['stops']):,}",
-        f"stops from {row['first_stop']} to {row['last_stop']}",
+        f"stops from {_day(row['first_stop'])} to {_day(row['last_stop'])}",
         f"last successful load: {last_ok} ({'%.1f days ago' % age_days if age_days is not None else 'never'})"
         f" -> {'FRESH' if fresh else 'STALE'} (threshold {settings.stale_after_days:g} days)",
         "",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import gzip
 import hashlib
 import logging
 from datetime import date
@@ -29,10 +31,24 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def csv_headers(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
-    """Header names as DuckDB's CSV reader sees them (an empty header becomes ``column00``)."""
-    rel = con.sql("select * from read_csv(?, all_varchar = true, header = true) limit 0", params=[str(path)])
-    return list(rel.columns)
+def csv_headers(path: Path) -> list[str]:
+    """Header names of a CSV export (plain or .gz), unique; an empty header becomes ``columnNN``.
+
+    Read with Python's csv module rather than DuckDB's sniffer: the sniffer gives up on a file
+    whose sampled lines include a malformed one, and malformed lines are what quarantine is for.
+    """
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:
+        header = next(csv.reader(fh), None)
+    if not header:
+        raise SchemaError(f"{path.name}: empty file (no header line)")
+    names: list[str] = []
+    for i, name in enumerate(header):
+        name = name.strip() or f"column{i:02d}"
+        while name in names:
+            name += "_"
+        names.append(name)
+    return names
 
 
 def raw_key(source: str, load_date: date, load_id: str, path: Path, sha: str) -> str:
@@ -60,7 +76,7 @@ def read_csv_files(
     unknown_all: list[str] = []
     records = 0
     for index, path in enumerate(paths):
-        headers = csv_headers(con, path)
+        headers = csv_headers(path)
         mapping, unknown, missing = map_headers(headers)
         if missing:
             raise SchemaError(f"{path.name}: required column(s) missing: {', '.join(missing)}")
@@ -68,11 +84,13 @@ def read_csv_files(
             log.warning("%s: columns not in the canonical schema (kept in raw only): %s", path.name, unknown)
             unknown_all.extend(u for u in unknown if u not in unknown_all)
         rejects = f"rejects_{index}"
-        con.execute(
-            f"create or replace temp table file_rows as select * from read_csv(?, all_varchar = true, header = true, "
-            f"store_rejects = true, rejects_table = '{rejects}', rejects_scan = '{rejects}_scan')",
-            [str(path)],
-        )
+        # Explicit dialect and columns (no sniffing): every field is text until standardize.sql types it.
+        con.execute("drop table if exists file_rows")
+        con.read_csv(
+            str(path), header=True, auto_detect=False, columns={h: "VARCHAR" for h in headers},
+            sep=",", quotechar='"', escapechar='"', store_rejects=True,
+            rejects_table=rejects, rejects_scan=f"{rejects}_scan",
+        ).create("file_rows")
         by_canon = {v: k for k, v in mapping.items()}
         select = ", ".join(
             f"{_quote_ident(by_canon[c])} as {c}" if c in by_canon else f"cast(null as varchar) as {c}" for c in canon

@@ -1,0 +1,1 @@
+# Makes the project root importable for pytest without installing the package.
