@@ -163,7 +163,7 @@ class PovertyGroupMatch:
     matched: int = 0
     unmatched_2020: list[str] = field(default_factory=list)  # counts that could not be allocated
     unmatched_2010: list[str] = field(default_factory=list)  # 2010 tracts without poverty data
-    unallocated_universe: float = 0.0
+    unallocated_universe: float = 0.0  # poverty universe of the groups that reached no ZIP
 
     def as_dict(self) -> dict[str, object]:
         return dict(self.__dict__)
@@ -213,7 +213,8 @@ def allocate_poverty_by_basic_group(
         matched=len(g10 & g20),
         unmatched_2020=sorted(g20 - g10),
         unmatched_2010=sorted(g10 - g20),
-        unallocated_universe=float(group_counts.loc[sorted(g20 - g10), "poverty_universe"].sum()),
+        # Not allocated: 2020-only groups, and groups whose 2010 tracts have no weights at all.
+        unallocated_universe=float(group_counts.loc[sorted(g20 - set(gw["group"])), "poverty_universe"].sum()),
     )
     if report.unmatched_2020 or report.unmatched_2010:
         log.warning(
@@ -249,6 +250,7 @@ def zip_demographics(
     * residents and pop_* : allocated ACS 5-year counts (race-alone counts include Hispanics).
     * poverty_count / poverty_universe / poverty_rate (fraction): ACS 2017-2021 on 2020 tracts,
       allocated by basic-number group (see :func:`allocate_poverty_by_basic_group`).
+      NOTE: the source over-counts children of "other" races (upstream bug, see SOURCES.md).
     * income_weighted_mean_of_tract_medians: population-weighted mean of tract median household
       incomes. It is NOT a median. zip_median_income_2010 is the real ZCTA median (MedianZIP,
       ACS 2006-2010, different dollars and vintage).
@@ -256,6 +258,8 @@ def zip_demographics(
       NOTE: labour-force counts are not in the data, so population stands in for the labour force.
     * density_per_sqmi = residents / ALAND10 in sq mi; tract_coverage = share of the ZCTA covered
       by tracts with data (< 1: counts and density cover that part only).
+    * weight_method: the weight methods used for the ZIP's tracts, "+"-joined, with every
+      census_rel_* method shortened to "census_rel" (e.g. "census_rel+land_area_share").
 
     The result's ``attrs["poverty_match"]`` holds the :class:`PovertyGroupMatch` report as a dict.
     """
@@ -290,7 +294,9 @@ def zip_demographics(
     out["density_per_sqmi"] = out["residents"] / out["land_area_sqmi"].where(out["land_area_sqmi"] > 0)
     out["tract_coverage"] = out["zip5"].map(tract_coverage) if tract_coverage is not None else np.nan
     out["acs_year"] = acs_year
-    methods = w.groupby("zip")["method"].agg(lambda s: "+".join(sorted(set(s))))
+    # Short family names so that a mix still fits the warehouse's varchar(32).
+    family = w["method"].map(lambda m: "census_rel" if str(m).startswith("census_rel") else str(m))
+    methods = family.groupby(w["zip"]).agg(lambda s: "+".join(sorted(set(s))))
     out["weight_method"] = out["zip5"].map(methods)
     out["notes"] = _zip_notes(out, w, tract_race, match)
     out = out[ZIP_DEMOGRAPHICS_COLUMNS].sort_values("zip5", ignore_index=True)
@@ -309,7 +315,11 @@ def _zip_notes(
     out: pd.DataFrame, weights: pd.DataFrame, tract_race: pd.DataFrame, match: PovertyGroupMatch
 ) -> list[str]:
     """Row-specific caveats; the general ones are in the column names and SOURCES.md."""
-    imputed = set(tract_race.loc[tract_race.get("source", pd.Series(dtype=str)) == IMPUTED_RACE_SOURCE, "tract"])
+    imputed = (
+        set(tract_race.loc[tract_race["source"] == IMPUTED_RACE_SOURCE, "tract"])
+        if "source" in tract_race.columns
+        else set()
+    )
     no_poverty = set(match.unmatched_2010)
     tracts_by_zip = weights.groupby("zip")["tract"].agg(set)
     notes: list[str] = []

