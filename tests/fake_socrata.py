@@ -12,7 +12,7 @@ Implemented SoQL, enough for the pipeline's client:
 * ``$select``: ``:*, *``; a comma list of field names (``:id``); ``count(*)``. Without
   ``$select`` there are no system fields, as on the real API.
 * ``$where``: comparisons (``>= > <= < = !=``) of ``:updated_at``, ``:created_at`` or ``:id`` with
-  a quoted literal, joined by ``AND``.
+  a quoted literal, or of a timestamp column such as ``date_of_stop``, joined by ``AND``.
 * ``$order``: ``:id`` [``ASC``|``DESC``]. Without ``$order`` the row order is shuffled per
   request (the real API promises no order), so a client that forgets it sees gaps and repeats.
 * ``$limit`` (default 1000) and ``$offset``.
@@ -40,7 +40,7 @@ import random
 import re
 import socket
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -247,7 +247,7 @@ class SoqlError(ValueError):
     pass
 
 
-_CLAUSE = re.compile(r"^\s*(:updated_at|:created_at|:id)\s*(>=|<=|!=|=|>|<)\s*'([^']*)'\s*$", re.IGNORECASE)
+_CLAUSE = re.compile(r"^\s*(:updated_at|:created_at|:id|[a-z_][a-z0-9_]*)\s*(>=|<=|!=|=|>|<)\s*'([^']*)'\s*$", re.IGNORECASE)
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
     ">=": lambda a, b: a >= b,
     ">": lambda a, b: a > b,
@@ -256,6 +256,15 @@ _OPS: dict[str, Callable[[Any, Any], bool]] = {
     "=": lambda a, b: a == b,
     "!=": lambda a, b: a != b,
 }
+
+
+def _stamp_or_none(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse_stamp(value)
+    except ValueError:
+        return None
 
 
 def _where_predicate(where: str) -> Callable[[dict], bool]:
@@ -267,6 +276,15 @@ def _where_predicate(where: str) -> Callable[[dict], bool]:
         column, op, literal = match.group(1).lower(), match.group(2), match.group(3)
         if column == ":id":
             checks.append(lambda row, c=column, o=_OPS[op], v=literal: row.get(c) is not None and o(row[c], v))
+        elif not column.startswith(":"):
+            # A dataset column (e.g. the floating timestamp date_of_stop): compared as a timestamp.
+            # As in SoQL, a null (absent) value never matches.
+            try:
+                bound = parse_stamp(literal)
+            except ValueError as exc:
+                raise SoqlError(f"bad timestamp literal {literal!r}") from exc
+            checks.append(lambda row, c=column, o=_OPS[op], v=bound: _stamp_or_none(row.get(c)) is not None
+                          and o(_stamp_or_none(row.get(c)), v))
         else:
             try:
                 bound = parse_stamp(literal)

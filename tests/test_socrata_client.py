@@ -273,9 +273,9 @@ def test_500_then_success_backs_off_with_full_jitter(socrata_settings, fake_socr
 
 def test_a_timeout_is_retried(fake_socrata, sleeps):
     settings = load_settings(
-        {"SOCRATA_DOMAIN": fake_socrata.url, "SOCRATA_PAGE_SIZE": "1000", "SOCRATA_TIMEOUT": "0.3", "SOCRATA_MAX_RETRIES": "2"}
+        {"SOCRATA_DOMAIN": fake_socrata.url, "SOCRATA_PAGE_SIZE": "1000", "SOCRATA_TIMEOUT": "0.5", "SOCRATA_MAX_RETRIES": "2"}
     )
-    fake_socrata.slow(2.0, when=FakeSocrata.at_offset(1000))
+    fake_socrata.slow(3.0, when=FakeSocrata.at_offset(1000))
     ex = SocrataExtractor(settings, sleep=sleeps)
 
     _, ids = collect(ex.pages())
