@@ -15,12 +15,12 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 from .config import Settings
-from .extract.base import Source
+from .extract.base import ExtractResult, Source
 from .lake import Lake, open_lake
 from .quality import Checks, QualityError
 from .transform import TransformCounts, null_rates, transform, work_connection
 from .warehouse import Warehouse, open_warehouse
-from .zones import curated_row_count, merge_curated, write_landing_and_quarantine
+from .zones import curated_batch_reader, curated_row_count, merge_curated, write_landing_and_quarantine
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,15 @@ def read_watermark(warehouse: Warehouse) -> datetime | None:
     if df.empty or not df.iloc[0, 0]:
         return None
     return datetime.fromisoformat(str(df.iloc[0, 0]))
+
+
+def _extract_notes(extracted: ExtractResult) -> list[str]:
+    """What the source reported (no changes, watermark kept, new fields...), for the run log message."""
+    notes = list(extracted.notes)
+    new_fields = ", ".join(extracted.unknown_columns)
+    if new_fields and not any(new_fields in n for n in notes):
+        notes.append(f"columns not in the canonical schema (kept in raw only): {new_fields}")
+    return notes
 
 
 def _log_failure(warehouse: Warehouse, result: LoadResult, started: datetime) -> None:
@@ -150,16 +159,25 @@ def run_load(
         nulls = null_rates(con)
 
         write_landing_and_quarantine(con, lake, result.run_id)
-        merge_curated(con, lake)
+        curated_keys = merge_curated(con, lake)
         curated_total = curated_row_count(con, lake)
+        quarantine_rows = con.table("quarantine").to_arrow_table()
+        # The batch now lives in the curated zone; free the work tables before the warehouse step.
+        con.execute("drop table if exists landing; drop table if exists zip_lookup")
 
         with warehouse.session() as s:
             before = s.scalar("select count(*) from moco_traffic_violations")
-            staged = s.stage("stg_charges", con.table("curated").to_arrow_reader(), like="moco_traffic_violations")
+            # Staged from the curated zone itself (this load's rows), so the warehouse holds exactly what the zone holds.
+            if hasattr(s, "stage_parquet") and not settings.lake_is_s3:
+                staged = s.stage_parquet("stg_charges", [lake.uri(k) for k in curated_keys], result.run_id,
+                                         like="moco_traffic_violations")
+            else:
+                staged = s.stage("stg_charges", curated_batch_reader(lake, curated_keys, result.run_id),
+                                 like="moco_traffic_violations")
             checks.equal("curated = staged", counts.curated, staged, "rows")
             s.script("warehouse/merge_charges", {"loaded_at": started.replace(tzinfo=None)})
             s.script("marts/stops")
-            s.stage("stg_quarantine", con.table("quarantine").to_arrow_reader(), like="quarantine_rows")
+            s.stage("stg_quarantine", quarantine_rows, like="quarantine_rows")
             s.script("warehouse/merge_quarantine")
             after = s.scalar("select count(*) from moco_traffic_violations")
             result.warehouse_rows = int(after)
@@ -182,7 +200,7 @@ def run_load(
             max_date = s.scalar("select max(date_of_stop) from moco_traffic_violations")
             result.status = "success"
             result.seconds = time.perf_counter() - t0
-            result.message = checks.summary()
+            result.message = "; ".join([*_extract_notes(extracted), checks.summary()])
             s.script("warehouse/insert_run", _run_params(result, started, datetime.now(timezone.utc), nulls, max_date))
         log.info(result.summary())
         return result

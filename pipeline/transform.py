@@ -82,8 +82,11 @@ def assign_zips(con: duckdb.DuckDBPyConnection, assign: ZipAssigner) -> None:
 def transform(con: duckdb.DuckDBPyConnection, source: str, load_id: str, assign: ZipAssigner) -> TransformCounts:
     """``src_rows`` + ``src_rejects`` -> ``landing``, ``quarantine``, ``curated`` temp tables."""
     run_sql(con, "transform/standardize")
+    typed = con.execute("select count(*) from typed").fetchall()[0][0]
+    con.execute("drop table if exists src_rows")  # typed holds everything from here on
     run_sql(con, "transform/landing", {"source": source, "load_id": load_id})
     run_sql(con, "transform/quarantine", {"load_id": load_id})
+    con.execute("drop table typed")
     assign_zips(con, assign)
     run_sql(con, "transform/curate")
     one = lambda sql: con.execute(sql).fetchall()[0][0]  # noqa: E731
@@ -94,7 +97,7 @@ def transform(con: duckdb.DuckDBPyConnection, source: str, load_id: str, assign:
         ).fetchall()
     )
     return TransformCounts(
-        typed=one("select count(*) from typed"),
+        typed=typed,
         landed=one("select count(*) from landing"),
         quarantined=one("select count(*) from quarantine"),
         curated=one("select count(*) from curated"),

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from contextlib import ExitStack
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from .lake import Lake
 
@@ -31,41 +33,104 @@ def write_landing_and_quarantine(con: duckdb.DuckDBPyConnection, lake: Lake, loa
 
 
 def partition_key(year: int, month: int) -> str:
-    return f"{CURATED_PREFIX}/year={year}/month={month:02d}/part.parquet"
+    return f"{CURATED_PREFIX}/year={int(year)}/month={int(month):02d}/part.parquet"
+
+
+def _partition_of(key: str) -> tuple[int, int]:
+    parts = dict(p.split("=", 1) for p in key.split("/") if "=" in p)
+    return int(parts["year"]), int(parts["month"])
+
+
+def partitions_holding_batch_rows(con: duckdb.DuckDBPyConnection, lake: Lake, keys: list[str]) -> set[str]:
+    """Existing partitions that hold a row_id of this batch (an edit can move a row to another month)."""
+    if not keys:
+        return set()
+    with ExitStack() as stack:
+        local = {str(stack.enter_context(lake.local_copy(k))): k for k in keys}
+        rows = con.execute(
+            "select distinct filename from read_parquet(?, filename = true, union_by_name = true, hive_partitioning = false) "
+            "where row_id in (select row_id from curated)",
+            [list(local)],
+        ).fetchall()
+    return {local[r[0]] for r in rows}
 
 
 def merge_curated(con: duckdb.DuckDBPyConnection, lake: Lake) -> list[str]:
-    """Merge the batch into its year/month partitions: a partition holds each row_id once.
+    """Merge the batch into its year/month partitions so that each row_id is in exactly one.
 
-    Rows already in a partition are replaced by the batch's version (same rule as the warehouse
-    merge), so a rerun rewrites the same partitions with the same rows.
+    One pass: the partitions the batch touches (its months, plus any month holding an older
+    version of a batch row whose date was edited) are read, rows the batch replaces are dropped
+    (same rule as the warehouse merge), the batch is added, and the result is written partitioned
+    and uploaded over the old objects. A rerun therefore rewrites the same partitions with the same
+    rows, and the zone's total always equals the warehouse's.
     """
-    months = con.execute("select distinct stop_year, stop_month from curated order by 1, 2").fetchall()
+    existing = {k for k in lake.list(CURATED_PREFIX) if k.endswith(".parquet")}
+    batch_months = {partition_key(y, m) for y, m in con.execute(
+        "select distinct stop_year, stop_month from curated").fetchall()}
+    moved = partitions_holding_batch_rows(con, lake, sorted(existing - batch_months))
+    touched_existing = sorted((batch_months | moved) & existing)
+    con.execute(
+        "create or replace temp table batch_keys as select row_id, content_key, source from curated"
+    )
     written: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="curated-") as tmp:
-        tmpdir = Path(tmp)
-        for year, month in months:
-            key = partition_key(year, month)
-            batch = f"select * from curated where stop_year = {int(year)} and stop_month = {int(month)}"
-            out = tmpdir / f"{year}-{month:02d}.parquet"
-            if lake.exists(key):
-                with lake.local_copy(key) as existing:
-                    con.execute(
-                        f"""copy (
-                            select * from read_parquet('{existing}') as old
-                            where old.row_id not in (select row_id from curated)
-                              and not (old.source in ('file', 'sample') and old.content_key in
-                                       (select content_key from curated where source = 'socrata'))
-                            union all by name
-                            {batch}
-                        ) to '{out}' (format parquet, compression zstd)"""
-                    )
-            else:
-                con.execute(f"copy ({batch}) to '{out}' (format parquet, compression zstd)")
-            lake.put_file(key, out)
+    with tempfile.TemporaryDirectory(prefix="curated-") as tmp, ExitStack() as stack:
+        new_dir = Path(tmp) / "parts"
+        old_paths = [str(stack.enter_context(lake.local_copy(k))) for k in touched_existing]
+        old_sql = "select * from read_parquet(?, union_by_name = true, hive_partitioning = false)" if old_paths else "select * from curated where false"
+        con.execute(
+            f"""copy (
+                with old as ({old_sql}),
+                kept as (
+                    select * from old as o
+                    where not exists (select 1 from batch_keys as b where b.row_id = o.row_id)
+                      and not (o.source in ('file', 'sample') and exists (
+                          select 1 from batch_keys as b where b.source = 'socrata' and b.content_key = o.content_key))
+                ),
+                merged as (
+                    select * from kept
+                    union all by name
+                    select * from curated
+                )
+                select *, stop_year as year, stop_month as month from merged
+            ) to '{new_dir}' (format parquet, compression zstd, partition_by (year, month),
+                             write_partition_columns false, filename_pattern 'part_{{i}}')""",
+            [old_paths] if old_paths else [],
+        )
+        produced: dict[str, Path] = {}
+        for path in sorted(new_dir.glob("year=*/month=*/*.parquet")):
+            key = partition_key(*_partition_of(str(path.relative_to(new_dir))))
+            if key in produced:
+                raise RuntimeError(f"more than one file written for {key}")
+            produced[key] = path
+        for key, path in produced.items():
+            lake.put_file(key, path)
             written.append(key)
-    log.info("curated: %d month partition(s) written", len(written))
+        for key in set(touched_existing) - set(produced):  # every row of that month moved elsewhere
+            lake.delete(key)
+    con.execute("drop table batch_keys")
+    log.info("curated: %d month partition(s) written (%d touched only by moved rows)", len(written), len(moved - batch_months))
     return written
+
+
+def curated_batch_reader(lake: Lake, keys: list[str], load_id: str) -> pa.RecordBatchReader:
+    """Stream this load's rows (``load_id``) back out of the curated partitions it wrote.
+
+    The warehouse stages from the curated zone, so what it loads is exactly what the zone holds.
+    """
+    import pyarrow.parquet as pq
+
+    if not keys:
+        raise ValueError("no curated partitions to stage")
+    with lake.local_copy(keys[0]) as first:
+        schema = pq.read_schema(first)
+
+    def batches():  # noqa: ANN202
+        for key in keys:
+            with lake.local_copy(key) as path:
+                table = pq.read_table(path, filters=[("load_id", "=", load_id)], schema=schema)
+            yield from table.to_batches(max_chunksize=64_000)
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
 
 
 def curated_row_count(con: duckdb.DuckDBPyConnection, lake: Lake) -> int | None:
@@ -74,10 +139,8 @@ def curated_row_count(con: duckdb.DuckDBPyConnection, lake: Lake) -> int | None:
     if not keys:
         return 0
     if lake.url.startswith("s3://"):
-        import io
-
-        import pyarrow.parquet as pq
-
-        return sum(pq.ParquetFile(io.BytesIO(lake.get_bytes(k))).metadata.num_rows for k in keys)
+        # Footers only (ranged GETs, in parallel): a full-history lake is ~170 partitions of data
+        # that never needs to leave S3 for a count.
+        return lake.parquet_row_count(keys)  # type: ignore[attr-defined]
     paths = [lake.uri(k) for k in keys]
-    return con.execute("select count(*) from read_parquet(?)", [paths]).fetchall()[0][0]
+    return con.execute("select count(*) from read_parquet(?, hive_partitioning = false)", [paths]).fetchall()[0][0]

@@ -51,17 +51,28 @@ class DuckDBSession:
         rows = self.con.execute(text, values).fetchall()
         return rows[0][0] if rows else None
 
-    def stage(self, table: str, data: pa.Table, like: str | None = None) -> int:
-        # Staging tables are temp: they vanish with the session and never reach the served file.
+    # NOTE: staging tables are created straight from their source. A temp table created empty
+    # (`as select * from target limit 0`) inside the transaction and then filled by name looked
+    # right (count(*) was correct) but `insert into target select ... from it` inserted 0 rows
+    # once it held ~200k rows (DuckDB 2.0.0); the curated-vs-warehouse check caught it.
+    def stage(self, table: str, data: pa.Table | pa.RecordBatchReader, like: str | None = None) -> int:
         self.con.register("_stage_src", data)
         try:
-            if like:
-                self.con.execute(f"create or replace temp table {table} as select * from {like} limit 0")
-                self.con.execute(f"insert into {table} by name select * from _stage_src")
-            else:
-                self.con.execute(f"create or replace temp table {table} as select * from _stage_src")
+            self.con.execute(f"create or replace temp table {table} as select * from _stage_src")
         finally:
             self.con.unregister("_stage_src")
+        return self.con.execute(f"select count(*) from {table}").fetchall()[0][0]
+
+    def stage_parquet(self, table: str, paths: list[str], load_id: str, like: str) -> int:
+        """Stage this load's rows straight from curated Parquet files (no Python round trip)."""
+        if not paths:
+            self.con.execute(f"create or replace temp table {table} as select * from {like} limit 0")
+        else:
+            self.con.execute(
+                f"create or replace temp table {table} as select * from "
+                "read_parquet(?, hive_partitioning = false, union_by_name = true) where load_id = ?",
+                [paths, load_id],
+            )
         return self.con.execute(f"select count(*) from {table}").fetchall()[0][0]
 
     def replace_table(self, table: str, data: pd.DataFrame) -> int:
@@ -77,8 +88,9 @@ class DuckDBSession:
 class DuckDBWarehouse:
     kind = "duckdb"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, memory_limit: str = "1GB") -> None:
         self.path = Path(path)
+        self.memory_limit = memory_limit
 
     @property
     def next_path(self) -> Path:
@@ -117,7 +129,7 @@ class DuckDBWarehouse:
             self.next_path.with_name(self.next_path.name + ".wal").unlink(missing_ok=True)
             if self.path.exists():
                 shutil.copyfile(self.path, self.next_path)
-            con = duckdb.connect(str(self.next_path))
+            con = duckdb.connect(str(self.next_path), config={"memory_limit": self.memory_limit})
             try:
                 session = DuckDBSession(con)
                 session.script("warehouse/schema")

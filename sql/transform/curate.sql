@@ -1,6 +1,7 @@
 -- Curated rows: landing rows enriched with district, ZIP5 and partition columns.
 -- Grain: one row per charge. zip_lookup(latitude, longitude, zip5, zip_status) comes from geo.py.
-create or replace temp table curated as
+-- A view, not a table: at 2M rows a second full copy would double the load's memory.
+create or replace temp view curated as
 with districts as (
     select
         *,
