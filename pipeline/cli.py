@@ -62,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--file", type=Path, action="append", metavar="PATH",
                        help="a CSV export from the portal, plain or .gz (repeat for several)")
         p.add_argument("--since", type=_date, metavar="YYYY-MM-DD",
-                       help="only stops on or after this date (file/sample: filter; socrata: also the earliest :updated_at)")
+                       help="only stops on or after this date (socrata: a date_of_stop filter in the query; "
+                       "such a partial run never moves the :updated_at watermark)")
         p.add_argument("--until", type=_date, metavar="YYYY-MM-DD", help="only stops before this date")
 
     run = sub.add_parser("run", help="the daily incremental load (default command)",
@@ -71,7 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--reconcile", action="store_true",
                      help="also compare all row ids with the portal and report rows deleted at the source")
     run.add_argument("--delete-missing", action="store_true",
-                     help="with --reconcile: remove rows deleted at the source")
+                     help="with --reconcile: remove rows deleted at the source (refused above 5%% of rows)")
+    run.add_argument("--allow-mass-delete", action="store_true",
+                     help="with --delete-missing: allow deleting more than 5%% of the rows")
     run.add_argument("--if-empty", action="store_true", help="do nothing if the warehouse already has data")
 
     backfill = sub.add_parser("backfill", help="load everything from a source (idempotent: reruns change nothing)")
@@ -85,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="re-create data/reference from the original source files in this folder first")
 
     sub.add_parser("status", help="last runs, row counts and freshness")
+    sub.add_parser("analyze", help="recompute the disparity analyses (benchmark, outcome test, veil of darkness)",
+                   description="Write analysis_benchmark, analysis_outcome_test, analysis_veil_of_darkness and "
+                   "analysis_caveats to the warehouse (also done after every successful load).")
     return parser
 
 
@@ -128,14 +134,38 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
     ensure_reference(settings, warehouse)
     result = run_load(settings, source, args.command, warehouse=warehouse,
                       require_rows=(args.command == "backfill"))
+    _analyze_after_load(settings, warehouse)
     if args.command == "run" and getattr(args, "reconcile", False):
         from .extract.socrata_source import reconcile
 
-        reconcile(settings, warehouse, delete=args.delete_missing)
+        reconcile(settings, warehouse, delete=args.delete_missing, allow_mass_delete=args.allow_mass_delete)
     if args.json:
         print(json.dumps(result_dict(result), default=str))
     else:
         print(result.summary())
+    return EXIT_OK
+
+
+def _analyze_after_load(settings: Settings, warehouse) -> None:  # noqa: ANN001
+    """The load has committed; an analysis failure is reported but must not fail the load."""
+    from .analysis import run_all
+
+    try:
+        run_all(warehouse, settings=settings)
+    except Exception as exc:  # noqa: BLE001
+        log.error("analyses not refreshed (the load itself succeeded): %s: %s", type(exc).__name__, exc)
+
+
+def cmd_analyze(args: argparse.Namespace, settings: Settings) -> int:
+    from .analysis import run_all
+    from .warehouse import open_warehouse
+
+    warehouse = open_warehouse(settings)
+    if not warehouse.exists():
+        print("no warehouse yet; run `python -m pipeline backfill --source sample` first", file=sys.stderr)
+        return EXIT_USAGE
+    tables = run_all(warehouse, settings=settings)
+    print(", ".join(f"{name}: {len(df)} rows" for name, df in tables.items()))
     return EXIT_OK
 
 
@@ -165,8 +195,8 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:  # `python -m pipeline` = the daily run
-        args = parser.parse_args(["run", *(argv or sys.argv[1:])])
+    if args.command is None:  # `python -m pipeline [-v] [--json]` = the daily run
+        args = parser.parse_args([*(sys.argv[1:] if argv is None else argv), "run"])
     try:
         settings = load_settings()
         settings.warehouse_kind  # validates the URL early  # noqa: B018
@@ -177,7 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     from .alerts import alert_on_failure
     from .quality import QualityError
 
-    handlers = {"run": cmd_load, "backfill": cmd_load, "reference": cmd_reference, "status": cmd_status}
+    handlers = {"run": cmd_load, "backfill": cmd_load, "reference": cmd_reference, "status": cmd_status,
+                "analyze": cmd_analyze}
     try:
         return handlers[args.command](args, settings)
     except QualityError as exc:

@@ -1,0 +1,100 @@
+"""Outcome (hit-rate) test on synthetic searches with a planted gap, and with none."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pipeline.analysis import aggregate_search_counts, outcome_test
+from pipeline.analysis.outcome import COLUMNS, LEVEL_POOLED, LEVEL_WEIGHTED
+
+DISTRICTS = {"1st": 0.15, "2nd": 0.25, "3rd": 0.35, "4th": 0.45}  # district -> White hit rate
+
+
+def synthetic_stops(
+    seed: int,
+    hit_gap: float,
+    stops_per_cell: dict[tuple[str, str], int] | None = None,
+    search_rate: float = 0.08,
+    arrest_share: float = 0.4,
+) -> pd.DataFrame:
+    """One row per stop. Black hit rate = White's - hit_gap in every district. Searches incident
+    to arrest find contraband 90% of the time, so counting them would bias the test."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for district, white_hit in DISTRICTS.items():
+        for race, hit in (("WHITE", white_hit), ("BLACK", white_hit - hit_gap)):
+            n = (stops_per_cell or {}).get((district, race), 3_000)
+            searched = rng.random(n) < search_rate
+            arrest = searched & (rng.random(n) < arrest_share)
+            found = np.where(arrest, rng.random(n) < 0.9, rng.random(n) < hit) & searched
+            frames.append(pd.DataFrame({
+                "district": district, "race": race, "search_recorded": 1, "searched": searched.astype(int),
+                "search_reason": np.where(arrest, "Incident to Arrest", np.where(searched, "Probable Cause", None)),
+                "contraband_found": found.astype(int),
+            }))
+    return pd.concat(frames, ignore_index=True)
+
+
+def weighted(result, race: str = "BLACK") -> pd.Series:  # noqa: ANN001
+    t = result.table
+    return t[(t["level"] == LEVEL_WEIGHTED) & (t["race"] == race)].iloc[0]
+
+
+def test_planted_lower_hit_rate_is_recovered_within_its_interval() -> None:
+    result = outcome_test(aggregate_search_counts(synthetic_stops(seed=1, hit_gap=0.10)))
+    assert result.ran, result.reason
+    row = weighted(result)
+    assert row["hit_rate_diff_low"] <= -0.10 <= row["hit_rate_diff_high"]
+    assert row["hit_rate_diff_high"] < 0, "a planted gap must exclude 0"
+    assert row["n_districts_hit"] == len(DISTRICTS)
+    assert row["hit_rate_low"] <= row["hit_rate"] <= row["hit_rate_high"]
+    assert list(result.table.columns) == COLUMNS
+
+
+def test_equal_hit_rates_give_an_interval_that_covers_zero() -> None:
+    row = weighted(outcome_test(aggregate_search_counts(synthetic_stops(seed=2, hit_gap=0.0))))
+    assert row["hit_rate_diff_low"] <= 0 <= row["hit_rate_diff_high"]
+
+
+def test_district_weighting_removes_a_difference_made_only_by_where_people_are_stopped() -> None:
+    # Same hit rates within every district, but Black drivers are stopped mostly in the
+    # low-hit-rate district and White drivers mostly in the high one (Simpson's paradox).
+    mix = {("1st", "BLACK"): 9_000, ("4th", "BLACK"): 1_000, ("2nd", "BLACK"): 1_000, ("3rd", "BLACK"): 1_000,
+           ("1st", "WHITE"): 1_000, ("4th", "WHITE"): 9_000, ("2nd", "WHITE"): 1_000, ("3rd", "WHITE"): 1_000}
+    result = outcome_test(aggregate_search_counts(synthetic_stops(seed=3, hit_gap=0.0, stops_per_cell=mix)))
+    row = weighted(result)
+    assert row["hit_rate_diff_low"] <= 0 <= row["hit_rate_diff_high"]
+    pooled = result.table[result.table["level"] == LEVEL_POOLED].set_index("race")
+    assert pooled.loc["WHITE", "hit_rate_low"] > pooled.loc["BLACK", "hit_rate_high"], "the crude rate is confounded"
+
+
+def test_searches_incident_to_arrest_are_not_counted() -> None:
+    stops = synthetic_stops(seed=4, hit_gap=0.0, arrest_share=0.5)
+    counts = aggregate_search_counts(stops)
+    searched = stops[stops["searched"] == 1]
+    assert counts["searches"].sum() == len(searched)
+    assert counts["discretionary_searches"].sum() == (searched["search_reason"] != "Incident to Arrest").sum()
+
+
+def test_the_test_refuses_when_cells_have_too_few_searches() -> None:
+    small = {(d, r): 200 for d in DISTRICTS for r in ("WHITE", "BLACK")}
+    result = outcome_test(aggregate_search_counts(synthetic_stops(seed=5, hit_gap=0.1, stops_per_cell=small)))
+    assert not result.ran
+    assert "too few searches" in result.reason and "50+" in result.reason
+    district_rows = result.table[result.table["level"] == "district"]
+    assert len(district_rows) == 8 and not district_rows["eligible_hit"].any()
+    assert district_rows["search_rate_low"].notna().all(), "what can be shown still has its CI"
+
+
+def test_the_minimum_number_of_searches_is_configurable() -> None:
+    small = {(d, r): 200 for d in DISTRICTS for r in ("WHITE", "BLACK")}
+    counts = aggregate_search_counts(synthetic_stops(seed=5, hit_gap=0.1, stops_per_cell=small))
+    assert outcome_test(counts, min_searches=5, min_stops=50).ran
+
+
+def test_the_test_refuses_without_search_fields() -> None:
+    stops = synthetic_stops(seed=6, hit_gap=0.0).assign(search_recorded=0)
+    result = outcome_test(aggregate_search_counts(stops))
+    assert not result.ran and "no stop in the data has search fields" in result.reason
+    assert len(result.table) == 1 and list(result.table.columns) == COLUMNS
