@@ -65,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="only stops on or after this date (socrata: a date_of_stop filter in the query; "
                        "such a partial run never moves the :updated_at watermark)")
         p.add_argument("--until", type=_date, metavar="YYYY-MM-DD", help="only stops before this date")
+        p.add_argument("--skip-analyze", action="store_true",
+                       help="do not refresh the disparity analyses after the load (run `analyze` later)")
 
     run = sub.add_parser("run", help="the daily incremental load (default command)",
                          description="Pull rows new or edited since the stored watermark (minus a lookback) and upsert them.")
@@ -134,7 +136,8 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
     ensure_reference(settings, warehouse)
     result = run_load(settings, source, args.command, warehouse=warehouse,
                       require_rows=(args.command == "backfill"))
-    _analyze_after_load(settings, warehouse)
+    if not args.skip_analyze:
+        _analyze_after_load(settings, warehouse)
     if args.command == "run" and getattr(args, "reconcile", False):
         from .extract.socrata_source import reconcile
 

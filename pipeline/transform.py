@@ -8,6 +8,7 @@ on the work connection. SQL lives in ``sql/transform``.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -49,10 +50,12 @@ def work_connection(temp_dir: Path | None = None, memory_limit: str = "2GB", thr
 
 
 def run_sql(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None) -> None:
-    for statement in split_statements(load_sql(name)):
+    for i, statement in enumerate(split_statements(load_sql(name))):
         used = {k: v for k, v in (params or {}).items() if f":{k}" in statement}
         text, values = bind(statement, used, "qmark")
+        start = time.perf_counter()
         con.execute(text, values)
+        log.debug("%s[%d]: %.2f s", name, i, time.perf_counter() - start)
 
 
 def assign_zips(con: duckdb.DuckDBPyConnection, assign: ZipAssigner) -> None:

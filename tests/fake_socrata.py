@@ -545,6 +545,9 @@ def _union_fields(rows: list[dict]) -> list[str]:
 class _Handler(BaseHTTPRequestHandler):
     server_fake: FakeSocrata
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; without TCP_NODELAY, Nagle + delayed ACK add
+    # ~40 ms to every response (most visible on small ones like count(*)).
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence stderr access log
         pass

@@ -13,6 +13,7 @@ import fcntl
 import logging
 import os
 import shutil
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -38,9 +39,11 @@ class DuckDBSession:
         self.con.execute(text, values)
 
     def script(self, name: str, params: Mapping[str, Any] | None = None) -> None:
-        for statement in split_statements(load_sql(name, self.kind)):
+        for i, statement in enumerate(split_statements(load_sql(name, self.kind))):
             used = {k: v for k, v in (params or {}).items() if f":{k}" in statement}
+            start = time.perf_counter()
             self.execute(statement, used)
+            log.debug("%s[%d]: %.2f s", name, i, time.perf_counter() - start)
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
         text, values = bind(sql, params, "qmark")

@@ -1,0 +1,105 @@
+"""Shared helpers for the benchmarks: run a command and measure it, describe the machine, record results.
+
+Every benchmark prints its figures and writes them to BENCHMARKS.md (its own section, replaced on
+each run) with the command and the machine. Data made by bench/generate.py is SYNTHETIC and every
+section says so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+BENCHMARKS_MD = ROOT / "BENCHMARKS.md"
+PYTHON = sys.executable
+
+
+@dataclass
+class Measured:
+    seconds: float
+    peak_rss_mb: float
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def measure(cmd: list[str], env: dict[str, str] | None = None, cwd: Path = ROOT) -> Measured:
+    """Wall time and peak RSS of one child process (os.wait4 gives that child's own rusage)."""
+    out_path = OUT / f".stdout-{os.getpid()}"
+    err_path = OUT / f".stderr-{os.getpid()}"
+    OUT.mkdir(parents=True, exist_ok=True)
+    with open(out_path, "w") as out, open(err_path, "w") as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=cwd, env={**os.environ, **(env or {})}, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    result = Measured(seconds, usage.ru_maxrss / 1024, proc.returncode, out_path.read_text(), err_path.read_text())
+    out_path.unlink()
+    err_path.unlink()
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[:6])} failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    return result
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    import duckdb
+
+    return (f"{os.cpu_count()} cores ({cpu}), {mem_gib:.0f} GiB RAM, {platform.system()} {platform.release()}, "
+            f"Python {platform.python_version()}, DuckDB {duckdb.__version__}; "
+            f"load average at start {os.getloadavg()[0]:.1f}")
+
+
+def ensure_synthetic(rows: int, seed: int = 42, fmt: str = "csv") -> Path:
+    """A SYNTHETIC export of ``rows`` rows (bench/generate.py), generated once and reused."""
+    suffix = "json" if fmt == "json" else "csv"
+    path = OUT / f"synthetic_{rows}_s{seed}.{suffix}"
+    if not path.exists() or not Path(str(path) + ".SYNTHETIC.txt").exists():
+        OUT.mkdir(parents=True, exist_ok=True)
+        print(f"generating {rows:,} SYNTHETIC rows -> {path}", file=sys.stderr)
+        measure([PYTHON, "-m", "bench.generate", "--rows", str(rows), "--seed", str(seed),
+                 "--format", fmt, "--out", str(path)])
+    return path
+
+
+def pipeline_env(root: Path) -> dict[str, str]:
+    return {"PIPELINE_WAREHOUSE": f"duckdb:///{root / 'warehouse.duckdb'}", "PIPELINE_LAKE": str(root / "lake"),
+            "PIPELINE_LOG_LEVEL": "WARNING"}
+
+
+def run_pipeline(args: list[str], root: Path) -> tuple[Measured, dict]:
+    m = measure([PYTHON, "-m", "pipeline", "--json", *args], env=pipeline_env(root))
+    return m, json.loads(m.stdout.strip().splitlines()[-1])
+
+
+def write_section(name: str, title: str, command: str, body: str) -> None:
+    """Replace this benchmark's section of BENCHMARKS.md (between its markers)."""
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    section = (f"<!-- bench:{name} -->\n## {title}\n\nCommand: `{command}`  \nRun: {stamp}  \n"
+               f"Machine: {machine()}\n\n{body.strip()}\n<!-- /bench:{name} -->")
+    text = BENCHMARKS_MD.read_text() if BENCHMARKS_MD.exists() else (
+        "# Benchmarks\n\nFigures below come from the commands shown, run on the machine shown. Rows made by "
+        "`bench/generate.py` are **SYNTHETIC** (resampled from real sample rows, reweighted to published "
+        "full-file distributions); they measure speed, not anything about real stops.\n")
+    pattern = re.compile(rf"<!-- bench:{name} -->.*?<!-- /bench:{name} -->", re.S)
+    text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip() + "\n\n" + section + "\n"
+    BENCHMARKS_MD.write_text(text)

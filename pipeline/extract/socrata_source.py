@@ -1,0 +1,594 @@
+"""The Socrata source for the load: incremental on ``:updated_at``, raw pages first, then ``src_rows``.
+
+How a run avoids missing or duplicating a row:
+
+* **Window.** ``run`` reads rows with ``:updated_at >= watermark - lookback``. The watermark is the
+  newest ``:updated_at`` of the last fully committed run (Socrata's clock, never ours). It is
+  stored in ``pipeline_state`` by :func:`pipeline.load.run_load` in the same transaction as the
+  rows, so a failed or crashed run leaves it where it was and the next run reads the same window
+  again. Edited rows get a new ``:updated_at`` and fall inside the window. So do late-arriving
+  stops, whatever their ``date_of_stop``.
+* **Upsert.** Rows are keyed on ``:id`` (``row_id``), and ``sql/warehouse/merge_charges.sql``
+  deletes and inserts on it. The same row read again (lookback, rerun) replaces itself. A row first
+  loaded from a CSV export (no ``:id``) is replaced by the API row with the same ``content_key``.
+* **Paging drift.** Offset paging over a set that changes during the run can show a row twice or
+  skip one (see :meth:`SocrataExtractor.pages`). Duplicates are dropped here, keeping the newest
+  ``:updated_at``. A possible skip (fewer distinct rows than ``count()`` reported before the run)
+  keeps the old watermark, so the next run reads the window again. The rows loaded now stay loaded.
+* **Partial runs never advance the watermark.** A run filtered by ``--since/--until`` (stop
+  dates) or with a possible skip keeps the old watermark. So does a run that got no rows.
+* **Deletes.** SODA has no tombstones. :func:`reconcile` compares every ``:id`` at the portal with
+  the warehouse. It acts only on a complete listing and refuses a mass delete without an explicit
+  flag.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import logging
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any, Callable, Iterable
+
+import duckdb
+import pyarrow as pa
+
+from ..config import Settings
+from ..lake import Lake, open_lake
+from ..schema import SOURCE_COLUMNS
+from .base import ExtractResult, SchemaError
+from .socrata import SocrataError, SocrataExtractor, parse_socrata_timestamp, rows_to_table, soql_timestamp
+
+log = logging.getLogger(__name__)
+
+__all__ = ["ReconcileError", "ReconcileResult", "SocrataSource", "reconcile", "raw_page_key", "stop_date_where"]
+
+
+def raw_prefix(load_date: date, load_id: str) -> str:
+    return f"raw/source=socrata/load_date={load_date.isoformat()}/{load_id}"
+
+
+def raw_page_key(load_date: date, load_id: str, number: int) -> str:
+    """``raw/source=socrata/load_date=YYYY-MM-DD/<load_id>/page-00001.json.gz``."""
+    return f"{raw_prefix(load_date, load_id)}/page-{number:05d}.json.gz"
+
+
+def stop_date_where(since: date | None, until: date | None) -> str | None:
+    """SoQL filter on the stop date: ``date_of_stop >= since AND date_of_stop < until``.
+
+    ``date_of_stop`` is a floating timestamp column on the portal (``2016-11-23T00:00:00.000``).
+    """
+    clauses = []
+    if since is not None:
+        clauses.append(f"date_of_stop >= '{since.isoformat()}T00:00:00.000'")
+    if until is not None:
+        clauses.append(f"date_of_stop < '{until.isoformat()}T00:00:00.000'")
+    return " AND ".join(clauses) or None
+
+
+def _create_src_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Empty ``src_rows`` / ``src_rejects`` with the shape :class:`ExtractResult` documents."""
+    canon = [c for c, _ in SOURCE_COLUMNS]
+    con.execute(
+        "create or replace temp table src_rows as select "
+        + ", ".join(f"cast(null as varchar) as {c}" for c in canon + ["row_id", "source_updated_at", "source_file"])
+        + ", cast(null as bigint) as raw_line limit 0"
+    )
+    con.execute(
+        "create or replace temp table src_rejects (source_file varchar, raw_line bigint, reason varchar, raw_text varchar)"
+    )
+
+
+def _drop_duplicate_ids(con: duckdb.DuckDBPyConnection) -> int:
+    """Keep one row per ``row_id`` (the newest ``:updated_at``, then the later page); return rows dropped.
+
+    A row seen twice means the result set shifted under offset paging during the run.
+    """
+    dupes = con.execute(
+        "select count(row_id) - count(distinct row_id) from src_rows"
+    ).fetchall()[0][0]
+    if not dupes:
+        return 0
+    con.execute(
+        """create or replace temp table src_rows_dedup as
+           select * from src_rows
+           qualify row_id is null or row_number() over (
+               partition by row_id
+               order by try_cast(source_updated_at as timestamp) desc nulls last, source_file desc, raw_line desc
+           ) = 1"""
+    )
+    con.execute("drop table src_rows")
+    con.execute("alter table src_rows_dedup rename to src_rows")
+    return int(dupes)
+
+
+class _Progress:
+    """Pages, rows and rows/s: a tqdm bar on a terminal, log lines otherwise."""
+
+    def __init__(self, expected: int | None, enabled_bar: bool | None = None) -> None:
+        self.expected = expected
+        self.t0 = time.perf_counter()
+        self.rows = 0
+        self.pages = 0
+        use_bar = sys.stderr.isatty() if enabled_bar is None else enabled_bar
+        self.bar = None
+        self._redirect = None
+        if use_bar:
+            try:
+                from tqdm import tqdm
+                from tqdm.contrib.logging import logging_redirect_tqdm
+            except ImportError:  # pragma: no cover - tqdm is in requirements.txt
+                return
+            self.bar = tqdm(total=expected, unit="rows", unit_scale=True, desc="socrata", file=sys.stderr)
+            self._redirect = logging_redirect_tqdm()  # log lines print above the bar, not through it
+            self._redirect.__enter__()
+
+    def page(self, number: int, rows: int) -> None:
+        self.pages += 1
+        self.rows += rows
+        rate = self.rows / max(time.perf_counter() - self.t0, 1e-9)
+        if self.bar is not None:
+            self.bar.update(rows)
+            self.bar.set_postfix(pages=self.pages)
+        else:
+            of = f" of {self.expected:,} expected" if self.expected is not None else ""
+            log.info("socrata: page %d loaded, %s rows%s (%s rows/s)", number, f"{self.rows:,}", of, f"{rate:,.0f}")
+
+    def close(self) -> None:
+        if self._redirect is not None:
+            self._redirect.__exit__(None, None, None)
+            self._redirect = None
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+@dataclass
+class ExtractStats:
+    """Where an extract spent its time (seconds) and what it saw."""
+
+    http_seconds: float = 0.0  # waiting for the next page: request, retries, body, JSON parse
+    raw_seconds: float = 0.0  # gzip + write to the raw zone
+    table_seconds: float = 0.0  # rows -> Arrow -> src_rows
+    total_seconds: float = 0.0
+    pages: int = 0
+    rows_received: int = 0
+    duplicates_dropped: int = 0
+    expected_rows: int | None = None
+    watermark_before: datetime | None = None
+    watermark_seen: datetime | None = None
+    watermark_after: datetime | None = None
+    advanced: bool = False
+    reason_kept: str = ""
+
+
+class SocrataSource:
+    """The Socrata API as a load source (``python -m pipeline run`` / ``backfill --source socrata``).
+
+    ``full=True`` reads the whole dataset (backfill); otherwise the window starts at the committed
+    watermark minus the lookback (a first run, with no watermark yet, reads everything).
+    ``since``/``until`` filter on ``date_of_stop`` at the portal; such a run is partial, so it
+    never moves the watermark. ``warehouse`` is where the watermark is read (default: the
+    settings' warehouse). ``extractor`` and ``sleep`` are for tests.
+    """
+
+    name = "socrata"
+
+    def __init__(
+        self,
+        settings: Settings,
+        full: bool = False,
+        since: date | None = None,
+        until: date | None = None,
+        *,
+        extractor: SocrataExtractor | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        warehouse: Any = None,
+        progress_bar: bool | None = None,
+    ) -> None:
+        if since and until and since >= until:
+            raise ValueError(f"--since {since} must be before --until {until}")
+        self.settings = settings
+        self.full = full
+        self.since = since
+        self.until = until
+        self._extractor = extractor
+        self._sleep = sleep
+        self._warehouse = warehouse
+        self._progress_bar = progress_bar
+        self.stats = ExtractStats()
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _read_watermark(self) -> datetime | None:
+        from ..load import read_watermark
+        from ..warehouse import open_warehouse
+
+        warehouse = self._warehouse if self._warehouse is not None else open_warehouse(self.settings)
+        return read_watermark(warehouse)
+
+    def _extractor_or_new(self) -> tuple[SocrataExtractor, bool]:
+        if self._extractor is not None:
+            return self._extractor, False
+        return SocrataExtractor(self.settings, sleep=self._sleep), True
+
+    # -- the Source protocol -----------------------------------------------------------------
+
+    def extract(self, con: duckdb.DuckDBPyConnection, lake: Lake, load_id: str, load_date: date) -> ExtractResult:
+        stats = self.stats = ExtractStats()
+        t0 = time.perf_counter()
+        stored = self._read_watermark()
+        stats.watermark_before = stored
+        since_ts = None if self.full else stored
+        date_where = stop_date_where(self.since, self.until)
+        extractor, owned = self._extractor_or_new()
+        mode = "full" if since_ts is None else f"incremental from {soql_timestamp(since_ts)}Z minus {self.settings.socrata_lookback_hours:g} h lookback"
+        log.info("socrata: %s read%s (committed watermark: %s)", mode,
+                 f", stop dates {date_where}" if date_where else "", stored.isoformat() if stored else "none")
+        _create_src_tables(con)
+        keys: list[str] = []
+        unknown: list[str] = []
+        manifest_pages: list[dict[str, Any]] = []
+        seen: datetime | None = None
+        try:
+            stats.expected_rows = extractor.count(since_ts, where=date_where)
+            progress = _Progress(stats.expected_rows, self._progress_bar)
+            try:
+                pages = extractor.pages(since_ts, where=date_where)
+                while True:
+                    t_http = time.perf_counter()
+                    page = next(pages, None)
+                    stats.http_seconds += time.perf_counter() - t_http
+                    if page is None:
+                        break
+                    # 1. Raw zone first, exactly as received (gzipped), before anything parses it further.
+                    t_raw = time.perf_counter()
+                    key = raw_page_key(load_date, load_id, page.number)
+                    lake.put_bytes(key, gzip.compress(page.raw, compresslevel=6, mtime=0))
+                    keys.append(key)
+                    stats.raw_seconds += time.perf_counter() - t_raw
+                    manifest_pages.append({
+                        "key": key, "number": page.number, "offset": page.offset, "rows": len(page.rows),
+                        "bytes": len(page.raw), "sha256": hashlib.sha256(page.raw).hexdigest(), "url": page.url,
+                        "max_updated_at": page.max_updated_at,
+                    })
+                    # 2. Canonical string columns, appended to src_rows page by page (bounded memory).
+                    t_table = time.perf_counter()
+                    table, page_unknown = rows_to_table(page.rows, page.fields)
+                    unknown.extend(u for u in page_unknown if u not in unknown)
+                    table = table.append_column("source_file", pa.array([key] * table.num_rows, pa.string()))
+                    con.register("_socrata_page", table)
+                    try:
+                        con.execute("insert into src_rows by name select * from _socrata_page")
+                    finally:
+                        con.unregister("_socrata_page")
+                    stats.table_seconds += time.perf_counter() - t_table
+                    if page.max_updated_at:
+                        stamp = parse_socrata_timestamp(page.max_updated_at)
+                        seen = stamp if seen is None or stamp > seen else seen
+                    stats.pages += 1
+                    stats.rows_received += len(page.rows)
+                    progress.page(page.number, len(page.rows))
+                    del page, table
+            finally:
+                progress.close()
+        finally:
+            if owned:
+                extractor.close()
+
+        stats.duplicates_dropped = _drop_duplicate_ids(con)
+        distinct = stats.rows_received - stats.duplicates_dropped
+        stats.watermark_seen = seen
+        notes: list[str] = []
+        if stats.duplicates_dropped:
+            notes.append(f"{stats.duplicates_dropped} row(s) seen twice across pages (the result set shifted); newest kept")
+            log.warning("socrata: %s", notes[-1])
+
+        # The watermark this run may commit: never our clock, never backwards, never after a partial run.
+        keep_reason = ""
+        if distinct == 0:
+            keep_reason = "no changes: the source returned no rows"
+        elif date_where:
+            keep_reason = "stop-date filter (--since/--until): a partial read"
+        elif stats.expected_rows is not None and distinct < stats.expected_rows:
+            keep_reason = (
+                f"possible skipped row(s): count() said {stats.expected_rows:,} before the run, "
+                f"{distinct:,} distinct row(s) arrived (rows deleted or edited out of the window while paging); "
+                "the next run reads this window again"
+            )
+            log.warning("socrata: %s", keep_reason)
+        if keep_reason or seen is None:
+            stats.watermark_after = stored
+        else:
+            stats.watermark_after = seen if stored is None or seen > stored else stored
+        stats.advanced = stats.watermark_after != stored
+        stats.reason_kept = keep_reason
+        if stats.expected_rows is None and distinct:
+            notes.append("count() unavailable: could not check the run for skipped rows")
+        if keep_reason:
+            notes.append(f"watermark kept at {stored.isoformat() if stored else 'none'} ({keep_reason})")
+        elif stats.watermark_after is not None:
+            notes.append(f"watermark {stored.isoformat() if stored else 'none'} -> {stats.watermark_after.isoformat()} (after commit)")
+        if unknown:
+            notes.append(f"new source field(s) kept in raw only: {', '.join(unknown)}")
+
+        stats.total_seconds = time.perf_counter() - t0
+        manifest = {
+            "source": "socrata", "dataset": self.settings.socrata_dataset, "load_id": load_id,
+            "mode": "full" if since_ts is None else "incremental",
+            "watermark_before": stored.isoformat() if stored else None,
+            "where": extractor.window_where(since_ts, None, date_where),
+            "lookback_hours": self.settings.socrata_lookback_hours,
+            "expected_rows": stats.expected_rows, "rows_received": stats.rows_received,
+            "duplicates_dropped": stats.duplicates_dropped, "max_updated_at": seen.isoformat() if seen else None,
+            "pages": manifest_pages, "unknown_fields": unknown,
+        }
+        lake.put_bytes(f"{raw_prefix(load_date, load_id)}/manifest.json", json.dumps(manifest, indent=1).encode())
+        rate = stats.rows_received / max(stats.total_seconds, 1e-9)
+        log.info(
+            "socrata: %s rows in %d page(s) (%s expected, %d duplicate(s) dropped) in %.1f s (%s rows/s; "
+            "HTTP %.1f s, raw zone %.1f s, tables %.1f s); max :updated_at %s; watermark %s",
+            f"{stats.rows_received:,}", stats.pages,
+            f"{stats.expected_rows:,}" if stats.expected_rows is not None else "?", stats.duplicates_dropped,
+            stats.total_seconds, f"{rate:,.0f}", stats.http_seconds, stats.raw_seconds, stats.table_seconds,
+            seen.isoformat() if seen else "-",
+            "kept" if not stats.advanced else f"-> {stats.watermark_after.isoformat()} once committed",
+        )
+        return ExtractResult(
+            raw_keys=keys, raw_records=distinct, unknown_columns=unknown,
+            watermark=stats.watermark_after, pages=stats.pages, notes=notes,
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Reconcile: rows deleted at the source
+# --------------------------------------------------------------------------------------------
+
+
+class ReconcileError(RuntimeError):
+    """Reconcile refused to act (incomplete listing, or a mass delete without the explicit flag)."""
+
+
+@dataclass
+class ReconcileResult:
+    run_id: str
+    portal_ids: int = 0
+    warehouse_ids: int = 0  # warehouse rows with source = 'socrata'
+    missing_at_source: int = 0  # in the warehouse, gone from the portal (deleted there)
+    missing_here: int = 0  # at the portal, not in the warehouse (and not quarantined)
+    quarantined_here: int = 0  # at the portal, held in quarantine_rows instead
+    confirmed_deleted: int = 0  # missing at source and confirmed absent one by one
+    deleted: int = 0  # removed from the warehouse and the curated zone
+    stops_rebuilt: int = 0
+    warehouse_rows: int = 0
+    warehouse_stops: int = 0
+    sample_missing_at_source: list[str] = field(default_factory=list)
+    sample_missing_here: list[str] = field(default_factory=list)
+    message: str = ""
+
+    def summary(self) -> str:
+        return (
+            f"reconcile [socrata]: portal {self.portal_ids:,} ids, warehouse {self.warehouse_ids:,} socrata rows; "
+            f"missing at source {self.missing_at_source:,} (deleted {self.deleted:,}), missing here "
+            f"{self.missing_here:,}, quarantined {self.quarantined_here:,}"
+        )
+
+
+def _present_at_portal(extractor: SocrataExtractor, ids: Iterable[str]) -> set[str]:
+    """The ids of ``ids`` that the portal still serves, asked one by one (``$where=:id = '...'``)."""
+    present = set()
+    for row_id in ids:
+        if "'" in row_id:  # never splice a quote into SoQL; such an id cannot be confirmed
+            present.add(row_id)
+            continue
+        found = extractor.count(where=f":id = '{row_id}'")
+        if found is None or found > 0:  # unknown counts as present: never delete on a failed check
+            present.add(row_id)
+    return present
+
+
+def _remove_from_curated(lake: Lake, removed: pa.Table) -> list[str]:
+    """Rewrite the curated partitions that hold ``removed`` (row_id, stop_year, stop_month) without them."""
+    import tempfile
+    from pathlib import Path
+
+    from ..zones import partition_key
+
+    con = duckdb.connect()
+    written: list[str] = []
+    try:
+        con.register("removed", removed)
+        months = con.execute("select distinct stop_year, stop_month from removed order by 1, 2").fetchall()
+        with tempfile.TemporaryDirectory(prefix="reconcile-") as tmp:
+            for year, month in months:
+                key = partition_key(int(year), int(month))
+                if not lake.exists(key):
+                    continue
+                out = Path(tmp) / f"{year}-{int(month):02d}.parquet"
+                with lake.local_copy(key) as existing:
+                    # hive_partitioning = false: keep the file's own columns (no year/month from the path).
+                    con.execute(
+                        "copy (select * from read_parquet(?, hive_partitioning = false) "
+                        "where row_id not in (select row_id from removed)) "
+                        f"to '{out}' (format parquet, compression zstd)",
+                        [str(existing)],
+                    )
+                if con.execute("select count(*) from read_parquet(?)", [str(out)]).fetchall()[0][0]:
+                    lake.put_file(key, out)
+                else:  # every row of that month was deleted
+                    lake.delete(key)
+                written.append(key)
+    finally:
+        con.close()
+    return written
+
+
+def reconcile(
+    settings: Settings,
+    warehouse: Any,
+    delete: bool = False,
+    *,
+    allow_mass_delete: bool = False,
+    max_delete_fraction: float = 0.05,
+    verify_limit: int = 1000,
+    extractor: SocrataExtractor | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    lake: Lake | None = None,
+) -> ReconcileResult:
+    """Compare every ``:id`` at the portal with the warehouse; with ``delete=True`` remove rows deleted there.
+
+    Safety rules, in order:
+
+    1. The listing must be complete. ``count()`` is taken before and after the listing. If
+       either differs from the number of distinct ids listed, the dataset changed while it was
+       paged, and offset paging may have skipped a live id. Then nothing is deleted (with
+       ``delete=True`` this raises :class:`ReconcileError`).
+    2. Only rows loaded before the listing started are candidates. A row loaded during the
+       listing may be newer than the listing.
+    3. Each candidate (up to ``verify_limit`` of them) is confirmed absent by its own
+       ``:id = '...'`` query.
+    4. Deleting more than ``max_delete_fraction`` of the warehouse's socrata rows needs
+       ``allow_mass_delete=True``.
+
+    The deletes, the stop rebuild (``sql/marts/stops.sql`` over ``affected_stops``), the marts and
+    the run log row are one warehouse session. The curated partitions are rewritten inside that
+    session, just before the commit. If the session fails, rerunning reconcile converges.
+    """
+    from ..load import LoadResult, _log_failure, _run_params, new_run_id
+
+    started = datetime.now(timezone.utc)
+    t0 = time.perf_counter()
+    run = LoadResult(run_id=new_run_id(started), command="reconcile", source="socrata", status="running")
+    result = ReconcileResult(run_id=run.run_id)
+    owned = extractor is None
+    extractor = extractor or SocrataExtractor(settings, sleep=sleep)
+    try:
+        if not warehouse.exists():
+            raise ReconcileError("no warehouse yet: nothing to reconcile")
+        before = extractor.count()
+        listed: set[str] = set()
+        n_listed = 0
+        for row_id in extractor.all_ids():
+            listed.add(row_id)
+            n_listed += 1
+        after = extractor.count()
+        result.portal_ids = len(listed)
+        complete = before is not None and before == after == len(listed) == n_listed
+        if not complete:
+            problem = (
+                f"the listing is not known to be complete: count() {before} before, {after} after, "
+                f"{n_listed:,} ids listed ({len(listed):,} distinct); the dataset changed while it was paged"
+            )
+            if delete:
+                raise ReconcileError(problem + "; nothing deleted, run reconcile again")
+            log.warning("reconcile: %s (report only)", problem)
+
+        with warehouse.session() as s:
+            here = s.query(
+                "select row_id, loaded_at < :listing_started as before_listing "
+                "from moco_traffic_violations where source = 'socrata'",
+                {"listing_started": started.replace(tzinfo=None)},
+            )
+            all_here = set(here["row_id"].astype(str))
+            # Only rows loaded before the listing started can be candidates for deletion.
+            candidates = set(here.loc[here["before_listing"].astype(bool), "row_id"].astype(str))
+            result.warehouse_ids = len(all_here)
+            quarantined = set(
+                s.query("select distinct row_id from quarantine_rows where row_id is not null")["row_id"].astype(str)
+            )
+            gone = sorted(candidates - listed)
+            new_here = listed - all_here
+            result.quarantined_here = len(new_here & quarantined)
+            new_here -= quarantined
+            result.missing_at_source = len(gone)
+            result.missing_here = len(new_here)
+            result.sample_missing_at_source = gone[:20]
+            result.sample_missing_here = sorted(new_here)[:20]
+            log.info("reconcile: %s", result.summary())
+            if result.missing_here:
+                log.warning(
+                    "reconcile: %s row(s) at the portal are not in the warehouse (e.g. %s); "
+                    "`python -m pipeline backfill --source socrata` loads them",
+                    f"{result.missing_here:,}", ", ".join(result.sample_missing_here[:5]),
+                )
+
+            to_delete: list[str] = []
+            if delete and gone:
+                limit = max_delete_fraction * max(result.warehouse_ids, 1)
+                if len(gone) > limit and not allow_mass_delete:
+                    raise ReconcileError(
+                        f"refusing to delete {len(gone):,} of {result.warehouse_ids:,} rows "
+                        f"({len(gone) / max(result.warehouse_ids, 1):.1%} > {max_delete_fraction:.0%}): "
+                        "check the portal, then rerun with --allow-mass-delete"
+                    )
+                if len(gone) <= verify_limit:
+                    still_there = _present_at_portal(extractor, gone)
+                    if still_there:
+                        log.warning("reconcile: %d id(s) missing from the listing still exist at the portal; kept: %s",
+                                    len(still_there), sorted(still_there)[:10])
+                    to_delete = [g for g in gone if g not in still_there]
+                else:
+                    log.warning("reconcile: %s candidates exceed verify_limit=%d; relying on the complete listing",
+                                f"{len(gone):,}", verify_limit)
+                    to_delete = gone
+                result.confirmed_deleted = len(to_delete)
+
+            if to_delete:
+                s.stage("stg_deleted_ids", pa.table({"row_id": pa.array(to_delete, pa.string())}))
+                removed = s.query(
+                    "select row_id, stop_id, stop_year, stop_month from moco_traffic_violations "
+                    "where row_id in (select row_id from stg_deleted_ids)"
+                )
+                s.execute(
+                    "create temp table affected_stops as select distinct stop_id from moco_traffic_violations "
+                    "where row_id in (select row_id from stg_deleted_ids)"
+                )
+                result.stops_rebuilt = int(s.scalar("select count(*) from affected_stops"))
+                s.execute("delete from moco_traffic_violations where row_id in (select row_id from stg_deleted_ids)")
+                s.script("marts/stops")  # rebuilds the affected stops from the remaining charges; drops affected_stops
+                s.script("marts/refresh")
+                result.deleted = len(removed)
+            result.warehouse_rows = int(s.scalar("select count(*) from moco_traffic_violations"))
+            result.warehouse_stops = int(s.scalar("select count(*) from stops"))
+            stop_charges = int(s.scalar("select coalesce(sum(n_charges), 0) from stops"))
+            if stop_charges != result.warehouse_rows:
+                raise ReconcileError(f"stops cover {stop_charges:,} charges but the warehouse holds {result.warehouse_rows:,}")
+            if to_delete and len(removed):
+                lake = lake or open_lake(settings)
+                removed_table = pa.Table.from_pandas(
+                    removed[["row_id", "stop_year", "stop_month"]], preserve_index=False
+                )
+                written = _remove_from_curated(lake, removed_table)
+                log.info("reconcile: %d curated partition(s) rewritten", len(written))
+
+            result.message = result.summary() + (
+                f"; confirmed absent {result.confirmed_deleted:,}, {result.stops_rebuilt:,} stop(s) rebuilt"
+                if delete else "; report only (no --delete-missing)"
+            ) + ("" if complete else "; listing incomplete (dataset changed while paged)")
+            run.status = "success"
+            run.rows_raw = result.portal_ids
+            run.warehouse_rows, run.warehouse_stops = result.warehouse_rows, result.warehouse_stops
+            run.rows_replaced = result.deleted  # rows removed, in the run log's "replaced" column
+            run.seconds = time.perf_counter() - t0
+            run.message = result.message
+            max_date = s.scalar("select max(date_of_stop) from moco_traffic_violations")
+            s.script("warehouse/insert_run", _run_params(run, started, datetime.now(timezone.utc), {}, max_date))
+        log.info(result.message)
+        return result
+    except BaseException as exc:
+        run.status = "failed"
+        run.seconds = time.perf_counter() - t0
+        run.message = f"{type(exc).__name__}: {exc}"
+        if not isinstance(exc, KeyboardInterrupt) and warehouse.exists():
+            _log_failure(warehouse, run, started)
+        raise
+    finally:
+        if owned:
+            extractor.close()
+
+
+__all__ += ["ExtractStats", "SchemaError", "SocrataError"]
