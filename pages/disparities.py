@@ -13,18 +13,15 @@ import streamlit as st
 from pipeline.analysis import figures, read_results
 from pipeline.analysis.caveats import LABELS as caveat_labels
 
-try:  # the dashboard's shared warehouse handle (read-only use); standalone fallback otherwise
-    from dashboard import queries as _queries
+from dashboard import filters
+from dashboard import queries as _queries
 
-    def _warehouse():  # noqa: ANN202
-        return _queries.warehouse()
-except ImportError:  # pragma: no cover - the page also runs without the dashboard package
-    from pipeline.config import load_settings
-    from pipeline.warehouse import open_warehouse
+# A deep link straight to this page after a restart must still go through the router (sidebar).
+filters.require_router()
 
-    def _warehouse():  # noqa: ANN202
-        wh = open_warehouse(load_settings())
-        return "default", wh
+
+def _warehouse():  # noqa: ANN202
+    return _queries.warehouse()
 
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
 CANNOT = "Cannot be computed on this data: "

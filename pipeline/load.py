@@ -162,8 +162,9 @@ def run_load(
         curated_keys = merge_curated(con, lake)
         curated_total = curated_row_count(con, lake)
         quarantine_rows = con.table("quarantine").to_arrow_table()
-        # The batch now lives in the curated zone; free the work tables before the warehouse step.
-        con.execute("drop table if exists landing; drop table if exists zip_lookup")
+        # The batch now lives in the curated zone: close the work connection so its memory is free
+        # for the warehouse step (peak RSS is the larger of the two, not their sum).
+        con.close()
 
         with warehouse.session() as s:
             before = s.scalar("select count(*) from moco_traffic_violations")

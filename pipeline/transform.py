@@ -36,7 +36,7 @@ class TransformCounts:
     quarantine_reasons: dict[str, int]
 
 
-def work_connection(temp_dir: Path | None = None, memory_limit: str = "2GB", threads: int | None = None) -> duckdb.DuckDBPyConnection:
+def work_connection(temp_dir: Path | None = None, memory_limit: str = "1500MB", threads: int | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB for processing; spills to ``temp_dir`` past ``memory_limit``."""
     con = duckdb.connect()
     con.execute(f"set memory_limit = '{memory_limit}'")
@@ -85,11 +85,10 @@ def assign_zips(con: duckdb.DuckDBPyConnection, assign: ZipAssigner) -> None:
 def transform(con: duckdb.DuckDBPyConnection, source: str, load_id: str, assign: ZipAssigner) -> TransformCounts:
     """``src_rows`` + ``src_rejects`` -> ``landing``, ``quarantine``, ``curated`` temp tables."""
     run_sql(con, "transform/standardize")
-    typed = con.execute("select count(*) from typed").fetchall()[0][0]
-    con.execute("drop table if exists src_rows")  # typed holds everything from here on
+    typed = con.execute("select count(*) from src_rows").fetchall()[0][0]
     run_sql(con, "transform/landing", {"source": source, "load_id": load_id})
     run_sql(con, "transform/quarantine", {"load_id": load_id})
-    con.execute("drop table typed")
+    con.execute("drop view typed; drop table src_rows")  # landing + quarantine hold everything now
     assign_zips(con, assign)
     run_sql(con, "transform/curate")
     one = lambda sql: con.execute(sql).fetchall()[0][0]  # noqa: E731

@@ -91,7 +91,7 @@ class DuckDBSession:
 class DuckDBWarehouse:
     kind = "duckdb"
 
-    def __init__(self, path: Path, memory_limit: str = "1GB") -> None:
+    def __init__(self, path: Path, memory_limit: str = "1500MB") -> None:
         self.path = Path(path)
         self.memory_limit = memory_limit
 

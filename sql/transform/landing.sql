@@ -35,7 +35,8 @@ hashed as (
 numbered as (
     select
         *,
-        row_number() over (partition by content_hash order by source_file, raw_line) as dup_ordinal
+        -- Identical rows are interchangeable, so no ORDER BY: only how many there are matters.
+        row_number() over (partition by content_hash) as dup_ordinal
     from hashed
 ),
 

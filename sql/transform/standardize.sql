@@ -5,7 +5,8 @@
 create or replace temp macro yes_no(x) as
     case when x in ('YES', 'Y', 'TRUE', '1') then true when x in ('NO', 'N', 'FALSE', '0') then false end;
 
-create or replace temp table typed as
+-- A view: landing and quarantine each read it once, which is cheaper than materialising 2M typed rows.
+create or replace temp view typed as
 with trimmed as (
     select
         raw_line,

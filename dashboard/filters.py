@@ -1,0 +1,441 @@
+"""Sidebar filters shared by every page, kept in session state and mirrored in the URL.
+
+Two layers:
+
+* pure functions (no Streamlit): :class:`FilterState`, :func:`parse_query_params` (URL -> state plus
+  plain-language notices for values that were ignored) and :func:`to_query_params` (state -> URL);
+* :func:`sidebar`, which the router calls once per run: on a session's first run it seeds the
+  widgets from ``st.query_params``, draws them, and writes the resulting state back to the URL so a
+  copied link reproduces the view.
+
+URL format (short codes, comma-separated, only non-default values)::
+
+    ?race=black,hispanic&gender=f&zip=20902,20906&from=2016-01-01&to=2016-12-31
+     &outcome=citation&district=3,4
+
+District names contain commas, so districts travel as their number (``1``-``6``) or ``hq``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from datetime import date
+from typing import Any, Collection, Iterable, Mapping, Sequence
+
+# Canonical values (as stored in the warehouse) and their URL codes. Order = display order.
+RACES: dict[str, str] = {
+    "white": "WHITE",
+    "black": "BLACK",
+    "hispanic": "HISPANIC",
+    "asian": "ASIAN",
+    "native": "NATIVE AMERICAN",
+    "other": "OTHER",
+}
+GENDERS: dict[str, str] = {"f": "F", "m": "M", "u": "U"}
+OUTCOMES: dict[str, str] = {"citation": "Citation", "sero": "SERO", "warning": "Warning"}
+DISTRICTS: dict[str, str] = {
+    "1": "1st District, Rockville",
+    "2": "2nd District, Bethesda",
+    "3": "3rd District, Silver Spring",
+    "4": "4th District, Wheaton",
+    "5": "5th District, Germantown",
+    "6": "6th District, Gaithersburg / Montgomery Village",
+    "hq": "Headquarters and Special Operations",
+}
+
+RACE_LABELS = {
+    "WHITE": "White",
+    "BLACK": "Black",
+    "HISPANIC": "Hispanic",
+    "ASIAN": "Asian",
+    "NATIVE AMERICAN": "Native American",
+    "OTHER": "Other / unknown",
+}
+GENDER_LABELS = {"F": "Female", "M": "Male", "U": "Unknown"}
+OUTCOME_LABELS = {
+    "Citation": "Citation (ticket)",
+    "SERO": "SERO (repair order)",
+    "Warning": "Warning only",
+}
+
+URL_KEYS = ("race", "gender", "zip", "from", "to", "outcome", "district")
+_ZIP = re.compile(r"^\d{5}$")
+
+# Session-state keys of the sidebar widgets.
+K_RACE, K_GENDER, K_ZIP, K_FROM, K_TO, K_OUTCOME, K_DISTRICT = (
+    "flt_race", "flt_gender", "flt_zip", "flt_from", "flt_to", "flt_outcome", "flt_district",
+)
+K_INIT, K_NOTICES, K_BOUNDS, K_STATE = "flt_init", "flt_notices", "flt_bounds", "flt_state"
+
+
+@dataclass(frozen=True)
+class FilterState:
+    """What the resident asked to see. Empty tuples and ``None`` dates mean "no restriction"."""
+
+    races: tuple[str, ...] = ()
+    genders: tuple[str, ...] = ()
+    zips: tuple[str, ...] = ()
+    outcomes: tuple[str, ...] = ()
+    districts: tuple[str, ...] = ()
+    date_from: date | None = None
+    date_to: date | None = None
+
+    def without(self, *names: str) -> "FilterState":
+        """A copy with the named filters cleared (e.g. ``without("races")`` for race shares)."""
+        blank = FilterState()
+        return replace(self, **{n: getattr(blank, n) for n in names})
+
+    @property
+    def is_default(self) -> bool:
+        return self == FilterState()
+
+    def cache_key(self) -> tuple[Any, ...]:
+        return (self.races, self.genders, self.zips, self.outcomes, self.districts,
+                self.date_from, self.date_to)
+
+
+@dataclass
+class ParseResult:
+    state: FilterState
+    notices: list[str] = field(default_factory=list)
+
+
+def _ordered(values: Iterable[str], order: Sequence[str]) -> tuple[str, ...]:
+    """De-duplicate and sort in the display order (so equal selections give equal states/URLs)."""
+    chosen = set(values)
+    return tuple(v for v in order if v in chosen)
+
+
+def _split(raw: str | Sequence[str] | None) -> list[str]:
+    """``"a,b"`` / ``["a", "b,c"]`` -> ``["a", "b", "c"]`` (blank items dropped)."""
+    if raw is None:
+        return []
+    items = [raw] if isinstance(raw, str) else list(raw)
+    return [part.strip() for item in items for part in str(item).split(",") if part.strip()]
+
+
+def _parse_codes(
+    name: str, raw: str | Sequence[str] | None, codes: Mapping[str, str], notices: list[str]
+) -> tuple[str, ...]:
+    by_code = {k.lower(): v for k, v in codes.items()}
+    by_value = {v.lower(): v for v in codes.values()}
+    found: list[str] = []
+    bad: list[str] = []
+    items = [] if raw is None else ([raw] if isinstance(raw, str) else list(raw))
+    whole = [str(i).strip() for i in items]
+    # A full value may itself contain commas ("4th District, Wheaton"): try each item whole first.
+    rest = [i for i in whole if i.lower() not in by_value]
+    found.extend(by_value[i.lower()] for i in whole if i.lower() in by_value)
+    for item in _split(rest):
+        key = item.lower()
+        value = by_code.get(key) or by_value.get(key)
+        if value is None:
+            bad.append(item)
+        else:
+            found.append(value)
+    if bad:
+        notices.append(f"Ignored unknown {name} value(s) in the link: {', '.join(repr(b) for b in bad[:5])}.")
+    return _ordered(found, list(codes.values()))
+
+
+def _parse_date(name: str, raw: str | Sequence[str] | None, notices: list[str]) -> date | None:
+    items = _split(raw)
+    if not items:
+        return None
+    text = items[-1]
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        notices.append(f"Ignored the '{name}' date in the link ({text!r} is not a YYYY-MM-DD date).")
+        return None
+
+
+def parse_query_params(
+    params: Mapping[str, str | Sequence[str]],
+    *,
+    valid_zips: Collection[str] | None = None,
+    bounds: tuple[date, date] | None = None,
+) -> ParseResult:
+    """Read filter values from URL query parameters; never raises on bad input.
+
+    Unknown codes, malformed ZIPs/dates, ZIPs outside ``valid_zips`` and inverted ranges are dropped
+    and described in ``notices``. Dates outside ``bounds`` (the data's first and last stop) are
+    clamped to them, with a notice.
+    """
+    notices: list[str] = []
+    races = _parse_codes("race", params.get("race"), RACES, notices)
+    genders = _parse_codes("gender", params.get("gender"), GENDERS, notices)
+    outcomes = _parse_codes("outcome", params.get("outcome"), OUTCOMES, notices)
+    districts = _parse_codes("district", params.get("district"), DISTRICTS, notices)
+
+    zips: list[str] = []
+    bad_zips: list[str] = []
+    for item in _split(params.get("zip")):
+        if _ZIP.match(item) and (valid_zips is None or item in valid_zips):
+            zips.append(item)
+        else:
+            bad_zips.append(item)
+    if bad_zips:
+        notices.append(
+            "Ignored ZIP code(s) in the link that are not Montgomery County ZIP codes: "
+            + ", ".join(repr(z) for z in bad_zips[:5]) + "."
+        )
+
+    date_from = _parse_date("from", params.get("from"), notices)
+    date_to = _parse_date("to", params.get("to"), notices)
+    if bounds is not None:
+        lo, hi = bounds
+        if date_from is not None and not lo <= date_from <= hi:
+            notices.append(f"The 'from' date {date_from} is outside the data ({lo} to {hi}); using {lo if date_from < lo else hi}.")
+            date_from = lo if date_from < lo else hi
+        if date_to is not None and not lo <= date_to <= hi:
+            notices.append(f"The 'to' date {date_to} is outside the data ({lo} to {hi}); using {hi if date_to > hi else lo}.")
+            date_to = hi if date_to > hi else lo
+    if date_from is not None and date_to is not None and date_from > date_to:
+        notices.append(f"The link's date range was reversed ({date_from} after {date_to}); ignored it.")
+        date_from = date_to = None
+
+    state = FilterState(
+        races=races,
+        genders=genders,
+        zips=tuple(sorted(set(zips))),
+        outcomes=outcomes,
+        districts=districts,
+        date_from=date_from,
+        date_to=date_to,
+    )
+    return ParseResult(normalise(state, bounds), notices)
+
+
+def normalise(state: FilterState, bounds: tuple[date, date] | None) -> FilterState:
+    """Dates equal to the data's bounds mean "no restriction" (keeps links short and open-ended)."""
+    if bounds is None:
+        return state
+    lo, hi = bounds
+    return replace(
+        state,
+        date_from=None if state.date_from is not None and state.date_from <= lo else state.date_from,
+        date_to=None if state.date_to is not None and state.date_to >= hi else state.date_to,
+    )
+
+
+def _codes_for(values: Iterable[str], codes: Mapping[str, str]) -> str:
+    inverse = {v: k for k, v in codes.items()}
+    return ",".join(inverse[v] for v in _ordered(values, list(codes.values())))
+
+
+def to_query_params(state: FilterState) -> dict[str, str]:
+    """The URL query parameters for ``state`` (only the filters that restrict something)."""
+    out: dict[str, str] = {}
+    if state.races:
+        out["race"] = _codes_for(state.races, RACES)
+    if state.genders:
+        out["gender"] = _codes_for(state.genders, GENDERS)
+    if state.zips:
+        out["zip"] = ",".join(state.zips)
+    if state.date_from is not None:
+        out["from"] = state.date_from.isoformat()
+    if state.date_to is not None:
+        out["to"] = state.date_to.isoformat()
+    if state.outcomes:
+        out["outcome"] = _codes_for(state.outcomes, OUTCOMES)
+    if state.districts:
+        out["district"] = _codes_for(state.districts, DISTRICTS)
+    return out
+
+
+def district_short(name: str | None) -> str:
+    """'4th District, Wheaton' -> '4th Wheaton'; for narrow screens and chart labels."""
+    if not name:
+        return "(unknown)"
+    if name.startswith("Headquarters"):
+        return "HQ / Special Ops"
+    m = re.match(r"^(\d+\w\w) District, (.*)$", name)
+    return f"{m.group(1)} {m.group(2)}" if m else name
+
+
+def describe(state: FilterState, bounds: tuple[date, date] | None = None) -> str:
+    """Plain-language description of the filters, e.g. 'Black and Hispanic drivers in 20902'."""
+    who: list[str] = []
+    if state.races:
+        who.append(" and ".join(RACE_LABELS[r] for r in state.races))
+    if state.genders:
+        who.append(" and ".join(GENDER_LABELS[g].lower() for g in state.genders))
+    subject = (" ".join(who) + " drivers") if who else "all drivers"
+    parts = [subject]
+    if state.zips:
+        parts.append(("in ZIP " if len(state.zips) == 1 else "in ZIPs ") + ", ".join(state.zips))
+    if state.districts:
+        parts.append("in " + ", ".join(district_short(d) for d in state.districts))
+    if state.outcomes:
+        parts.append("stops ending in " + " or ".join(OUTCOME_LABELS[o].split(" (")[0].lower() for o in state.outcomes))
+    parts.append(period_text(state.date_from, state.date_to, bounds))
+    return ", ".join(p for p in parts if p)
+
+
+def period_text(date_from: date | None, date_to: date | None, bounds: tuple[date, date] | None = None) -> str:
+    """'in 2016' for a whole calendar year, otherwise 'from 3 Mar 2016 to 4 Dec 2016'."""
+    lo = date_from or (bounds[0] if bounds else None)
+    hi = date_to or (bounds[1] if bounds else None)
+    if lo is None or hi is None:
+        return ""
+    if lo.year == hi.year and (lo.month, lo.day) == (1, 1) and (hi.month, hi.day) == (12, 31):
+        return f"in {lo.year}"
+    return f"from {fmt_date(lo)} to {fmt_date(hi)}"
+
+
+def fmt_date(d: date) -> str:
+    return f"{d.day} {d.strftime('%b')} {d.year}"
+
+
+# --------------------------------------------------------------------------------------------
+# Streamlit glue (the router calls sidebar() once per run)
+# --------------------------------------------------------------------------------------------
+
+
+def _widget_values_from(state: FilterState, bounds: tuple[date, date]) -> dict[str, Any]:
+    return {
+        K_RACE: list(state.races),
+        K_GENDER: list(state.genders),
+        K_ZIP: list(state.zips),
+        K_OUTCOME: list(state.outcomes),
+        K_DISTRICT: list(state.districts),
+        K_FROM: state.date_from or bounds[0],
+        K_TO: state.date_to or bounds[1],
+    }
+
+
+def _reset() -> None:
+    import streamlit as st
+
+    bounds = st.session_state[K_BOUNDS]
+    for key, value in _widget_values_from(FilterState(), bounds).items():
+        st.session_state[key] = value
+
+
+def set_zips(zips: Sequence[str]) -> None:
+    """Set the ZIP filter from a page (call it from a widget callback, before the sidebar draws)."""
+    import streamlit as st
+
+    st.session_state[K_ZIP] = sorted(set(zips))
+
+
+def require_router() -> None:
+    """Make sure the router (streamlit_app.py) runs before a page.
+
+    With a ``pages/`` folder, Streamlit starts each server (and each AppTest run) in its legacy
+    multipage mode, which runs a deep-linked page (``/map``) *without* the main script, so there
+    would be no sidebar filters. ``st.navigation`` switches that mode off; here a page that finds
+    itself run in legacy mode switches it off and reruns, so the router draws the page instead.
+    """
+    import streamlit as st
+
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # pragma: no cover - a future Streamlit without the legacy mode
+        return
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+def current() -> FilterState:
+    """The filter state the router computed for this run (pages call this first)."""
+    import streamlit as st
+
+    require_router()
+    return st.session_state.get(K_STATE, FilterState())
+
+
+def bounds() -> tuple[date, date] | None:
+    import streamlit as st
+
+    return st.session_state.get(K_BOUNDS)
+
+
+def _read_url() -> dict[str, list[str]]:
+    import streamlit as st
+
+    return {k: st.query_params.get_all(k) for k in st.query_params.keys()}
+
+
+def _write_url(state: FilterState) -> None:
+    import streamlit as st
+
+    wanted = to_query_params(state)
+    for key in URL_KEYS:
+        have = st.query_params.get(key)
+        if key in wanted:
+            if have != wanted[key]:
+                st.query_params[key] = wanted[key]
+        elif key in st.query_params:
+            del st.query_params[key]
+
+
+def sidebar(valid_zips: Sequence[str], data_bounds: tuple[date, date]) -> FilterState:
+    """Draw the shared filters in the sidebar and return the current :class:`FilterState`."""
+    import streamlit as st
+
+    st.session_state[K_BOUNDS] = data_bounds
+    lo, hi = data_bounds
+    if not st.session_state.get(K_INIT):
+        parsed = parse_query_params(_read_url(), valid_zips=set(valid_zips), bounds=data_bounds)
+        for key, value in _widget_values_from(parsed.state, data_bounds).items():
+            st.session_state[key] = value
+        st.session_state[K_NOTICES] = parsed.notices
+        st.session_state[K_INIT] = True
+    else:
+        st.session_state[K_NOTICES] = []
+        # Keep widget values valid if a new load moved the data bounds.
+        for key in (K_FROM, K_TO):
+            value = st.session_state.get(key)
+            if not isinstance(value, date) or not lo <= value <= hi:
+                st.session_state[key] = lo if key == K_FROM else hi
+        zip_set = set(valid_zips)
+        st.session_state[K_ZIP] = [z for z in st.session_state.get(K_ZIP, []) if z in zip_set]
+
+    sb = st.sidebar
+    sb.header("Filters")
+    sb.caption("Apply to every page. The page address updates, so you can share this exact view.")
+    sb.date_input("From", min_value=lo, max_value=hi, key=K_FROM, format="YYYY-MM-DD")
+    sb.date_input("To", min_value=lo, max_value=hi, key=K_TO, format="YYYY-MM-DD")
+    sb.multiselect("ZIP code", options=list(valid_zips), key=K_ZIP, placeholder="All ZIP codes")
+    sb.multiselect("Police district", options=list(DISTRICTS.values()), key=K_DISTRICT,
+                   format_func=district_short, placeholder="All districts")
+    sb.multiselect("Driver race (as recorded by the officer)", options=list(RACES.values()), key=K_RACE,
+                   format_func=RACE_LABELS.get, placeholder="All")
+    sb.multiselect("Driver gender", options=list(GENDERS.values()), key=K_GENDER,
+                   format_func=GENDER_LABELS.get, placeholder="All")
+    sb.multiselect("Stop outcome (most serious charge)", options=list(OUTCOMES.values()), key=K_OUTCOME,
+                   format_func=OUTCOME_LABELS.get, placeholder="All",
+                   help="A stop's outcome is its most serious charge: Citation > SERO > Warning.")
+    sb.button("Reset filters", on_click=_reset, width="stretch")
+
+    d_from, d_to = st.session_state[K_FROM], st.session_state[K_TO]
+    if d_from > d_to:
+        sb.warning("'From' is after 'To'; the dates were swapped.")
+        d_from, d_to = d_to, d_from
+    state = normalise(
+        FilterState(
+            races=_ordered(st.session_state[K_RACE], list(RACES.values())),
+            genders=_ordered(st.session_state[K_GENDER], list(GENDERS.values())),
+            zips=tuple(sorted(set(st.session_state[K_ZIP]))),
+            outcomes=_ordered(st.session_state[K_OUTCOME], list(OUTCOMES.values())),
+            districts=_ordered(st.session_state[K_DISTRICT], list(DISTRICTS.values())),
+            date_from=d_from,
+            date_to=d_to,
+        ),
+        data_bounds,
+    )
+    st.session_state[K_STATE] = state
+    _write_url(state)
+    return state
+
+
+def show_notices() -> None:
+    """Show what was ignored from the link (first run of a session only)."""
+    import streamlit as st
+
+    for notice in st.session_state.get(K_NOTICES, []):
+        st.warning(notice, icon=":material/link_off:")

@@ -1,0 +1,388 @@
+"""The dashboard's only data access: SQL files in ``sql/dashboard/`` run on the configured warehouse.
+
+* Settings come from :func:`pipeline.config.load_settings`, fed by :func:`settings_env` (the process
+  environment, plus ``PIPELINE_WAREHOUSE`` from ``.streamlit/secrets.toml`` when the environment has
+  none). Neither the URL nor any secret is ever logged or shown.
+* Every value is a bound parameter; IN lists come from :func:`pipeline.sqlfiles.expand_list`; the
+  only text put into SQL is a filter predicate built here from fixed column names and placeholders,
+  and dimension expressions from fixed allow-lists (:func:`pipeline.sqlfiles.render`).
+* Results are cached for 10 minutes (``st.cache_data``), keyed by the SQL, its parameter values
+  (= the filters) and ``warehouse.version()``, so a committed load shows up on the next rerun.
+* Queries aggregate in SQL and return small DataFrames; no stop-level rows leave the warehouse.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
+
+import pandas as pd
+import streamlit as st
+
+from pipeline.config import REFERENCE_DIR, Settings, load_settings
+from pipeline.sqlfiles import expand_list, load_sql, render
+from pipeline.warehouse import Warehouse, open_warehouse
+
+from . import db
+from .filters import FilterState
+
+log = logging.getLogger(__name__)
+
+CACHE_TTL_S = 600
+ZCTA_FILE = "zcta2010_md_ncr_simplified.geojson"
+
+# Filter name -> stops column. The only column names that reach the WHERE clause.
+FILTER_COLUMNS: Mapping[str, str] = {
+    "races": "s.race",
+    "genders": "s.gender",
+    "zips": "s.zip5",
+    "outcomes": "s.outcome",
+    "districts": "s.district",
+}
+
+# Dimensions the tables can be grouped by: name -> (SQL expression over `stops as s`, label).
+# Every expression yields varchar so the label column has one type on every engine.
+DIMENSIONS: Mapping[str, tuple[str, str]] = {
+    "none": ("cast('All stops' as varchar(16))", "All stops"),
+    "zip": ("coalesce(s.zip5, '(no ZIP)')", "ZIP code"),
+    "district": ("coalesce(s.district, '(unknown)')", "Police district"),
+    "year": ("cast(s.stop_year as varchar(4))", "Year"),
+    "month": ("cast(s.stop_year * 100 + s.stop_month as varchar(6))", "Month"),
+    "race": ("coalesce(s.race, 'OTHER')", "Driver race"),
+    "gender": ("coalesce(s.gender, 'U')", "Driver gender"),
+    "outcome": ("s.outcome", "Stop outcome"),
+    "description": ("coalesce(s.top_description, '(none recorded)')", "Most serious charge"),
+}
+_DIM_ALLOWED = [expr for expr, _ in DIMENSIONS.values()]
+
+_bypass: ContextVar[bool] = ContextVar("dashboard_bypass_cache", default=False)
+
+
+# --------------------------------------------------------------------------------------------
+# Settings and the warehouse
+# --------------------------------------------------------------------------------------------
+
+
+def _secret_warehouse() -> str | None:
+    """``PIPELINE_WAREHOUSE`` from Streamlit secrets, if a secrets file defines it."""
+    try:
+        value = st.secrets.get("PIPELINE_WAREHOUSE")
+    except Exception:  # no secrets file anywhere: that's the normal laptop case
+        return None
+    return str(value) if value else None
+
+
+def settings_env(environ: Mapping[str, str] | None = None, secret: str | None = None) -> dict[str, str]:
+    """The mapping handed to ``load_settings``: the environment wins, a secret fills the gap."""
+    env = dict(os.environ if environ is None else environ)
+    if not env.get("PIPELINE_WAREHOUSE"):
+        secret = secret if secret is not None else _secret_warehouse()
+        if secret:
+            env["PIPELINE_WAREHOUSE"] = secret
+    return env
+
+
+def settings() -> Settings:
+    return load_settings(settings_env())
+
+
+_WAREHOUSES: dict[str, Warehouse] = {}
+
+
+def _warehouse_key(s: Settings) -> str:
+    # A digest, so the URL (which may hold a password) is never a cache key or a log line.
+    return hashlib.sha256(s.warehouse_url.encode()).hexdigest()[:16]
+
+
+def warehouse(s: Settings | None = None) -> tuple[str, Warehouse]:
+    s = s or settings()
+    key = _warehouse_key(s)
+    if key not in _WAREHOUSES:
+        _WAREHOUSES[key] = open_warehouse(s)
+    return key, _WAREHOUSES[key]
+
+
+def available() -> bool:
+    """True once a load has created the warehouse tables."""
+    _, wh = warehouse()
+    try:
+        return db.has_tables(wh) if wh.kind == "duckdb" else wh.exists()
+    except Exception as exc:  # never show a driver error (it may quote the URL)
+        log.warning("warehouse not reachable: %s", type(exc).__name__)
+        return False
+
+
+def small_count() -> int:
+    return settings().small_count_threshold
+
+
+def stale_after_days() -> float:
+    return settings().stale_after_days
+
+
+# --------------------------------------------------------------------------------------------
+# Running SQL
+# --------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def bypass_cache() -> Iterator[None]:
+    """Run queries uncached inside this block (benchmarks, tests)."""
+    token = _bypass.set(True)
+    try:
+        yield
+    finally:
+        _bypass.reset(token)
+
+
+def _execute(wh_key: str, sql: str, params: tuple[tuple[str, Any], ...]) -> pd.DataFrame:
+    wh = _WAREHOUSES[wh_key]
+    if wh.kind == "duckdb":  # one attached reader per published file: no connect per query
+        return db.query(wh, sql, dict(params))
+    return wh.query(sql, dict(params))
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=2000)
+def _execute_cached(wh_key: str, version: str, sql: str, params: tuple[tuple[str, Any], ...]) -> pd.DataFrame:
+    return _execute(wh_key, sql, params)
+
+
+def run(name: str, params: Mapping[str, Any] | None = None, slots: Mapping[str, str] | None = None,
+        allowed: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
+    """Run ``sql/dashboard/<name>.sql`` with bound ``params`` and allow-listed ``slots``."""
+    wh_key, wh = warehouse()
+    sql = load_sql(f"dashboard/{name}", wh.kind)
+    if slots:
+        sql = render(sql, slots, allowed or {})
+    frozen = tuple(sorted((params or {}).items()))
+    if _bypass.get():
+        return _execute(wh_key, sql, frozen)
+    return _execute_cached(wh_key, wh.version(), sql, frozen)
+
+
+def clear_cache() -> None:
+    _execute_cached.clear()
+
+
+_FRAGMENT_PART = re.compile(
+    r"^(?:1 = 1"
+    r"|s\.date_of_stop (?:>=|<=) cast\(:date_(?:from|to) as date\)"
+    r"|s\.(?:race|gender|zip5|outcome|district) in \(:\w+(?:, :\w+)*\))$"
+)
+
+
+def stop_filter(f: FilterState, ignore: Sequence[str] = ()) -> tuple[str, dict[str, Any]]:
+    """WHERE predicate over ``stops as s`` for ``f`` (minus the filters named in ``ignore``).
+
+    The text holds only fixed column names and ``:name`` placeholders; the values are bound.
+    """
+    parts = ["1 = 1"]
+    params: dict[str, Any] = {}
+    if f.date_from is not None and "dates" not in ignore:
+        parts.append("s.date_of_stop >= cast(:date_from as date)")
+        params["date_from"] = f.date_from
+    if f.date_to is not None and "dates" not in ignore:
+        parts.append("s.date_of_stop <= cast(:date_to as date)")
+        params["date_to"] = f.date_to
+    for name, column in FILTER_COLUMNS.items():
+        values = getattr(f, name)
+        if values and name not in ignore:
+            placeholders, values_by_key = expand_list(f"f_{name}", list(values))
+            parts.append(f"{column} in ({placeholders})")
+            params.update(values_by_key)
+    for part in parts:  # defence in depth: nothing but the templates above may reach the SQL
+        if not _FRAGMENT_PART.match(part):
+            raise ValueError(f"unexpected filter fragment {part!r}")
+    return " and ".join(parts), params
+
+
+def _filtered(name: str, f: FilterState, ignore: Sequence[str] = (), params: Mapping[str, Any] | None = None,
+              slots: Mapping[str, str] | None = None, allowed: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
+    clause, filter_params = stop_filter(f, ignore)
+    all_slots = {"stop_filter": clause, **(slots or {})}
+    all_allowed = {"stop_filter": [clause], **(allowed or {})}
+    return run(name, {**filter_params, **(params or {})}, all_slots, all_allowed)
+
+
+# --------------------------------------------------------------------------------------------
+# Reference geometry (the shipped bundle; read-only)
+# --------------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=2)
+def _zcta_features(ref_dir: str) -> tuple[dict[str, Any], ...]:
+    path = Path(ref_dir) / ZCTA_FILE
+    with open(path, encoding="utf-8") as fh:
+        data = json.load(fh)
+    out = []
+    for feature in data["features"]:
+        props = feature.get("properties") or {}
+        if not props.get("in_montgomery"):
+            continue
+        out.append({
+            "zip5": str(props["ZCTA5CE10"]).zfill(5),
+            "geometry": feature["geometry"],
+            "lat": float(props["INTPTLAT10"]),
+            "lon": float(props["INTPTLON10"]),
+        })
+    return tuple(sorted(out, key=lambda x: x["zip5"]))
+
+
+def county_zctas(ref_dir: Path = REFERENCE_DIR) -> list[dict[str, Any]]:
+    """Montgomery County ZCTAs (2010, simplified): zip5, GeoJSON geometry, interior point."""
+    try:
+        return list(_zcta_features(str(ref_dir)))
+    except FileNotFoundError:
+        log.warning("ZCTA polygons missing from %s; the map is unavailable", ref_dir)
+        return []
+
+
+# --------------------------------------------------------------------------------------------
+# Query functions (one per question a page asks)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Freshness:
+    charges: int
+    stops: int
+    first_stop: date | None
+    last_stop: date | None
+    last_success_at: datetime | None
+
+    def age_days(self, now: datetime | None = None) -> float | None:
+        if self.last_success_at is None:
+            return None
+        now = now or datetime.now(timezone.utc).replace(tzinfo=None)
+        return (now - self.last_success_at).total_seconds() / 86400
+
+    def is_stale(self, after_days: float, now: datetime | None = None) -> bool:
+        age = self.age_days(now)
+        return age is None or age > after_days
+
+
+def _as_date(value: Any) -> date | None:
+    if value is None or pd.isna(value):
+        return None
+    return pd.Timestamp(value).date()
+
+
+def freshness() -> Freshness:
+    row = run("freshness").iloc[0]
+    last_ok = row["last_success_at"]
+    return Freshness(
+        charges=int(row["charges"] or 0),
+        stops=int(row["stops"] or 0),
+        first_stop=_as_date(row["first_stop"]),
+        last_stop=_as_date(row["last_stop"]),
+        last_success_at=None if last_ok is None or pd.isna(last_ok) else pd.Timestamp(last_ok).to_pydatetime(),
+    )
+
+
+def zip_options() -> list[str]:
+    """ZIPs a resident can pick: the county's ZCTAs plus any ZIP that has stops."""
+    with_stops = set(run("zip_options")["zip5"].astype(str))
+    return sorted(with_stops | {z["zip5"] for z in county_zctas()})
+
+
+def year_coverage() -> pd.DataFrame:
+    """stop_year, stops, first_stop, last_stop (unfiltered)."""
+    return run("year_coverage")
+
+
+def totals(f: FilterState) -> pd.DataFrame:
+    """One row: stops, charges, first_stop, last_stop, days_with_stops, stops_without_zip."""
+    return _filtered("totals", f)
+
+
+def residents(zips: Sequence[str] = ()) -> pd.DataFrame:
+    """One row: county residents (or of the county part of ``zips``) in total and by race (ACS, overlapping)."""
+    if zips:
+        placeholders, params = expand_list("zip", sorted(zips))
+        clause = f"zt.zip in ({placeholders})"
+        if not re.fullmatch(r"zt\.zip in \(:\w+(?:, :\w+)*\)", clause):
+            raise ValueError("unexpected ZIP clause")
+    else:
+        clause, params = "1 = 1", {}
+    return run("residents", params, {"zip_filter": clause}, {"zip_filter": [clause]})
+
+
+def daily(f: FilterState) -> pd.DataFrame:
+    """date_of_stop, stops, charges."""
+    return _filtered("daily_counts", f)
+
+
+def monthly(f: FilterState, ignore: Sequence[str] = ()) -> pd.DataFrame:
+    """stop_year, stop_month, stops, charges."""
+    return _filtered("monthly_counts", f, ignore)
+
+
+def zip_map(f: FilterState) -> pd.DataFrame:
+    """Per ZIP: stops, charges, residents_in_county, stops_per_1000, residents_zcta, poverty_rate,
+    density_per_sqmi, land_area_sqmi, notes. The ZIP filter is ignored (the map shows every ZIP)."""
+    return _filtered("zip_map", f, ignore=("zips",))
+
+
+def location_grid(f: FilterState, cell: float = 0.01, min_count: int | None = None) -> pd.DataFrame:
+    """cell_y, cell_x (floor(lat/cell), floor(lon/cell)), stops; cells under the threshold left out."""
+    k = small_count() if min_count is None else min_count
+    return _filtered("location_grid", f, params={"cell": float(cell), "min_count": int(k)})
+
+
+def weekday_hour(f: FilterState) -> pd.DataFrame:
+    """stop_weekday (0 = Sunday), stop_hour, stops."""
+    return _filtered("weekday_hour", f)
+
+
+def year_compare(f: FilterState, dim: str, year_a: int, year_b: int, cutoff: date | tuple[int, int],
+                 top_n: int = 10) -> pd.DataFrame:
+    """label, stops_a, stops_b, rank: stops from 1 Jan to ``cutoff`` (month, day) of both years.
+
+    The date-range filter is ignored (the two years define the period); the other filters apply.
+    """
+    cut_month, cut_day = (cutoff.month, cutoff.day) if isinstance(cutoff, date) else cutoff
+    expr = DIMENSIONS[dim][0]
+    return _filtered(
+        "year_compare", f, ignore=("dates",),
+        params={"year_a": int(year_a), "year_b": int(year_b), "cut_month": int(cut_month),
+                "cut_day": int(cut_day), "top_n": int(top_n)},
+        slots={"dim": expr}, allowed={"dim": _DIM_ALLOWED},
+    )
+
+
+def stops_by(f: FilterState, dim: str, dim2: str = "none", suppress: bool = False,
+             ignore: Sequence[str] = ()) -> pd.DataFrame:
+    """label, label2, stops, charges, suppressed, grouped by allow-listed dimensions.
+
+    With ``suppress`` the counts of groups under the small-count threshold are null (flagged).
+    """
+    return _filtered(
+        "stops_by", f, ignore,
+        params={"min_count": small_count() if suppress else 0},
+        slots={"dim": DIMENSIONS[dim][0], "dim2": DIMENSIONS[dim2][0]},
+        allowed={"dim": _DIM_ALLOWED, "dim2": _DIM_ALLOWED},
+    )
+
+
+def outcomes_by_race(f: FilterState) -> pd.DataFrame:
+    """race, stops, warnings, seros, citations, stops_search_recorded, searched, arrested,
+    contraband_found. The outcome filter is ignored (this table *is* the outcomes)."""
+    return _filtered("outcomes_by_race", f, ignore=("outcomes",))
+
+
+def data_quality() -> pd.DataFrame:
+    return run("data_quality")
+
+
+def recent_runs(limit: int = 5) -> pd.DataFrame:
+    return run("recent_runs", {"limit": int(limit)})

@@ -1,0 +1,266 @@
+"""The real dashboard in Debian's chromium (Playwright's Python API, never `playwright install`).
+
+Starts `streamlit run streamlit_app.py` on a free port against the sample warehouse, opens every
+page, changes a filter and checks that the numbers update, saves a screenshot per page to
+test-artifacts/, and records every request the browser makes: none may leave this machine.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import duckdb
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+TIMEOUT_MS = 60_000
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium (apt-get install chromium)"
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(sample_warehouse, tmp_path_factory):
+    port = _free_port()
+    env = {**os.environ, "PIPELINE_WAREHOUSE": sample_warehouse.warehouse_url}
+    env.pop("PIPELINE_STALE_AFTER_DAYS", None)
+    log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
+    log = open(log_path, "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"), "--server.headless", "true",
+         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+         "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"streamlit did not start: {log_path.read_text()[-2000:]}")
+        time.sleep(0.3)
+    yield base
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser_page(server):
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 2000})
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        page.requests = []  # every URL the browser asked for, for the "stays local" test
+        page.on("request", lambda r: page.requests.append(r.url))
+        yield page
+        context.close()
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def con(sample_warehouse):
+    c = duckdb.connect(str(sample_warehouse.duckdb_path), read_only=True)
+    yield c
+    c.close()
+
+
+def count(con, where: str = "true") -> int:
+    return con.execute(f"select count(*) from stops where {where}").fetchall()[0][0]
+
+
+def settle(page) -> None:
+    """Wait until the script has finished and every chart has drawn."""
+    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']")
+    page.wait_for_selector("h1")
+    page.wait_for_function(
+        """() => document.querySelectorAll('.js-plotly-plot .main-svg').length
+                   >= document.querySelectorAll('[data-testid="stPlotlyChart"]').length
+              && document.querySelectorAll('[data-testid="stSkeleton"]').length === 0"""
+    )
+    page.wait_for_timeout(500)
+
+
+def open_page(page, base: str, path: str) -> None:
+    page.goto(f"{base}/{path}")
+    settle(page)
+
+
+def choose(page, key: str, option: str) -> None:
+    """Pick an option in the multiselect or selectbox whose widget key is ``key``."""
+    box = page.locator(f".st-key-{key} input")
+    box.click()
+    box.fill(option)  # long option lists are virtualised: filter first
+    page.get_by_role("option", name=option, exact=True).click()
+    page.keyboard.press("Escape")
+
+
+def metric_value(page, label: str):
+    return page.locator("[data-testid='stMetric']", has_text=label).locator("[data-testid='stMetricValue']")
+
+
+def shot(page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_overview_updates_when_a_filter_changes(browser_page, server, con):
+    from playwright.sync_api import expect
+
+    page = browser_page
+    open_page(page, server, "")
+    expect(metric_value(page, "Charges (rows)")).to_be_visible()
+    expect(metric_value(page, "Stops per 1,000")).to_be_visible()
+    expect(metric_value(page, "Stops").first).to_have_text(f"{count(con):,}")
+    choose(page, "flt_race", "Black")
+    black = count(con, "race = 'BLACK'")
+    expect(metric_value(page, "Stops").first).to_have_text(f"{black:,}", timeout=TIMEOUT_MS)
+    expect(page).to_have_url(f"{server}/?race=black")
+    settle(page)
+    assert page.locator(".js-plotly-plot").count() == 2
+    shot(page, "overview")
+
+
+def test_the_link_reproduces_the_view_after_a_reload(browser_page, server, con):
+    from playwright.sync_api import expect
+
+    page = browser_page
+    open_page(page, server, "?race=black&gender=f&zip=20902")
+    expected = count(con, "race = 'BLACK' and gender = 'F' and zip5 = '20902'")
+    expect(metric_value(page, "Stops").first).to_have_text(f"{expected:,}")
+    expect(page.locator("[data-testid='stSidebar']")).to_contain_text("20902")
+
+
+def test_the_map_draws_offline_and_a_zip_can_be_chosen(browser_page, server, con):
+    from PIL import Image
+    from playwright.sync_api import expect
+
+    page = browser_page
+    open_page(page, server, "map")
+    deck = page.locator("[data-testid='stDeckGlJsonChart']")
+    expect(deck).to_be_visible()
+    page.wait_for_timeout(2500)  # WebGL draws after the element appears
+    image = Image.open(io.BytesIO(deck.screenshot())).convert("RGB")
+    colours = image.getcolors(maxcolors=1_000_000) or []
+    assert len(colours) > 20, "the choropleth has drawn (more than a blank background)"
+    expect(page.get_by_text("Stops per 1,000 residents (quantile classes)", exact=False)).to_be_visible()
+
+    page.locator(".st-key-map_metric").get_by_text("Stops", exact=True).click()
+    expect(page.get_by_text("Stops (quantile classes)", exact=False)).to_be_visible(timeout=TIMEOUT_MS)
+
+    # clicking a ZIP on the map (st.pydeck_chart on_select) filters every page to it
+    box = deck.bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    expect(page).to_have_url(re.compile(r"/map\?zip=\d{5}$"), timeout=TIMEOUT_MS)
+    settle(page)
+
+    choose(page, "map_pick", "20902")
+    expect(page).to_have_url(f"{server}/map?zip=20902", timeout=TIMEOUT_MS)
+    expect(page.locator(".st-key-flt_zip")).to_contain_text("20902")
+    settle(page)
+    page.wait_for_timeout(2000)
+    shot(page, "map")
+
+
+def test_trends_update_when_a_filter_changes(browser_page, server, con):
+    from playwright.sync_api import expect
+
+    page = browser_page
+    open_page(page, server, "trends")
+    latest = con.execute("select max(stop_year) from stops").fetchall()[0][0]
+    last = con.execute(f"select max(date_of_stop) from stops where stop_year = {latest}").fetchall()[0][0]
+    cut = f"stop_year = {latest} and date_of_stop <= DATE '{last}'"
+    expect(metric_value(page, f"Stops in {latest}")).to_have_text(f"{count(con, cut):,}")
+    choose(page, "flt_gender", "Female")
+    women = count(con, cut + " and gender = 'F'")
+    expect(metric_value(page, f"Stops in {latest}")).to_have_text(f"{women:,}", timeout=TIMEOUT_MS)
+    settle(page)
+    assert page.locator(".js-plotly-plot").count() >= 4
+    shot(page, "trends")
+
+
+def test_people_update_when_a_filter_changes(browser_page, server):
+    from playwright.sync_api import expect
+
+    page = browser_page
+    open_page(page, server, "people")
+    expect(page.get_by_text("share of residents (Montgomery County)", exact=False)).to_be_visible()
+    choose(page, "flt_zip", "20910")
+    expect(page.get_by_text("share of residents (ZIP 20910)", exact=False)).to_be_visible(timeout=TIMEOUT_MS)
+    settle(page)
+    assert page.locator(".js-plotly-plot").count() >= 3
+    shot(page, "people")
+
+
+def test_data_page_regroups_the_table(browser_page, server):
+    from playwright.sync_api import expect
+
+    page = browser_page
+    open_page(page, server, "data")
+    expect(page.get_by_role("button", name="Download CSV")).to_be_visible()
+    choose(page, "data_dim", "Driver race")
+    expect(page.locator("[data-testid='stDataFrame']").first).to_contain_text("Driver race", timeout=TIMEOUT_MS)
+    settle(page)
+    shot(page, "data")
+
+
+def test_pages_are_readable_at_phone_width(browser_page, server):
+    page = browser_page
+    page.set_viewport_size({"width": 390, "height": 1600})
+    try:
+        for path, name in (("", "overview_phone"), ("map", "map_phone"), ("people", "people_phone")):
+            open_page(page, server, path)
+            page.wait_for_timeout(1500)
+            overflow = page.evaluate(
+                "() => document.querySelector('[data-testid=\"stMain\"]').scrollWidth - window.innerWidth")
+            assert overflow <= 1, f"{path or 'overview'} scrolls sideways on a phone ({overflow}px)"
+            shot(page, name)
+    finally:
+        page.set_viewport_size({"width": 1280, "height": 2000})
+
+
+def test_no_request_leaves_this_machine(browser_page):
+    assert browser_page.requests, "the browser made requests"
+    external = []
+    for url in browser_page.requests:
+        parts = urlsplit(url)
+        if parts.scheme == "data":
+            continue
+        if parts.scheme == "blob":
+            parts = urlsplit(url[len("blob:"):])
+        if parts.hostname not in LOCAL_HOSTS:
+            external.append(url)
+    assert not external, f"requests left 127.0.0.1: {sorted(set(external))[:10]}"

@@ -1,0 +1,333 @@
+"""Every dashboard page in Streamlit's AppTest, pointed at the sample warehouse.
+
+Numbers are read from metric values, dataframes, and the plotly / pydeck JSON in the element protos
+(AppTest shows charts as unknown elements), and compared with direct SQL on the same warehouse.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard import db
+from dashboard.filters import DISTRICTS
+
+APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
+PAGES = ["pages/overview.py", "pages/map.py", "pages/trends.py", "pages/people.py", "pages/data.py"]
+ZIP_WITHOUT_STOPS = "20838"  # a Montgomery County ZCTA the bundled sample has no stop in
+
+
+@pytest.fixture
+def con(sample_warehouse):
+    c = duckdb.connect(str(sample_warehouse.duckdb_path), read_only=True)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def app(sample_warehouse, monkeypatch):
+    monkeypatch.setenv("PIPELINE_WAREHOUSE", sample_warehouse.warehouse_url)
+    monkeypatch.delenv("PIPELINE_STALE_AFTER_DAYS", raising=False)
+    yield AppTest.from_file(str(APP), default_timeout=60)
+    db.reset()  # release the sample file for other tests in this process
+
+
+def count(con, where: str = "true", values=()) -> int:
+    return con.execute(f"select count(*) from stops where {where}", list(values)).fetchall()[0][0]
+
+
+def metric(at: AppTest, label: str) -> str:
+    for m in at.metric:
+        if m.label == label:
+            return m.value
+    raise AssertionError(f"no metric {label!r}: {[m.label for m in at.metric]}")
+
+
+def as_int(text: str) -> int:
+    return int(text.replace(",", ""))
+
+
+def plotly_figures(at: AppTest) -> list[dict]:
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def values(data) -> list:
+    """Plotly >= 6 writes numeric arrays as {"dtype", "bdata" (base64)[, "shape"]}: decode them."""
+    if isinstance(data, dict) and "bdata" in data:
+        arr = np.frombuffer(base64.b64decode(data["bdata"]), dtype=np.dtype(data["dtype"]))
+        if "shape" in data:
+            arr = arr.reshape([int(x) for x in str(data["shape"]).split(",")])
+        return arr.tolist()
+    return list(data)
+
+
+def deck_spec(at: AppTest) -> dict:
+    decks = at.get("deck_gl_json_chart")
+    assert len(decks) == 1
+    return json.loads(decks[0].proto.json)
+
+
+def no_errors(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def switch(at: AppTest, page: str) -> AppTest:
+    return at.switch_page(page).run()
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_with_the_shared_sidebar(app, page):
+    at = app.run()
+    if page != PAGES[0]:
+        switch(at, page)
+    no_errors(at)
+    assert at.title, "each page has a title"
+    assert {w.key for w in at.sidebar.multiselect} == {"flt_race", "flt_gender", "flt_zip", "flt_outcome",
+                                                       "flt_district"}
+    assert {w.key for w in at.sidebar.date_input} == {"flt_from", "flt_to"}
+    assert not any("out of date" in w.value for w in at.warning)  # the sample was just loaded
+
+
+def test_overview_counts_stops_and_charges_like_the_warehouse(app, con):
+    at = app.run()
+    assert as_int(metric(at, "Stops")) == count(con)
+    charges = con.execute("select count(*) from moco_traffic_violations").fetchall()[0][0]
+    assert as_int(metric(at, "Charges (rows)")) == charges
+    assert any("per 1,000 residents" in md.value for md in at.markdown)
+    assert any("residents" in c.value and "not by drivers" in c.value for c in at.caption)
+    figs = plotly_figures(at)
+    monthly = next(f for f in figs if "month" in f["layout"]["title"]["text"])
+    assert sum(values(monthly["data"][0]["y"])) == count(con)
+
+
+@pytest.mark.parametrize(
+    "key, value, where, values, url",
+    [
+        ("flt_race", ["BLACK"], "race = ?", ["BLACK"], {"race": "black"}),
+        ("flt_gender", ["F"], "gender = ?", ["F"], {"gender": "f"}),
+        ("flt_zip", ["20902"], "zip5 = ?", ["20902"], {"zip": "20902"}),
+        ("flt_outcome", ["Citation"], "outcome = ?", ["Citation"], {"outcome": "citation"}),
+        ("flt_district", [DISTRICTS["4"]], "district = ?", [DISTRICTS["4"]], {"district": "4"}),
+    ],
+)
+def test_each_sidebar_filter_changes_the_numbers_and_the_url(app, con, key, value, where, values, url):
+    at = app.run()
+    total = as_int(metric(at, "Stops"))
+    at.sidebar.multiselect(key=key).set_value(value).run()
+    no_errors(at)
+    expected = count(con, where, values)
+    assert as_int(metric(at, "Stops")) == expected != total
+    assert at.query_params == url
+
+
+def test_the_date_range_filter_changes_the_numbers_and_compares_with_a_year_earlier(app, con):
+    at = app.run()
+    at.sidebar.date_input(key="flt_from").set_value(date(2016, 1, 1))
+    at.sidebar.date_input(key="flt_to").set_value(date(2016, 12, 31)).run()
+    no_errors(at)
+    assert as_int(metric(at, "Stops")) == count(con, "stop_year = 2016")
+    now, before = count(con, "stop_year = 2016"), count(con, "stop_year = 2015")
+    assert metric(at, "Change vs a year earlier") == f"{(now - before) / before:+.0%}"
+    assert at.query_params == {"from": "2016-01-01", "to": "2016-12-31"}
+    assert any("in 2016" in md.value for md in at.markdown)
+
+
+def test_filters_are_kept_when_switching_pages(app, con):
+    at = app.run()
+    at.sidebar.multiselect(key="flt_race").set_value(["HISPANIC"]).run()
+    switch(at, "pages/people.py")
+    no_errors(at)
+    assert at.sidebar.multiselect(key="flt_race").value == ["HISPANIC"]
+    assert at.query_params == {"race": "hispanic"}
+    outcome_table = next(df.value for df in at.dataframe if "warnings_share" in df.value.columns)
+    assert list(outcome_table["group"]) == ["Hispanic"]
+    assert outcome_table["stops"].iloc[0] == count(con, "race = 'HISPANIC'")
+    switch(at, "pages/overview.py")
+    assert as_int(metric(at, "Stops")) == count(con, "race = 'HISPANIC'")
+
+
+def test_a_link_reproduces_the_view(app, con):
+    app.query_params = {"race": "black,white", "zip": "20902", "from": "2016-01-01", "to": "2016-12-31",
+                        "outcome": "warning"}
+    at = app.run()
+    no_errors(at)
+    assert not at.warning
+    assert at.sidebar.multiselect(key="flt_race").value == ["WHITE", "BLACK"]
+    assert at.sidebar.multiselect(key="flt_zip").value == ["20902"]
+    assert at.sidebar.date_input(key="flt_from").value == date(2016, 1, 1)
+    expected = count(con, "race in ('BLACK', 'WHITE') and zip5 = '20902' and stop_year = 2016 and outcome = 'Warning'")
+    assert as_int(metric(at, "Stops")) == expected
+    assert at.query_params == {"race": "white,black", "zip": "20902", "from": "2016-01-01", "to": "2016-12-31",
+                               "outcome": "warning"}
+
+
+def test_invalid_link_values_are_ignored_with_a_notice(app, con):
+    app.query_params = {"race": "martian", "zip": "99999", "from": "someday", "district": "9"}
+    at = app.run()
+    no_errors(at)
+    notices = " ".join(w.value for w in at.warning)
+    assert "race" in notices and "99999" in notices and "from" in notices and "district" in notices
+    assert as_int(metric(at, "Stops")) == count(con)
+    assert at.query_params == {}  # the bad values are dropped from the address too
+
+
+def test_reset_clears_every_filter(app, con):
+    app.query_params = {"race": "black", "gender": "m", "zip": "20902"}
+    at = app.run()
+    assert as_int(metric(at, "Stops")) < count(con)
+    at.sidebar.button[0].click().run()
+    no_errors(at)
+    assert as_int(metric(at, "Stops")) == count(con)
+    assert at.query_params == {}
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_a_zip_with_no_stops_gets_a_friendly_message(app, page):
+    app.query_params = {"zip": ZIP_WITHOUT_STOPS}
+    at = app.run()
+    if page != PAGES[0]:
+        switch(at, page)
+    no_errors(at)
+    assert not at.warning  # the ZIP is valid, just empty
+    if page != "pages/map.py":
+        assert any("No stops match" in i.value for i in at.info)
+    if page == "pages/map.py":  # the map still shows every ZIP, the chosen one outlined
+        props = {f["properties"]["zip5"]: f["properties"] for f in deck_spec(at)["layers"][0]["data"]["features"]}
+        assert props[ZIP_WITHOUT_STOPS]["line_w"] == 4
+
+
+def test_the_map_shows_every_county_zip_with_counts_and_denominators(app, con):
+    at = switch(app.run(), "pages/map.py")
+    no_errors(at)
+    spec = deck_spec(at)
+    features = spec["layers"][0]["data"]["features"]
+    assert len(features) == 49
+    assert spec["mapStyle"].endswith("app/static/blank-style.json")
+    props = {f["properties"]["zip5"]: f["properties"] for f in features}
+    n = count(con, "zip5 = '20902'")
+    assert props["20902"]["l1"] == f"{n:,} stops"
+    assert "per 1,000 residents" in props["20902"]["l2"] and "÷" in props["20902"]["l2"]
+    legend = " ".join(md.value for md in at.markdown)
+    assert "Stops per 1,000 residents" in legend and "no value" in legend
+    assert any("not by drivers" in c.value for c in at.caption)
+
+    at.radio(key="map_metric").set_value("stops").run()
+    at.radio(key="map_overlay").set_value("poverty").run()
+    no_errors(at)
+    layers = deck_spec(at)["layers"]
+    assert [layer["id"] for layer in layers] == ["zips", "overlay"]
+    assert "Poverty rate" in " ".join(c.value for c in at.caption) or "poverty" in " ".join(c.value for c in at.caption)
+
+    at.toggle(key="map_grid").set_value(True).run()
+    assert [layer["id"] for layer in deck_spec(at)["layers"]] == ["zips", "grid", "overlay"]
+
+    at.selectbox(key="map_pick").set_value("20902").run()
+    no_errors(at)
+    assert at.query_params == {"zip": "20902"}
+    assert at.sidebar.multiselect(key="flt_zip").value == ["20902"]
+
+
+def test_the_map_flags_small_counts(app):
+    app.query_params = {"race": "native"}
+    at = switch(app.run(), "pages/map.py")
+    no_errors(at)
+    features = deck_spec(at)["layers"][0]["data"]["features"]
+    small = [f for f in features if f["properties"]["l1"].startswith("Fewer than")]
+    assert small, "native american stops per ZIP are all under the threshold"
+    table = next(df.value for df in at.dataframe if "ZIP" in df.value.columns)
+    shown = table["stops"].dropna()
+    assert ((shown == 0) | (shown >= 10)).all()  # 1-9 never shown
+    assert table["stops"].isna().any()
+
+
+def test_trends_compare_the_same_months_of_two_years(app, con):
+    at = switch(app.run(), "pages/trends.py")
+    no_errors(at)
+    at.selectbox(key="trend_year_b").set_value(2016)
+    at.selectbox(key="trend_year_a").set_value(2015).run()
+    no_errors(at)
+    last = con.execute("select max(date_of_stop) from stops where stop_year = 2016").fetchall()[0][0]
+    cut = f"(stop_month < {last.month} or (stop_month = {last.month} and day(date_of_stop) <= {last.day}))"
+    assert as_int(metric(at, "Stops in 2016")) == count(con, f"stop_year = 2016 and {cut}")
+    assert as_int(metric(at, "Stops in 2015")) == count(con, f"stop_year = 2015 and {cut}")
+    figs = plotly_figures(at)
+    lines = next(f for f in figs if "one line per year" in f["layout"]["title"]["text"])
+    y2016 = next(t for t in lines["data"] if t["name"] == "2016")
+    assert np.nansum(values(y2016["y"])) == count(con, "stop_year = 2016")
+    districts = next(f for f in figs if "district" in f["layout"]["title"]["text"])
+    assert {t["name"] for t in districts["data"]} == {"2015", "2016"}
+    heat = next(f for f in figs if "hour" in f["layout"]["title"]["text"])
+    assert np.sum(values(heat["data"][0]["z"])) == count(con, "stop_hour is not null")
+
+    at.sidebar.multiselect(key="flt_gender").set_value(["F"]).run()
+    assert as_int(metric(at, "Stops in 2016")) == count(con, f"stop_year = 2016 and {cut} and gender = 'F'")
+
+
+def test_people_compare_stops_with_residents_and_give_denominators(app, con):
+    at = switch(app.run(), "pages/people.py")
+    no_errors(at)
+    shares = next(df.value for df in at.dataframe if "share_of_residents" in df.value.columns)
+    black = shares[shares["group"] == "Black"].iloc[0]
+    assert black["stops"] == count(con, "race = 'BLACK'")
+    assert black["share_of_stops"] == pytest.approx(count(con, "race = 'BLACK'") / count(con))
+    county_black = con.execute("select sum(totalpop * black / 100) / sum(totalpop) from census_tract "
+                               "where tractid like '24031%'").fetchall()[0][0]
+    assert black["share_of_residents"] == pytest.approx(county_black)
+    captions = " ".join(c.value for c in at.caption)
+    assert "overlap" in captions and "not the driving population" in captions
+    recorded = count(con, "search_recorded = 1")
+    assert any(f"{recorded:,} of {count(con):,} stops" in md.value for md in at.markdown)
+
+    # the race filter narrows the outcome table but not the race-share comparison
+    at.sidebar.multiselect(key="flt_race").set_value(["WHITE"]).run()
+    shares = next(df.value for df in at.dataframe if "share_of_residents" in df.value.columns)
+    assert len(shares) == 6
+    outcomes = next(df.value for df in at.dataframe if "warnings_share" in df.value.columns)
+    assert list(outcomes["group"]) == ["White"]
+
+
+def test_the_data_page_suppresses_small_cells_and_offers_a_csv(app, con):
+    app.query_params = {"zip": "20902"}
+    at = switch(app.run(), "pages/data.py")
+    no_errors(at)
+    at.selectbox(key="data_dim").set_value("race")
+    at.selectbox(key="data_dim2").set_value("gender").run()
+    no_errors(at)
+    table = at.dataframe[0].value
+    assert list(table.columns[:2]) == ["Driver race", "Driver gender"]
+    suppressed = table[table["suppressed"] == 1]
+    assert len(suppressed) and suppressed["stops"].isna().all()
+    assert table["stops"].dropna().ge(10).all()
+    shown = table[table["suppressed"] == 0]
+    for row in shown.itertuples():
+        assert row.stops == count(con, "zip5 = '20902' and race = ? and gender = ?",
+                                  [getattr(row, "_1"), getattr(row, "_2")])
+    assert at.get("download_button")
+    quality = next(df.value for df in at.dataframe if "measure" in df.value.columns)
+    assert "stops" in set(quality["measure"])
+    assert any("Last load" in md.value for md in at.markdown)
+
+
+def test_a_stale_warehouse_shows_a_banner(app, monkeypatch):
+    monkeypatch.setenv("PIPELINE_STALE_AFTER_DAYS", "0")
+    at = app.run()
+    no_errors(at)
+    assert any("out of date" in w.value for w in at.warning)
+
+
+def test_the_warehouse_can_come_from_streamlit_secrets(sample_warehouse, monkeypatch, con):
+    monkeypatch.delenv("PIPELINE_WAREHOUSE", raising=False)
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.secrets["PIPELINE_WAREHOUSE"] = sample_warehouse.warehouse_url
+    at.run()
+    no_errors(at)
+    assert as_int(metric(at, "Stops")) == count(con)
+    db.reset()
