@@ -34,6 +34,7 @@ class Lake(Protocol):
     url: str
 
     def put_bytes(self, key: str, data: bytes) -> None: ...
+    def put_file(self, key: str, src: Path) -> None: ...
     def get_bytes(self, key: str) -> bytes: ...
     def exists(self, key: str) -> bool: ...
     def list(self, prefix: str) -> list[str]: ...
@@ -42,6 +43,8 @@ class Lake(Protocol):
 
     @contextmanager
     def local_copy(self, key: str) -> Iterator[Path]: ...
+
+    def open_input(self, key: str) -> io.RawIOBase: ...
 
 
 def write_parquet(lake: Lake, key: str, table: pa.Table) -> None:
@@ -113,27 +116,52 @@ class LocalLake:
     def local_copy(self, key: str) -> Iterator[Path]:
         yield self._path(key)
 
+    def open_input(self, key: str) -> io.BufferedReader:
+        """A seekable binary file over the object (same call as :meth:`S3Lake.open_input`)."""
+        return open(self._path(key), "rb")
+
 
 class S3Lake:
-    """``s3://bucket/prefix`` through boto3 (standard credential chain; ``AWS_ENDPOINT_URL`` honoured)."""
+    """``s3://bucket/prefix`` through boto3.
+
+    Credentials come from the standard chain (env, profile, instance/task role); ``AWS_ENDPOINT_URL``
+    (or ``AWS_ENDPOINT_URL_S3``) points boto3 at an S3-compatible server such as moto or MinIO.
+    ``list(prefix)`` treats the prefix as a folder, as :class:`LocalLake` does (``curated/charges``
+    never matches ``curated/charges_old/...``).
+    """
+
+    FOOTER_PROBE = 64 * 1024  # one ranged GET reads the footer of any file with a footer below 64 KiB
+    SINGLE_PUT_MAX = 64 * 1024 * 1024
 
     def __init__(self, url: str, client: object | None = None) -> None:
-        import boto3
-
         rest = url[len("s3://"):]
         self.bucket, _, prefix = rest.partition("/")
+        if not self.bucket:
+            raise ValueError(f"PIPELINE_LAKE needs a bucket: {url!r}")
         self.prefix = prefix.strip("/")
         self.url = url.rstrip("/")
-        self.client = client or boto3.client("s3")
+        if client is None:
+            import boto3
+            from botocore.config import Config
+
+            client = boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 8}))
+        self.client = client
 
     def _key(self, key: str) -> str:
+        key = key.lstrip("/")
         return f"{self.prefix}/{key}" if self.prefix else key
 
     def put_bytes(self, key: str, data: bytes) -> None:
         self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
 
     def put_file(self, key: str, src: Path) -> None:
-        self.client.upload_file(str(src), self.bucket, self._key(key))
+        # One PUT for the usual few-MB zone files; the transfer manager (multipart, threads) only
+        # for big ones. Either way S3 publishes the object atomically.
+        if Path(src).stat().st_size <= self.SINGLE_PUT_MAX:
+            with open(src, "rb") as fh:
+                self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=fh)
+        else:
+            self.client.upload_file(str(src), self.bucket, self._key(key))
 
     def get_bytes(self, key: str) -> bytes:
         return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
@@ -150,11 +178,15 @@ class S3Lake:
             raise
 
     def list(self, prefix: str) -> list[str]:
+        folder = self._key(prefix).rstrip("/")
+        folder = f"{folder}/" if folder else ""
         keys: list[str] = []
         paginator = self.client.get_paginator("list_objects_v2")
         strip = len(self.prefix) + 1 if self.prefix else 0
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix)):
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=folder):
             keys.extend(obj["Key"][strip:] for obj in page.get("Contents", []))
+        if not keys and prefix and self.exists(prefix):  # a single object, as LocalLake.list(file)
+            return [prefix]
         return sorted(keys)
 
     def delete(self, key: str) -> None:
@@ -168,8 +200,82 @@ class S3Lake:
         suffix = "".join(Path(key).suffixes)
         with tempfile.TemporaryDirectory(prefix="lake-") as tmp:
             path = Path(tmp) / f"object{suffix}"
-            self.client.download_file(self.bucket, self._key(key), str(path))
+            body = self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
+            with open(path, "wb") as fh:
+                for chunk in iter(lambda: body.read(8 << 20), b""):
+                    fh.write(chunk)
             yield path
+
+    def parquet_num_rows(self, key: str) -> int:
+        """Rows in a Parquet object, from its footer alone (one or two ranged GETs, never the data)."""
+        tail = self._get_range(key, f"bytes=-{self.FOOTER_PROBE}")
+        if len(tail) < 12 or tail[-4:] != b"PAR1":
+            raise ValueError(f"{self.uri(key)} is not a Parquet file")
+        footer_len = int.from_bytes(tail[-8:-4], "little")
+        if footer_len + 8 > len(tail):
+            tail = self._get_range(key, f"bytes=-{footer_len + 8}")
+        footer = tail[len(tail) - 8 - footer_len:]
+        # A minimal Parquet "file": leading magic + footer; pyarrow only reads the footer.
+        return pq.read_metadata(io.BytesIO(b"PAR1" + footer)).num_rows
+
+    def parquet_row_count(self, keys: list[str], workers: int = 16) -> int:
+        """Total rows over many Parquet objects, footers fetched in parallel (boto3 clients are thread-safe)."""
+        if not keys:
+            return 0
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(workers, len(keys))) as pool:
+            return sum(pool.map(self.parquet_num_rows, keys))
+
+    def _get_range(self, key: str, byte_range: str) -> bytes:
+        return self.client.get_object(Bucket=self.bucket, Key=self._key(key), Range=byte_range)["Body"].read()
+
+    def open_input(self, key: str) -> "S3RangeFile":
+        """A seekable, read-only file over the object: each read is one ranged GET.
+
+        ``pq.read_table(lake.open_input(key), columns=["row_id"])`` fetches the footer and that
+        column's chunks only, not the whole object.
+        """
+        size = self.client.head_object(Bucket=self.bucket, Key=self._key(key))["ContentLength"]
+        return S3RangeFile(self, key, int(size))
+
+
+class S3RangeFile(io.RawIOBase):
+    """Random access to one S3 object through ranged GETs (for Parquet readers)."""
+
+    def __init__(self, lake: S3Lake, key: str, size: int) -> None:
+        super().__init__()
+        self.lake, self.key, self.size = lake, key, size
+        self.pos = 0
+        self.bytes_fetched = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.pos, io.SEEK_END: self.size}[whence]
+        self.pos = max(0, base + offset)
+        return self.pos
+
+    def read(self, n: int = -1) -> bytes:
+        if self.pos >= self.size or n == 0:
+            return b""
+        end = self.size if n is None or n < 0 else min(self.size, self.pos + n)
+        data = self.lake._get_range(self.key, f"bytes={self.pos}-{end - 1}")
+        self.pos += len(data)
+        self.bytes_fetched += len(data)
+        return data
+
+    def readinto(self, buffer) -> int:  # noqa: ANN001
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
 
 def open_lake(settings: Settings) -> Lake:

@@ -1,0 +1,165 @@
+"""Benchmark 4: server-side time of every page's queries per filter change, and dashboard cold start + RSS.
+
+    python -m bench.dashboard --warehouse duckdb:////path/warehouse.duckdb [--warehouse postgresql://...]
+
+For each warehouse: every page's query functions (dashboard/queries.py, uncached) over a fixed list
+of filter combinations, REPEAT times; p50/p95 per page. Then, in a fresh process, the cold start
+(import + first render of the Overview page through Streamlit's AppTest, which runs the page
+script in-process) and that process's peak RSS after rendering every page once.
+Targets (2M-row SYNTHETIC warehouse, DuckDB): filter change p95 <= 150 ms; dashboard RSS <= 400 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from dataclasses import replace
+from datetime import date
+
+from .common import PYTHON, measure, write_section
+
+REPEAT = 5
+
+
+def combos():  # noqa: ANN201
+    from dashboard.filters import DISTRICTS, FilterState
+
+    return [
+        FilterState(),
+        FilterState(zips=("20902",)),
+        FilterState(zips=("20902", "20910", "20906")),
+        FilterState(races=("BLACK",)),
+        FilterState(races=("BLACK", "HISPANIC"), genders=("M",)),
+        FilterState(genders=("F",)),
+        FilterState(outcomes=("Citation",)),
+        FilterState(districts=(DISTRICTS["3"], DISTRICTS["4"])),
+        FilterState(date_from=date(2016, 1, 1), date_to=date(2016, 12, 31)),
+        FilterState(zips=("20902",), date_from=date(2016, 1, 1), date_to=date(2016, 12, 31)),
+        FilterState(races=("WHITE",), outcomes=("Warning",), districts=(DISTRICTS["2"],)),
+        FilterState(zips=("20838",)),
+    ]
+
+
+def pages():  # noqa: ANN201
+    from dashboard import charts
+    from dashboard import queries as q
+
+    def router(f):  # noqa: ANN001, ANN202
+        q.available(); q.freshness(); q.zip_options()  # noqa: E702
+
+    def overview(f):  # noqa: ANN001, ANN202
+        fr = q.freshness()
+        d_from, d_to = f.date_from or fr.first_stop, f.date_to or fr.last_stop
+        q.totals(f); q.residents(f.zips)  # noqa: E702
+        a, b = charts.same_period_last_year(d_from, d_to)
+        q.totals(replace(f, date_from=a, date_to=b)); q.daily(f); q.monthly(f)  # noqa: E702
+
+    def map_(f):  # noqa: ANN001, ANN202
+        q.zip_map(f); q.totals(f.without("zips")); q.county_zctas()  # noqa: E702
+
+    def map_grid(f):  # noqa: ANN001, ANN202
+        map_(f); q.location_grid(f, 0.01)  # noqa: E702
+
+    def trends(f):  # noqa: ANN001, ANN202
+        q.monthly(f, ignore=("dates",)); q.year_coverage()  # noqa: E702
+        for dim, n in (("none", 1), ("description", 10), ("district", 20)):
+            q.year_compare(f, dim, 2015, 2016, (12, 4), n)
+        q.weekday_hour(f)
+
+    def people(f):  # noqa: ANN001, ANN202
+        q.stops_by(f, "race", ignore=("races",)); q.residents(f.zips)  # noqa: E702
+        q.stops_by(f, "gender", ignore=("genders",)); q.outcomes_by_race(f)  # noqa: E702
+
+    def data(f):  # noqa: ANN001, ANN202
+        q.stops_by(f, "zip", "none", suppress=True); q.data_quality(); q.recent_runs(5)  # noqa: E702
+
+    return {"router (every page)": router, "Overview": overview, "Map": map_, "Map + location grid": map_grid,
+            "Trends": trends, "People": people, "Data": data}
+
+
+def time_pages(url: str) -> list[dict]:
+    os.environ["PIPELINE_WAREHOUSE"] = url
+    import logging
+
+    logging.disable(logging.WARNING)
+    from dashboard import db
+    from dashboard import queries as q
+
+    db.reset()
+    rows = []
+    with q.bypass_cache():
+        for fn in pages().values():  # warm-up: imports, file cache, connection
+            fn(combos()[0])
+        for name, fn in pages().items():
+            samples = []
+            for _ in range(REPEAT):
+                for f in combos():
+                    t = time.perf_counter()
+                    fn(f)
+                    samples.append(1000 * (time.perf_counter() - t))
+            samples.sort()
+            rows.append({"page": name, "n": len(samples), "p50": statistics.median(samples),
+                         "p95": samples[int(0.95 * (len(samples) - 1))], "max": samples[-1]})
+    return rows
+
+
+COLD = r"""
+import json, sys, time
+t0 = time.perf_counter()
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file("streamlit_app.py", default_timeout=120)
+at.run()
+first = time.perf_counter() - t0
+assert not at.exception, at.exception
+for page in ("pages/map.py", "pages/trends.py", "pages/people.py", "pages/disparities.py", "pages/data.py"):
+    at.switch_page(page).run()
+    assert not at.exception, (page, at.exception)
+print(json.dumps({"first_render_s": first, "all_pages_s": time.perf_counter() - t0}))
+"""
+
+
+def cold_start(url: str) -> dict:
+    m = measure([PYTHON, "-c", COLD], env={"PIPELINE_WAREHOUSE": url})
+    out = json.loads(m.stdout.strip().splitlines()[-1])
+    out.update(process_s=m.seconds, peak_rss_mb=m.peak_rss_mb)
+    return out
+
+
+def label(url: str) -> str:
+    return "PostgreSQL" if url.startswith("postgres") else "DuckDB" if url.startswith("duckdb") else url.split(":")[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--warehouse", action="append", required=True, help="a PIPELINE_WAREHOUSE URL (repeat)")
+    parser.add_argument("--rows", default="2M SYNTHETIC", help="what the warehouses hold (for the report)")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:  # one backend per process: connections and caches never mix
+        print(json.dumps(time_pages(args.warehouse[0])))
+        return
+    body = []
+    for url in args.warehouse:
+        m = measure([PYTHON, "-m", "bench.dashboard", "--child", "--warehouse", url])
+        rows = json.loads(m.stdout.strip().splitlines()[-1])
+        cold = cold_start(url)
+        name = label(url)
+        print(f"{name}: " + "; ".join(f"{r['page']} p50 {r['p50']:.0f} ms p95 {r['p95']:.0f} ms" for r in rows))
+        print(f"{name}: cold start {cold['first_render_s']:.1f} s, all pages {cold['all_pages_s']:.1f} s, "
+              f"peak RSS {cold['peak_rss_mb']:.0f} MB")
+        body.append(f"**{name}** ({args.rows} warehouse), uncached, {len(combos())} filter combinations x {REPEAT}:\n")
+        body.append("| page (its queries per filter change) | n | p50 | p95 | max |\n|---|---:|---:|---:|---:|")
+        body += [f"| {r['page']} | {r['n']} | {r['p50']:.0f} ms | **{r['p95']:.0f} ms** | {r['max']:.0f} ms |" for r in rows]
+        body.append(f"\nCold start (fresh process, import + first Overview render via AppTest): "
+                    f"**{cold['first_render_s']:.1f} s**; all six pages rendered once: {cold['all_pages_s']:.1f} s; "
+                    f"that process's peak RSS: **{cold['peak_rss_mb']:.0f} MB**.\n")
+    write_section("dashboard", "4. Dashboard: server-side time per filter change, cold start, memory",
+                  "python -m bench.dashboard " + " ".join(f"--warehouse {label(u)}-URL" for u in args.warehouse),
+                  "\n".join(body))
+
+
+if __name__ == "__main__":
+    main()
