@@ -99,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _setup_logging(settings: Settings, verbose: bool) -> None:
     level = logging.DEBUG if verbose else getattr(logging, settings.log_level.upper(), logging.INFO)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", stream=sys.stderr)
+    # Driver internals can echo connection parameters at DEBUG; never let -v turn them on.
+    for noisy in ("botocore", "boto3", "urllib3", "redshift_connector", "psycopg", "s3transfer"):
+        logging.getLogger(noisy).setLevel(max(level, logging.INFO))
 
 
 def _make_source(args: argparse.Namespace, settings: Settings, command: str):  # noqa: ANN202

@@ -9,10 +9,11 @@ The embedded default (no env vars at all) is a local lake folder and a DuckDB fi
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = PROJECT_ROOT / "data"
@@ -45,6 +46,7 @@ class Settings:
     stale_after_days: float = 2.0
     small_count_threshold: int = 10
     log_level: str = "INFO"
+    memory_limit: str = "1500MB"
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -87,14 +89,18 @@ class Settings:
         return replace(self, **kwargs)
 
 
-def redact_url(url: str) -> str:
-    """Replace the password in a URL with ``***`` so it can be shown in logs and errors."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit((parts.scheme, f"{user}:***@{netloc}", parts.path, parts.query, parts.fragment))
+_CREDENTIALS_IN_URL = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<user>[^\s:/@]*):(?P<password>[^\s@]*)@")
+_PASSWORD_PARAM = re.compile(r"(?i)\b(password|passwd|pwd)=([^\s&;]+)")
+
+
+def redact_url(text: str) -> str:
+    """Replace every password in ``text`` (a URL, or a message quoting one) with ``***``.
+
+    Covers ``scheme://user:password@host`` anywhere in the text and ``password=...`` key/value
+    pairs (libpq-style DSNs), so a driver error that quotes its connection string is safe to log.
+    """
+    text = _CREDENTIALS_IN_URL.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
+    return _PASSWORD_PARAM.sub(lambda m: f"{m.group(1)}=***", text)
 
 
 def _get(env: Mapping[str, str], name: str, default: str | None = None) -> str | None:
@@ -123,4 +129,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         stale_after_days=float(_get(env, "PIPELINE_STALE_AFTER_DAYS", "2") or 2),
         small_count_threshold=int(_get(env, "PIPELINE_SMALL_COUNT", "10") or 10),
         log_level=_get(env, "PIPELINE_LOG_LEVEL", "INFO") or "INFO",
+        memory_limit=_memory(_get(env, "PIPELINE_MEMORY_LIMIT", "1500MB") or "1500MB"),
     )
+
+
+def _memory(value: str) -> str:
+    """A DuckDB memory limit such as ``1500MB`` or ``2GB`` (validated: it is put into a SET statement)."""
+    if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)", value.strip(), re.I):
+        raise ValueError(f"PIPELINE_MEMORY_LIMIT must look like 1500MB or 2GB (got {value!r})")
+    return value.strip()

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from .config import Settings
@@ -134,7 +136,9 @@ def run_load(
     t0 = time.perf_counter()
     result = LoadResult(run_id=new_run_id(started), command=command, source=source.name, status="running")
     log.info("run %s: %s from %s into %s", result.run_id, command, source.name, settings.redacted_warehouse)
-    con = work_connection(settings.lake_path / "_tmp" if not settings.lake_is_s3 else None)
+    # DuckDB spills past its memory limit: beside a local lake, else in the system temp dir (never the cwd).
+    spill = settings.lake_path / "_tmp" if not settings.lake_is_s3 else Path(tempfile.gettempdir()) / "moco-pipeline-spill"
+    con = work_connection(spill, memory_limit=settings.memory_limit)
     try:
         extracted = source.extract(con, lake, result.run_id, started.date())
         result.rows_raw = extracted.raw_records

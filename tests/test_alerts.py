@@ -105,11 +105,6 @@ def test_an_unreachable_webhook_does_not_change_the_exit_code(tmp_path: Path) ->
     assert "hook-key" not in run.stderr and PASSWORD not in run.stderr  # a Slack hook URL is a secret too
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "pipeline.config.redact_url only redacts a message that *is* one URL; a password inside a longer "
-    "message (any driver error quoting its DSN) reaches alerts.failure_text and the CLI's error log. "
-    "Fix proposed to the lead: redact every scheme://user:password@ in the text. Remove this marker then."
-))
 def test_the_alert_text_redacts_urls_inside_the_error(webhook: Webhook) -> None:
     settings = Settings(alert_webhook_url=webhook.url)
     exc = RuntimeError(f"could not open postgresql://loader:{PASSWORD}@db.internal:5432/traffic")

@@ -11,7 +11,7 @@ def open_warehouse(settings: Settings) -> Warehouse:
     if kind == "duckdb":
         from .duckdb_wh import DuckDBWarehouse
 
-        return DuckDBWarehouse(settings.duckdb_path)
+        return DuckDBWarehouse(settings.duckdb_path, memory_limit=settings.memory_limit)
     if kind == "postgresql":
         from .postgres_wh import PostgresWarehouse
 

@@ -11,18 +11,6 @@ with charges as (
     where c.stop_id in (select stop_id from affected_stops)
 ),
 
-ranked as (
-    select
-        stop_id,
-        charge,
-        description,
-        row_number() over (
-            partition by stop_id
-            order by case violation_type when 'Citation' then 1 when 'ESERO' then 2 when 'SERO' then 2 else 3 end, charge, row_id
-        ) as rn
-    from charges
-),
-
 per_stop as (
     select
         stop_id,
@@ -50,7 +38,13 @@ per_stop as (
         max(case when search_disposition like '%Contraband%' then 1 else 0 end) as contraband_found,
         max(case when search_outcome = 'Arrest' then 1 else 0 end) as arrested,
         max(case when accident then 1 else 0 end) as accident,
-        max(case when alcohol then 1 else 0 end) as alcohol
+        max(case when alcohol then 1 else 0 end) as alcohol,
+        -- The most serious charge, as "rank<US>charge<US>description" so one min() finds it without a
+        -- window function (the same in DuckDB, PostgreSQL and Redshift). US = chr(31), never in the data.
+        min(
+            case violation_type when 'Citation' then '1' when 'ESERO' then '2' when 'SERO' then '2' else '3' end
+            || chr(31) || coalesce(charge, '') || chr(31) || coalesce(description, '')
+        ) as top_key
     from charges
     group by stop_id
 ),
@@ -88,10 +82,9 @@ final as (
         p.arrested,
         p.accident,
         p.alcohol,
-        r.charge as top_charge,
-        r.description as top_description
+        nullif(split_part(p.top_key, chr(31), 2), '') as top_charge,
+        nullif(split_part(p.top_key, chr(31), 3), '') as top_description
     from per_stop as p
-    left join ranked as r on r.stop_id = p.stop_id and r.rn = 1
 )
 
 select * from final;
