@@ -60,8 +60,8 @@ def bind(sql: str, params: Mapping[str, Any] | None, style: str) -> tuple[str, l
     values: list[Any] = []
     out: list[str] = []
     for i, chunk in enumerate(_LITERAL_OR_COMMENT.split(sql)):
-        if i % 2 == 1:  # a literal or a comment: no parameters, but psycopg still reads % in it
-            out.append(chunk.replace("%", "%%") if style == "format" else chunk)
+        if i % 2 == 1:  # a literal or a comment (psycopg's extra escaping: postgres_wh.bind_format)
+            out.append(chunk)
             continue
         if style == "format":
             chunk = chunk.replace("%", "%%")
