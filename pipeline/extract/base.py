@@ -9,6 +9,7 @@ from typing import Protocol
 import duckdb
 
 from ..lake import Lake
+from ..schema import SOURCE_COLUMNS
 
 
 class SchemaError(ValueError):
@@ -39,3 +40,16 @@ class Source(Protocol):
     def extract(self, con: duckdb.DuckDBPyConnection, lake: Lake, load_id: str, load_date: date) -> ExtractResult:
         """Write raw objects to the lake, then create ``src_rows`` and ``src_rejects`` on ``con``."""
         ...
+
+
+def create_src_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Empty ``src_rows`` / ``src_rejects`` with the shape :class:`ExtractResult` documents."""
+    canon = [c for c, _ in SOURCE_COLUMNS]
+    con.execute(
+        "create or replace temp table src_rows as select "
+        + ", ".join(f"cast(null as varchar) as {c}" for c in canon + ["row_id", "source_updated_at", "source_file"])
+        + ", cast(null as bigint) as raw_line limit 0"
+    )
+    con.execute(
+        "create or replace temp table src_rejects (source_file varchar, raw_line bigint, reason varchar, raw_text varchar)"
+    )

@@ -14,7 +14,7 @@ import duckdb
 from ..config import SAMPLE_DIR
 from ..lake import Lake
 from ..schema import SOURCE_COLUMNS, map_headers
-from .base import ExtractResult, SchemaError
+from .base import ExtractResult, SchemaError, create_src_tables
 
 log = logging.getLogger(__name__)
 
@@ -65,14 +65,7 @@ def read_csv_files(
     each is mapped to canonical names on its own, then they are stacked by name.
     """
     canon = [c for c, _ in SOURCE_COLUMNS]
-    con.execute(
-        "create or replace temp table src_rows as select "
-        + ", ".join(f"cast(null as varchar) as {c}" for c in canon + ["row_id", "source_updated_at", "source_file"])
-        + ", cast(null as bigint) as raw_line limit 0"
-    )
-    con.execute(
-        "create or replace temp table src_rejects (source_file varchar, raw_line bigint, reason varchar, raw_text varchar)"
-    )
+    create_src_tables(con)
     unknown_all: list[str] = []
     records = 0
     for index, path in enumerate(paths):

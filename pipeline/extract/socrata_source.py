@@ -40,7 +40,7 @@ import pyarrow as pa
 from ..config import Settings
 from ..lake import Lake, open_lake
 from ..schema import SOURCE_COLUMNS
-from .base import ExtractResult, SchemaError
+from .base import ExtractResult, SchemaError, create_src_tables
 from .socrata import SocrataError, SocrataExtractor, parse_socrata_timestamp, rows_to_table, soql_timestamp
 
 log = logging.getLogger(__name__)
@@ -70,17 +70,7 @@ def stop_date_where(since: date | None, until: date | None) -> str | None:
     return " AND ".join(clauses) or None
 
 
-def _create_src_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Empty ``src_rows`` / ``src_rejects`` with the shape :class:`ExtractResult` documents."""
-    canon = [c for c, _ in SOURCE_COLUMNS]
-    con.execute(
-        "create or replace temp table src_rows as select "
-        + ", ".join(f"cast(null as varchar) as {c}" for c in canon + ["row_id", "source_updated_at", "source_file"])
-        + ", cast(null as bigint) as raw_line limit 0"
-    )
-    con.execute(
-        "create or replace temp table src_rejects (source_file varchar, raw_line bigint, reason varchar, raw_text varchar)"
-    )
+_create_src_tables = create_src_tables
 
 
 def _drop_duplicate_ids(con: duckdb.DuckDBPyConnection) -> int:

@@ -48,3 +48,24 @@ class Warehouse(Protocol):
     def version(self) -> str:
         """Changes whenever a load commits (cache key for the dashboard)."""
         ...
+
+
+def sql_type(typ: pa.DataType, text: str = "text") -> str:
+    """The column type PostgreSQL and Redshift share for an Arrow type (``text`` for anything else)."""
+    if pa.types.is_boolean(typ):
+        return "boolean"
+    if pa.types.is_int8(typ) or pa.types.is_int16(typ):
+        return "smallint"
+    if pa.types.is_int32(typ):
+        return "integer"
+    if pa.types.is_integer(typ):
+        return "bigint"
+    if pa.types.is_floating(typ) or pa.types.is_decimal(typ):
+        return "double precision"
+    if pa.types.is_date(typ):
+        return "date"
+    if pa.types.is_time(typ):
+        return "time"
+    if pa.types.is_timestamp(typ):
+        return "timestamptz" if typ.tz else "timestamp"
+    return text

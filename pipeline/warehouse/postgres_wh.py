@@ -39,7 +39,7 @@ import pyarrow.csv as pacsv
 
 from ..config import redact_url
 from ..sqlfiles import bind, load_sql, split_statements
-from .base import WarehouseError
+from .base import WarehouseError, sql_type
 
 log = logging.getLogger(__name__)
 
@@ -379,24 +379,7 @@ def _chain(first: list[pa.RecordBatch], rest: Iterator[pa.RecordBatch]) -> Itera
 
 
 def _pg_type(typ: pa.DataType) -> str:
-    """A PostgreSQL column type for an Arrow type (staging without ``like``)."""
-    if pa.types.is_boolean(typ):
-        return "boolean"
-    if pa.types.is_int8(typ) or pa.types.is_int16(typ):
-        return "smallint"
-    if pa.types.is_int32(typ):
-        return "integer"
-    if pa.types.is_integer(typ):
-        return "bigint"
-    if pa.types.is_floating(typ) or pa.types.is_decimal(typ):
-        return "double precision"
-    if pa.types.is_date(typ):
-        return "date"
-    if pa.types.is_time(typ):
-        return "time"
-    if pa.types.is_timestamp(typ):
-        return "timestamptz" if typ.tz else "timestamp"
-    return "text"
+    return sql_type(typ, "text")
 
 
 class PostgresWarehouse:

@@ -45,7 +45,7 @@ import pyarrow.parquet as pq
 
 from ..config import Settings, redact_url
 from ..sqlfiles import load_sql, split_statements
-from .base import WarehouseError
+from .base import WarehouseError, sql_type
 from .postgres_wh import (
     SCHEMA_NAME,
     TEMPORAL_OIDS,
@@ -130,23 +130,7 @@ def parse_redshift_url(url: str) -> tuple[dict[str, Any], str | None]:
 
 
 def _redshift_type(typ: pa.DataType) -> str:
-    if pa.types.is_boolean(typ):
-        return "boolean"
-    if pa.types.is_int8(typ) or pa.types.is_int16(typ):
-        return "smallint"
-    if pa.types.is_int32(typ):
-        return "integer"
-    if pa.types.is_integer(typ):
-        return "bigint"
-    if pa.types.is_floating(typ) or pa.types.is_decimal(typ):
-        return "double precision"
-    if pa.types.is_date(typ):
-        return "date"
-    if pa.types.is_time(typ):
-        return "time"
-    if pa.types.is_timestamp(typ):
-        return "timestamptz" if typ.tz else "timestamp"
-    return "varchar(65535)"
+    return sql_type(typ, "varchar(65535)")
 
 
 class RedshiftSession:
