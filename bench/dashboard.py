@@ -21,7 +21,7 @@ from datetime import date
 
 from .common import PYTHON, measure, write_section
 
-REPEAT = 5
+REPEAT = int(os.environ.get("BENCH_REPEAT", "5"))
 
 
 def combos():  # noqa: ANN201
@@ -141,8 +141,8 @@ def main() -> None:
     if args.child:  # one backend per process: connections and caches never mix
         print(json.dumps(time_pages(args.warehouse[0])))
         return
-    body = []
     for url in args.warehouse:
+        body = []
         m = measure([PYTHON, "-m", "bench.dashboard", "--child", "--warehouse", url])
         rows = json.loads(m.stdout.strip().splitlines()[-1])
         cold = cold_start(url)
@@ -156,9 +156,8 @@ def main() -> None:
         body.append(f"\nCold start (fresh process, import + first Overview render via AppTest): "
                     f"**{cold['first_render_s']:.1f} s**; all six pages rendered once: {cold['all_pages_s']:.1f} s; "
                     f"that process's peak RSS: **{cold['peak_rss_mb']:.0f} MB**.\n")
-    write_section("dashboard", "4. Dashboard: server-side time per filter change, cold start, memory",
-                  "python -m bench.dashboard " + " ".join(f"--warehouse {label(u)}-URL" for u in args.warehouse),
-                  "\n".join(body))
+        write_section(f"dashboard-{name.lower()}", f"4. Dashboard on {name}: time per filter change, cold start, memory",
+                      f"BENCH_REPEAT={REPEAT} python -m bench.dashboard --warehouse <{name} URL>", "\n".join(body))
 
 
 if __name__ == "__main__":
