@@ -9,10 +9,12 @@ Redshift get it from a transaction.
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from typing import Any, Mapping, Protocol
+from typing import Any, Callable, Mapping, Protocol
 
 import pandas as pd
 import pyarrow as pa
+
+from ..sqlfiles import load_sql
 
 
 class WarehouseError(RuntimeError):
@@ -69,3 +71,16 @@ def sql_type(typ: pa.DataType, text: str = "text") -> str:
     if pa.types.is_timestamp(typ):
         return "timestamptz" if typ.tz else "timestamp"
     return text
+
+
+def server_exists(query: Callable[[str], pd.DataFrame]) -> bool:
+    """``exists()`` for the server warehouses (PostgreSQL, Redshift): the charges table is there."""
+    return bool(query(load_sql("warehouse/exists")).iloc[0, 0])
+
+
+def server_version(query: Callable[[str], pd.DataFrame]) -> str:
+    """``version()`` for the server warehouses: changes whenever a load or reference reload commits."""
+    if not server_exists(query):
+        return "missing"
+    row = query(load_sql("warehouse/version")).iloc[0]
+    return f"runs={row['runs']}|ok={row['last_success']}|ref={row['zips']}:{row['residents']}"

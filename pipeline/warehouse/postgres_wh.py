@@ -39,7 +39,7 @@ import pyarrow.csv as pacsv
 
 from ..config import redact_url
 from ..sqlfiles import bind, load_sql, split_statements
-from .base import WarehouseError, sql_type
+from .base import WarehouseError, sql_type, server_exists, server_version
 
 log = logging.getLogger(__name__)
 
@@ -505,21 +505,8 @@ class PostgresWarehouse:
                 self._reader = None
 
     def exists(self) -> bool:
-        df = self.query(
-            "select count(*) as n from information_schema.tables "
-            "where table_schema = current_schema() and table_name = 'moco_traffic_violations'"
-        )
-        return bool(df.iloc[0, 0])
+        return server_exists(self.query)
 
     def version(self) -> str:
         """Changes whenever a load or a reference reload commits (the dashboard's cache key)."""
-        if not self.exists():
-            return "missing"
-        df = self.query(
-            "select (select count(*) from pipeline_runs) as runs, "
-            "(select max(finished_at) from pipeline_runs where status = 'success') as last_success, "
-            "(select count(*) from zip_demographics) as zips, "
-            "(select sum(residents) from zip_demographics) as residents"
-        )
-        row = df.iloc[0]
-        return f"runs={row['runs']}|ok={row['last_success']}|ref={row['zips']}:{row['residents']}"
+        return server_version(self.query)

@@ -45,7 +45,7 @@ import pyarrow.parquet as pq
 
 from ..config import Settings, redact_url
 from ..sqlfiles import load_sql, split_statements
-from .base import WarehouseError, sql_type
+from .base import WarehouseError, sql_type, server_exists, server_version
 from .postgres_wh import (
     SCHEMA_NAME,
     TEMPORAL_OIDS,
@@ -439,23 +439,11 @@ class RedshiftWarehouse:
             self._drop_reader()
 
     def exists(self) -> bool:
-        df = self.query(
-            "select count(*) as n from information_schema.tables "
-            "where table_schema = current_schema() and table_name = 'moco_traffic_violations'"
-        )
-        return bool(df.iloc[0, 0])
+        return server_exists(self.query)
 
     def version(self) -> str:
-        if not self.exists():
-            return "missing"
-        df = self.query(
-            "select (select count(*) from pipeline_runs) as runs, "
-            "(select max(finished_at) from pipeline_runs where status = 'success') as last_success, "
-            "(select count(*) from zip_demographics) as zips, "
-            "(select sum(residents) from zip_demographics) as residents"
-        )
-        row = df.iloc[0]
-        return f"runs={row['runs']}|ok={row['last_success']}|ref={row['zips']}:{row['residents']}"
+        """Changes whenever a load or a reference reload commits (the dashboard's cache key)."""
+        return server_version(self.query)
 
 
 def _is_connection_error(exc: BaseException) -> bool:
