@@ -70,7 +70,6 @@ def stop_date_where(since: date | None, until: date | None) -> str | None:
     return " AND ".join(clauses) or None
 
 
-_create_src_tables = create_src_tables
 
 
 def _drop_duplicate_ids(con: duckdb.DuckDBPyConnection) -> int:
@@ -219,7 +218,7 @@ class SocrataSource:
         mode = "full" if since_ts is None else f"incremental from {soql_timestamp(since_ts)}Z minus {self.settings.socrata_lookback_hours:g} h lookback"
         log.info("socrata: %s read%s (committed watermark: %s)", mode,
                  f", stop dates {date_where}" if date_where else "", stored.isoformat() if stored else "none")
-        _create_src_tables(con)
+        create_src_tables(con)
         keys: list[str] = []
         unknown: list[str] = []
         manifest_pages: list[dict[str, Any]] = []
