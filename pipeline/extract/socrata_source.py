@@ -70,8 +70,6 @@ def stop_date_where(since: date | None, until: date | None) -> str | None:
     return " AND ".join(clauses) or None
 
 
-
-
 def _drop_duplicate_ids(con: duckdb.DuckDBPyConnection) -> int:
     """Keep one row per ``row_id`` (the newest ``:updated_at``, then the later page); return rows dropped.
 
