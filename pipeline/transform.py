@@ -1,8 +1,10 @@
 """load_raw -> clean -> standardise, on a DuckDB work connection (the processing engine).
 
-Sources create ``src_rows``/``src_rejects``; this module turns them into ``typed`` ->
-``landing`` + ``quarantine`` -> ``curated`` (district, ZIP5, partition columns), all temp tables
-on the work connection. SQL lives in ``sql/transform``.
+Sources create ``src_rows`` (a lazy view over CSV files, or a table of API pages); this module
+streams it once through ``typed`` (sql/transform/standardize.sql) into a landing Parquet file and a
+small ``quarantine`` table, then defines ``curated`` (keys, district, ZIP5, partition columns) as a
+view over the landing file. Nothing the size of the batch is held in memory. SQL lives in
+``sql/transform``.
 """
 
 from __future__ import annotations
@@ -10,12 +12,15 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Callable
 
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from .schema import SOURCE_COLUMNS
 from .sqlfiles import bind, load_sql, split_statements
@@ -27,13 +32,20 @@ ZipAssigner = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 @dataclass
 class TransformCounts:
-    typed: int
+    typed: int  # rows the source gave that the reader could split into fields (before --since/--until)
+    outside_window: int  # of those, rows outside --since/--until: counted, not loaded
+    reader_rejects: int  # lines the CSV reader could not split (0 for the API)
     landed: int
-    quarantined: int
+    quarantined: int  # typed rows that failed a check + reader rejects
     curated: int
     with_zip: int
     zip_status: dict[str, int]
     quarantine_reasons: dict[str, int]
+
+    @property
+    def records(self) -> int:
+        """Source records this load is accountable for (= landed + quarantined)."""
+        return self.typed - self.outside_window + self.reader_rejects
 
 
 def work_connection(temp_dir: Path | None = None, memory_limit: str = "1500MB", threads: int | None = None) -> duckdb.DuckDBPyConnection:
@@ -59,9 +71,10 @@ def run_sql(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = Non
 
 
 def assign_zips(con: duckdb.DuckDBPyConnection, assign: ZipAssigner) -> None:
-    """Create ``zip_lookup`` for the distinct coordinates in ``landing`` (far fewer than rows)."""
+    """Create ``zip_lookup`` for the distinct coordinates in the landing file (far fewer than rows)."""
     coords = con.execute(
-        "select distinct latitude, longitude from landing where latitude is not null and longitude is not null"
+        "select distinct latitude, longitude from read_parquet(getvariable('landing_file')) "
+        "where latitude is not null and longitude is not null"
     ).fetchnumpy()
     lat = np.asarray(coords["latitude"], dtype="float64")
     lon = np.asarray(coords["longitude"], dtype="float64")
@@ -82,38 +95,114 @@ def assign_zips(con: duckdb.DuckDBPyConnection, assign: ZipAssigner) -> None:
     con.unregister("_zip_lookup_src")
 
 
-def transform(con: duckdb.DuckDBPyConnection, source: str, load_id: str, assign: ZipAssigner) -> TransformCounts:
-    """``src_rows`` + ``src_rejects`` -> ``landing``, ``quarantine``, ``curated`` temp tables."""
+def write_landing(
+    con: duckdb.DuckDBPyConnection, params: dict, landing_path: Path, batch_rows: int = 122_880
+) -> tuple[int, int, pa.Table]:
+    """Stream typed rows once (sql/transform/landing.sql) and split them as they arrive.
+
+    Passing rows go to ``landing_path`` (Parquet), rejected rows are returned as an Arrow table for
+    the quarantine, rows outside the date window are only counted. One pass over the source keeps
+    memory flat: nothing of the batch is materialised in DuckDB. Returns (rows seen, rows outside
+    the window, rejected rows).
+    """
+    statement = split_statements(load_sql("transform/landing"))[0]
+    text, values = bind(statement, params, "qmark")
+    start = time.perf_counter()
+    # con.sql(...) streams; an execute() result would be copied whole before the first batch.
+    reader = con.sql(text, params=values).to_arrow_reader(batch_rows)
+    drop = ("quarantine_reason", "raw_text", "in_window")
+    schema = pa.schema([f for f in reader.schema if f.name not in drop])
+    seen = outside = 0
+    rejects: list[pa.RecordBatch] = []
+    with pq.ParquetWriter(landing_path, schema, compression="zstd") as writer:
+        for batch in reader:
+            seen += batch.num_rows
+            keep = batch.column("in_window")
+            outside += batch.num_rows - pc.sum(keep).as_py() if batch.num_rows else 0
+            failed = pc.is_valid(batch.column("quarantine_reason"))
+            rejected = batch.filter(pc.and_(keep, failed))
+            if rejected.num_rows:
+                rejects.append(rejected)
+            passed = batch.filter(pc.and_(keep, pc.invert(failed)))
+            if passed.num_rows:
+                writer.write_batch(passed.select(schema.names))
+    log.debug("transform/landing: %s rows in %.2f s", f"{seen:,}", time.perf_counter() - start)
+    rejected_table = pa.Table.from_batches(rejects, reader.schema) if rejects else reader.schema.empty_table()
+    return seen, outside, rejected_table
+
+
+def transform(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    load_id: str,
+    assign: ZipAssigner,
+    work_dir: Path,
+    *,
+    finish: Callable[[duckdb.DuckDBPyConnection], int] | None = None,
+    window: tuple[date | None, date | None] = (None, None),
+) -> TransformCounts:
+    """``src_rows`` -> landing file in ``work_dir`` + ``quarantine`` table + ``curated`` view.
+
+    ``finish`` (file sources) runs after the one scan of ``src_rows`` and creates ``src_rejects``.
+    """
     run_sql(con, "transform/standardize")
-    typed = con.execute("select count(*) from src_rows").fetchall()[0][0]
-    run_sql(con, "transform/landing", {"source": source, "load_id": load_id})
+    landing_path = work_dir / "landing.parquet"
+    params = {"source": source, "load_id": load_id, "since": window[0], "until": window[1]}
+    typed, outside, rejected = write_landing(con, params, landing_path)
+    reader_rejects = finish(con) if finish else con.execute("select count(*) from src_rejects").fetchall()[0][0]
+    con.register("_typed_rejects", rejected)
+    con.execute("create or replace temp table typed_rejects as select * from _typed_rejects")
+    con.unregister("_typed_rejects")
     run_sql(con, "transform/quarantine", {"load_id": load_id})
-    con.execute("drop view typed; drop table src_rows")  # landing + quarantine hold everything now
+    con.execute("drop view typed")
+    is_view = con.execute("select count(*) from duckdb_views() where view_name = 'src_rows'").fetchall()[0][0]
+    con.execute("drop view src_rows" if is_view else "drop table src_rows")  # the landing file holds the batch now
+    con.execute("set variable landing_file = ?", [str(landing_path)])
+    run_sql(con, "transform/keys")
     assign_zips(con, assign)
     run_sql(con, "transform/curate")
     one = lambda sql: con.execute(sql).fetchall()[0][0]  # noqa: E731
-    status = dict(con.execute("select zip_status, count(*) from curated group by 1").fetchall())
+    # Counted on the landing file's narrow columns, not through the curated view (which is the
+    # one full pass the curated zone makes).
+    by_status = con.execute(
+        "select coalesce(z.zip_status, 'no_coordinates'), count(*), count(z.zip5) "
+        "from read_parquet(getvariable('landing_file')) as l "
+        "left join zip_lookup as z on l.latitude = z.latitude and l.longitude = z.longitude group by 1"
+    ).fetchall()
+    status = {k: n for k, n, _ in by_status}
     reasons = dict(
         con.execute(
             "select regexp_replace(reason, ':.*$', ''), count(*) from quarantine group by 1 order by 2 desc"
         ).fetchall()
     )
+    landed = one("select count(*) from read_parquet(getvariable('landing_file'))")
     return TransformCounts(
         typed=typed,
-        landed=one("select count(*) from landing"),
+        outside_window=outside,
+        reader_rejects=int(reader_rejects),
+        landed=landed,
         quarantined=one("select count(*) from quarantine"),
-        curated=one("select count(*) from curated"),
-        with_zip=one("select count(*) from curated where zip5 is not null"),
+        curated=landed,  # the curated view is the landing file left-joined to unique keys: same rows
+        with_zip=sum(int(z) for _, _, z in by_status),
         zip_status={str(k): int(v) for k, v in status.items()},
         quarantine_reasons={str(k): int(v) for k, v in reasons.items()},
     )
 
 
-def null_rates(con: duckdb.DuckDBPyConnection, table: str = "landing") -> dict[str, float]:
-    """Share of nulls per canonical column in this load (recorded in the run log)."""
-    cols = [c for c, _ in SOURCE_COLUMNS]
-    total = con.execute(f"select count(*) from {table}").fetchall()[0][0]
+def null_rates(landing_path: Path) -> dict[str, float]:
+    """Share of nulls per canonical column in this load, from the landing file's Parquet statistics."""
+    meta = pq.ParquetFile(landing_path).metadata
+    total = meta.num_rows
     if not total:
         return {}
-    counts = con.execute(f"select {', '.join(f'count({c})' for c in cols)} from {table}").fetchall()[0]
-    return {c: round(1 - n / total, 4) for c, n in zip(cols, counts)}
+    names = {c for c, _ in SOURCE_COLUMNS}
+    nulls: dict[str, int] = {}
+    for rg in range(meta.num_row_groups):
+        group = meta.row_group(rg)
+        for i in range(group.num_columns):
+            col = group.column(i)
+            name = col.path_in_schema
+            if name in names:
+                stats = col.statistics
+                nulls[name] = nulls.get(name, 0) + (stats.null_count if stats is not None and stats.has_null_count else 0)
+    return {c: round(nulls.get(c, 0) / total, 4) for c, _ in SOURCE_COLUMNS}

@@ -1,4 +1,4 @@
-"""Write a batch's landing, quarantine and curated zones from the work connection's temp tables."""
+"""Write a batch's landing, quarantine and curated zones from the work connection (landing file, views)."""
 
 from __future__ import annotations
 
@@ -23,11 +23,13 @@ def _copy_to_lake(con: duckdb.DuckDBPyConnection, lake: Lake, select_sql: str, k
     lake.put_file(key, path)
 
 
-def write_landing_and_quarantine(con: duckdb.DuckDBPyConnection, lake: Lake, load_id: str) -> list[str]:
-    """Landing = typed rows that passed; quarantine = rows that did not, with the reason."""
+def write_landing_and_quarantine(
+    con: duckdb.DuckDBPyConnection, lake: Lake, load_id: str, landing_path: Path
+) -> list[str]:
+    """Landing = typed rows that passed (the file the transform wrote); quarantine = rows that did not."""
     keys = [f"landing/load_id={load_id}/charges.parquet", f"quarantine/load_id={load_id}/rejects.parquet"]
+    lake.put_file(keys[0], landing_path)
     with tempfile.TemporaryDirectory(prefix="zones-") as tmp:
-        _copy_to_lake(con, lake, "select * from landing", keys[0], Path(tmp))
         _copy_to_lake(con, lake, "select * from quarantine", keys[1], Path(tmp))
     return keys
 
@@ -55,23 +57,25 @@ def partitions_holding_batch_rows(con: duckdb.DuckDBPyConnection, lake: Lake, ke
     return {local[r[0]] for r in rows}
 
 
-def merge_curated(con: duckdb.DuckDBPyConnection, lake: Lake) -> list[str]:
+def merge_curated(con: duckdb.DuckDBPyConnection, lake: Lake, load_id: str) -> tuple[list[str], int]:
     """Merge the batch into its year/month partitions so that each row_id is in exactly one.
 
     One pass: the partitions the batch touches (its months, plus any month holding an older
     version of a batch row whose date was edited) are read, rows the batch replaces are dropped
     (same rule as the warehouse merge), the batch is added, and the result is written partitioned
     and uploaded over the old objects. A rerun therefore rewrites the same partitions with the same
-    rows, and the zone's total always equals the warehouse's.
+    rows, and the zone's total always equals the warehouse's. Returns the keys written and how many
+    of this load's rows they hold (counted in the files before upload).
     """
     existing = {k for k in lake.list(CURATED_PREFIX) if k.endswith(".parquet")}
     batch_months = {partition_key(y, m) for y, m in con.execute(
-        "select distinct stop_year, stop_month from curated").fetchall()}
+        "select distinct year(date_of_stop), month(date_of_stop) from read_parquet(getvariable('landing_file'))"
+    ).fetchall()}
     moved = partitions_holding_batch_rows(con, lake, sorted(existing - batch_months))
     touched_existing = sorted((batch_months | moved) & existing)
-    con.execute(
-        "create or replace temp table batch_keys as select row_id, content_key, source from curated"
-    )
+    # The batch's keys, only when there are old rows to replace (a first backfill has none).
+    keys_sql = "select row_id, content_key, source from curated" + ("" if touched_existing else " limit 0")
+    con.execute(f"create or replace temp table batch_keys as {keys_sql}")
     written: list[str] = []
     with tempfile.TemporaryDirectory(prefix="curated-") as tmp, ExitStack() as stack:
         new_dir = Path(tmp) / "parts"
@@ -96,12 +100,17 @@ def merge_curated(con: duckdb.DuckDBPyConnection, lake: Lake) -> list[str]:
                              write_partition_columns false, filename_pattern 'part_{{i}}')""",
             [old_paths] if old_paths else [],
         )
+        files = sorted(new_dir.glob("year=*/month=*/*.parquet"))
         produced: dict[str, Path] = {}
-        for path in sorted(new_dir.glob("year=*/month=*/*.parquet")):
+        for path in files:
             key = partition_key(*_partition_of(str(path.relative_to(new_dir))))
             if key in produced:
                 raise RuntimeError(f"more than one file written for {key}")
             produced[key] = path
+        batch_rows = con.execute(
+            "select count(*) from read_parquet(?, hive_partitioning = false) where load_id = ?",
+            [[str(p) for p in produced.values()], load_id],
+        ).fetchall()[0][0] if produced else 0
         for key, path in produced.items():
             lake.put_file(key, path)
             written.append(key)
@@ -109,7 +118,7 @@ def merge_curated(con: duckdb.DuckDBPyConnection, lake: Lake) -> list[str]:
             lake.delete(key)
     con.execute("drop table batch_keys")
     log.info("curated: %d month partition(s) written (%d touched only by moved rows)", len(written), len(moved - batch_months))
-    return written
+    return written, int(batch_rows)
 
 
 def curated_batch_reader(lake: Lake, keys: list[str], load_id: str) -> pa.RecordBatchReader:

@@ -35,11 +35,11 @@ def real_lines(name: str, n: int) -> tuple[str, list[str]]:
     return buf.getvalue(), header
 
 
-def run_transform(paths: list[Path]):  # noqa: ANN201
+def run_transform(paths: list[Path], work_dir: Path):  # noqa: ANN201
     con = work_connection()
-    records, unknown = read_csv_files(con, paths, "file")
-    counts = transform(con, "file", "test-load", no_zip)
-    return con, records, counts
+    finish, unknown = read_csv_files(con, paths, "file")
+    counts = transform(con, "file", "test-load", no_zip, work_dir, finish=finish)
+    return con, counts.records, counts
 
 
 @pytest.mark.parametrize(
@@ -75,12 +75,12 @@ def test_real_rows_are_typed_and_counts_reconcile(tmp_path: Path) -> None:
     text, _ = real_lines("mcpd_tv_sample_esraahefny333_2016.csv.gz", 500)
     path = tmp_path / "export.csv"
     path.write_text(text)
-    con, records, counts = run_transform([path])
+    con, records, counts = run_transform([path], tmp_path)
     assert records == 500
     assert counts.landed + counts.quarantined == 500
     first = con.execute(
         "select date_of_stop, time_of_stop, latitude, longitude, belts, accident, district, race, violation_type "
-        "from curated where raw_line = 1"
+        "from curated where latitude = 38.98447 and longitude = -77.0941383333"
     ).fetchall()[0]
     # First data line of the real file: 11/23/2016,10:56:00,...,"2nd district, Bethesda",...,38.98447,-77.0941383333
     assert str(first[0]) == "2016-11-23"
@@ -97,16 +97,19 @@ def test_zero_and_missing_coordinates_become_null_not_dropped(tmp_path: Path) ->
     lines = text.splitlines()
     lat_i, lon_i = header.index("Latitude"), header.index("Longitude")
     rows = list(csv.reader(lines[1:]))
-    rows[0][lat_i], rows[0][lon_i] = "0", "0"
-    rows[1][lat_i], rows[1][lon_i] = "", ""
+    desc_i = header.index("Description")
+    rows[0][lat_i], rows[0][lon_i], rows[0][desc_i] = "0", "0", "TEST ROW 1"
+    rows[1][lat_i], rows[1][lon_i], rows[1][desc_i] = "", "", "TEST ROW 2"
     path = tmp_path / "zeros.csv"
     with open(path, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(header)
         w.writerows(rows)
-    con, _, counts = run_transform([path])
-    got = con.execute("select raw_line, latitude, zip_status from curated where raw_line in (1, 2) order by 1").fetchall()
-    assert got == [(1, None, "no_coordinates"), (2, None, "no_coordinates")]
+    con, _, counts = run_transform([path], tmp_path)
+    got = con.execute(
+        "select description, latitude, zip_status from curated where description like 'TEST ROW %' order by 1"
+    ).fetchall()
+    assert got == [("TEST ROW 1", None, "no_coordinates"), ("TEST ROW 2", None, "no_coordinates")]
     assert counts.landed == 50
 
 
@@ -125,20 +128,24 @@ def test_bad_rows_go_to_quarantine_with_a_reason(tmp_path: Path) -> None:
         w.writerow(header)
         w.writerows(rows)
         fh.write("01/01/2015,too,few,fields\r\n")  # a line the CSV reader itself rejects
-    con, records, counts = run_transform([path])
+    con, records, counts = run_transform([path], tmp_path)
     assert records == 21
     assert counts.quarantined == 6 and counts.landed == 15
-    reasons = dict(con.execute("select raw_line, reason from quarantine order by raw_line").fetchall())
-    assert reasons[1].startswith("unparseable date_of_stop")
-    assert reasons[2].startswith("unparseable time_of_stop")
-    assert reasons[3].startswith("impossible coordinates")
-    assert reasons[4].startswith("race not an allowed value")
-    assert reasons[5] == "missing violation_type"
-    assert "MISSING COLUMNS" in reasons[22]  # file line 22 = header + 20 rows + this one
+    # Rows that failed a check carry their reason and raw text (the parallel reader gives no line number).
+    typed = sorted(con.execute("select reason, raw_text from quarantine where raw_line is null").fetchall())
+    assert [r[0].split(":")[0] for r in typed] == [
+        "impossible coordinates", "missing violation_type", "race not an allowed value (shifted fields?)",
+        "unparseable date_of_stop", "unparseable time_of_stop",
+    ]
+    assert "13/45/2019" in dict(typed)["unparseable date_of_stop: 13/45/2019"]
+    assert "25:99:00" in [t for r, t in typed if r.startswith("unparseable time_of_stop")][0]
+    # A line the reader itself rejected keeps its exact line number.
+    line, reason = con.execute("select raw_line, reason from quarantine where raw_line is not null").fetchall()[0]
+    assert line == 22 and "MISSING COLUMNS" in reason  # file line 22 = header + 20 rows + this one
 
 
-def test_shifted_rows_in_the_real_2016_sample_are_quarantined_not_loaded() -> None:
-    con, records, counts = run_transform([SAMPLE_DIR / "mcpd_tv_sample_esraahefny333_2016.csv.gz"])
+def test_shifted_rows_in_the_real_2016_sample_are_quarantined_not_loaded(tmp_path: Path) -> None:
+    con, records, counts = run_transform([SAMPLE_DIR / "mcpd_tv_sample_esraahefny333_2016.csv.gz"], tmp_path)
     assert records == 11_983  # SOURCES.md: 11,983 records
     # SOURCES.md: 18 rows have Race == "No" (fields shifted). They fail typing on the shifted columns.
     assert counts.quarantined >= 18
@@ -146,9 +153,9 @@ def test_shifted_rows_in_the_real_2016_sample_are_quarantined_not_loaded() -> No
     assert counts.landed + counts.quarantined == records
 
 
-def test_exact_duplicate_rows_are_kept_as_separate_charges_with_distinct_keys() -> None:
+def test_exact_duplicate_rows_are_kept_as_separate_charges_with_distinct_keys(tmp_path: Path) -> None:
     # SOURCES.md: the 2016 sample has 25 exact-duplicate rows (one stop, several identical charges).
-    con, _, counts = run_transform([SAMPLE_DIR / "mcpd_tv_sample_esraahefny333_2016.csv.gz"])
+    con, _, counts = run_transform([SAMPLE_DIR / "mcpd_tv_sample_esraahefny333_2016.csv.gz"], tmp_path)
     dup_groups = con.execute(
         "select count(*) from (select split_part(content_key, ':', 1) h, count(*) n from curated group by 1 having n > 1)"
     ).fetchall()[0][0]
@@ -156,16 +163,16 @@ def test_exact_duplicate_rows_are_kept_as_separate_charges_with_distinct_keys() 
     assert con.execute("select count(*) - count(distinct row_id) from curated").fetchall()[0][0] == 0
 
 
-def test_stop_rule_groups_charges_like_seqid_on_the_2019_sample() -> None:
-    con, _, _ = run_transform([SAMPLE_DIR / "mcpd_tv_sample_nerox_2019.csv.gz"])
+def test_stop_rule_groups_charges_like_seqid_on_the_2019_sample(tmp_path: Path) -> None:
+    con, _, _ = run_transform([SAMPLE_DIR / "mcpd_tv_sample_nerox_2019.csv.gz"], tmp_path)
     charges, stops, seqids = con.execute(
         "select count(*), count(distinct stop_id), count(distinct seq_id) from curated"
     ).fetchall()[0]
     assert (charges, stops, seqids) == (439, 297, 297)
 
 
-def test_current_43_column_layout_with_search_fields_is_typed() -> None:
-    con, records, counts = run_transform([FIXTURES / "mcpd_tv_sample_nischal_2025_augmented.csv.gz"])
+def test_current_43_column_layout_with_search_fields_is_typed(tmp_path: Path) -> None:
+    con, records, counts = run_transform([FIXTURES / "mcpd_tv_sample_nischal_2025_augmented.csv.gz"], tmp_path)
     assert records == 567
     searched = con.execute("select count(*) from curated where search_conducted").fetchall()[0][0]
     unknown = con.execute("select count(*) from curated where search_conducted is null").fetchall()[0][0]

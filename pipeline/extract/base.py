@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Protocol
+from typing import Callable, Protocol
 
 import duckdb
 
@@ -24,14 +24,19 @@ class ExtractResult:
     ``src_rows`` (every canonical column as VARCHAR, plus ``row_id``, ``source_updated_at``,
     ``raw_line``, ``source_file``) and ``src_rejects`` (``source_file``, ``raw_line``, ``reason``,
     ``raw_text``) for records the reader itself could not split into fields.
+
+    A file source makes ``src_rows`` a lazy view instead (the transform streams it once) and gives
+    ``finish``: called after that scan, it creates ``src_rejects`` and returns how many lines the
+    reader rejected. Its ``raw_records`` is None until the transform has counted the rows.
     """
 
     raw_keys: list[str]
-    raw_records: int
+    raw_records: int | None
     unknown_columns: list[str] = field(default_factory=list)
     watermark: datetime | None = None  # newest :updated_at seen (API sources only)
     pages: int = 0
     notes: list[str] = field(default_factory=list)
+    finish: Callable[[duckdb.DuckDBPyConnection], int] | None = None
 
 
 class Source(Protocol):

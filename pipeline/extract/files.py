@@ -6,15 +6,17 @@ import csv
 import gzip
 import hashlib
 import logging
+import re
 from datetime import date
 from pathlib import Path
+from typing import Callable
 
 import duckdb
 
 from ..config import SAMPLE_DIR
 from ..lake import Lake
 from ..schema import SOURCE_COLUMNS, map_headers
-from .base import ExtractResult, SchemaError, create_src_tables
+from .base import ExtractResult, SchemaError
 
 log = logging.getLogger(__name__)
 
@@ -56,18 +58,32 @@ def raw_key(source: str, load_date: date, load_id: str, path: Path, sha: str) ->
     return f"raw/source={source}/load_date={load_date.isoformat()}/{sha[:16]}-{path.name}"
 
 
+def _variable(name: str) -> str:
+    """A DuckDB session variable name for one file (views can't hold bound parameters; variables can)."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+        raise ValueError(f"bad variable name {name!r}")
+    return name
+
+
 def read_csv_files(
     con: duckdb.DuckDBPyConnection, paths: list[Path], source: str
-) -> tuple[int, list[str]]:
-    """Create ``src_rows`` / ``src_rejects`` from CSV exports; return (records read, unknown columns).
+) -> tuple[Callable[[duckdb.DuckDBPyConnection], int], list[str]]:
+    """Define ``src_rows`` as a lazy view over the CSV exports; return (finish, unknown columns).
+
+    Nothing is read here: the transform streams the view once, straight into typed rows, so the
+    all-text rows are never held (at 2M rows an all-VARCHAR copy is ~3 GB and spills to disk).
+    ``finish(con)`` must be called after that scan: it builds ``src_rejects`` from the reader's
+    rejects tables and returns the number of lines the reader rejected.
 
     Files may have different layouts (35-column 2012-2016 exports, the 43-column current one):
     each is mapped to canonical names on its own, then they are stacked by name.
+    NOTE: a parallel CSV reader does not number the records it parses, so ``raw_line`` is null for
+    parsed rows (their ``raw_text`` and ``source_file`` identify them); rejected lines keep their
+    exact line number from the reader.
     """
     canon = [c for c, _ in SOURCE_COLUMNS]
-    create_src_tables(con)
     unknown_all: list[str] = []
-    records = 0
+    selects: list[str] = []
     for index, path in enumerate(paths):
         headers = csv_headers(path)
         mapping, unknown, missing = map_headers(headers)
@@ -76,34 +92,50 @@ def read_csv_files(
         if unknown:
             log.warning("%s: columns not in the canonical schema (kept in raw only): %s", path.name, unknown)
             unknown_all.extend(u for u in unknown if u not in unknown_all)
-        rejects = f"rejects_{index}"
-        # Explicit dialect and columns (no sniffing): every field is text until standardize.sql types it.
-        con.execute("drop table if exists file_rows")
-        con.read_csv(
-            str(path), header=True, auto_detect=False, columns={h: "VARCHAR" for h in headers},
-            sep=",", quotechar='"', escapechar='"', store_rejects=True,
-            rejects_table=rejects, rejects_scan=f"{rejects}_scan",
-        ).create("file_rows")
+        file_var, name_var = _variable(f"src_file_{index}"), _variable(f"src_name_{index}")
+        con.execute(f"set variable {file_var} = ?", [str(path)])
+        con.execute(f"set variable {name_var} = ?", [path.name])
         by_canon = {v: k for k, v in mapping.items()}
         select = ", ".join(
             f"{_quote_ident(by_canon[c])} as {c}" if c in by_canon else f"cast(null as varchar) as {c}" for c in canon
         )
-        con.execute(
-            f"insert into src_rows by name select {select}, cast(null as varchar) as row_id, "
-            "cast(null as varchar) as source_updated_at, ? as source_file, rowid + 1 as raw_line from file_rows",
-            [path.name],
+        columns = "{" + ", ".join(f"{_sql_string(h)}: 'VARCHAR'" for h in headers) + "}"
+        # Explicit dialect and columns (no sniffing): every field is text until standardize.sql types it.
+        selects.append(
+            f"select {select}, cast(null as varchar) as row_id, cast(null as varchar) as source_updated_at, "
+            f"getvariable('{name_var}') as source_file, cast(null as bigint) as raw_line "
+            f"from read_csv(getvariable('{file_var}'), header = true, auto_detect = false, columns = {columns}, "
+            f"sep = ',', quote = '\"', escape = '\"', store_rejects = true, "
+            f"rejects_table = 'rejects_{index}', rejects_scan = 'rejects_{index}_scan')"
         )
+    con.execute("create or replace temp view src_rows as " + " union all by name ".join(selects))
+
+    def finish(con: duckdb.DuckDBPyConnection) -> int:
         con.execute(
-            f"insert into src_rejects select ?, line, string_agg(distinct error_type::varchar, '; ') || ': ' || "
-            f"first(error_message), first(csv_line) from {rejects} group by line",
-            [path.name],
+            "create or replace temp table src_rejects (source_file varchar, raw_line bigint, reason varchar, raw_text varchar)"
         )
-        parsed = con.execute("select count(*) from file_rows").fetchall()[0][0]
-        rejected = con.execute(f"select count(distinct line) from {rejects}").fetchall()[0][0]
-        records += parsed + rejected
-        log.info("%s: %s records read, %s rejected by the CSV reader", path.name, f"{parsed + rejected:,}", rejected)
-        con.execute("drop table file_rows")
-    return records, unknown_all
+        records = 0
+        for index, path in enumerate(paths):
+            exists = con.execute(
+                "select count(*) from duckdb_tables() where table_name = ?", [f"rejects_{index}"]
+            ).fetchall()[0][0]
+            if exists:
+                con.execute(
+                    f"insert into src_rejects select ?, line, string_agg(distinct error_type::varchar, '; ') || ': ' || "
+                    f"first(error_message), first(csv_line) from rejects_{index} group by line",
+                    [path.name],
+                )
+            rejected = con.execute("select count(*) from src_rejects where source_file = ?", [path.name]).fetchall()[0][0]
+            records += rejected
+            log.info("%s: %s line(s) rejected by the CSV reader", path.name, f"{rejected:,}")
+        return records
+
+    return finish, unknown_all
+
+
+def _sql_string(text: str) -> str:
+    """A SQL string literal for a CSV header name (headers come from the file; quotes are doubled)."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 class FileSource:
@@ -124,8 +156,9 @@ class FileSource:
             if not lake.exists(key):
                 lake.put_file(key, path)
             keys.append(key)
-        records, unknown = read_csv_files(con, self.paths, self.name)
-        return ExtractResult(raw_keys=keys, raw_records=records, unknown_columns=unknown)
+        finish, unknown = read_csv_files(con, self.paths, self.name)
+        # Records are counted while the transform streams the files (parsed) and by finish() (rejected).
+        return ExtractResult(raw_keys=keys, raw_records=None, unknown_columns=unknown, finish=finish)
 
 
 class SampleSource(FileSource):
@@ -141,23 +174,20 @@ class SampleSource(FileSource):
 
 
 class DateWindow:
-    """Keep only stops in [since, until) from a file source; the rest are counted, not loaded."""
+    """Keep only stops in [since, until) from a file source; the rest are counted, not loaded.
+
+    The window is applied while the transform streams the rows (``TransformCounts.outside_window``),
+    with the same date parsing as sql/transform/standardize.sql; unparseable dates stay in (they go
+    to quarantine).
+    """
 
     def __init__(self, inner: FileSource, since: date | None, until: date | None) -> None:
         self.inner, self.since, self.until = inner, since, until
         self.name = inner.name
 
+    @property
+    def window(self) -> tuple[date | None, date | None]:
+        return self.since, self.until
+
     def extract(self, con: duckdb.DuckDBPyConnection, lake: Lake, load_id: str, load_date: date) -> ExtractResult:
-        result = self.inner.extract(con, lake, load_id, load_date)
-        # Same date rules as sql/transform/standardize.sql; unparseable dates stay (they go to quarantine).
-        parsed = "coalesce(try_strptime(trim(date_of_stop), '%m/%d/%Y'), try_cast(trim(date_of_stop) as timestamp))::date"
-        before = con.execute("select count(*) from src_rows").fetchall()[0][0]
-        if self.since:
-            con.execute(f"delete from src_rows where {parsed} < ?", [self.since])
-        if self.until:
-            con.execute(f"delete from src_rows where {parsed} >= ?", [self.until])
-        dropped = before - con.execute("select count(*) from src_rows").fetchall()[0][0]
-        result.raw_records -= dropped
-        result.notes.append(f"{dropped} row(s) outside --since/--until not loaded")
-        log.info("date window: %s row(s) outside [%s, %s) skipped", f"{dropped:,}", self.since, self.until)
-        return result
+        return self.inner.extract(con, lake, load_id, load_date)

@@ -67,14 +67,20 @@ class DuckDBSession:
         return self.con.execute(f"select count(*) from {table}").fetchall()[0][0]
 
     def stage_parquet(self, table: str, paths: list[str], load_id: str, like: str) -> int:
-        """Stage this load's rows straight from curated Parquet files (no Python round trip)."""
+        """Stage this load's rows straight from curated Parquet files: a view, not a copy.
+
+        At 2M rows a staged copy spills to disk; the merge reads the view's narrow key columns
+        for its deletes and streams every column once for its insert.
+        """
         if not paths:
             self.con.execute(f"create or replace temp table {table} as select * from {like} limit 0")
         else:
+            self.con.execute("set variable stage_files = ?", [paths])
+            self.con.execute("set variable stage_load_id = ?", [load_id])
             self.con.execute(
-                f"create or replace temp table {table} as select * from "
-                "read_parquet(?, hive_partitioning = false, union_by_name = true) where load_id = ?",
-                [paths, load_id],
+                f"create or replace temp view {table} as select * from "
+                "read_parquet(getvariable('stage_files'), hive_partitioning = false, union_by_name = true) "
+                "where load_id = getvariable('stage_load_id')"
             )
         return self.con.execute(f"select count(*) from {table}").fetchall()[0][0]
 
@@ -132,7 +138,9 @@ class DuckDBWarehouse:
             self.next_path.with_name(self.next_path.name + ".wal").unlink(missing_ok=True)
             if self.path.exists():
                 shutil.copyfile(self.path, self.next_path)
-            con = duckdb.connect(str(self.next_path), config={"memory_limit": self.memory_limit})
+            # Row order means nothing in these tables; keeping it costs ~35% of a 2M-row insert.
+            con = duckdb.connect(str(self.next_path), config={"memory_limit": self.memory_limit,
+                                                               "preserve_insertion_order": False})
             try:
                 session = DuckDBSession(con)
                 session.script("warehouse/schema")

@@ -1,18 +1,14 @@
--- Landing rows: the typed rows that passed every check, with their keys.
--- Grain: one row per charge.
---   content_key: hash of the typed canonical values + the ordinal among identical rows in the batch.
---     NOTE: exact duplicate rows are real (one stop, several identical charges), so the ordinal
---     keeps them apart instead of collapsing them. The same row from the CSV export and from the
+-- Landing rows: every typed row of the batch with its content hash and stop key, streamed once from
+-- the source (transform.write_landing splits them: quarantine_reason null -> landing zone, else ->
+-- quarantine zone; in_window false -> counted and skipped by --since/--until).
+-- Grain: one row per source record (charge).
+--   content_hash: hash of the typed canonical values. The same row from the CSV export and from the
 --     API hashes the same, which lets an API load replace rows first loaded from a file.
---   row_id: Socrata's :id when the source has one (stable across edits), else 'h:' || content_key.
+--     NOTE: exact duplicate rows are real (one stop, several identical charges); curate.sql adds the
+--     ordinal among identical rows so they stay apart instead of collapsing.
 --   stop_id: SeqID + date + time when SeqID exists; else date, time, place, driver and vehicle.
 --     NOTE: on the 2019 sample (439 charges) both rules give the same 297 stops.
-create or replace temp table landing as
-with valid as (
-    select * from typed where quarantine_reason is null
-),
-
-hashed as (
+with hashed as (
     select
         *,
         md5(concat_ws('|',
@@ -29,20 +25,12 @@ hashed as (
             coalesce(charge, ''), coalesce(race, ''), coalesce(gender, ''), coalesce(driver_city, ''),
             coalesce(driver_state, ''), coalesce(dl_state, ''), coalesce(arrest_type, '')
         )) as content_hash
-    from valid
-),
-
-numbered as (
-    select
-        *,
-        -- Identical rows are interchangeable, so no ORDER BY: only how many there are matters.
-        row_number() over (partition by content_hash) as dup_ordinal
-    from hashed
+    from typed
 ),
 
 final as (
     select
-        coalesce(src_row_id, 'h:' || content_hash || ':' || dup_ordinal) as row_id,
+        content_hash,
         md5(case
             when seq_id is not null then concat_ws('|', seq_id, cast(date_of_stop as varchar), cast(time_of_stop as varchar))
             else concat_ws('|',
@@ -53,7 +41,7 @@ final as (
                 coalesce(cast(vehicle_year as varchar), ''),
                 coalesce(cast(latitude as varchar), ''), coalesce(cast(longitude as varchar), ''))
         end) as stop_id,
-        content_hash || ':' || dup_ordinal as content_key,
+        src_row_id,
         cast(:source as varchar) as source,
         source_updated_at,
         cast(:load_id as varchar) as load_id,
@@ -64,8 +52,15 @@ final as (
         commercial_vehicle, alcohol, work_zone, search_conducted, search_disposition, search_outcome,
         search_reason, search_reason_for_stop, search_type, search_arrest_reason, state, vehicle_type,
         vehicle_year, make, model, color, violation_type, charge, article, contributed_to_accident,
-        race, gender, driver_city, driver_state, dl_state, arrest_type
-    from numbered
+        race, gender, driver_city, driver_state, dl_state, arrest_type,
+        quarantine_reason,
+        -- Raw text only for rejected rows: the quarantine keeps it so a row can be repaired.
+        case when quarantine_reason is not null then concat_ws(' | ',
+            date_txt, time_txt, subagency, lat_txt, lon_txt, violation_type, race, gender, description) end as raw_text,
+        date_of_stop is null
+            or ((cast(:since as date) is null or date_of_stop >= cast(:since as date))
+                and (cast(:until as date) is null or date_of_stop < cast(:until as date))) as in_window
+    from hashed
 )
 
 select * from final

@@ -1,5 +1,6 @@
 -- Quarantine rows: rows that failed typing (with the reason) plus lines the CSV reader rejected.
 -- Grain: one row per rejected source record. Raw text values are kept so a row can be repaired.
+-- typed_rejects holds the rejected rows that landing.sql streamed out (see transform.write_landing).
 create or replace temp table quarantine as
 with typed_rejects as (
     select
@@ -8,9 +9,8 @@ with typed_rejects as (
         raw_line,
         quarantine_reason as reason,
         src_row_id as row_id,
-        concat_ws(' | ', date_txt, time_txt, subagency, lat_txt, lon_txt, violation_type, race, gender, description) as raw_text
-    from typed
-    where quarantine_reason is not null
+        raw_text
+    from typed_rejects
 ),
 
 reader_rejects as (
