@@ -21,7 +21,7 @@ from .config import Settings
 from .extract.base import ExtractResult, Source
 from .lake import Lake, open_lake
 from .quality import Checks, QualityError
-from .transform import TransformCounts, null_rates, transform, work_connection
+from .transform import TransformCounts, landing_files, null_rates, transform, work_connection
 from .warehouse import Warehouse, open_warehouse
 from .zones import curated_batch_reader, curated_row_count, merge_curated, write_landing_and_quarantine
 
@@ -165,10 +165,10 @@ def run_load(
         checks.equal("raw = landing + quarantine", result.rows_raw, counts.landed + counts.quarantined, "records")
         if counts.quarantined:
             log.warning("quarantined %s row(s): %s", f"{counts.quarantined:,}", counts.quarantine_reasons)
-        landing_file = work_dir / "landing.parquet"
-        nulls = null_rates(landing_file)
+        landing = landing_files(work_dir / "landing")
+        nulls = null_rates(landing)
 
-        write_landing_and_quarantine(con, lake, result.run_id, landing_file)
+        write_landing_and_quarantine(con, lake, result.run_id, landing)
         curated_keys, curated_batch = merge_curated(con, lake, result.run_id)
         result.rows_curated = curated_batch
         checks.equal("landing = curated", counts.landed, curated_batch, "rows")

@@ -73,7 +73,7 @@ def run_sql(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = Non
 def assign_zips(con: duckdb.DuckDBPyConnection, assign: ZipAssigner) -> None:
     """Create ``zip_lookup`` for the distinct coordinates in the landing file (far fewer than rows)."""
     coords = con.execute(
-        "select distinct latitude, longitude from read_parquet(getvariable('landing_file')) "
+        "select distinct latitude, longitude from read_parquet(getvariable('landing_files')) "
         "where latitude is not null and longitude is not null"
     ).fetchnumpy()
     lat = np.asarray(coords["latitude"], dtype="float64")
@@ -95,15 +95,64 @@ def assign_zips(con: duckdb.DuckDBPyConnection, assign: ZipAssigner) -> None:
     con.unregister("_zip_lookup_src")
 
 
+class YearFiles:
+    """Landing rows split by stop year: ``<dir>/charges_<year>.parquet``, row groups of ~``flush_rows``.
+
+    Year files let the curated zone be written one year at a time, so its partitioned write holds
+    one year's rows (~150k at county scale), not the whole batch: memory stays flat and time stays
+    linear as batches grow.
+    """
+
+    def __init__(self, directory: Path, schema: pa.Schema, flush_rows: int = 65_536) -> None:
+        self.directory, self.schema, self.flush_rows = directory, schema, flush_rows
+        self._writers: dict[int, pq.ParquetWriter] = {}
+        self._buffers: dict[int, list[pa.RecordBatch]] = {}
+        self._counts: dict[int, int] = {}
+
+    def _flush(self, year: int) -> None:
+        writer = self._writers.get(year)
+        if writer is None:
+            writer = self._writers[year] = pq.ParquetWriter(
+                self.directory / f"charges_{year}.parquet", self.schema, compression="zstd", compression_level=1)
+        writer.write_table(pa.Table.from_batches(self._buffers.pop(year), self.schema))
+        self._counts.pop(year)
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        years = pc.year(batch.column("date_of_stop")).to_numpy(zero_copy_only=False)
+        order = np.argsort(years, kind="stable")  # one gather, then a slice per year
+        years = years[order]
+        batch = batch.take(pa.array(order))
+        cuts = np.flatnonzero(np.diff(years)) + 1
+        for start, end in zip(np.r_[0, cuts], np.r_[cuts, len(years)]):
+            year = int(years[start])
+            self._buffers.setdefault(year, []).append(batch.slice(start, end - start))
+            self._counts[year] = self._counts.get(year, 0) + int(end - start)
+            if self._counts[year] >= self.flush_rows:
+                self._flush(year)
+
+    def close(self) -> dict[int, Path]:
+        for year in list(self._buffers):
+            self._flush(year)
+        for writer in self._writers.values():
+            writer.close()
+        if not self._writers:  # an empty batch still has a landing file (with the schema)
+            pq.write_table(self.schema.empty_table(), self.directory / "charges_empty.parquet")
+        return {y: self.directory / f"charges_{y}.parquet" for y in sorted(self._writers)}
+
+
+def landing_files(directory: Path) -> list[Path]:
+    return sorted(directory.glob("charges_*.parquet"))
+
+
 def write_landing(
-    con: duckdb.DuckDBPyConnection, params: dict, landing_path: Path, batch_rows: int = 122_880
+    con: duckdb.DuckDBPyConnection, params: dict, landing_dir: Path, batch_rows: int = 122_880
 ) -> tuple[int, int, pa.Table]:
     """Stream typed rows once (sql/transform/landing.sql) and split them as they arrive.
 
-    Passing rows go to ``landing_path`` (Parquet), rejected rows are returned as an Arrow table for
-    the quarantine, rows outside the date window are only counted. One pass over the source keeps
-    memory flat: nothing of the batch is materialised in DuckDB. Returns (rows seen, rows outside
-    the window, rejected rows).
+    Passing rows go to one Parquet file per stop year in ``landing_dir``, rejected rows are
+    returned as an Arrow table for the quarantine, rows outside the date window are only counted.
+    One pass over the source keeps memory flat: nothing of the batch is materialised in DuckDB.
+    Returns (rows seen, rows outside the window, rejected rows).
     """
     statement = split_statements(load_sql("transform/landing"))[0]
     text, values = bind(statement, params, "qmark")
@@ -114,18 +163,19 @@ def write_landing(
     schema = pa.schema([f for f in reader.schema if f.name not in drop])
     seen = outside = 0
     rejects: list[pa.RecordBatch] = []
-    with pq.ParquetWriter(landing_path, schema, compression="zstd") as writer:
-        for batch in reader:
-            seen += batch.num_rows
-            keep = batch.column("in_window")
-            outside += batch.num_rows - pc.sum(keep).as_py() if batch.num_rows else 0
-            failed = pc.is_valid(batch.column("quarantine_reason"))
-            rejected = batch.filter(pc.and_(keep, failed))
-            if rejected.num_rows:
-                rejects.append(rejected)
-            passed = batch.filter(pc.and_(keep, pc.invert(failed)))
-            if passed.num_rows:
-                writer.write_batch(passed.select(schema.names))
+    years = YearFiles(landing_dir, schema)
+    for batch in reader:
+        seen += batch.num_rows
+        keep = batch.column("in_window")
+        outside += batch.num_rows - (pc.sum(keep).as_py() or 0)
+        failed = pc.is_valid(batch.column("quarantine_reason"))
+        rejected = batch.filter(pc.and_(keep, failed))
+        if rejected.num_rows:
+            rejects.append(rejected)
+        passed = batch.filter(pc.and_(keep, pc.invert(failed)))
+        if passed.num_rows:
+            years.write(passed.select(schema.names))
+    years.close()
     log.debug("transform/landing: %s rows in %.2f s", f"{seen:,}", time.perf_counter() - start)
     rejected_table = pa.Table.from_batches(rejects, reader.schema) if rejects else reader.schema.empty_table()
     return seen, outside, rejected_table
@@ -146,9 +196,10 @@ def transform(
     ``finish`` (file sources) runs after the one scan of ``src_rows`` and creates ``src_rejects``.
     """
     run_sql(con, "transform/standardize")
-    landing_path = work_dir / "landing.parquet"
+    landing_dir = work_dir / "landing"
+    landing_dir.mkdir(parents=True, exist_ok=True)
     params = {"source": source, "load_id": load_id, "since": window[0], "until": window[1]}
-    typed, outside, rejected = write_landing(con, params, landing_path)
+    typed, outside, rejected = write_landing(con, params, landing_dir)
     reader_rejects = finish(con) if finish else con.execute("select count(*) from src_rejects").fetchall()[0][0]
     con.register("_typed_rejects", rejected)
     con.execute("create or replace temp table typed_rejects as select * from _typed_rejects")
@@ -157,7 +208,9 @@ def transform(
     con.execute("drop view typed")
     is_view = con.execute("select count(*) from duckdb_views() where view_name = 'src_rows'").fetchall()[0][0]
     con.execute("drop view src_rows" if is_view else "drop table src_rows")  # the landing file holds the batch now
-    con.execute("set variable landing_file = ?", [str(landing_path)])
+    files = [str(p) for p in landing_files(landing_dir)]
+    con.execute("set variable landing_files = ?", [files])
+    con.execute("set variable curate_files = ?", [files])  # zones.merge_curated narrows it year by year
     run_sql(con, "transform/keys")
     assign_zips(con, assign)
     run_sql(con, "transform/curate")
@@ -166,7 +219,7 @@ def transform(
     # one full pass the curated zone makes).
     by_status = con.execute(
         "select coalesce(z.zip_status, 'no_coordinates'), count(*), count(z.zip5) "
-        "from read_parquet(getvariable('landing_file')) as l "
+        "from read_parquet(getvariable('landing_files')) as l "
         "left join zip_lookup as z on l.latitude = z.latitude and l.longitude = z.longitude group by 1"
     ).fetchall()
     status = {k: n for k, n, _ in by_status}
@@ -175,7 +228,7 @@ def transform(
             "select regexp_replace(reason, ':.*$', ''), count(*) from quarantine group by 1 order by 2 desc"
         ).fetchall()
     )
-    landed = one("select count(*) from read_parquet(getvariable('landing_file'))")
+    landed = one("select count(*) from read_parquet(getvariable('landing_files'))")
     return TransformCounts(
         typed=typed,
         outside_window=outside,
@@ -189,15 +242,15 @@ def transform(
     )
 
 
-def null_rates(landing_path: Path) -> dict[str, float]:
-    """Share of nulls per canonical column in this load, from the landing file's Parquet statistics."""
-    meta = pq.ParquetFile(landing_path).metadata
-    total = meta.num_rows
+def null_rates(paths: list[Path]) -> dict[str, float]:
+    """Share of nulls per canonical column in this load, from the landing files' Parquet statistics."""
+    metas = [pq.ParquetFile(p).metadata for p in paths]
+    total = sum(m.num_rows for m in metas)
     if not total:
         return {}
     names = {c for c, _ in SOURCE_COLUMNS}
     nulls: dict[str, int] = {}
-    for rg in range(meta.num_row_groups):
+    for meta, rg in ((m, i) for m in metas for i in range(m.num_row_groups)):
         group = meta.row_group(rg)
         for i in range(group.num_columns):
             col = group.column(i)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import tempfile
 from contextlib import ExitStack
 from pathlib import Path
@@ -19,18 +20,22 @@ CURATED_PREFIX = "curated/charges"
 
 def _copy_to_lake(con: duckdb.DuckDBPyConnection, lake: Lake, select_sql: str, key: str, tmp: Path) -> None:
     path = tmp / Path(key).name
-    con.execute(f"copy ({select_sql}) to '{path}' (format parquet, compression zstd)")
+    con.execute(f"copy ({select_sql}) to '{path}' (format parquet, compression zstd, compression_level 1)")
     lake.put_file(key, path)
 
 
 def write_landing_and_quarantine(
-    con: duckdb.DuckDBPyConnection, lake: Lake, load_id: str, landing_path: Path
+    con: duckdb.DuckDBPyConnection, lake: Lake, load_id: str, landing: list[Path]
 ) -> list[str]:
-    """Landing = typed rows that passed (the file the transform wrote); quarantine = rows that did not."""
-    keys = [f"landing/load_id={load_id}/charges.parquet", f"quarantine/load_id={load_id}/rejects.parquet"]
-    lake.put_file(keys[0], landing_path)
+    """Landing = typed rows that passed (the files the transform wrote, one per stop year);
+    quarantine = rows that did not, with the reason."""
+    keys = []
+    for path in landing:
+        keys.append(f"landing/load_id={load_id}/{path.name}")
+        lake.put_file(keys[-1], path)
+    keys.append(f"quarantine/load_id={load_id}/rejects.parquet")
     with tempfile.TemporaryDirectory(prefix="zones-") as tmp:
-        _copy_to_lake(con, lake, "select * from quarantine", keys[1], Path(tmp))
+        _copy_to_lake(con, lake, "select * from quarantine", keys[-1], Path(tmp))
     return keys
 
 
@@ -60,27 +65,62 @@ def partitions_holding_batch_rows(con: duckdb.DuckDBPyConnection, lake: Lake, ke
 def merge_curated(con: duckdb.DuckDBPyConnection, lake: Lake, load_id: str) -> tuple[list[str], int]:
     """Merge the batch into its year/month partitions so that each row_id is in exactly one.
 
-    One pass: the partitions the batch touches (its months, plus any month holding an older
-    version of a batch row whose date was edited) are read, rows the batch replaces are dropped
-    (same rule as the warehouse merge), the batch is added, and the result is written partitioned
-    and uploaded over the old objects. A rerun therefore rewrites the same partitions with the same
-    rows, and the zone's total always equals the warehouse's. Returns the keys written and how many
+    For each year the batch touches (its years, plus any year holding an older version of a batch
+    row whose date was edited): that year's existing partitions are read, rows the batch replaces
+    are dropped (same rule as the warehouse merge), the batch's rows of that year are added, and
+    the result is written partitioned by month and uploaded over the old objects. A rerun
+    therefore rewrites the same partitions with the same rows, and the zone's total always equals
+    the warehouse's. One year per pass keeps the partitioned write's memory to one year's rows
+    (the batch's landing files are already split by year). Returns the keys written and how many
     of this load's rows they hold (counted in the files before upload).
     """
     existing = {k for k in lake.list(CURATED_PREFIX) if k.endswith(".parquet")}
     batch_months = {partition_key(y, m) for y, m in con.execute(
-        "select distinct year(date_of_stop), month(date_of_stop) from read_parquet(getvariable('landing_file'))"
+        "select distinct year(date_of_stop), month(date_of_stop) from read_parquet(getvariable('landing_files'))"
     ).fetchall()}
     moved = partitions_holding_batch_rows(con, lake, sorted(existing - batch_months))
     touched_existing = sorted((batch_months | moved) & existing)
+    all_files = con.execute("select getvariable('landing_files')").fetchall()[0][0]
+    by_year = {int(Path(f).stem.split("_")[1]): f for f in all_files if Path(f).stem.split("_")[1].isdigit()}
+    years = sorted(set(by_year) | {_partition_of(k)[0] for k in touched_existing})
     # The batch's keys, only when there are old rows to replace (a first backfill has none).
     keys_sql = "select row_id, content_key, source from curated" + ("" if touched_existing else " limit 0")
     con.execute(f"create or replace temp table batch_keys as {keys_sql}")
     written: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="curated-") as tmp, ExitStack() as stack:
-        new_dir = Path(tmp) / "parts"
-        old_paths = [str(stack.enter_context(lake.local_copy(k))) for k in touched_existing]
-        old_sql = "select * from read_parquet(?, union_by_name = true, hive_partitioning = false)" if old_paths else "select * from curated where false"
+    batch_rows = 0
+    with tempfile.TemporaryDirectory(prefix="curated-") as tmp:
+        for year in years:
+            old_keys = [k for k in touched_existing if _partition_of(k)[0] == year]
+            produced = _merge_year(con, lake, Path(tmp) / str(year), old_keys, by_year.get(year), all_files)
+            if produced:
+                batch_rows += con.execute(
+                    "select count(*) from read_parquet(?, hive_partitioning = false) where load_id = ?",
+                    [[str(p) for p in produced.values()], load_id],
+                ).fetchall()[0][0]
+            for key, path in produced.items():
+                lake.put_file(key, path)
+                written.append(key)
+            for key in set(old_keys) - set(produced):  # every row of that month moved elsewhere
+                lake.delete(key)
+            shutil.rmtree(Path(tmp) / str(year), ignore_errors=True)
+    con.execute("set variable curate_files = ?", [all_files])
+    con.execute("drop table batch_keys")
+    log.info("curated: %d month partition(s) written (%d touched only by moved rows)", len(written), len(moved - batch_months))
+    return written, int(batch_rows)
+
+
+def _merge_year(
+    con: duckdb.DuckDBPyConnection, lake: Lake, out_dir: Path, old_keys: list[str], landing_file: str | None,
+    all_files: list[str],
+) -> dict[str, Path]:
+    """Write one year's merged month partitions to ``out_dir``; return {lake key: local file}."""
+    # The curated view reads the variable curate_files: this year's landing file only.
+    con.execute("set variable curate_files = ?", [[landing_file] if landing_file else all_files[:1]])
+    new_sql = "select * from curated" + ("" if landing_file else " where false")
+    with ExitStack() as stack:
+        old_paths = [str(stack.enter_context(lake.local_copy(k))) for k in old_keys]
+        old_sql = ("select * from read_parquet(?, union_by_name = true, hive_partitioning = false)"
+                   if old_paths else "select * from curated where false")
         con.execute(
             f"""copy (
                 with old as ({old_sql}),
@@ -93,32 +133,20 @@ def merge_curated(con: duckdb.DuckDBPyConnection, lake: Lake, load_id: str) -> t
                 merged as (
                     select * from kept
                     union all by name
-                    select * from curated
+                    {new_sql}
                 )
                 select *, stop_year as year, stop_month as month from merged
-            ) to '{new_dir}' (format parquet, compression zstd, partition_by (year, month),
+            ) to '{out_dir}' (format parquet, compression zstd, compression_level 1, partition_by (year, month),
                              write_partition_columns false, filename_pattern 'part_{{i}}')""",
             [old_paths] if old_paths else [],
         )
-        files = sorted(new_dir.glob("year=*/month=*/*.parquet"))
-        produced: dict[str, Path] = {}
-        for path in files:
-            key = partition_key(*_partition_of(str(path.relative_to(new_dir))))
-            if key in produced:
-                raise RuntimeError(f"more than one file written for {key}")
-            produced[key] = path
-        batch_rows = con.execute(
-            "select count(*) from read_parquet(?, hive_partitioning = false) where load_id = ?",
-            [[str(p) for p in produced.values()], load_id],
-        ).fetchall()[0][0] if produced else 0
-        for key, path in produced.items():
-            lake.put_file(key, path)
-            written.append(key)
-        for key in set(touched_existing) - set(produced):  # every row of that month moved elsewhere
-            lake.delete(key)
-    con.execute("drop table batch_keys")
-    log.info("curated: %d month partition(s) written (%d touched only by moved rows)", len(written), len(moved - batch_months))
-    return written, int(batch_rows)
+    produced: dict[str, Path] = {}
+    for path in sorted(out_dir.glob("year=*/month=*/*.parquet")):
+        key = partition_key(*_partition_of(str(path.relative_to(out_dir))))
+        if key in produced:
+            raise RuntimeError(f"more than one file written for {key}")
+        produced[key] = path
+    return produced
 
 
 def curated_batch_reader(lake: Lake, keys: list[str], load_id: str) -> pa.RecordBatchReader:

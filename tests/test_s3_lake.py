@@ -65,11 +65,14 @@ def test_the_whole_pipeline_runs_on_an_s3_lake(s3_client, s3_bucket: str, s3_lak
         body = s3_client.get_object(Bucket=s3_bucket, Key=key)["Body"].read()
         assert hashlib.sha256(body).hexdigest() == hashlib.sha256(path.read_bytes()).hexdigest()
         assert f"load_date={first.run_id[:4]}-" in key and "raw/source=sample/" in key
-    # landing + quarantine: one object each for this load, counts reconcile with the raw records
+    # landing: one object per stop year of this load; quarantine: one; counts reconcile with raw records
     landing = [k for k in zones["landing"] if f"load_id={first.run_id}/" in k]
     quarantine = [k for k in zones["quarantine"] if f"load_id={first.run_id}/" in k]
-    assert len(landing) == len(quarantine) == 1
-    landed = pq.read_table(io.BytesIO(s3_client.get_object(Bucket=s3_bucket, Key=landing[0])["Body"].read())).num_rows
+    years = sorted(int(k.rsplit("_", 1)[1].split(".")[0]) for k in landing)
+    assert years == [2012, 2013, 2014, 2015, 2016, 2019]  # the bundled sample's stop years
+    assert len(quarantine) == 1
+    landed = sum(pq.read_table(io.BytesIO(s3_client.get_object(Bucket=s3_bucket, Key=k)["Body"].read())).num_rows
+                 for k in landing)
     rejected = pq.read_table(io.BytesIO(s3_client.get_object(Bucket=s3_bucket, Key=quarantine[0])["Body"].read())).num_rows
     assert (landed, rejected) == (first.rows_landed, first.rows_quarantined)
     assert first.rows_raw == landed + rejected
@@ -89,7 +92,9 @@ def test_the_whole_pipeline_runs_on_an_s3_lake(s3_client, s3_bucket: str, s3_lak
     assert zones2["curated"] == curated
     assert curated_row_count(None, lake) == second.warehouse_rows == first.warehouse_rows
     assert second.rows_replaced == second.rows_inserted == first.warehouse_rows
-    assert len(zones2["landing"]) == 2  # one per load: landing is the audit trail of each run
+    # one set per load: landing is the audit trail of each run
+    assert len(zones2["landing"]) == 2 * len(landing)
+    assert {k.split("/")[2] for k in zones2["landing"]} == {f"load_id={first.run_id}", f"load_id={second.run_id}"}
 
 
 def test_the_curated_count_reads_only_parquet_footers(s3_client, s3_bucket: str, s3_env: str) -> None:  # noqa: ANN001

@@ -179,3 +179,33 @@ def test_current_43_column_layout_with_search_fields_is_typed(tmp_path: Path) ->
     assert searched == 4  # "Yes" x4 in the file; "Unknown" x259 become null
     assert unknown == 259
     assert str(con.execute("select min(date_of_stop) from curated").fetchall()[0][0]) == "2025-01-01"
+
+
+def test_landing_rows_are_split_into_one_file_per_stop_year(tmp_path: Path) -> None:
+    # The 2017 tolu238 sample spreads its stops over 2012-2016 (SOURCES.md).
+    _, _, counts = run_transform([SAMPLE_DIR / "mcpd_tv_sample_tolu238_2017.csv.gz"], tmp_path)
+    files = sorted((tmp_path / "landing").glob("charges_*.parquet"))
+    assert [f.name for f in files] == [f"charges_{y}.parquet" for y in range(2012, 2017)]
+    con = work_connection()
+    total = 0
+    for f in files:
+        n, lo, hi = con.execute(
+            "select count(*), min(year(date_of_stop)), max(year(date_of_stop)) from read_parquet(?)", [str(f)]
+        ).fetchall()[0]
+        assert lo == hi == int(f.stem.split("_")[1])
+        total += n
+    assert total == counts.landed
+
+
+def test_a_row_in_two_files_gets_the_same_key_per_file_whatever_the_file_order(tmp_path: Path) -> None:
+    text, _ = real_lines("mcpd_tv_sample_nerox_2019.csv.gz", 30)
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.write_text(text)
+    b.write_text(text)  # the same 30 rows again: an overlapping export
+    keys = []
+    for i, order in enumerate(([a, b], [b, a])):
+        con, records, counts = run_transform(order, tmp_path / f"run{i}")
+        assert records == 60 and counts.landed == 60
+        assert con.execute("select count(distinct row_id) from curated").fetchall()[0][0] == 60
+        keys.append(sorted(con.execute("select source_file, row_id from curated").fetchall()))
+    assert keys[0] == keys[1]

@@ -3,10 +3,11 @@
 -- dup_ordinals from keys.sql.
 --   content_key: content hash + the ordinal among identical rows in the batch.
 --   row_id: Socrata's :id when the source has one (stable across edits), else 'h:' || content_key.
--- A view over the landing file, not a table: at 2M rows a materialised copy would spill.
+-- A view over the landing files (the variable curate_files: all of them, or one year's while
+-- zones.merge_curated writes that year), not a table: at 2M rows a materialised copy would spill.
 create or replace temp view curated as
 with landing_rows as (
-    select * from read_parquet(getvariable('landing_file'), file_row_number = true)
+    select * from read_parquet(getvariable('curate_files'), filename = true, file_row_number = true)
 ),
 
 keyed as (
@@ -14,7 +15,7 @@ keyed as (
         l.*,
         l.content_hash || ':' || coalesce(d.dup_ordinal, 1) as content_key
     from landing_rows as l
-    left join dup_ordinals as d on l.file_row_number = d.file_row_number
+    left join dup_ordinals as d on l.filename = d.filename and l.file_row_number = d.file_row_number
 ),
 
 final as (
