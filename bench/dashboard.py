@@ -18,6 +18,7 @@ import statistics
 import time
 from dataclasses import replace
 from datetime import date
+from functools import partial
 
 from .common import PYTHON, measure, write_section
 
@@ -50,12 +51,13 @@ def pages():  # noqa: ANN201
     def router(f):  # noqa: ANN001, ANN202
         q.available(); q.freshness(); q.zip_options()  # noqa: E702
 
+    # The same calls as the pages make, grouped as they group them (queries.gather runs a group at once).
     def overview(f):  # noqa: ANN001, ANN202
         fr = q.freshness()
         d_from, d_to = f.date_from or fr.first_stop, f.date_to or fr.last_stop
-        q.totals(f); q.residents(f.zips)  # noqa: E702
         a, b = charts.same_period_last_year(d_from, d_to)
-        q.totals(replace(f, date_from=a, date_to=b)); q.daily(f); q.monthly(f)  # noqa: E702
+        q.gather(partial(q.totals, f), partial(q.residents, f.zips), partial(q.totals, replace(f, date_from=a, date_to=b)),
+                 partial(q.daily, f), partial(q.monthly, f))
 
     def map_(f):  # noqa: ANN001, ANN202
         q.zip_map(f); q.totals(f.without("zips")); q.county_zctas()  # noqa: E702
@@ -64,10 +66,9 @@ def pages():  # noqa: ANN201
         map_(f); q.location_grid(f, 0.01)  # noqa: E702
 
     def trends(f):  # noqa: ANN001, ANN202
-        q.monthly(f, ignore=("dates",)); q.year_coverage()  # noqa: E702
-        for dim, n in (("none", 1), ("description", 10), ("district", 20)):
-            q.year_compare(f, dim, 2015, 2016, (12, 4), n)
-        q.weekday_hour(f)
+        q.gather(partial(q.monthly, f, ignore=("dates",)), q.year_coverage)
+        q.gather(*[partial(q.year_compare, f, dim, 2015, 2016, (12, 4), n)
+                   for dim, n in (("none", 1), ("description", 10), ("district", 20))], partial(q.weekday_hour, f))
 
     def people(f):  # noqa: ANN001, ANN202
         q.stops_by(f, "race", ignore=("races",)); q.residents(f.zips)  # noqa: E702

@@ -1,6 +1,7 @@
 """Overview: how many stops and charges, per resident, compared with a year earlier, over time."""
 
 from dataclasses import replace
+from functools import partial
 
 import streamlit as st
 
@@ -11,22 +12,30 @@ lo, hi = filters.bounds()
 ui.header("Traffic stops in Montgomery County, MD",
           "Montgomery County Police traffic stops from the county's open-data portal, updated daily.")
 
-tot = queries.totals(f).iloc[0]
+d_from, d_to = f.date_from or lo, f.date_to or hi
+per_capita_ok = not f.races and not f.genders
+prev_from, prev_to = charts.same_period_last_year(d_from, d_to)
+compare = (d_to - d_from).days <= 366
+# The page's queries are independent of each other: run them at once.
+tot_df, residents_df, prev_df, daily, monthly = queries.gather(
+    partial(queries.totals, f),
+    partial(queries.residents, f.zips) if per_capita_ok else lambda: None,
+    partial(queries.totals, replace(f, date_from=prev_from, date_to=prev_to)) if compare else lambda: None,
+    partial(queries.daily, f),
+    partial(queries.monthly, f),
+)
+tot = tot_df.iloc[0]
 stops, charges = int(tot["stops"]), int(tot["charges"])
 if stops == 0:
     ui.no_stops()
     st.stop()
 
-d_from, d_to = f.date_from or lo, f.date_to or hi
-per_capita_ok = not f.races and not f.genders
-residents = float(queries.residents(f.zips).iloc[0]["residents"]) if per_capita_ok else 0.0
+residents = float(residents_df.iloc[0]["residents"]) if per_capita_ok else 0.0
 rate = 1000 * stops / residents if residents > 0 else None
 
 prev_stops = change = None
-prev_from, prev_to = charts.same_period_last_year(d_from, d_to)
-if (d_to - d_from).days <= 366:
-    prev = queries.totals(replace(f, date_from=prev_from, date_to=prev_to)).iloc[0]
-    prev_stops = int(prev["stops"])
+if compare:
+    prev_stops = int(prev_df.iloc[0]["stops"])
     change = charts.pct_change(stops, prev_stops)
 
 # One plain-language sentence for the current filters.
@@ -40,7 +49,7 @@ if change is not None:
                  f"({prev_stops:,} stops, {filters.period_text(prev_from, prev_to)})")
     if prev_from < lo:
         sentence += f" (careful: the data starts on {filters.fmt_date(lo)}, so that period is incomplete)"
-elif prev_stops == 0 and (d_to - d_from).days <= 366:
+elif prev_stops == 0 and compare:
     sentence += ". The data has no stops for the same period a year earlier"
 st.markdown(sentence + ".")
 
@@ -66,10 +75,8 @@ if not per_capita_ok:
 st.caption(" ".join(notes))
 ui.residents_caveat()
 
-daily = queries.daily(f)
 ui.chart(charts.daily_trend(daily), daily.rename(columns={"date_of_stop": "date"}), "stops and charges per day",
          key="daily")
-monthly = queries.monthly(f)
 ui.chart(charts.monthly_trend(monthly), charts.month_index(monthly)[["month", "stops", "charges"]],
          "stops and charges per month (months with none are 0)", key="monthly",
          column_config={"month": st.column_config.DateColumn("month", format="YYYY-MM")})

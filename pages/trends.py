@@ -1,5 +1,7 @@
 """Trends: the same months of two years, monthly lines by year, weekday x hour, what and where changed."""
 
+from functools import partial
+
 import streamlit as st
 
 from dashboard import charts, filters, queries, ui
@@ -7,11 +9,10 @@ from dashboard import charts, filters, queries, ui
 f = filters.current()
 ui.header("Trends", "How the number of stops changes from year to year, month to month and hour to hour.")
 
-monthly_all = queries.monthly(f, ignore=("dates",))
+monthly_all, cov = queries.gather(partial(queries.monthly, f, ignore=("dates",)), queries.year_coverage)
 if monthly_all.empty:
     ui.no_stops()
     st.stop()
-cov = queries.year_coverage()
 years = [int(y) for y in cov["stop_year"]]
 if not years:
     ui.no_stops()
@@ -29,7 +30,13 @@ last_a = cov.loc[cov["stop_year"] == year_a, "last_stop"].iloc[0]
 cutoff = (last_b.month, last_b.day) if hasattr(last_b, "month") else (12, 31)
 period = "the whole year" if cutoff == (12, 31) else f"1 January to {last_b.day} {last_b.strftime('%B')}"
 
-total = queries.year_compare(f, "none", year_a, year_b, cutoff, 1)
+# The rest of the page's queries are independent of each other: run them at once.
+total, desc, dist, wh = queries.gather(
+    partial(queries.year_compare, f, "none", year_a, year_b, cutoff, 1),
+    partial(queries.year_compare, f, "description", year_a, year_b, cutoff, 10),
+    partial(queries.year_compare, f, "district", year_a, year_b, cutoff, 20),
+    partial(queries.weekday_hour, f),
+)
 a = int(total["stops_a"].sum()) if not total.empty else 0
 b = int(total["stops_b"].sum()) if not total.empty else 0
 change = charts.pct_change(b, a)
@@ -50,18 +57,15 @@ ui.chart(charts.yearly_lines(monthly_all, [year_b, year_a]),
          .rename_axis(index="month", columns=None).reset_index().rename(columns=str),
          "stops per month and year", key="yearly")
 
-desc = queries.year_compare(f, "description", year_a, year_b, cutoff, 10)
 ui.chart(charts.comparison_bars(desc, year_a, year_b, f"Top 10 reasons for stops in {year_b} (most serious charge)"),
          charts.change_table(desc, year_a, year_b), "top charge descriptions, both years", key="desc",
          column_config={"change_pct": st.column_config.NumberColumn("% change", format="percent")})
-dist = queries.year_compare(f, "district", year_a, year_b, cutoff, 20)
 dist = dist.assign(label=[filters.district_short(x) if x != "(unknown)" else x for x in dist["label"]])
 ui.chart(charts.comparison_bars(dist, year_a, year_b, "Stops by police district"),
          charts.change_table(dist, year_a, year_b), "stops by district, both years", key="district",
          column_config={"change_pct": st.column_config.NumberColumn("% change", format="percent")})
 
 st.subheader("When stops happen")
-wh = queries.weekday_hour(f)
 ui.chart(charts.weekday_hour_heatmap(wh), charts.weekday_hour_matrix(wh).rename(columns=lambda h: f"{h:02d}h").reset_index(names="day")
          if not wh.empty else wh,
          "stops by weekday (rows) and hour (columns)", key="heatmap")

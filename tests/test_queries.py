@@ -246,3 +246,41 @@ def test_a_committed_load_changes_the_cache_key(sample_warehouse_copy, monkeypat
     # a query already running on the old reader still sees one consistent (old) snapshot
     assert old_reader.con.cursor().execute("select count(*) from wh.stops").fetchall()[0][0] == before
     db.reset()
+
+
+def test_gather_returns_each_querys_result_in_order_like_running_them_one_by_one(wh):
+    from functools import partial
+
+    with queries.bypass_cache():
+        calls = [partial(queries.totals, f) for f in FILTERS.values()] + [partial(queries.monthly, FILTERS["everything"])]
+        together = queries.gather(*calls)
+        one_by_one = [c() for c in calls]
+    assert len(together) == len(calls)
+    for got, expected in zip(together, one_by_one):
+        pd.testing.assert_frame_equal(got, expected)
+
+
+def test_gather_raises_the_error_of_a_failing_query(wh):
+    from functools import partial
+
+    def broken():
+        return queries.run("no_such_query")
+
+    with pytest.raises(FileNotFoundError, match="no_such_query"):
+        queries.gather(partial(queries.totals, FilterState()), broken)
+
+
+def test_gather_keeps_the_cache_bypass_of_the_calling_thread(wh, monkeypatch):
+    calls = []
+    real = queries._execute_cached
+
+    def counting(*args, **kwargs):
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(queries, "_execute_cached", counting)
+    with queries.bypass_cache():
+        queries.gather(lambda: queries.totals(FilterState()), lambda: queries.monthly(FilterState()))
+    assert calls == []  # both ran uncached, on other threads
+    queries.gather(lambda: queries.totals(FilterState()), lambda: queries.monthly(FilterState()))
+    assert len(calls) == 2
