@@ -10,7 +10,14 @@ import pytest
 from scipy.special import expit
 
 from pipeline.analysis import intertwilight_window, sun_times, veil_of_darkness
-from pipeline.analysis.veil_of_darkness import COLUMNS, MODEL_TIME, MODEL_TIME_DISTRICT, prepare
+from pipeline.analysis.veil_of_darkness import (
+    COLUMNS,
+    MODEL_TIME,
+    MODEL_TIME_DISTRICT,
+    SPLINE_DF,
+    pool_small_districts,
+    prepare,
+)
 
 DISTRICT_EFFECT = {"1st District, Rockville": -0.4, "3rd District, Silver Spring": 0.5, "5th District, Germantown": 0.0}
 
@@ -92,3 +99,41 @@ def test_the_test_refuses_when_no_stops_fall_after_dark() -> None:
     june = stops.assign(date_of_stop=pd.Timestamp("2016-06-15"), clock_minute=17 * 60 + 30)  # broad daylight
     result = veil_of_darkness(june, min_n=100)
     assert not result.ran and "after dark" in result.reason
+
+
+def test_counted_stops_give_the_same_results_as_one_row_per_stop() -> None:
+    """veil_stops.sql returns counts per (date, minute, race, district); nothing may depend on that."""
+    stops = synthetic_stops(6_000, beta=-0.4, seed=31)
+    stops["clock_minute"] = stops["clock_minute"] // 10 * 10  # coarse times: many stops share a row
+    stops["date_of_stop"] = stops["date_of_stop"].dt.to_period("M").dt.start_time  # and a date
+    stops.loc[:11, "district"] = "Headquarters"  # under MIN_DISTRICT_STOPS: pooled
+    stops.loc[12:40, "district"] = None  # "(not recorded)", also pooled
+    keys = ["date_of_stop", "clock_minute", "race", "district"]
+    counted = stops.groupby(keys, dropna=False).size().rename("n_stops").reset_index()
+    assert len(counted) < len(stops) / 2 and counted["n_stops"].sum() == len(stops)
+
+    per_stop, grouped = veil_of_darkness(stops), veil_of_darkness(counted.sample(frac=1, random_state=1))
+    assert per_stop.ran and grouped.ran
+    assert per_stop.details["cells"] == grouped.details["cells"]
+    a, b = per_stop.table.set_index("model"), grouped.table.set_index("model")
+    exact = ["ran", "reason", "n", "n_black", "n_dark", "n_light", "n_twilight_dropped", "spline_df",
+             "n_districts", "window_start", "window_end", "date_min", "date_max", "interpretation"]
+    pd.testing.assert_frame_equal(a[exact], b[exact])
+    close = ["share_black_light", "share_black_light_low", "share_black_light_high", "share_black_dark",
+             "share_black_dark_low", "share_black_dark_high", "coef_is_dark", "se", "ci_low", "ci_high",
+             "odds_ratio", "or_low", "or_high", "p_value"]
+    pd.testing.assert_frame_equal(a[close].astype(float), b[close].astype(float), check_exact=False, rtol=1e-9)
+    assert a.loc[MODEL_TIME_DISTRICT, "n_districts"] == 4  # three districts + the pooled one
+
+    # ... and the frequency-weighted fit equals the unweighted fit on one row per stop.
+    import statsmodels.api as sm
+    import statsmodels.formula.api as smf
+
+    data, _ = prepare(stops)
+    data["district"] = pool_small_districts(data)
+    spline = f"cr(clock_minute, df={SPLINE_DF}, constraints='center')"
+    for name, formula in ((MODEL_TIME, f"is_black ~ is_dark + {spline}"),
+                          (MODEL_TIME_DISTRICT, f"is_black ~ is_dark + {spline} + C(district)")):
+        fit = smf.glm(formula, data=data, family=sm.families.Binomial()).fit()
+        assert b.loc[name, "coef_is_dark"] == pytest.approx(fit.params["is_dark"], rel=1e-9), name
+        assert b.loc[name, "se"] == pytest.approx(fit.bse["is_dark"], rel=1e-9), name

@@ -1,8 +1,9 @@
 """Run every analysis against a warehouse and store the result tables.
 
 Inputs are read with the SQL in ``sql/analysis/*.sql`` (aggregates, so little data leaves the
-warehouse; only the veil-of-darkness test needs one row per evening stop of a Black or White
-driver); the statistics run in pandas/statsmodels; the four result tables are replaced whole.
+warehouse; the veil-of-darkness input is counted per date, minute, race and district, which is still
+close to one row per evening stop because few stops share a minute); the statistics run in
+pandas/statsmodels; the four result tables are replaced whole.
 """
 
 from __future__ import annotations

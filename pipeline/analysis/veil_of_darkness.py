@@ -22,6 +22,12 @@ Method (as in Pierson et al.):
 
 The test refuses (``ran=False`` with a reason) below ``min_n`` usable stops or when any of the
 dark/light x Black/White cells has fewer than ``min_cell`` stops.
+
+Input is counted, not listed: ``veil_stops.sql`` returns one row per date, clock minute, race and
+district with ``n_stops``. Every count, share and threshold sums ``n_stops``; the GLM is fitted on
+one row per (is_dark, clock minute, district, race) with ``n_stops`` as a frequency weight, which
+gives the same estimates and standard errors as one row per stop. A frame without ``n_stops`` is
+one row per stop.
 """
 
 from __future__ import annotations
@@ -47,6 +53,8 @@ MIN_CELL: Final = 30
 MIN_DISTRICT_STOPS: Final = 30
 MODEL_TIME: Final = "time"
 MODEL_TIME_DISTRICT: Final = "time_district"
+WEIGHT: Final = "n_stops"
+MODEL_KEYS: Final = ["is_dark", "clock_minute", "district", "is_black"]
 
 COLUMNS: Final = [
     "model", "ran", "reason", "n", "n_black", "n_dark", "n_light", "n_twilight_dropped",
@@ -95,13 +103,29 @@ def _hhmm(minutes: float) -> str:
     return f"{m // 60:02d}:{m % 60:02d}"
 
 
-def prepare(stops: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, object]]:
-    """Stops (date_of_stop, clock_minute, race, district) -> modelling frame + window facts.
+def _with_weights(stops: pd.DataFrame) -> pd.DataFrame:
+    """``stops`` with an integer ``n_stops`` column: as given, or 1 per row for one row per stop."""
+    if WEIGHT in stops.columns:
+        return stops.assign(**{WEIGHT: pd.to_numeric(stops[WEIGHT]).fillna(0).astype("int64")})
+    return stops.assign(**{WEIGHT: 1})
 
-    Output columns: date, clock_minute, is_black (0/1), is_dark (0/1), district, minutes_after_sunset.
+
+def _weighted_count(data: pd.DataFrame, mask: pd.Series | None = None) -> int:
+    """Number of stops (sum of ``n_stops``) in ``data``, or in the rows where ``mask`` holds."""
+    weights = data[WEIGHT] if mask is None else data.loc[mask, WEIGHT]
+    return int(weights.sum())
+
+
+def prepare(stops: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, object]]:
+    """Stops (date_of_stop, clock_minute, race, district[, n_stops]) -> modelling frame + window facts.
+
+    Output columns: date, clock_minute, is_black (0/1), is_dark (0/1), district, minutes_after_sunset,
+    n_stops (stops the row stands for; 1 per row when the input has no ``n_stops``). One output
+    row per input row kept; ``n_twilight_dropped`` counts stops, not rows.
     """
-    s = stops[stops["race"].isin(["BLACK", "WHITE"]) & stops["clock_minute"].notna()
-              & stops["date_of_stop"].notna()].copy()
+    s = _with_weights(stops)
+    s = s[s["race"].isin(["BLACK", "WHITE"]) & s["clock_minute"].notna()
+          & s["date_of_stop"].notna() & (s[WEIGHT] > 0)].copy()
     info: dict[str, object] = {}
     if s.empty:
         return s.assign(is_black=[], is_dark=[]), {"window": None, "n_twilight_dropped": 0}
@@ -114,7 +138,7 @@ def prepare(stops: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, object]]:
     sun = sun_times(s["date"])
     s = s.merge(sun, on="date", how="left")
     twilight = (s["clock_minute"] >= s["sunset_minute"]) & (s["clock_minute"] <= s["dusk_minute"])
-    info["n_twilight_dropped"] = int(twilight.sum())
+    info["n_twilight_dropped"] = _weighted_count(s, twilight)
     s = s[~twilight].copy()
     s["is_dark"] = (s["clock_minute"] > s["dusk_minute"]).astype(int)
     s["is_black"] = (s["race"] == "BLACK").astype(int)
@@ -123,8 +147,32 @@ def prepare(stops: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, object]]:
     return s.reset_index(drop=True), info
 
 
+def pool_small_districts(data: pd.DataFrame, min_stops: int = MIN_DISTRICT_STOPS) -> pd.Series:
+    """District labels with districts of fewer than ``min_stops`` stops (weighted) pooled into one."""
+    counts = data.groupby("district")[WEIGHT].sum()
+    small = counts[counts < min_stops].index
+    return data["district"].where(~data["district"].isin(small), "(small districts pooled)")
+
+
+def collapse(data: pd.DataFrame) -> pd.DataFrame:
+    """One row per (is_dark, clock_minute, district, is_black) with summed ``n_stops``: the GLM's input.
+
+    The date only decided is_dark; once that is known, rows that agree on every model variable
+    are interchangeable, so their stops are added up and fitted as one frequency-weighted row.
+    """
+    return data.groupby(MODEL_KEYS, as_index=False, sort=True)[WEIGHT].sum()
+
+
 def _fit(data: pd.DataFrame, spline_df: int, with_district: bool) -> tuple[object, int]:
-    """Binomial GLM; the spline df steps down if the clock times have too few distinct values."""
+    """Binomial GLM on ``collapse``-d rows weighted by ``n_stops``; the spline df steps down if the
+    clock times have too few distinct values.
+
+    Why the weighted fit equals the per-stop fit: freq_weights make the likelihood, and so the
+    estimates and standard errors, those of the expanded rows. patsy's ``cr`` puts its knots at
+    quantiles of the *distinct* clock minutes, which collapsing keeps; its centring constraint is
+    an unweighted row mean and so differs, but with an intercept in the model that only
+    reparametrises the spline columns, leaving the is_dark coefficient and its SE unchanged.
+    """
     import statsmodels.api as sm
     import statsmodels.formula.api as smf
 
@@ -136,7 +184,8 @@ def _fit(data: pd.DataFrame, spline_df: int, with_district: bool) -> tuple[objec
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                fit = smf.glm(formula, data=data, family=sm.families.Binomial()).fit()
+                fit = smf.glm(formula, data=data, family=sm.families.Binomial(),
+                              freq_weights=data[WEIGHT].astype(float)).fit()
             if np.isfinite(fit.bse["is_dark"]):
                 return fit, df
         except Exception as exc:  # patsy: duplicate knots when times are heavily rounded
@@ -166,9 +215,12 @@ def veil_of_darkness(
     min_cell: int = MIN_CELL,
     spline_df: int = SPLINE_DF,
 ) -> AnalysisResult:
-    """Run both models (time; time + district) on ``veil_stops.sql``-shaped stops."""
+    """Run both models (time; time + district) on ``veil_stops.sql``-shaped stops.
+
+    ``stops`` is either counted (with ``n_stops``, as the SQL returns it) or one row per stop.
+    """
     data, info = prepare(stops)
-    n = len(data)
+    n = _weighted_count(data)
     base: dict[str, object] = {
         "n": float(n), "min_n": min_n, "spline_df": spline_df,
         "n_twilight_dropped": float(info.get("n_twilight_dropped", 0)),
@@ -178,15 +230,16 @@ def veil_of_darkness(
     if n:
         base["date_min"], base["date_max"] = min(data["date"]), max(data["date"])
         dark, light = data[data["is_dark"] == 1], data[data["is_dark"] == 0]
-        base.update(n_black=float(data["is_black"].sum()), n_dark=float(len(dark)), n_light=float(len(light)))
+        base.update(n_black=float(_weighted_count(data, data["is_black"] == 1)),
+                    n_dark=float(_weighted_count(dark)), n_light=float(_weighted_count(light)))
         for name, part in (("light", light), ("dark", dark)):
-            k, m = part["is_black"].sum(), len(part)
+            k, m = _weighted_count(part, part["is_black"] == 1), _weighted_count(part)
             lo, hi = wilson_interval(k, m)
             base[f"share_black_{name}"] = float(proportion(k, m))
             base[f"share_black_{name}_low"], base[f"share_black_{name}_high"] = float(lo), float(hi)
 
     cells = {
-        (d, b): int(((data["is_dark"] == d) & (data["is_black"] == b)).sum()) if n else 0
+        (d, b): _weighted_count(data, (data["is_dark"] == d) & (data["is_black"] == b)) if n else 0
         for d in (0, 1) for b in (0, 1)
     }
     smallest = min(cells.values())
@@ -206,16 +259,15 @@ def veil_of_darkness(
         return AnalysisResult(NAME, False, reason, _frame(rows), {"cells": cells, **info})
 
     # District fixed effects need enough stops per district; small ones are pooled.
-    counts = data["district"].value_counts()
-    small = counts[counts < MIN_DISTRICT_STOPS].index
-    data["district"] = data["district"].where(~data["district"].isin(small), "(small districts pooled)")
+    data["district"] = pool_small_districts(data)
+    model_data = collapse(data)
 
     rows = []
     z = z_value()
     for model, with_district in ((MODEL_TIME, False), (MODEL_TIME_DISTRICT, True)):
         row = dict(base, model=model)
         try:
-            fit, used_df = _fit(data, spline_df, with_district)
+            fit, used_df = _fit(model_data, spline_df, with_district)
         except RuntimeError as exc:
             row.update(ran=False, reason=str(exc), interpretation="cannot be computed: " + str(exc))
             rows.append(row)
@@ -226,7 +278,7 @@ def veil_of_darkness(
             ran=True, reason="", coef_is_dark=coef, se=se, ci_low=lo, ci_high=hi,
             odds_ratio=float(np.exp(coef)), or_low=float(np.exp(lo)), or_high=float(np.exp(hi)),
             p_value=float(fit.pvalues["is_dark"]), spline_df=used_df,
-            n_districts=int(data["district"].nunique()) if with_district else None,
+            n_districts=int(model_data["district"].nunique()) if with_district else None,
         )
         row["interpretation"] = interpret(row["odds_ratio"], row["or_low"], row["or_high"], model)
         rows.append(row)
