@@ -23,6 +23,7 @@ from .lake import Lake, open_lake
 from .quality import Checks, QualityError
 from .transform import TransformCounts, landing_files, null_rates, transform, work_connection
 from .warehouse import Warehouse, open_warehouse
+from .warehouse.base import ALL_YEARS
 from .zones import curated_batch_reader, curated_row_count, merge_curated, write_landing_and_quarantine
 
 log = logging.getLogger(__name__)
@@ -189,8 +190,17 @@ def run_load(
                 staged = s.stage("stg_charges", curated_batch_reader(lake, curated_keys, result.run_id),
                                  like="moco_traffic_violations")
             checks.equal("curated = staged", curated_batch, staged, "rows")
-            s.script("warehouse/merge_charges", {"loaded_at": started.replace(tzinfo=None)})
-            s.script("marts/stops")
+            first_load = int(before) == 0
+            # A first load has nothing to replace and builds every stop, one stop year at a time.
+            s.script("warehouse/first_load" if first_load else "warehouse/merge_charges")
+            s.script("warehouse/insert_charges", {"loaded_at": started.replace(tzinfo=None)})
+            if first_load:
+                years = s.query("select distinct stop_year from moco_traffic_violations order by 1")["stop_year"]
+                for year in (int(y) for y in years):
+                    s.script("marts/stops", {"all_stops": True, "year_from": year, "year_to": year})
+            else:
+                s.script("marts/stops", ALL_YEARS)
+            s.execute("drop table affected_stops")
             s.stage("stg_quarantine", quarantine_rows, like="quarantine_rows")
             s.script("warehouse/merge_quarantine")
             after = s.scalar("select count(*) from moco_traffic_violations")

@@ -211,7 +211,10 @@ def transform(
     files = [str(p) for p in landing_files(landing_dir)]
     con.execute("set variable landing_files = ?", [files])
     con.execute("set variable curate_files = ?", [files])  # zones.merge_curated narrows it year by year
-    run_sql(con, "transform/keys")
+    con.execute("drop table if exists dup_ordinals")
+    for path in files:
+        con.execute("set variable keys_file = ?", [path])
+        run_sql(con, "transform/keys")
     assign_zips(con, assign)
     run_sql(con, "transform/curate")
     one = lambda sql: con.execute(sql).fetchall()[0][0]  # noqa: E731

@@ -89,9 +89,10 @@ def merge_curated(con: duckdb.DuckDBPyConnection, lake: Lake, load_id: str) -> t
     written: list[str] = []
     batch_rows = 0
     with tempfile.TemporaryDirectory(prefix="curated-") as tmp:
-        for year in years:
-            old_keys = [k for k in touched_existing if _partition_of(k)[0] == year]
-            produced = _merge_year(con, lake, Path(tmp) / str(year), old_keys, by_year.get(year), all_files)
+        for year, lo, hi in _month_chunks(con, lake, years, by_year, touched_existing):
+            old_keys = [k for k in touched_existing if _partition_of(k)[0] == year and lo <= _partition_of(k)[1] <= hi]
+            out_dir = Path(tmp) / f"{year}-{lo:02d}"
+            produced = _merge_year(con, lake, out_dir, old_keys, by_year.get(year), all_files, (lo, hi))
             if produced:
                 batch_rows += con.execute(
                     "select count(*) from read_parquet(?, hive_partitioning = false) where load_id = ?",
@@ -102,21 +103,70 @@ def merge_curated(con: duckdb.DuckDBPyConnection, lake: Lake, load_id: str) -> t
                 written.append(key)
             for key in set(old_keys) - set(produced):  # every row of that month moved elsewhere
                 lake.delete(key)
-            shutil.rmtree(Path(tmp) / str(year), ignore_errors=True)
+            shutil.rmtree(out_dir, ignore_errors=True)
     con.execute("set variable curate_files = ?", [all_files])
     con.execute("drop table batch_keys")
     log.info("curated: %d month partition(s) written (%d touched only by moved rows)", len(written), len(moved - batch_months))
     return written, int(batch_rows)
 
 
+CHUNK_ROWS = 400_000  # rows per partitioned write: its memory grows with this, not with the batch
+
+
+def _rows_in(lake: Lake, key: str) -> int:
+    if hasattr(lake, "parquet_num_rows"):  # S3: the footer only
+        return int(lake.parquet_num_rows(key))  # type: ignore[attr-defined]
+    import pyarrow.parquet as pq
+
+    return int(pq.ParquetFile(lake.uri(key)).metadata.num_rows)
+
+
+def _month_chunks(
+    con: duckdb.DuckDBPyConnection, lake: Lake, years: list[int], by_year: dict[int, str], old: list[str]
+) -> list[tuple[int, int, int]]:
+    """(year, first month, last month) groups of consecutive months holding <= ~CHUNK_ROWS rows each.
+
+    At county scale a year (~150k rows) is one chunk; at 10x a year is split into a few, so the
+    partitioned write never holds more than ~CHUNK_ROWS rows (measured: a 1.4M-row year spilled and
+    made the 20M backfill superlinear).
+    """
+    chunks: list[tuple[int, int, int]] = []
+    for year in years:
+        rows = dict.fromkeys(range(1, 13), 0)
+        if year in by_year:
+            for month, n in con.execute(
+                "select month(date_of_stop), count(*) from read_parquet(?) group by 1", [by_year[year]]
+            ).fetchall():
+                rows[int(month)] += int(n)
+        for key in old:
+            y, m = _partition_of(key)
+            if y == year:
+                rows[m] += _rows_in(lake, key)
+        start, total = None, 0
+        for month in range(1, 13):
+            if not rows[month]:
+                continue
+            if start is not None and total + rows[month] > CHUNK_ROWS:
+                chunks.append((year, start, last))
+                start, total = None, 0
+            if start is None:
+                start = month
+            total += rows[month]
+            last = month
+        if start is not None:
+            chunks.append((year, start, last))
+    return chunks
+
+
 def _merge_year(
     con: duckdb.DuckDBPyConnection, lake: Lake, out_dir: Path, old_keys: list[str], landing_file: str | None,
-    all_files: list[str],
+    all_files: list[str], months: tuple[int, int],
 ) -> dict[str, Path]:
-    """Write one year's merged month partitions to ``out_dir``; return {lake key: local file}."""
+    """Write the merged month partitions of one year's month range to ``out_dir``; return {lake key: local file}."""
     # The curated view reads the variable curate_files: this year's landing file only.
     con.execute("set variable curate_files = ?", [[landing_file] if landing_file else all_files[:1]])
-    new_sql = "select * from curated" + ("" if landing_file else " where false")
+    new_sql = ("select * from curated where stop_month between ? and ?" if landing_file
+               else "select * from curated where false")
     with ExitStack() as stack:
         old_paths = [str(stack.enter_context(lake.local_copy(k))) for k in old_keys]
         old_sql = ("select * from read_parquet(?, union_by_name = true, hive_partitioning = false)"
@@ -138,7 +188,7 @@ def _merge_year(
                 select *, stop_year as year, stop_month as month from merged
             ) to '{out_dir}' (format parquet, compression zstd, compression_level 1, partition_by (year, month),
                              write_partition_columns false, filename_pattern 'part_{{i}}')""",
-            [old_paths] if old_paths else [],
+            ([old_paths] if old_paths else []) + (list(months) if landing_file else []),
         )
     produced: dict[str, Path] = {}
     for path in sorted(out_dir.glob("year=*/month=*/*.parquet")):

@@ -152,9 +152,13 @@ class FileSource:
     def extract(self, con: duckdb.DuckDBPyConnection, lake: Lake, load_id: str, load_date: date) -> ExtractResult:
         keys = []
         for path in self.paths:
-            key = raw_key(self.name, load_date, load_id, path, _sha256(path))
-            if not lake.exists(key):
-                lake.put_file(key, path)
+            key_for = lambda sha, path=path: raw_key(self.name, load_date, load_id, path, sha)  # noqa: E731
+            if hasattr(lake, "put_file_hashed"):  # local lake: hash while copying (one read of the file)
+                key = lake.put_file_hashed(key_for, path)
+            else:
+                key = key_for(_sha256(path))
+                if not lake.exists(key):
+                    lake.put_file(key, path)
             keys.append(key)
         finish, unknown = read_csv_files(con, self.paths, self.name)
         # Records are counted while the transform streams the files (parsed) and by finish() (rejected).
