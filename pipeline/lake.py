@@ -14,14 +14,13 @@ atomic by nature. So a crash never leaves a half-written object that a reader co
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, Protocol
+from typing import Iterator, Protocol
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -90,32 +89,6 @@ class LocalLake:
         tmp = path.with_name(f".tmp-{path.name}")
         shutil.copyfile(src, tmp)
         os.replace(tmp, path)
-
-    def put_file_hashed(self, key_for: Callable[[str], str], src: Path, block: int = 8 << 20) -> str:
-        """Copy ``src`` into the lake under ``key_for(sha256 hex)``, hashing while copying (one read).
-
-        An object already stored under that key is kept (same content); returns the key.
-        """
-        staging = self.root / "_tmp"
-        staging.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=staging, prefix=".tmp-raw-")
-        digest = hashlib.sha256()
-        try:
-            with open(src, "rb") as fin, os.fdopen(fd, "wb") as fout:
-                while chunk := fin.read(block):
-                    digest.update(chunk)
-                    fout.write(chunk)
-            key = key_for(digest.hexdigest())
-            path = self._path(key)
-            if path.exists():
-                os.unlink(tmp)
-            else:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(tmp, path)
-            return key
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
 
     def get_bytes(self, key: str) -> bytes:
         return self._path(key).read_bytes()

@@ -197,17 +197,3 @@ def test_one_column_of_an_s3_parquet_object_is_read_without_the_rest(s3_client, 
     assert ids == table["row_id"].to_pylist()
     assert handle.bytes_fetched < len(sink.getvalue()) / 4  # the payload column never left S3
 
-
-def test_a_local_raw_copy_is_hashed_while_copied_and_reused_for_the_same_content(tmp_path: Path) -> None:
-    from pipeline.lake import LocalLake
-
-    lake = LocalLake(tmp_path / "lake")
-    src = SAMPLE_DIR / "mcpd_tv_sample_nerox_2019.csv.gz"
-    sha = hashlib.sha256(src.read_bytes()).hexdigest()
-    key = lake.put_file_hashed(lambda h: f"raw/x/{h[:16]}-{src.name}", src)
-    assert key == f"raw/x/{sha[:16]}-{src.name}"
-    assert (tmp_path / "lake" / key).read_bytes() == src.read_bytes()
-    mtime = (tmp_path / "lake" / key).stat().st_mtime_ns
-    assert lake.put_file_hashed(lambda h: f"raw/x/{h[:16]}-{src.name}", src) == key  # same content: kept
-    assert (tmp_path / "lake" / key).stat().st_mtime_ns == mtime
-    assert not [p for p in (tmp_path / "lake" / "_tmp").iterdir()]  # no temp file left behind

@@ -152,13 +152,11 @@ class FileSource:
     def extract(self, con: duckdb.DuckDBPyConnection, lake: Lake, load_id: str, load_date: date) -> ExtractResult:
         keys = []
         for path in self.paths:
-            key_for = lambda sha, path=path: raw_key(self.name, load_date, load_id, path, sha)  # noqa: E731
-            if hasattr(lake, "put_file_hashed"):  # local lake: hash while copying (one read of the file)
-                key = lake.put_file_hashed(key_for, path)
-            else:
-                key = key_for(_sha256(path))
-                if not lake.exists(key):
-                    lake.put_file(key, path)
+            # NOTE: hashing while copying in Python was measured slower (4.3 s vs 1.1 s for 790 MB) than
+            # hashing, then letting the kernel copy (shutil.copyfile).
+            key = raw_key(self.name, load_date, load_id, path, _sha256(path))
+            if not lake.exists(key):
+                lake.put_file(key, path)
             keys.append(key)
         finish, unknown = read_csv_files(con, self.paths, self.name)
         # Records are counted while the transform streams the files (parsed) and by finish() (rejected).
