@@ -21,9 +21,9 @@ from .config import Settings
 from .extract.base import ExtractResult, Source
 from .lake import Lake, open_lake
 from .quality import Checks, QualityError
-from .transform import TransformCounts, landing_files, null_rates, transform, work_connection
+from .transform import TransformCounts, null_rates, transform, work_connection
 from .warehouse import Warehouse, open_warehouse
-from .warehouse.base import ALL_YEARS
+from .warehouse.base import REBUILD_AFFECTED_STOPS
 from .zones import curated_batch_reader, curated_row_count, merge_curated, write_landing_and_quarantine
 
 log = logging.getLogger(__name__)
@@ -140,8 +140,7 @@ def run_load(
     log.info("run %s: %s from %s into %s", result.run_id, command, source.name, settings.redacted_warehouse)
     # DuckDB spills past its memory limit: beside a local lake, else in the system temp dir (never the cwd).
     spill = settings.lake_path / "_tmp" if not settings.lake_is_s3 else Path(tempfile.gettempdir()) / "moco-pipeline-spill"
-    con = work_connection(spill, memory_limit=settings.memory_limit)
-    spill.mkdir(parents=True, exist_ok=True)
+    con = work_connection(spill, memory_limit=settings.memory_limit)  # creates the spill folder
     work_dir = Path(tempfile.mkdtemp(prefix="batch-", dir=spill))
     try:
         extracted = source.extract(con, lake, result.run_id, started.date())
@@ -161,15 +160,14 @@ def run_load(
         if require_rows:
             checks.check("extract not empty", result.rows_raw > 0, "the source returned no rows")
         result.rows_landed, result.rows_quarantined = counts.landed, counts.quarantined
-        result.rows_curated, result.rows_with_zip = counts.curated, counts.with_zip
+        result.rows_with_zip = counts.with_zip
         result.zip_status, result.quarantine_reasons = counts.zip_status, counts.quarantine_reasons
         checks.equal("raw = landing + quarantine", result.rows_raw, counts.landed + counts.quarantined, "records")
         if counts.quarantined:
             log.warning("quarantined %s row(s): %s", f"{counts.quarantined:,}", counts.quarantine_reasons)
-        landing = landing_files(work_dir / "landing")
-        nulls = null_rates(landing)
+        nulls = null_rates(counts.landing_files)
 
-        write_landing_and_quarantine(con, lake, result.run_id, landing)
+        write_landing_and_quarantine(con, lake, result.run_id, counts.landing_files)
         curated_keys, curated_batch = merge_curated(con, lake, result.run_id)
         result.rows_curated = curated_batch
         checks.equal("landing = curated", counts.landed, curated_batch, "rows")
@@ -199,7 +197,7 @@ def run_load(
                 for year in (int(y) for y in years):
                     s.script("marts/stops", {"all_stops": True, "year_from": year, "year_to": year})
             else:
-                s.script("marts/stops", ALL_YEARS)
+                s.script("marts/stops", REBUILD_AFFECTED_STOPS)
             s.execute("drop table affected_stops")
             s.stage("stg_quarantine", quarantine_rows, like="quarantine_rows")
             s.script("warehouse/merge_quarantine")

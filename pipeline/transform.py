@@ -37,10 +37,10 @@ class TransformCounts:
     reader_rejects: int  # lines the CSV reader could not split (0 for the API)
     landed: int
     quarantined: int  # typed rows that failed a check + reader rejects
-    curated: int
     with_zip: int
     zip_status: dict[str, int]
     quarantine_reasons: dict[str, int]
+    landing_files: list[Path]  # one per stop year (the curated view reads these)
 
     @property
     def records(self) -> int:
@@ -130,29 +130,34 @@ class YearFiles:
             if self._counts[year] >= self.flush_rows:
                 self._flush(year)
 
-    def close(self) -> dict[int, Path]:
+    def close(self) -> list[Path]:
+        """Flush and close every file; return them in year order."""
         for year in list(self._buffers):
             self._flush(year)
         for writer in self._writers.values():
             writer.close()
         if not self._writers:  # an empty batch still has a landing file (with the schema)
-            pq.write_table(self.schema.empty_table(), self.directory / "charges_empty.parquet")
-        return {y: self.directory / f"charges_{y}.parquet" for y in sorted(self._writers)}
+            empty = self.directory / "charges_empty.parquet"
+            pq.write_table(self.schema.empty_table(), empty)
+            return [empty]
+        return [self.directory / f"charges_{y}.parquet" for y in sorted(self._writers)]
 
 
-def landing_files(directory: Path) -> list[Path]:
-    return sorted(directory.glob("charges_*.parquet"))
+def landing_year(path: Path | str) -> int | None:
+    """The stop year of a landing file written by :class:`YearFiles` (None for an empty batch's file)."""
+    suffix = Path(path).stem.rsplit("_", 1)[-1]
+    return int(suffix) if suffix.isdigit() else None
 
 
 def write_landing(
     con: duckdb.DuckDBPyConnection, params: dict, landing_dir: Path, batch_rows: int = 122_880
-) -> tuple[int, int, pa.Table]:
+) -> tuple[int, int, pa.Table, list[Path]]:
     """Stream typed rows once (sql/transform/landing.sql) and split them as they arrive.
 
     Passing rows go to one Parquet file per stop year in ``landing_dir``, rejected rows are
     returned as an Arrow table for the quarantine, rows outside the date window are only counted.
     One pass over the source keeps memory flat: nothing of the batch is materialised in DuckDB.
-    Returns (rows seen, rows outside the window, rejected rows).
+    Returns (rows seen, rows outside the window, rejected rows, landing files).
     """
     statement = split_statements(load_sql("transform/landing"))[0]
     text, values = bind(statement, params, "qmark")
@@ -175,10 +180,10 @@ def write_landing(
         passed = batch.filter(pc.and_(keep, pc.invert(failed)))
         if passed.num_rows:
             years.write(passed.select(schema.names))
-    years.close()
+    files = years.close()
     log.debug("transform/landing: %s rows in %.2f s", f"{seen:,}", time.perf_counter() - start)
     rejected_table = pa.Table.from_batches(rejects, reader.schema) if rejects else reader.schema.empty_table()
-    return seen, outside, rejected_table
+    return seen, outside, rejected_table, files
 
 
 def transform(
@@ -199,7 +204,7 @@ def transform(
     landing_dir = work_dir / "landing"
     landing_dir.mkdir(parents=True, exist_ok=True)
     params = {"source": source, "load_id": load_id, "since": window[0], "until": window[1]}
-    typed, outside, rejected = write_landing(con, params, landing_dir)
+    typed, outside, rejected, landing = write_landing(con, params, landing_dir)
     reader_rejects = finish(con) if finish else con.execute("select count(*) from src_rejects").fetchall()[0][0]
     con.register("_typed_rejects", rejected)
     con.execute("create or replace temp table typed_rejects as select * from _typed_rejects")
@@ -208,7 +213,7 @@ def transform(
     con.execute("drop view typed")
     is_view = con.execute("select count(*) from duckdb_views() where view_name = 'src_rows'").fetchall()[0][0]
     con.execute("drop view src_rows" if is_view else "drop table src_rows")  # the landing file holds the batch now
-    files = [str(p) for p in landing_files(landing_dir)]
+    files = [str(p) for p in landing]
     con.execute("set variable landing_files = ?", [files])
     con.execute("set variable curate_files = ?", [files])  # zones.merge_curated narrows it year by year
     con.execute("drop table if exists dup_ordinals")
@@ -238,10 +243,10 @@ def transform(
         reader_rejects=int(reader_rejects),
         landed=landed,
         quarantined=one("select count(*) from quarantine"),
-        curated=landed,  # the curated view is the landing file left-joined to unique keys: same rows
         with_zip=sum(int(z) for _, _, z in by_status),
         zip_status={str(k): int(v) for k, v in status.items()},
         quarantine_reasons={str(k): int(v) for k, v in reasons.items()},
+        landing_files=landing,
     )
 
 

@@ -12,6 +12,7 @@ import duckdb
 import pyarrow as pa
 
 from .lake import Lake
+from .transform import landing_year
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +66,13 @@ def partitions_holding_batch_rows(con: duckdb.DuckDBPyConnection, lake: Lake, ke
 def merge_curated(con: duckdb.DuckDBPyConnection, lake: Lake, load_id: str) -> tuple[list[str], int]:
     """Merge the batch into its year/month partitions so that each row_id is in exactly one.
 
-    For each year the batch touches (its years, plus any year holding an older version of a batch
-    row whose date was edited): that year's existing partitions are read, rows the batch replaces
-    are dropped (same rule as the warehouse merge), the batch's rows of that year are added, and
-    the result is written partitioned by month and uploaded over the old objects. A rerun
-    therefore rewrites the same partitions with the same rows, and the zone's total always equals
-    the warehouse's. One year per pass keeps the partitioned write's memory to one year's rows
-    (the batch's landing files are already split by year). Returns the keys written and how many
+    For each run of consecutive months the batch touches (its months, plus any month holding an
+    older version of a batch row whose date was edited), at most ``CHUNK_ROWS`` rows within one
+    year: those months' existing partitions are read, rows the batch replaces are dropped (same
+    rule as the warehouse merge), the batch's rows of those months are added, and the result is
+    written partitioned by month and uploaded over the old objects. A rerun therefore rewrites the
+    same partitions with the same rows, and the zone's total always equals the warehouse's. The
+    bounded runs keep the partitioned write's memory flat (the landing files are split by year). Returns the keys written and how many
     of this load's rows they hold (counted in the files before upload).
     """
     existing = {k for k in lake.list(CURATED_PREFIX) if k.endswith(".parquet")}
@@ -81,7 +82,7 @@ def merge_curated(con: duckdb.DuckDBPyConnection, lake: Lake, load_id: str) -> t
     moved = partitions_holding_batch_rows(con, lake, sorted(existing - batch_months))
     touched_existing = sorted((batch_months | moved) & existing)
     all_files = con.execute("select getvariable('landing_files')").fetchall()[0][0]
-    by_year = {int(Path(f).stem.split("_")[1]): f for f in all_files if Path(f).stem.split("_")[1].isdigit()}
+    by_year = {year: f for f in all_files if (year := landing_year(f)) is not None}
     years = sorted(set(by_year) | {_partition_of(k)[0] for k in touched_existing})
     # The batch's keys, only when there are old rows to replace (a first backfill has none).
     keys_sql = "select row_id, content_key, source from curated" + ("" if touched_existing else " limit 0")
@@ -92,7 +93,7 @@ def merge_curated(con: duckdb.DuckDBPyConnection, lake: Lake, load_id: str) -> t
         for year, lo, hi in _month_chunks(con, lake, years, by_year, touched_existing):
             old_keys = [k for k in touched_existing if _partition_of(k)[0] == year and lo <= _partition_of(k)[1] <= hi]
             out_dir = Path(tmp) / f"{year}-{lo:02d}"
-            produced = _merge_year(con, lake, out_dir, old_keys, by_year.get(year), all_files, (lo, hi))
+            produced = _merge_months(con, lake, out_dir, old_keys, by_year.get(year), all_files, (lo, hi))
             if produced:
                 batch_rows += con.execute(
                     "select count(*) from read_parquet(?, hive_partitioning = false) where load_id = ?",
@@ -158,7 +159,7 @@ def _month_chunks(
     return chunks
 
 
-def _merge_year(
+def _merge_months(
     con: duckdb.DuckDBPyConnection, lake: Lake, out_dir: Path, old_keys: list[str], landing_file: str | None,
     all_files: list[str], months: tuple[int, int],
 ) -> dict[str, Path]:

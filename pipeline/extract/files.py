@@ -6,7 +6,6 @@ import csv
 import gzip
 import hashlib
 import logging
-import re
 from datetime import date
 from pathlib import Path
 from typing import Callable
@@ -58,13 +57,6 @@ def raw_key(source: str, load_date: date, load_id: str, path: Path, sha: str) ->
     return f"raw/source={source}/load_date={load_date.isoformat()}/{sha[:16]}-{path.name}"
 
 
-def _variable(name: str) -> str:
-    """A DuckDB session variable name for one file (views can't hold bound parameters; variables can)."""
-    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
-        raise ValueError(f"bad variable name {name!r}")
-    return name
-
-
 def read_csv_files(
     con: duckdb.DuckDBPyConnection, paths: list[Path], source: str
 ) -> tuple[Callable[[duckdb.DuckDBPyConnection], int], list[str]]:
@@ -92,7 +84,8 @@ def read_csv_files(
         if unknown:
             log.warning("%s: columns not in the canonical schema (kept in raw only): %s", path.name, unknown)
             unknown_all.extend(u for u in unknown if u not in unknown_all)
-        file_var, name_var = _variable(f"src_file_{index}"), _variable(f"src_name_{index}")
+        # Views can't hold bound parameters; session variables can (set from bound values here).
+        file_var, name_var = f"src_file_{index}", f"src_name_{index}"
         con.execute(f"set variable {file_var} = ?", [str(path)])
         con.execute(f"set variable {name_var} = ?", [path.name])
         by_canon = {v: k for k, v in mapping.items()}

@@ -40,7 +40,7 @@ import pyarrow as pa
 from ..config import Settings
 from ..lake import Lake, open_lake
 from ..schema import SOURCE_COLUMNS
-from ..warehouse.base import ALL_YEARS
+from ..warehouse.base import REBUILD_AFFECTED_STOPS
 from .base import ExtractResult, SchemaError, create_src_tables
 from .socrata import SocrataError, SocrataExtractor, parse_socrata_timestamp, rows_to_table, soql_timestamp
 
@@ -537,7 +537,7 @@ def reconcile(
                 )
                 result.stops_rebuilt = int(s.scalar("select count(*) from affected_stops"))
                 s.execute("delete from moco_traffic_violations where row_id in (select row_id from stg_deleted_ids)")
-                s.script("marts/stops", ALL_YEARS)  # rebuilds the affected stops from the remaining charges
+                s.script("marts/stops", REBUILD_AFFECTED_STOPS)  # rebuilds the affected stops from the remaining charges
                 s.execute("drop table affected_stops")
                 s.script("marts/refresh")
                 result.deleted = len(removed)

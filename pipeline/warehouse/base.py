@@ -18,7 +18,7 @@ from ..sqlfiles import load_sql
 
 
 # Parameters of marts/stops.sql for a rebuild of the affected stops, whatever their year.
-ALL_YEARS: dict[str, object] = {"all_stops": False, "year_from": 0, "year_to": 9999}
+REBUILD_AFFECTED_STOPS: dict[str, object] = {"all_stops": False, "year_from": 0, "year_to": 9999}
 
 
 class WarehouseError(RuntimeError):
