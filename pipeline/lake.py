@@ -107,7 +107,17 @@ class LocalLake:
         )
 
     def delete(self, key: str) -> None:
-        self._path(key).unlink(missing_ok=True)
+        path = self._path(key)
+        path.unlink(missing_ok=True)
+        # Folders emptied by the delete go too (S3 has none), up to the lake root.
+        root = self.root.resolve()
+        for parent in path.parents:
+            if parent == root or root not in parent.parents:
+                break
+            try:
+                parent.rmdir()
+            except OSError:  # not empty (or already gone)
+                break
 
     def uri(self, key: str) -> str:
         return str(self._path(key))

@@ -77,8 +77,11 @@ def _clean_dead_runs(dead: list[runlog.DeadRun], lake: Lake, spill: Path, settin
     """
     from .alerts import alert_abandoned
 
+    # Work folders: any left in the spill folder belongs to a run that is over (this run holds the
+    # load lock and has not made its own yet), including one killed after its commit.
+    for folder in spill.glob("batch-*") if spill.exists() else []:
+        shutil.rmtree(folder, ignore_errors=True)
     for run in dead:
-        shutil.rmtree(spill / f"batch-{run.run_id}", ignore_errors=True)
         for zone in ("landing", "quarantine"):
             for key in lake.list(f"{zone}/load_id={run.run_id}"):
                 lake.delete(key)

@@ -172,8 +172,6 @@ def write_landing(
     rejects: list[pa.RecordBatch] = []
     years = YearFiles(landing_dir, schema)
     for batch in reader:
-        if seen:
-            test_pause("transforming")  # mid-stream: some landing rows written, the source not read to its end
         seen += batch.num_rows
         keep = batch.column("in_window")
         outside += batch.num_rows - (pc.sum(keep).as_py() or 0)
@@ -185,6 +183,7 @@ def write_landing(
         clipped += int(pc.sum(passed.column("n_clipped")).as_py() or 0)
         if passed.num_rows:
             years.write(passed.select(schema.names))
+        test_pause("transforming")  # mid-stream: landing files open and unfinished
     files = years.close()
     log.debug("transform/landing: %s rows in %.2f s", f"{seen:,}", time.perf_counter() - start)
     rejected_table = pa.Table.from_batches(rejects, reader.schema) if rejects else reader.schema.empty_table()
