@@ -36,7 +36,7 @@ from .contract import check_batch, check_schema
 from .curated import CuratedTable, converge
 from .extract.base import ExtractResult, Source
 from .lake import Lake, open_lake
-from .quality import Checks, QualityError
+from .quality import Checks
 from .runlog import LoadResult
 from .sqlfiles import load_sql
 from .transform import TransformCounts, null_rates, transform, work_connection
@@ -132,8 +132,6 @@ def run_load(
         result.seconds = time.perf_counter() - t0
         result.message = f"{type(exc).__name__}: {exc}"
         runlog.fail(warehouse, result, started)
-        if isinstance(exc, QualityError):
-            log.error("%s; the previous data keeps serving", exc)
         raise
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
