@@ -19,8 +19,8 @@ cast back to TIME when staged (:func:`staging_select`).
 from __future__ import annotations
 
 import logging
+from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import Iterator
 
 import pyarrow as pa
 
@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 CURATED_TABLE = "curated/charges"
 PARTITION_BY = ["year", "month"]
+VACUUM_RETENTION_HOURS = 168
 
 
 class CuratedError(RuntimeError):
@@ -145,9 +146,40 @@ class CuratedTable:
         self._table().restore(version)
         return self._table().version()
 
-    def history_run_ids(self, limit: int = 20) -> Iterator[tuple[int, str | None]]:
-        for entry in self._table().history(limit):
-            yield int(entry.get("version", -1)), entry.get("run_id")
+    def vacuum(self, retention_hours: int = VACUUM_RETENTION_HOURS) -> int:
+        """Delete data files no version of the last ``retention_hours`` needs (replaced months, files a
+        killed writer never committed); return how many. The converge step only ever restores the
+        version the warehouse holds, which is current or at most one commit old, so a week is ample."""
+        removed = self._table().vacuum(retention_hours=retention_hours, dry_run=False, enforce_retention_duration=False)
+        return len(removed)
+
+    def legacy_files(self) -> list[str]:
+        """Parquet files of the layout before the Delta table (``year=YYYY/month=MM/part.parquet``)."""
+        if self.exists():
+            return []
+        return [k for k in self.lake.list(CURATED_TABLE) if k.endswith("/part.parquet")]
+
+    def migrate_legacy(self, run_id: str) -> int:
+        """Turn the pre-Delta curated files into the Delta table (one commit), then delete them."""
+        import duckdb
+
+        keys = self.legacy_files()
+        con = duckdb.connect()
+        try:
+            with ExitStack() as stack:
+                paths = [str(stack.enter_context(self.lake.local_copy(k))) for k in keys]
+                reader = con.sql(
+                    "select * replace (cast(time_of_stop as varchar) as time_of_stop), stop_year as year, "
+                    "stop_month as month from read_parquet(?, hive_partitioning = false, union_by_name = true) "
+                    "order by stop_year, stop_month", params=[paths]).to_arrow_reader(122_880)
+                version = self.commit(reader, [], run_id)
+        finally:
+            con.close()
+        for key in keys:
+            self.lake.delete(key)
+        log.warning("curated zone: %d file(s) of the pre-Delta layout migrated into a Delta table (version %s)",
+                    len(keys), version)
+        return version
 
 
 def converge(table: CuratedTable, recorded: int | None, warehouse_rows: int, run_id: str) -> str:
@@ -158,6 +190,8 @@ def converge(table: CuratedTable, recorded: int | None, warehouse_rows: int, run
     undone here; the rerun of that input writes it again. A lake *behind* the warehouse (files
     lost, a restore from backup) cannot be repaired automatically and stops the run.
     """
+    if not table.exists() and table.legacy_files():
+        table.migrate_legacy(run_id)  # then adopted below when its rows equal the warehouse's
     if not table.exists():
         if warehouse_rows:
             raise CuratedError(

@@ -33,7 +33,7 @@ from pathlib import Path
 from . import runlog
 from .config import Settings, test_pause
 from .contract import check_batch, check_schema
-from .curated import CuratedTable, converge
+from .curated import VACUUM_RETENTION_HOURS, CuratedTable, converge
 from .extract.base import ExtractResult, Source
 from .lake import Lake, open_lake
 from .quality import Checks
@@ -88,6 +88,16 @@ def _clean_dead_runs(dead: list[runlog.DeadRun], lake: Lake, spill: Path, settin
         alert_abandoned(settings, run.run_id, run.command, run.started_at)
 
 
+def _vacuum(table: CuratedTable) -> None:
+    """Best effort after a committed load: a failure here must not turn a success into a failure."""
+    try:
+        if table.exists() and (removed := table.vacuum()):
+            log.info("curated zone: vacuum removed %d file(s) older than %d h that no version needs",
+                     removed, VACUUM_RETENTION_HOURS)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("curated zone: vacuum skipped: %s: %s", type(exc).__name__, exc)
+
+
 def _warehouse_rows(warehouse: Warehouse) -> int:
     if not warehouse.exists():
         return 0
@@ -124,6 +134,7 @@ def run_load(
             log.info(lake_note)
             _load(settings, source, result, started, lake, warehouse, table, work_dir, spill,
                   zip_assigner=zip_assigner, require_rows=require_rows, accept_schema_change=accept_schema_change)
+            _vacuum(table)
         result.seconds = time.perf_counter() - t0
         log.info(result.summary())
         return result
