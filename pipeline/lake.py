@@ -90,6 +90,15 @@ class LocalLake:
         shutil.copyfile(src, tmp)
         os.replace(tmp, path)
 
+    def move_file(self, key: str, src: Path) -> None:
+        """Like :meth:`put_file` for a file that is not needed afterwards: a rename when on the same disk."""
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(src, path)
+        except OSError:  # another file system
+            self.put_file(key, src)
+
     def get_bytes(self, key: str) -> bytes:
         return self._path(key).read_bytes()
 

@@ -42,6 +42,7 @@ class TransformCounts:
     zip_status: dict[str, int]
     quarantine_reasons: dict[str, int]
     landing_files: list[Path]  # one per stop year (the curated view reads these)
+    quarantine: pa.Table  # rejected records with their reason (sql/transform/quarantine.sql)
     clipped: int = 0  # over-long text values clipped to the warehouse widths (rows kept)
 
     @property
@@ -243,16 +244,19 @@ def transform(
         ).fetchall()
     )
     landed = one("select count(*) from read_parquet(getvariable('landing_files'))")
+    quarantine = con.table("quarantine").to_arrow_table()
+    con.execute("drop table quarantine")
     return TransformCounts(
         typed=typed,
         outside_window=outside,
         reader_rejects=int(reader_rejects),
         landed=landed,
-        quarantined=one("select count(*) from quarantine"),
+        quarantined=quarantine.num_rows,
         with_zip=sum(int(z) for _, _, z in by_status),
         zip_status={str(k): int(v) for k, v in status.items()},
         quarantine_reasons={str(k): int(v) for k, v in reasons.items()},
         landing_files=landing,
+        quarantine=quarantine,
         clipped=clipped,
     )
 
