@@ -175,6 +175,8 @@ class CuratedTable:
         table = self._table()
         table.create_write_transaction([*removes, *adds], mode="append", schema=table.schema(),
                                        partition_by=PARTITION_BY, commit_properties=props)
+        return self._table().version()
+
     def delete_all(self, run_id: str) -> int:
         """Commit an empty version (the warehouse holds nothing): return the new version."""
         from deltalake import CommitProperties

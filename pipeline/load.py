@@ -271,10 +271,7 @@ def _publish(
         checks.equal("curated zone = warehouse", table.row_count(), result.warehouse_rows, "rows")
         s.script("marts/refresh")
         now = datetime.now(timezone.utc)
-        if result.lake_version is None:
-            result.lake_version = table.version()
-        if result.lake_version is not None:
-            runlog.set_state(s, runlog.LAKE_VERSION_KEY, str(result.lake_version), now)
+        runlog.set_state(s, runlog.LAKE_VERSION_KEY, str(result.lake_version), now)  # set by the curated commit
         if result.watermark is not None:
             runlog.set_state(s, runlog.WATERMARK_KEY, result.watermark.isoformat(), now)
         test_pause("warehouse", busy=_server_busy(s))
