@@ -5,6 +5,7 @@
 # uv does the install (seconds instead of a minute); it is bootstrapped into the venv with pip from
 # the package registry, itself pinned and hashed (deploy/uv.lock). When uv can't be had (no wheel for
 # this platform, registry blocked for it) or fails, pip installs the same lock with --require-hashes.
+# uv trusts the system certificate store (--system-certs), as pip does through its configuration.
 # INSTALL_WITH=pip forces that fallback. PYTHON picks the interpreter for a new venv (3.11+).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +17,7 @@ pip_install() { .venv/bin/python -m pip install --quiet --disable-pip-version-ch
 
 if [ "${INSTALL_WITH:-uv}" != pip ] && { [ -x .venv/bin/uv ] ||
         pip_install --only-binary :all: --require-hashes -r deploy/uv.lock; }; then
-    if .venv/bin/uv pip install --quiet --python .venv/bin/python --require-hashes -r "$lock"; then
+    if .venv/bin/uv pip install --quiet --system-certs --python .venv/bin/python --require-hashes -r "$lock"; then
         exit 0
     fi
     echo "install: uv failed; installing $lock with pip instead" >&2

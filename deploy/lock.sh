@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash deploy/install.sh deploy/uv.lock  # .venv with uv in it, whichever way install.sh gets there
 compile() {
-    .venv/bin/uv pip compile --quiet --universal --python-version 3.11 --fork-strategy fewest \
+    .venv/bin/uv pip compile --quiet --system-certs --universal --python-version 3.11 --fork-strategy fewest \
         --generate-hashes --custom-compile-command "bash deploy/lock.sh" "$@"
 }
 compile "$@" requirements-dev.txt -o requirements-dev.lock
