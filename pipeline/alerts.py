@@ -113,7 +113,7 @@ def abandoned_alert(run_id: str, command: str, started_at: Any) -> Alert:
         subject=f"[traffic-stops] run {run_id} (`{command}`) was abandoned on {socket.gethostname()}",
         happened=(f"run {run_id}, `python -m pipeline {command}` started {_when(started_at)}, never finished "
                   "(killed, out of memory, or the host went down) and has been marked abandoned. Its "
-                  "changes were never committed."),
+                  "changes were never committed, and the run that found it removed what it left behind."),
         serving=("the data of the last successful load, unchanged. The load now running resumes from "
                  "the stored watermark, so nothing the dead run was fetching is skipped."),
         next_steps=(STATUS_HINT,
@@ -233,10 +233,11 @@ def alert_on_failure(settings: Settings, command: str, exc: BaseException) -> li
     return send_alert(settings, failure_alert(command, exc, current_serving(settings)))
 
 
-def alert_abandoned(settings: Settings, run_id: str, command: str, started_at: Any) -> None:
+def alert_abandoned(settings: Settings, run_id: str, command: str, started_at: Any) -> list[str]:
     """A load found run ``run_id`` dead (still 'running' in the run log) and marked it abandoned."""
-    if _configured(settings):
-        send_alert(settings, abandoned_alert(run_id, command, started_at))
+    if not _configured(settings):
+        return []
+    return send_alert(settings, abandoned_alert(run_id, command, started_at))
 
 
 def alert_stale(settings: Settings, report: Mapping[str, Any]) -> list[str]:

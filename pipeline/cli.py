@@ -22,26 +22,48 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_QUALITY = 0, 1, 2, 3
 ENV_HELP = """
 configuration (environment variables, read in pipeline/config.py; with none set you get the
 embedded, offline set-up: a DuckDB file and a local lake folder under data/):
-  PIPELINE_WAREHOUSE         default duckdb:///data/warehouse.duckdb
-                             | duckdb:////abs/path.duckdb | postgresql://user@host:5432/db | redshift://user@host:5439/db
-  PIPELINE_LAKE              default data/lake (a local folder) | s3://bucket/prefix
-  PIPELINE_MEMORY_LIMIT      default 1500MB   DuckDB memory for a load; past it DuckDB spills to disk
-                             (into <lake>/_tmp for a local lake, else the system temp dir, TMPDIR)
-  PIPELINE_STALE_AFTER_DAYS  default 2        `status` exits 1 (and `status --alert` alerts) past this age
-  PIPELINE_SMALL_COUNT       default 10       dashboard cells with fewer stops are suppressed
-  PIPELINE_LOG_LEVEL         default INFO     DEBUG | INFO | WARNING
-  PIPELINE_ALERT_WEBHOOK     no default       Slack/Teams/JSON webhook for failed, abandoned and stale runs
-  PIPELINE_ALERT_SMTP        no default       smtp://user:pass@host:587 (STARTTLS) | smtps://user:pass@host:465
-  PIPELINE_ALERT_EMAIL_TO    no default       e-mail recipients, comma-separated (with PIPELINE_ALERT_SMTP)
-  SOCRATA_DOMAIN             default data.montgomerycountymd.gov   http://host:port reaches a local mirror
-  SOCRATA_DATASET            default 4mse-ku6q
-  SOCRATA_APP_TOKEN          no default       optional app token (higher rate limits); never logged
-  SOCRATA_PAGE_SIZE          default 50000    rows per API page
-  SOCRATA_TIMEOUT            default 60       seconds per API request
-  SOCRATA_MAX_RETRIES        default 6        retries, with backoff, of a failed API request
-  SOCRATA_LOOKBACK_HOURS     default 72       re-read window before the stored :updated_at watermark
-  REDSHIFT_IAM_ROLE          no default       role Redshift assumes for COPY (arn:aws:iam::<account>:role/<name>)
-  REDSHIFT_S3_STAGING        no default       s3://bucket/prefix where a batch is staged for COPY
+  PIPELINE_WAREHOUSE  default duckdb:///data/warehouse.duckdb
+      or duckdb:////abs/x.duckdb | postgresql://user:pass@host/db | redshift://user:pass@host:5439/db
+  PIPELINE_LAKE  default data/lake
+      a local folder (relative to the project) or s3://bucket/prefix
+  PIPELINE_MEMORY_LIMIT  default 1500MB
+      DuckDB memory for a load; beyond it, spills to <lake>/_tmp (local lake) or the temp dir (S3 lake)
+  PIPELINE_STALE_AFTER_DAYS  default 2
+      `status` exits 1 (and `status --alert` alerts) past this age
+  PIPELINE_SMALL_COUNT  default 10
+      dashboard cells with fewer stops are suppressed
+  PIPELINE_LOG_LEVEL  default INFO
+      DEBUG | INFO | WARNING
+  PIPELINE_LOCK_WAIT_SECONDS  default 60
+      how long a load waits for another load's lock
+  PIPELINE_STATEMENT_TIMEOUT_SECONDS  default 1800
+      PostgreSQL/Redshift: a load statement is cancelled after this
+  PIPELINE_MAX_QUARANTINE_SHARE  default 0.10
+      a load quarantining a larger share of its rows stops (exit 3)
+  PIPELINE_ALERT_WEBHOOK  no default
+      Slack/Teams/JSON webhook told of failed, abandoned and stale runs
+  PIPELINE_ALERT_SMTP  no default
+      the same by e-mail: smtp://user:pass@host:587 (STARTTLS) | smtps://user:pass@host:465
+  PIPELINE_ALERT_EMAIL_TO  no default
+      e-mail recipients, comma-separated
+  SOCRATA_DOMAIN  default data.montgomerycountymd.gov
+      http://host:port reaches a local mirror
+  SOCRATA_DATASET  default 4mse-ku6q
+      the Traffic Violations dataset
+  SOCRATA_APP_TOKEN  no default
+      optional app token (higher rate limits); never logged
+  SOCRATA_PAGE_SIZE  default 50000
+      rows per API page
+  SOCRATA_TIMEOUT  default 60
+      seconds per API request
+  SOCRATA_MAX_RETRIES  default 6
+      retries, with backoff, of a failed API request
+  SOCRATA_LOOKBACK_HOURS  default 72
+      re-read window before the stored :updated_at watermark
+  REDSHIFT_IAM_ROLE  no default
+      role Redshift assumes for COPY (arn:aws:iam::<account>:role/<name>)
+  REDSHIFT_S3_STAGING  no default
+      s3://bucket/prefix where a batch is staged for COPY
 AWS credentials come from boto3's usual chain (instance profile, AWS_PROFILE, ...); AWS_ENDPOINT_URL
 points at an S3-compatible store.
 
@@ -80,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="only stops on or after this date (socrata: a date_of_stop filter in the query; "
                        "such a partial run never moves the :updated_at watermark)")
         p.add_argument("--until", type=_date, metavar="YYYY-MM-DD", help="only stops before this date")
+        p.add_argument("--accept-schema-change", action="store_true",
+                       help="load even though a known source field disappeared or went null (a real change at the "
+                       "source, checked by a maintainer); without it such a load stops with exit 3 naming the field")
         p.add_argument("--skip-analyze", action="store_true",
                        help="do not refresh the disparity analyses after the load (run `analyze` later)")
 
@@ -142,7 +167,8 @@ def _make_source(args: argparse.Namespace, settings: Settings, command: str):  #
 
 
 def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
-    from .load import result_dict, run_load
+    from .load import run_load
+    from .runlog import result_dict
     from .reference import ensure_reference
     from .warehouse import open_warehouse
 
@@ -155,11 +181,11 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
     source = _make_source(args, settings, args.command)
     ensure_reference(settings, warehouse)
     result = run_load(settings, source, args.command, warehouse=warehouse,
-                      require_rows=(args.command == "backfill"))
+                      require_rows=(args.command == "backfill"), accept_schema_change=args.accept_schema_change)
     if not args.skip_analyze:
         _analyze_after_load(settings, warehouse)
     if args.command == "run" and getattr(args, "reconcile", False):
-        from .extract.socrata_source import reconcile
+        from .reconcile import reconcile
 
         reconcile(settings, warehouse, delete=args.delete_missing, allow_mass_delete=args.allow_mass_delete)
     if args.json:
@@ -232,13 +258,16 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     _setup_logging(settings, args.verbose)
     from .alerts import alert_on_failure
+    from .extract.base import SchemaError
     from .quality import QualityError
 
     handlers = {"run": cmd_load, "backfill": cmd_load, "reference": cmd_reference, "status": cmd_status,
                 "analyze": cmd_analyze}
     try:
         return handlers[args.command](args, settings)
-    except QualityError as exc:
+    except (QualityError, SchemaError) as exc:
+        # A gate stopped the load (schema contract, quarantine share, a count check): nothing was published.
+        log.error("%s stopped: %s", args.command, exc)
         alert_on_failure(settings, args.command, exc)
         return EXIT_QUALITY
     except (FileNotFoundError, SystemExit) as exc:
