@@ -13,12 +13,13 @@ import http.server
 import ipaddress
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import threading
 from dataclasses import dataclass, field
-from email import message_from_bytes
+from email import message_from_bytes, policy
 from email.message import Message
 from pathlib import Path
 from typing import Iterator
@@ -103,7 +104,7 @@ class Inbox:
 
     @property
     def messages(self) -> list[Message]:
-        return [message_from_bytes(e.original_content) for e in self.envelopes]
+        return [message_from_bytes(e.original_content, policy=policy.default) for e in self.envelopes]
 
     @property
     def raw(self) -> str:
@@ -206,7 +207,7 @@ def test_an_abandoned_run_reaches_both_channels(webhook: Webhook, smtp: Inbox) -
     settings = Settings(warehouse_url=f"postgresql://loader:{PASSWORD}@db.internal:5432/traffic",
                         alert_webhook_url=webhook.url, alert_smtp_url=smtp.url, alert_email_to=TO)
     started = dt.datetime(2026, 11, 29, 12, 0, 5, tzinfo=dt.timezone.utc)
-    assert alert_abandoned(settings, "r-20261129-120005-ab12", "run", started) is None
+    assert alert_abandoned(settings, "r-20261129-120005-ab12", "run", started) == ["webhook", "email"]
     text = webhook.posts[0]["text"]
     mail = smtp.messages[0]
     assert "r-20261129-120005-ab12" in mail["Subject"] and "abandoned" in mail["Subject"]
@@ -347,12 +348,12 @@ def test_email_uses_starttls_and_verifies_the_certificate(
     inbox, cert = tls_smtp
     settings = Settings(alert_smtp_url=inbox.url, alert_email_to=TO)
     # An unknown certificate: refused before the login, so the password never leaves.
-    assert alert_abandoned(settings, "r-1", "run", None) is None
+    assert alert_abandoned(settings, "r-1", "run", None) == []  # the e-mail failed: no channel reached
     assert inbox.envelopes == [] and inbox.logins == []
     assert "alert e-mail failed: SSLCertVerificationError" in caplog.text
     # The same server once its certificate is trusted (OpenSSL reads SSL_CERT_FILE): delivered over TLS.
     monkeypatch.setenv("SSL_CERT_FILE", str(cert))
-    alert_abandoned(settings, "r-2", "run", None)
+    assert alert_abandoned(settings, "r-2", "run", None) == ["email"]
     assert len(inbox.envelopes) == 1 and inbox.logins == [(SMTP_USER, SMTP_PASSWORD)]
     assert "r-2" in inbox.messages[0]["Subject"]
 
@@ -366,3 +367,33 @@ def test_the_sender_is_the_login_when_it_is_an_address_else_the_first_recipient(
         username: str | None, recipients: list[str], sender: str) -> None:
     assert sender_address(username, recipients) == sender
 
+
+
+def test_a_killed_run_is_reported_as_abandoned_by_the_next_load(tmp_path: Path, webhook: Webhook, smtp: Inbox) -> None:
+    """A real load SIGKILLed mid-way (after its extract); the next load finds its `running` row,
+    marks it abandoned and alerts both channels with its run id."""
+    import signal
+    import time
+
+    env = {"PIPELINE_WAREHOUSE": f"duckdb:///{tmp_path / 'wh.duckdb'}", **channels(webhook, smtp)}
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("PIPELINE_", "SOCRATA_", "REDSHIFT_"))}
+    paused = tmp_path / "paused"
+    base.update(PIPELINE_LAKE=str(tmp_path / "lake"), PYTHONPATH=str(PROJECT_ROOT), PIPELINE_TEST_PAUSE_AT="extracted",
+                PIPELINE_TEST_PAUSE_FILE=str(paused), **env)
+    victim = subprocess.Popen([sys.executable, "-m", "pipeline", "backfill", "--source", "sample"], cwd=tmp_path,
+                              env=base, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while not paused.exists():
+        assert victim.poll() is None and time.monotonic() < deadline, "the load never reached its pause point"
+        time.sleep(0.2)
+    victim.send_signal(signal.SIGKILL)
+    _, stderr = victim.communicate(timeout=30)
+    run_id = re.search(r"run (\S+): backfill", stderr).group(1)
+    assert webhook.posts == []  # a killed process tells no one: the next run must
+
+    again = run_cli(tmp_path, env, "backfill", "--source", "sample")
+    assert again.returncode == cli.EXIT_OK, again.stderr[-2000:]
+    assert len(webhook.posts) == 1 and len(smtp.envelopes) == 1
+    text = webhook.posts[0]["text"]
+    assert f"run {run_id}, `python -m pipeline backfill` started" in text and "never finished" in text
+    assert smtp.messages[0]["Subject"].startswith(f"[traffic-stops] run {run_id} (`backfill`) was abandoned")
