@@ -267,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         return handlers[args.command](args, settings)
     except (QualityError, SchemaError) as exc:
         # A gate stopped the load (schema contract, quarantine share, a count check): nothing was published.
-        log.error("%s stopped: %s", args.command, exc)
+        log.error("%s stopped, nothing published (the previous data keeps serving): %s", args.command, exc)
         alert_on_failure(settings, args.command, exc)
         return EXIT_QUALITY
     except (FileNotFoundError, SystemExit) as exc:

@@ -11,13 +11,14 @@ How a run avoids missing or duplicating a row:
 * **Upsert.** Rows are keyed on ``:id`` (``row_id``), and ``sql/warehouse/merge_charges.sql``
   deletes and inserts on it. The same row read again (lookback, rerun) replaces itself. A row first
   loaded from a CSV export (no ``:id``) is replaced by the API row with the same ``content_key``.
-* **Paging drift.** Offset paging over a set that changes during the run can show a row twice or
-  skip one (see :meth:`SocrataExtractor.pages`). Duplicates are dropped here, keeping the newest
-  ``:updated_at``. A possible skip (fewer distinct rows than ``count()`` reported before the run)
-  keeps the old watermark, so the next run reads the window again. The rows loaded now stay loaded.
+* **Paging.** Pages are read by key in ``(:updated_at, :id)`` order (see
+  :meth:`SocrataExtractor.pages`), so no row is skipped by a set that changes during the run, and
+  the newest ``:updated_at`` received is a safe watermark even when the read ends early (an empty
+  page from a flaky portal): every unread row sorts after it. A row re-stamped during the read can
+  arrive twice; duplicates are dropped here, keeping the newest ``:updated_at``.
 * **Partial runs never advance the watermark.** A run filtered by ``--since/--until`` (stop
-  dates) or with a possible skip keeps the old watermark. So does a run that got no rows.
-* **Deletes.** SODA has no tombstones. :func:`reconcile` compares every ``:id`` at the portal with
+  dates) keeps the old watermark. So does a run that got no rows.
+* **Deletes.** SODA has no tombstones. :func:`pipeline.reconcile.reconcile` compares every ``:id`` at the portal with
   the warehouse. It acts only on a complete listing and refuses a mass delete without an explicit
   flag.
 """
@@ -275,27 +276,29 @@ class SocrataSource:
             notes.append(f"{stats.duplicates_dropped} row(s) seen twice across pages (the result set shifted); newest kept")
             log.warning("socrata: %s", notes[-1])
 
-        # The watermark this run may commit: never our clock, never backwards, never after a partial run.
+        # The watermark this run may commit: never our clock, never backwards, never after a partial
+        # run. Pages come in (:updated_at, :id) order, so the newest :updated_at received is safe
+        # even when the read ended early: every row not received sorts after it.
         keep_reason = ""
         if distinct == 0:
             keep_reason = "no changes: the source returned no rows"
         elif date_where:
             keep_reason = "stop-date filter (--since/--until): a partial read"
-        elif stats.expected_rows is not None and distinct < stats.expected_rows:
-            keep_reason = (
-                f"possible skipped row(s): count() said {stats.expected_rows:,} before the run, "
-                f"{distinct:,} distinct row(s) arrived (rows deleted or edited out of the window while paging); "
-                "the next run reads this window again"
-            )
-            log.warning("socrata: %s", keep_reason)
         if keep_reason or seen is None:
             stats.watermark_after = stored
         else:
             stats.watermark_after = seen if stored is None or seen > stored else stored
         stats.advanced = stats.watermark_after != stored
         stats.reason_kept = keep_reason
+        if stats.expected_rows is not None and stats.rows_received < stats.expected_rows:
+            notes.append(
+                f"read ended at {stats.rows_received:,} of the {stats.expected_rows:,} row(s) count() reported "
+                "(rows deleted or re-stamped while paging, or a short page from the portal); the rest sort after "
+                "the new watermark and are read by the next run"
+            )
+            log.warning("socrata: %s", notes[-1])
         if stats.expected_rows is None and distinct:
-            notes.append("count() unavailable: could not check the run for skipped rows")
+            notes.append("count() unavailable: progress unknown (paging by key keeps the watermark safe)")
         if keep_reason:
             notes.append(f"watermark kept at {stored.isoformat() if stored else 'none'} ({keep_reason})")
         elif stats.watermark_after is not None:
