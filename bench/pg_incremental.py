@@ -66,7 +66,7 @@ def main() -> None:
         f"\n\nPostgreSQL / DuckDB on the incremental: **{ratio:.2f}x** (both whole processes: start-up, raw copy, "
         "typing, ZIP5, curated Delta commit, warehouse merge, stops for the affected stops, marts, checks). "
         "Before the stops rebuild became a join, this PostgreSQL run did not finish in 15 minutes.")
-    write_section("pg_incremental", "6. A 300k-row incremental on a loaded warehouse: PostgreSQL vs DuckDB",
+    write_section("pg_incremental", "8. A 300k-row incremental on a loaded warehouse: PostgreSQL vs DuckDB",
                   f"python -m bench.pg_incremental --base-rows {args.base_rows} --rows {args.rows}", body)
 
 
