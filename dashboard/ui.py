@@ -1,48 +1,111 @@
-"""Small Streamlit helpers the pages share (tables behind charts, caveats, empty states)."""
+"""Small Streamlit helpers the pages share: headers, charts with their table, CSVs, plain text, notes."""
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, Mapping
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from . import filters
+from . import charts, filters
+from .i18n import _
 
 PLOTLY_CONFIG: dict[str, Any] = {"displaylogo": False, "responsive": True,
                                  "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
+K_PROVENANCE = "provenance_line"
 
-RESIDENTS_CAVEAT = (
-    "Per-capita rates divide stops by **residents** (ACS 2015-2019), not by drivers: many people "
-    "stopped in a ZIP code live elsewhere, and residents who don't drive are counted. Compare places "
-    "with care."
-)
+# Every ASCII punctuation character can be backslash-escaped in CommonMark: escaping all of them
+# turns any Markdown (links, images, emphasis, Streamlit's :colour[...] and :icon: shortcodes) into
+# literal text.
+_MD_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+def plain(text: str, limit: int = 600) -> str:
+    """``text`` (possibly from a URL or a file) made safe for a Markdown element: length-capped,
+    one line, every Markdown character escaped so it shows literally."""
+    one_line = " ".join(str(text).split())
+    if len(one_line) > limit:
+        one_line = one_line[: limit - 1] + "…"
+    return _MD_SPECIAL.sub(r"\\\1", one_line)
 
 
 def header(title: str, what: str) -> None:
-    """Page title, one line on what the page shows, and the current filters in plain words."""
+    """Page title, one line on what the page shows, where the data comes from, and the filters."""
     st.title(title)
     st.caption(what)
-    st.markdown(f"**Showing:** {filters.describe(filters.current(), filters.bounds())}.")
+    provenance = st.session_state.get(K_PROVENANCE)
+    if provenance:
+        st.caption(provenance)
+    st.markdown("**" + _("Showing:") + "** " + plain(filters.describe(filters.current(), filters.bounds())) + ".")
 
 
-def chart(fig: go.Figure, table: pd.DataFrame | None, table_label: str, key: str,
-          column_config: dict[str, Any] | None = None) -> None:
-    """A plotly chart followed by its numbers in an expander (the accessible alternative)."""
-    st.plotly_chart(fig, config=PLOTLY_CONFIG, key=key, width="stretch")
-    if table is not None:
-        with st.expander(f"Table: {table_label}"):
-            st.dataframe(table, hide_index=True, width="stretch", column_config=column_config)
+def column_config(labels: Mapping[str, str], percent: tuple[str, ...] = (), dates: Mapping[str, str] | None = None,
+                  ) -> dict[str, Any]:
+    """Translated column headers; percentages and dates formatted by Streamlit."""
+    config: dict[str, Any] = {}
+    for col, label in labels.items():
+        if col in percent:
+            config[col] = st.column_config.NumberColumn(label, format="percent")
+        elif dates and col in dates:
+            config[col] = st.column_config.DateColumn(label, format=dates[col])
+        else:
+            config[col] = st.column_config.Column(label)
+    return config
+
+
+def table(df: pd.DataFrame, labels: Mapping[str, str], percent: tuple[str, ...] = (),
+          dates: Mapping[str, str] | None = None, key: str | None = None) -> None:
+    """A table with translated headers; only the columns named in ``labels`` are shown."""
+    cols = [c for c in labels if c in df.columns]
+    st.dataframe(df[cols], hide_index=True, width="stretch", key=key,
+                 column_config=column_config(labels, percent, dates))
+
+
+def chart(fig: go.Figure, data: pd.DataFrame | None, key: str, labels: Mapping[str, str] | None = None,
+          percent: tuple[str, ...] = (), dates: Mapping[str, str] | None = None) -> None:
+    """A plotly chart, named by its title for screen readers, then its numbers (the table alternative)."""
+    name = charts.title_of(fig)
+    with st.container(key=f"chart_{key}"):
+        st.plotly_chart(fig, config=PLOTLY_CONFIG, key=key, width="stretch")
+    if data is not None:
+        with st.expander(_("Table: {what}").format(what=name or _("the numbers in this chart"))):
+            if labels:
+                table(data, labels, percent, dates)
+            else:
+                st.dataframe(data, hide_index=True, width="stretch")
+
+
+def csv_bytes(df: pd.DataFrame, labels: Mapping[str, str], note: str) -> bytes:
+    """A CSV with translated headers whose first line says which filters made it."""
+    cols = [c for c in labels if c in df.columns]
+    body = df[cols].rename(columns=dict(labels)).to_csv(index=False)
+    first = "# " + " ".join(note.split()) + "\n"
+    return (first + body).encode("utf-8")
+
+
+def csv_name(stem: str, state: filters.FilterState) -> str:
+    """File name that reflects the filters: 'moco_stops_by_race__race-black_zip-20902.csv'."""
+    parts = [f"{k}-{v.replace(',', '+')}" for k, v in filters.to_query_params(state).items()]
+    name = stem + ("__" + "_".join(parts) if parts else "")
+    return re.sub(r"[^A-Za-z0-9_+.-]", "", name)[:150] + ".csv"
 
 
 def residents_caveat() -> None:
-    st.caption(RESIDENTS_CAVEAT)
+    st.caption(_("Per-capita rates divide stops by **residents** (census ACS 2015-2019), not by drivers: many "
+                 "people stopped in a ZIP code live elsewhere, and residents who don't drive are counted. "
+                 "Compare places with care."))
+
+
+def small_count_note(k: int) -> None:
+    st.caption(_("Counts of fewer than {k} stops are shown as \"fewer than {k}\" (and no share, rate or change is "
+                 "computed from them), to protect privacy and avoid unstable numbers.").format(k=k))
 
 
 def no_stops() -> None:
     st.info(
-        "No stops match these filters. Try a wider date range, or remove a ZIP code, district or "
-        "driver filter in the sidebar (or press **Reset filters**).",
+        _("No stops match these filters. Try a wider date range, or remove a ZIP code, district or driver filter "
+          "in the sidebar (or press **Reset filters**)."),
         icon=":material/search_off:",
     )

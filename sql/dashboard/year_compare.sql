@@ -1,23 +1,42 @@
--- Stops in the same part of two years (1 January to :cut_month/:cut_day in each), by a dimension.
--- Grain: one row per dimension value, ranked by stops in :year_b; the top :top_n rows.
-with filtered as (
+-- Stops of two periods by a dimension, counted only on the days both periods cover (see
+-- period_compare.sql for the day matching). Grain: one row per dimension value, ranked by stops
+-- in period B; the top :top_n rows.
+with covered as (
+    select distinct
+        s.date_of_stop,
+        case when s.date_of_stop <= cast(:a_to as date) then 'a' else 'b' end as period,
+        s.stop_year - case when s.date_of_stop <= cast(:a_to as date) then :a_year else :b_year end as rel_year,
+        s.stop_month,
+        cast(extract(day from s.date_of_stop) as integer) as stop_day
+    from stops as s
+    where s.date_of_stop between cast(:a_from as date) and cast(:a_to as date)
+        or s.date_of_stop between cast(:b_from as date) and cast(:b_to as date)
+),
+
+matched as (
+    select a.date_of_stop as day_a, b.date_of_stop as day_b
+    from covered as a
+    inner join covered as b
+        on a.rel_year = b.rel_year and a.stop_month = b.stop_month and a.stop_day = b.stop_day
+    where a.period = 'a' and b.period = 'b'
+),
+
+filtered as (
     select
         {{ dim }} as label,
-        s.stop_year
+        case when m.day_a is not null then 'a' else 'b' end as period
     from stops as s
+    left join matched as m on m.day_a = s.date_of_stop
+    left join matched as mb on mb.day_b = s.date_of_stop
     where {{ stop_filter }}
-        and s.stop_year in (:year_a, :year_b)
-        and (
-            s.stop_month < :cut_month
-            or (s.stop_month = :cut_month and cast(extract(day from s.date_of_stop) as integer) <= :cut_day)
-        )
+        and (m.day_a is not null or mb.day_b is not null)
 ),
 
 counts as (
     select
         label,
-        cast(sum(case when stop_year = :year_a then 1 else 0 end) as bigint) as stops_a,
-        cast(sum(case when stop_year = :year_b then 1 else 0 end) as bigint) as stops_b
+        cast(sum(case when period = 'a' then 1 else 0 end) as bigint) as stops_a,
+        cast(sum(case when period = 'b' then 1 else 0 end) as bigint) as stops_b
     from filtered
     group by label
 ),
