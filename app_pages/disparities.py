@@ -139,6 +139,9 @@ with t_search:
                 }), {"district": _("Police district"), "race": _("Driver race"), "stops": _("Stops with search fields"),
                      "searches": _("Discretionary searches"), "rate": _("Search rate (95% CI)")})
     else:
+        # The pipeline's own sentence names the groups compared (English); elsewhere a translated summary.
+        st.success(ui.plain(str(_first(outc, "reason", ""))) if lang() == "en" else
+                   _("Hit rates compared with White over districts with enough discretionary searches per group."))
         _chart(ac.outcome_rates(outc, "hit_rate"), "disp_hit")
         _chart(ac.outcome_rates(outc, "search_rate"), "disp_search")
         w = ac.order_races(outc[outc["level"] == "county_weighted"])

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gettext
 import math
+import re
 from contextvars import ContextVar
 from datetime import date, datetime
 from functools import lru_cache
@@ -110,7 +111,12 @@ def fmt_pct(value: Any, digits: int = 1) -> str:
     """A share (0.123) as a percentage: 12.3% / 12,3 %."""
     if _missing(value):
         return BLANK
-    pattern = "#,##0." + "0" * digits + "%" if digits else "#,##0%"
+    from babel import Locale
+
+    # The locale's own pattern ("#,##0%" in English, "#,##0 %" in Spanish) with ``digits`` decimals.
+    pattern = Locale.parse(lang()).percent_formats[None].pattern
+    if digits:
+        pattern = re.sub(r"0(?!.*0)", "0." + "0" * digits, pattern)
     return format_percent(float(value), format=pattern, locale=lang())
 
 
