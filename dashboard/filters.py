@@ -38,7 +38,7 @@ _ZIP = re.compile(r"^\d{5}$")
 K_RACE, K_GENDER, K_ZIP, K_FROM, K_TO, K_OUTCOME, K_DISTRICT = (
     "flt_race", "flt_gender", "flt_zip", "flt_from", "flt_to", "flt_outcome", "flt_district",
 )
-K_INIT, K_NOTICES, K_BOUNDS, K_STATE = "flt_init", "flt_notices", "flt_bounds", "flt_state"
+K_INIT, K_NOTICES, K_BOUNDS, K_STATE, K_LANG = "flt_init", "flt_notices", "flt_bounds", "flt_state", "flt_lang"
 
 
 @dataclass(frozen=True)
@@ -340,6 +340,12 @@ def sidebar(valid_zips: Sequence[str], data_bounds: tuple[date, date]) -> Filter
             st.session_state[key] = value
         st.session_state[K_NOTICES] = parsed.notices
         st.session_state[K_INIT] = True
+    elif st.session_state.get(K_LANG) != current_lang():
+        # Streamlit keeps a multiselect's choice as its displayed label: after a language switch the
+        # old labels match no option, so the widgets are re-seeded from the codes of the last state.
+        st.session_state[K_NOTICES] = []
+        for key, value in _widget_values_from(st.session_state.get(K_STATE, FilterState()), data_bounds).items():
+            st.session_state[key] = value
     else:
         st.session_state[K_NOTICES] = []
         # Keep widget values valid if a new load moved the data bounds.
@@ -385,6 +391,7 @@ def sidebar(valid_zips: Sequence[str], data_bounds: tuple[date, date]) -> Filter
         data_bounds,
     )
     st.session_state[K_STATE] = state
+    st.session_state[K_LANG] = current_lang()
     _write_url(state, current_lang())
     return state
 
