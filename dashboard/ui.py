@@ -20,6 +20,10 @@ K_PROVENANCE = "provenance_line"
 # turns any Markdown (links, images, emphasis, Streamlit's :colour[...] and :icon: shortcodes) into
 # literal text.
 _MD_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")
+# GitHub-flavoured Markdown also turns bare URLs and e-mail addresses into links, escapes or not: a
+# zero-width space inside the trigger ("h\u200bttp://", "w\u200bww.", "\u200b@") leaves the text as it
+# reads but no longer a link.
+_AUTOLINK = re.compile(r"(?i)\b(https?|ftp|mailto|xmpp|www)(?=[:.])|(?=@)")
 
 
 def plain(text: str, limit: int = 600) -> str:
@@ -28,7 +32,8 @@ def plain(text: str, limit: int = 600) -> str:
     one_line = " ".join(str(text).split())
     if len(one_line) > limit:
         one_line = one_line[: limit - 1] + "…"
-    return _MD_SPECIAL.sub(r"\\\1", one_line)
+    unlinked = _AUTOLINK.sub(lambda m: (m.group(1)[0] + "\u200b" + m.group(1)[1:]) if m.group(1) else "\u200b", one_line)
+    return _MD_SPECIAL.sub(r"\\\1", unlinked)
 
 
 def header(title: str, what: str) -> None:

@@ -205,7 +205,7 @@ def test_charts_speak_spanish_with_spanish_numbers():
 
 @pytest.mark.parametrize("hostile", [
     "[Click here](http://evil.example/phish)",
-    "![x](http://evil.example/pixel.png)",
+    "![x](http://evil.example/pixel.png) http://bare.example",
     ":red[official] :material/warning: **bold** <b>b</b> $x$ `code`\n# heading",
 ])
 def test_plain_text_escapes_every_markdown_character(hostile):
@@ -216,5 +216,6 @@ def test_plain_text_escapes_every_markdown_character(hostile):
     unescaped = re.findall(r"(?<!\\)[!-/:-@\[-`{-~]", re.sub(r"\\[!-/:-@\[-`{-~]", "", out))
     assert not unescaped, out
     assert "\n" not in out  # one line: no heading or list can start
-    assert re.sub(r"\\(.)", r"\1", out) == " ".join(hostile.split())
+    assert re.sub(r"\\(.)", r"\1", out).replace("\u200b", "") == " ".join(hostile.split())
+    assert "http:" not in out.replace("\\", "")  # no bare URL left for the autolinker
     assert len(plain("y" * 60_000)) <= 600
