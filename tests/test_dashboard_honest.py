@@ -322,3 +322,34 @@ def test_the_sweep_finds_a_small_count_when_there_is_one(sample_warehouse, monke
     finally:
         K = saved
     db.reset()
+
+
+# ------------------------------------------------------------------------------------ what changed
+
+
+def test_what_changed_lists_each_successful_load_in_plain_words(sample_warehouse_copy, monkeypatch):
+    """A rerun of the same backfill re-reads every row (rows_replaced) but changes none: it reads as 0."""
+    from pipeline.extract.files import SampleSource
+    from pipeline.load import run_load
+
+    run_load(sample_warehouse_copy, SampleSource(), "backfill")
+    c = duckdb.connect(str(sample_warehouse_copy.duckdb_path))
+    c.execute("insert into pipeline_runs (run_id, command, source, started_at, finished_at, status, message) "
+              "values ('zz-failed', 'run', 'socrata', now()::timestamp, now()::timestamp, 'failed', 'boom')")
+    runs = c.execute("select charges_added, charges_edited, charges_removed, stops_added, stops_edited, "
+                     "stops_removed, rows_replaced from pipeline_runs where status = 'success' "
+                     "order by finished_at desc").fetchall()
+    c.close()
+    assert len(runs) == 2 and runs[0][6] > 0  # the rerun replaced rows...
+    at = run_app(sample_warehouse_copy, monkeypatch, "app_pages/changes.py")
+    lines = [md.value for md in at.markdown if "Added" in md.value]
+    assert len(lines) == 2  # the failed run is not a load that changed anything
+    for line, (ca, ce, cr, sa, se, sr, _replaced) in zip(lines, runs):
+        assert (f"Added {sa:,} stops ({ca:,} charges), corrected {se:,} stops ({ce:,} charges), "
+                f"removed {sr:,} stops ({cr:,} charges).") in line.replace("fewer than 10", "?")
+    assert "Added 0 stops (0 charges), corrected 0 stops (0 charges)" in lines[0]  # ...but changed nothing
+    table = next(df.value for df in at.dataframe if "stops_added" in df.value.columns)
+    assert list(table["stops_added"]) == [f"{r[3]:,}" for r in runs]
+    es = run_app(sample_warehouse_copy, monkeypatch, "app_pages/changes.py", {"lang": "es"})
+    assert any(f"Añadió {runs[1][3]:,} paradas".replace(",", ".") in md.value for md in es.markdown)
+    db.reset()
