@@ -8,7 +8,7 @@ from dashboard.i18n import _, fmt_date
 
 k = queries.small_count()
 ui.header(_("What changed"),
-          _("Each successful load of the county's data: how many stops and charges it added, corrected and removed."))
+          _("Each successful load of the county's data: how many stops and charges it added, corrected and removed."), filtered=False)
 
 log = queries.change_log(30)
 if log.empty:

@@ -54,9 +54,11 @@ st.subheader(_("Data quality"))
 dq = queries.data_quality()
 if not dq.empty:
     den = dq["denominator"].astype("Float64")
-    dq = dq.assign(share=dq["value"].astype("Float64") / den.where(den > 0),
-                   value=dq["value"].map(fmt_int), denominator=dq["denominator"].map(lambda v: "" if pd.isna(v) else fmt_int(v)))
-    ui.table(dq, {"measure": _("Measure"), "value": _("Value"), "denominator": _("Out of"), "share": _("Share")},
+    dq = dq.assign(share=(dq["value"].astype("Float64") / den.where(den > 0)).where(~dq["value"].between(1, k - 1)),
+                   label=dq["measure"].map(labels.quality_measure),
+                   value=dq["value"].map(lambda v: tables.count_text(v, k)),
+                   denominator=dq["denominator"].map(lambda v: "" if pd.isna(v) else tables.count_text(v, k)))
+    ui.table(dq, {"label": _("Measure"), "value": _("Value"), "denominator": _("Out of"), "share": _("Share")},
              percent=("share",), key="data_quality")
 
 st.subheader(_("Loads"))

@@ -41,7 +41,7 @@ def cannot(detail: object) -> None:
 ui.header(_("Disparities by race"),
           _("Four standard checks, each with a 95% confidence interval and its limits. Computed after each load over "
             "**all loaded stops** (every rate counts stops, never charges): the sidebar filters do not apply on this "
-            "page."))
+            "page."), filtered=False)
 
 try:
     res = queries.analysis_results()
@@ -77,6 +77,7 @@ with t_res:
         default = int(busiest.iloc[0]) if len(busiest) else years[-1]
         year = st.selectbox(_("Year"), years, index=years.index(default), key="disp_year")
         _chart(ac.benchmark_rates(bench, year, k), "disp_rates")
+        st.caption(_("Bars: 95% confidence intervals. A hollow marker is unreliable (few stops or few residents)."))
         _chart(ac.benchmark_ratios(bench, year), "disp_ratios")
         t = county[county["stop_year"] == year]
         table = pd.DataFrame({
@@ -199,7 +200,7 @@ with t_cav:
     text = (cav[cav["stop_year"].isna() & cav["numerator"].isna() & (cav["caveat"] != "bundled_sample")]
             if len(cav) else cav)
     for row in text.itertuples(index=False):
-        st.markdown(f"- {_(str(row.text))}")
+        st.markdown("- " + _(str(row.text)))
     if len(cav):
         _chart(ac.caveat_by_year(cav, "race_other", _("Share of stops with race OTHER, by year"), k), "disp_cav_other")
         _chart(ac.caveat_by_year(cav, "no_location", _("Share of stops without a location, by year"), k), "disp_cav_loc")

@@ -79,7 +79,8 @@ with right:
         f"{ui.plain(item.label)}</div>"
         for item in legend
     )
-    st.markdown(f"**{metric_label}** ({_('quantile classes')}){swatches}", unsafe_allow_html=True)
+    classes = _("quantile classes")
+    st.markdown(f"**{metric_label}** ({classes}){swatches}", unsafe_allow_html=True)
     st.session_state["map_pick"] = f.zips[0] if len(f.zips) == 1 else ALL
     st.selectbox(_("Or choose a ZIP code (filters every page)"), [ALL] + sorted(valid), key="map_pick",
                  on_change=_from_pick, format_func=lambda z: _("All ZIP codes") if z == ALL else z)

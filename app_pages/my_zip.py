@@ -135,8 +135,8 @@ if top.empty:
 else:
     ui.table(top.assign(label=[charts.short_label(x, 80) for x in top["label"]], stops=top["stops"].astype("Int64")),
              {"label": _("Most serious charge"), "stops": _("Stops")}, key="zip_reasons")
-    st.caption(_("A stop's reason here is its most serious charge. Reasons with fewer than {k} stops are not "
-                 "listed.").format(k=k))
+    st.caption(_("A stop's reason here is its most serious charge, worded as the county publishes it (in English). "
+                 "Reasons with fewer than {k} stops are not listed.").format(k=k))
 
 # --- Where in the ZIP code -----------------------------------------------------------------------
 st.subheader(_("Where in the ZIP code"))
@@ -147,5 +147,6 @@ if z in features:
     st.pydeck_chart(maps.single_zip_map(features[z], inside, 0.005, style), height=380, key="zip_where",
                     alt=_("Map of ZIP code {zip}: its outline and orange squares where stops happened.").format(zip=z))
     st.caption(_("Orange squares: where stops happened, in cells of about 550 m; the more stops, the darker. Squares "
-                 "with fewer than {k} stops are not drawn.").format(k=k))
+                 "with fewer than {k} stops are not drawn. The outline is simplified, so a square near its edge may "
+                 "fall just outside it.").format(k=k))
 st.caption(_("To print this page, use your browser's Print command: the sidebar and buttons are left out."))

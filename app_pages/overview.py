@@ -85,6 +85,9 @@ day_table = (counts.rename("stops").rename_axis("date").reset_index().assign(sto
 ui.chart(charts.daily_trend(daily, k), day_table, key="daily",
          labels={"date": _("Week starting") if unit == "week" else _("Date"), "stops": _("Stops")},
          dates={"date": "YYYY-MM-DD"})
+if st.session_state.get("is_sample"):
+    st.caption(_("On the bundled sample, the peaks and gaps come from how each public copy was drawn (one covers a "
+                 "few weeks in full, another a few rows a day for years), not from changes in policing."))
 month_table = tables.month_index(monthly)
 month_table = month_table.assign(stops=tables.mask_small(month_table["stops"], k),
                                  charges=month_table["charges"].where(month_table["stops"].eq(0) | month_table["stops"].ge(k)))

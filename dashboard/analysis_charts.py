@@ -70,7 +70,7 @@ def benchmark_rates(table: pd.DataFrame, year: int, k: int,
         ))
     fig.update_yaxes(title_text=_("Stops per 1,000 residents (95% CI)"), rangemode="tozero")
     fig.update_xaxes(title_text=_("Driver race (as recorded by the officer)"))
-    return _layout(fig, _("Stops per 1,000 residents, {year} (hollow = unreliable)").format(year=year), height=380,
+    return _layout(fig, _("Stops per 1,000 residents, {year}").format(year=year), height=380,
                    scattermode="group", scattergap=0.6)
 
 

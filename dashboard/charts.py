@@ -184,7 +184,8 @@ def comparison_bars(table: pd.DataFrame, name_a: str, name_b: str, title: str, k
         values = t[col]
         text = [fmt_int(v) if not pd.isna(v) else _("fewer than {k}").format(k=k) for v in values]
         fig.add_trace(go.Bar(
-            y=names, x=values.astype("float64"), name=name, orientation="h",
+            # A withheld count is a bar of no length that still carries its "fewer than k" label.
+            y=names, x=values.astype("float64").fillna(0), name=name, orientation="h",
             marker={"color": SERIES[1 - i], "pattern": _pattern("/" if i == 0 else "")},
             text=text, textposition="outside", cliponaxis=False,
             hovertext=[f"{full}<br>{name}: {tx}" for full, tx in zip(t["label"], text)],

@@ -70,6 +70,19 @@ _VIEW: Mapping[str, str] = {
     "all_stops_zip": N_("Stops located in the ZIP code"),
 }
 
+# The measures of mart_data_quality (sql/marts/refresh.sql), as the Data page shows them.
+_QUALITY: Mapping[str, str] = {
+    "charges (rows)": N_("charges (rows)"),
+    "stops": N_("stops"),
+    "charges without location": N_("charges without location"),
+    "charges without ZIP5": N_("charges without ZIP code"),
+    "charges located outside the county": N_("charges located outside the county"),
+    "charges with race OTHER or missing": N_("charges with race OTHER or missing"),
+    "charges with gender unknown": N_("charges with gender unknown"),
+    "stops with search fields recorded": N_("stops with search fields recorded"),
+    "quarantined rows (all loads)": N_("rows set aside as unreadable (all loads)"),
+}
+
 _UNKNOWN = {"(no ZIP)": N_("(no ZIP code)"), "(unknown)": N_("(unknown)"), "(none recorded)": N_("(none recorded)"),
             "All stops": N_("All stops")}
 
@@ -107,6 +120,10 @@ def district_short(name: str | None) -> str:
         return _("HQ / Special Operations")
     m = re.match(r"^(\d)\w\w District, (.*)$", name)
     return _("District {n}, {place}").format(n=m.group(1), place=m.group(2)) if m else name
+
+
+def quality_measure(name: str) -> str:
+    return _(_QUALITY.get(name, name))
 
 
 def placeholder(value: str) -> str:

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from . import charts, filters
-from .i18n import _
+from .i18n import _, fmt_int, fmt_num, fmt_pct
 
 PLOTLY_CONFIG: dict[str, Any] = {"displaylogo": False, "responsive": True,
                                  "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
@@ -36,36 +36,54 @@ def plain(text: str, limit: int = 600) -> str:
     return _MD_SPECIAL.sub(r"\\\1", unlinked)
 
 
-def header(title: str, what: str) -> None:
-    """Page title, one line on what the page shows, where the data comes from, and the filters."""
+def header(title: str, what: str, filtered: bool = True) -> None:
+    """Page title, one line on what the page shows, where the data comes from, and the filters
+    (``filtered=False`` on a page the sidebar filters don't apply to)."""
     st.title(title)
     st.caption(what)
     provenance = st.session_state.get(K_PROVENANCE)
     if provenance:
         st.caption(provenance)
-    st.markdown("**" + _("Showing:") + "** " + plain(filters.describe(filters.current(), filters.bounds())) + ".")
+    if filtered:
+        st.markdown("**" + _("Showing:") + "** " + plain(filters.describe(filters.current(), filters.bounds())) + ".")
 
 
-def column_config(labels: Mapping[str, str], percent: tuple[str, ...] = (), dates: Mapping[str, str] | None = None,
-                  ) -> dict[str, Any]:
-    """Translated column headers; percentages and dates formatted by Streamlit."""
+def column_config(labels: Mapping[str, str], dates: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Translated column headers (dates formatted by Streamlit; numbers by :func:`styled`)."""
     config: dict[str, Any] = {}
     for col, label in labels.items():
-        if col in percent:
-            config[col] = st.column_config.NumberColumn(label, format="percent")
-        elif dates and col in dates:
+        if dates and col in dates:
             config[col] = st.column_config.DateColumn(label, format=dates[col])
         else:
             config[col] = st.column_config.Column(label)
     return config
 
 
+def styled(df: pd.DataFrame, percent: tuple[str, ...] = ()) -> Any:
+    """The table's numbers as the reader writes them (12,345 / 12.345; 12.3% / 12,3 %), missing values
+    blank (never "None"), while the cells stay numbers underneath (sorting, tests)."""
+    formats: dict[str, Any] = {}
+    for col in df.columns:
+        if col in percent:
+            formats[col] = fmt_pct
+        elif pd.api.types.is_integer_dtype(df[col]):
+            formats[col] = fmt_int
+        elif pd.api.types.is_float_dtype(df[col]):
+            formats[col] = (lambda v: fmt_int(v)) if _whole(df[col]) else (lambda v: fmt_num(v, 2))
+    return df.style.format(formats, na_rep="").format(na_rep="", subset=[c for c in df.columns if c not in formats])
+
+
+def _whole(values: pd.Series) -> bool:
+    v = pd.to_numeric(values, errors="coerce").dropna()
+    return bool(len(v)) and bool((v == v.round()).all())
+
+
 def table(df: pd.DataFrame, labels: Mapping[str, str], percent: tuple[str, ...] = (),
           dates: Mapping[str, str] | None = None, key: str | None = None) -> None:
     """A table with translated headers; only the columns named in ``labels`` are shown."""
     cols = [c for c in labels if c in df.columns]
-    st.dataframe(df[cols], hide_index=True, width="stretch", key=key,
-                 column_config=column_config(labels, percent, dates))
+    st.dataframe(styled(df[cols].reset_index(drop=True), percent), hide_index=True, width="stretch", key=key,
+                 column_config=column_config(labels, dates))
 
 
 def chart(fig: go.Figure, data: pd.DataFrame | None, key: str, labels: Mapping[str, str] | None = None,
@@ -79,7 +97,7 @@ def chart(fig: go.Figure, data: pd.DataFrame | None, key: str, labels: Mapping[s
             if labels:
                 table(data, labels, percent, dates)
             else:
-                st.dataframe(data, hide_index=True, width="stretch")
+                st.dataframe(styled(data.reset_index(drop=True)), hide_index=True, width="stretch")
 
 
 def csv_bytes(df: pd.DataFrame, labels: Mapping[str, str], note: str) -> bytes:

@@ -149,3 +149,14 @@ def test_the_language_is_kept_in_the_url_across_pages_and_filters(sample_warehou
     assert at2.query_params == {"race": "black"}
     assert at2.sidebar.multiselect(key="flt_race").value == ["BLACK"]
     db.reset()
+
+
+def test_no_translated_call_hides_inside_an_f_string():
+    """Babel can't see `_()` inside an f-string, so such a string would never reach the catalogue."""
+    hidden = []
+    for pattern in ("streamlit_app.py", "dashboard/**/*.py", "app_pages/**/*.py"):
+        for path in ROOT.glob(pattern):
+            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                if re.search(r"\{_\(|\{ngettext\(", line):
+                    hidden.append(f"{path.relative_to(ROOT)}:{n}")
+    assert not hidden, hidden
