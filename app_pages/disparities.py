@@ -216,5 +216,5 @@ with t_cav:
                                          allyears[["share", "share_low", "share_high"]].itertuples(index=False))],
             "meaning": allyears["text"].map(lambda s: _(str(s))),
         }), {"measure": _("Measure (all years)"), "count": _("Count"), "of": _("Of"), "share": _("Share (95% CI)"),
-             "meaning": _("What it means")}, key="disp_caveats")
+             "meaning": _("What it means")}, wrap=True)
     st.caption(_("Methods and sources: docs/METHODS.md in the project repository."))

@@ -44,6 +44,8 @@ BASE_LAYOUT: dict[str, Any] = {
     "legend": {"orientation": "h", "yref": "container", "yanchor": "bottom", "y": 0, "xanchor": "left", "x": 0},
     "hovermode": "closest",
     "font": {"size": 13},
+    # A vertical tool bar at the right edge leaves the title (top left) readable on a phone.
+    "modebar": {"orientation": "v"},
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from typing import Any, Mapping
 
@@ -79,9 +80,14 @@ def _whole(values: pd.Series) -> bool:
 
 
 def table(df: pd.DataFrame, labels: Mapping[str, str], percent: tuple[str, ...] = (),
-          dates: Mapping[str, str] | None = None, key: str | None = None) -> None:
-    """A table with translated headers; only the columns named in ``labels`` are shown."""
+          dates: Mapping[str, str] | None = None, key: str | None = None, wrap: bool = False) -> None:
+    """A table with translated headers; only the columns named in ``labels`` are shown. ``wrap``:
+    a static table whose long texts wrap instead of being cut (a few rows of sentences)."""
     cols = [c for c in labels if c in df.columns]
+    if wrap:
+        st.table(styled(df[cols].reset_index(drop=True).rename(columns=dict(labels)),
+                        tuple(labels[c] for c in percent if c in labels)).hide(axis="index"))
+        return
     st.dataframe(styled(df[cols].reset_index(drop=True), percent), hide_index=True, width="stretch", key=key,
                  column_config=column_config(labels, dates))
 
@@ -90,8 +96,11 @@ def chart(fig: go.Figure, data: pd.DataFrame | None, key: str, labels: Mapping[s
           percent: tuple[str, ...] = (), dates: Mapping[str, str] | None = None) -> None:
     """A plotly chart, named by its title for screen readers, then its numbers (the table alternative)."""
     name = charts.title_of(fig)
-    with st.container(key=f"chart_{key}"):
-        st.plotly_chart(fig, config=PLOTLY_CONFIG, key=key, width="stretch")
+    # The chart's name for screen readers (the SVG's own text is not announced as one): read out
+    # before the chart, hidden on screen.
+    st.html('<p class="sr-only">' + html.escape(_("Chart: {name}. Its numbers are in the table after it.").format(
+        name=name or _("the numbers in this chart"))) + "</p>")
+    st.plotly_chart(fig, config=PLOTLY_CONFIG, key=key, width="stretch")
     if data is not None:
         with st.expander(_("Table: {what}").format(what=name or _("the numbers in this chart"))):
             if labels:
