@@ -428,18 +428,26 @@ def _periods(a: tuple[date, date], b: tuple[date, date]) -> dict[str, Any]:
     return {"a_from": a[0], "a_to": a[1], "b_from": b[0], "b_to": b[1], "a_year": a[0].year, "b_year": b[0].year}
 
 
+def _matched_days() -> tuple[dict[str, str], dict[str, list[str]]]:
+    """The shared day-matching CTEs (sql/dashboard/matched_days.sql) as an allow-listed slot."""
+    text = load_sql("dashboard/matched_days", warehouse()[1].kind)
+    return {"matched_days": text}, {"matched_days": [text]}
+
+
 def period_compare(f: FilterState, a: tuple[date, date], b: tuple[date, date]) -> pd.DataFrame:
     """One row: stops_a, stops_b (filtered, on the days both periods cover), all_a, all_b (every stop
     on those days), covered_a, covered_b, matched_days, first_/last_ a/b. The date filter is replaced
     by the two periods."""
-    return _filtered("period_compare", f, ignore=("dates",), params=_periods(a, b))
+    slots, allowed = _matched_days()
+    return _filtered("period_compare", f, ignore=("dates",), params=_periods(a, b), slots=slots, allowed=allowed)
 
 
 def year_compare(f: FilterState, dim: str, a: tuple[date, date], b: tuple[date, date], top_n: int = 10) -> pd.DataFrame:
     """label, stops_a, stops_b, rank: stops of both periods by ``dim``, on the days both cover."""
+    slots, allowed = _matched_days()
     return _filtered(
         "year_compare", f, ignore=("dates",), params={**_periods(a, b), "top_n": int(top_n)},
-        slots={"dim": DIMENSIONS[dim][0]}, allowed={"dim": _DIM_ALLOWED},
+        slots={"dim": DIMENSIONS[dim][0], **slots}, allowed={"dim": _DIM_ALLOWED, **allowed},
     )
 
 

@@ -5,25 +5,7 @@
 -- removes the same days from both sides, and a change is never computed over unequal coverage.
 -- stops_a/stops_b: the filtered stops on matched days; all_a/all_b: every stop on matched days
 -- (the recording density the page checks); covered_a/covered_b: covered days of each period.
-with covered as (
-    select distinct
-        s.date_of_stop,
-        case when s.date_of_stop <= cast(:a_to as date) then 'a' else 'b' end as period,
-        s.stop_year - case when s.date_of_stop <= cast(:a_to as date) then :a_year else :b_year end as rel_year,
-        s.stop_month,
-        cast(extract(day from s.date_of_stop) as integer) as stop_day
-    from stops as s
-    where s.date_of_stop between cast(:a_from as date) and cast(:a_to as date)
-        or s.date_of_stop between cast(:b_from as date) and cast(:b_to as date)
-),
-
-matched as (
-    select a.date_of_stop as day_a, b.date_of_stop as day_b
-    from covered as a
-    inner join covered as b
-        on a.rel_year = b.rel_year and a.stop_month = b.stop_month and a.stop_day = b.stop_day
-    where a.period = 'a' and b.period = 'b'
-),
+with {{ matched_days }},
 
 stops_on_matched as (
     select

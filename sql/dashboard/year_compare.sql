@@ -1,25 +1,7 @@
 -- Stops of two periods by a dimension, counted only on the days both periods cover (see
 -- period_compare.sql for the day matching). Grain: one row per dimension value, ranked by stops
 -- in period B; the top :top_n rows.
-with covered as (
-    select distinct
-        s.date_of_stop,
-        case when s.date_of_stop <= cast(:a_to as date) then 'a' else 'b' end as period,
-        s.stop_year - case when s.date_of_stop <= cast(:a_to as date) then :a_year else :b_year end as rel_year,
-        s.stop_month,
-        cast(extract(day from s.date_of_stop) as integer) as stop_day
-    from stops as s
-    where s.date_of_stop between cast(:a_from as date) and cast(:a_to as date)
-        or s.date_of_stop between cast(:b_from as date) and cast(:b_to as date)
-),
-
-matched as (
-    select a.date_of_stop as day_a, b.date_of_stop as day_b
-    from covered as a
-    inner join covered as b
-        on a.rel_year = b.rel_year and a.stop_month = b.stop_month and a.stop_day = b.stop_day
-    where a.period = 'a' and b.period = 'b'
-),
+with {{ matched_days }},
 
 filtered as (
     select
