@@ -19,10 +19,11 @@ per_capita_ok = not f.races and not f.genders
 prev_from, prev_to = tables.same_period_last_year(d_from, d_to)
 compare = (d_to - d_from).days <= 366
 # The page's queries are independent of each other: run them at once.
-tot_df, residents_df, cmp_df, daily, monthly = queries.gather(
+tot_df, residents_df, covered, daily_any, daily, monthly = queries.gather(
     partial(queries.totals, f),
     partial(queries.residents, f.zips) if per_capita_ok else lambda: None,
-    partial(queries.period_compare, f, (prev_from, prev_to), (d_from, d_to)) if compare else lambda: None,
+    queries.covered_days,
+    partial(queries.daily, f, ignore=("dates",)) if compare else lambda: None,
     partial(queries.daily, f),
     partial(queries.monthly, f),
 )
@@ -35,7 +36,8 @@ small = tables.is_small(stops, k)
 
 residents = float(residents_df.iloc[0]["residents"]) if per_capita_ok else 0.0
 rate = 1000 * stops / residents if residents > 0 and not small else None
-cmp = tables.assess(cmp_df.iloc[0], k, st.session_state.get("is_sample", False)) if compare else None
+cmp = (tables.assess(tables.compare_periods(covered, daily_any, (prev_from, prev_to), (d_from, d_to)), k,
+                     st.session_state.get("is_sample", False)) if compare else None)
 
 # One plain-language sentence for the current filters.
 parts = [_("{where}, {period}: **{stops} stops**").format(

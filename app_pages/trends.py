@@ -13,7 +13,9 @@ f = filters.current()
 k = queries.small_count()
 ui.header(_("Trends"), _("How the number of stops changes from year to year, month to month and hour to hour."))
 
-monthly_all, cov = queries.gather(partial(queries.monthly, f, ignore=("dates",)), queries.year_coverage)
+monthly_all, cov, covered, daily_any = queries.gather(
+    partial(queries.monthly, f, ignore=("dates",)), queries.year_coverage, queries.covered_days,
+    partial(queries.daily, f, ignore=("dates",)))
 years = [int(y) for y in cov["stop_year"]]
 if monthly_all.empty or not years:
     ui.no_stops()
@@ -41,14 +43,14 @@ period_a = (date(first, 1, 1), date(first, 12, 31))
 period_b = (date(second, 1, 1), date(second, 12, 31))
 name_a, name_b = str(first), str(second)
 
+periods = tables.compare_periods(covered, daily_any, period_a, period_b)
+cmp = tables.assess(periods, k, st.session_state.get("is_sample", False))
 # The rest of the page's queries are independent of each other: run them at once.
-cmp_df, desc, dist, wh = queries.gather(
-    partial(queries.period_compare, f, period_a, period_b),
-    partial(queries.year_compare, f, "description", period_a, period_b, 10),
-    partial(queries.year_compare, f, "district", period_a, period_b, 20),
+desc, dist, wh = queries.gather(
+    partial(queries.year_compare, f, "description", periods["days_a"], periods["days_b"], 10),
+    partial(queries.year_compare, f, "district", periods["days_a"], periods["days_b"], 20),
     partial(queries.weekday_hour, f),
 )
-cmp = tables.assess(cmp_df.iloc[0], k, st.session_state.get("is_sample", False))
 
 if cmp.matched_days == 0:
     st.subheader(_("{b} vs {a}").format(a=name_a, b=name_b))

@@ -57,9 +57,12 @@ def pages():  # noqa: ANN201
         fr = q.provenance()
         d_from, d_to = f.date_from or fr.first_stop, f.date_to or fr.last_stop
         a, b = tables.same_period_last_year(d_from, d_to)
-        q.gather(partial(q.totals, f), partial(q.residents, f.zips),
-                 partial(q.period_compare, f, (a, b), (d_from, d_to)) if (d_to - d_from).days <= 366 else lambda: None,
-                 partial(q.daily, f), partial(q.monthly, f))
+        compare = (d_to - d_from).days <= 366
+        _t, _r, covered, any_dates, _d, _m = q.gather(
+            partial(q.totals, f), partial(q.residents, f.zips), q.covered_days,
+            partial(q.daily, f, ignore=("dates",)) if compare else lambda: None, partial(q.daily, f), partial(q.monthly, f))
+        if compare:
+            tables.compare_periods(covered, any_dates, (a, b), (d_from, d_to))
 
     def map_(f):  # noqa: ANN001, ANN202
         q.zip_map(f); q.totals(f.without("zips")); q.county_zctas()  # noqa: E702
@@ -68,11 +71,12 @@ def pages():  # noqa: ANN201
         map_(f); q.location_grid(f, 0.01)  # noqa: E702
 
     def trends(f):  # noqa: ANN001, ANN202
-        q.gather(partial(q.monthly, f, ignore=("dates",)), q.year_coverage)
         a, b = (date(2015, 1, 1), date(2015, 12, 31)), (date(2016, 1, 1), date(2016, 12, 31))
-        q.gather(partial(q.period_compare, f, a, b),
-                 *[partial(q.year_compare, f, dim, a, b, n) for dim, n in (("description", 10), ("district", 20))],
-                 partial(q.weekday_hour, f))
+        _m, _c, covered, any_dates = q.gather(partial(q.monthly, f, ignore=("dates",)), q.year_coverage,
+                                              q.covered_days, partial(q.daily, f, ignore=("dates",)))
+        p = tables.compare_periods(covered, any_dates, a, b)
+        q.gather(*[partial(q.year_compare, f, dim, p["days_a"], p["days_b"], n)
+                   for dim, n in (("description", 10), ("district", 20))], partial(q.weekday_hour, f))
 
     def people(f):  # noqa: ANN001, ANN202
         q.stops_by(f, "race", ignore=("races",)); q.residents(f.zips)  # noqa: E702

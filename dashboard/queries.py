@@ -395,9 +395,9 @@ def residents(zips: Sequence[str] = ()) -> pd.DataFrame:
     return run("residents", params, {"zip_filter": clause}, {"zip_filter": [clause]})
 
 
-def daily(f: FilterState) -> pd.DataFrame:
+def daily(f: FilterState, ignore: Sequence[str] = ()) -> pd.DataFrame:
     """date_of_stop, stops, charges."""
-    return _filtered("daily_counts", f)
+    return _filtered("daily_counts", f, ignore)
 
 
 def monthly(f: FilterState, ignore: Sequence[str] = ()) -> pd.DataFrame:
@@ -422,32 +422,48 @@ def weekday_hour(f: FilterState) -> pd.DataFrame:
     return _filtered("weekday_hour", f)
 
 
-def _periods(a: tuple[date, date], b: tuple[date, date]) -> dict[str, Any]:
-    if not a[1] < b[0]:
-        raise ValueError("period A must end before period B starts")
-    return {"a_from": a[0], "a_to": a[1], "b_from": b[0], "b_to": b[1], "a_year": a[0].year, "b_year": b[0].year}
+def covered_days() -> pd.DataFrame:
+    """date_of_stop, stops, charges for every day with at least one stop, whatever the filters: the
+    days the data covers (a comparison of two periods counts only days both cover)."""
+    return _filtered("daily_counts", FilterState())
 
 
-def _matched_days() -> tuple[dict[str, str], dict[str, list[str]]]:
-    """The shared day-matching CTEs (sql/dashboard/matched_days.sql) as an allow-listed slot."""
-    text = load_sql("dashboard/matched_days", warehouse()[1].kind)
-    return {"matched_days": text}, {"matched_days": [text]}
+_RANGE_ROW = "select cast(:r{i}_from as date) as day_from, cast(:r{i}_to as date) as day_to, cast(:r{i}_period as varchar(1)) as period"
+_RANGE_ROWS = re.compile(r"select cast\(:r\d+_from as date\) as day_from, cast\(:r\d+_to as date\) as day_to, "
+                         r"cast\(:r\d+_period as varchar\(1\)\) as period"
+                         r"(?:\s+union all\s+select cast\(:r\d+_from as date\), cast\(:r\d+_to as date\), "
+                         r"cast\(:r\d+_period as varchar\(1\)\))*")
 
 
-def period_compare(f: FilterState, a: tuple[date, date], b: tuple[date, date]) -> pd.DataFrame:
-    """One row: stops_a, stops_b (filtered, on the days both periods cover), all_a, all_b (every stop
-    on those days), covered_a, covered_b, matched_days, first_/last_ a/b. The date filter is replaced
-    by the two periods."""
-    slots, allowed = _matched_days()
-    return _filtered("period_compare", f, ignore=("dates",), params=_periods(a, b), slots=slots, allowed=allowed)
+def _day_ranges(days_a: Sequence[date], days_b: Sequence[date]) -> tuple[str, dict[str, Any]]:
+    """Rows of (day_from, day_to, period) for year_compare.sql: placeholders only, values bound."""
+    from .tables import day_ranges
+
+    rows, params = [], {}
+    for period, days in (("a", days_a), ("b", days_b)):
+        for lo, hi in day_ranges(days):
+            i = len(rows)
+            rows.append(_RANGE_ROW.format(i=i) if i == 0 else
+                        f"select cast(:r{i}_from as date), cast(:r{i}_to as date), cast(:r{i}_period as varchar(1))")
+            params.update({f"r{i}_from": lo, f"r{i}_to": hi, f"r{i}_period": period})
+    text = "\n    union all ".join(rows)
+    if not _RANGE_ROWS.fullmatch(text):  # defence in depth: nothing but the templates reaches the SQL
+        raise ValueError("unexpected day ranges")
+    return text, params
 
 
-def year_compare(f: FilterState, dim: str, a: tuple[date, date], b: tuple[date, date], top_n: int = 10) -> pd.DataFrame:
-    """label, stops_a, stops_b, rank: stops of both periods by ``dim``, on the days both cover."""
-    slots, allowed = _matched_days()
+def year_compare(f: FilterState, dim: str, days_a: Sequence[date], days_b: Sequence[date],
+                 top_n: int = 10) -> pd.DataFrame:
+    """label, stops_a, stops_b, rank: stops by ``dim`` on the given days of each period (the days both
+    periods cover, from :func:`tables.match_days`). The date filter is replaced by those days."""
+    if not days_a or not days_b:
+        return pd.DataFrame({"label": pd.Series(dtype=object), "stops_a": pd.Series(dtype="int64"),
+                             "stops_b": pd.Series(dtype="int64"), "rank": pd.Series(dtype="int32")})
+    ranges, values = _day_ranges(days_a, days_b)
     return _filtered(
-        "year_compare", f, ignore=("dates",), params={**_periods(a, b), "top_n": int(top_n)},
-        slots={"dim": DIMENSIONS[dim][0], **slots}, allowed={"dim": _DIM_ALLOWED, **allowed},
+        "year_compare", f, ignore=("dates",), params={**values, "top_n": int(top_n)},
+        slots={"dim": DIMENSIONS[dim][0], "day_ranges": ranges},
+        allowed={"dim": _DIM_ALLOWED, "day_ranges": [ranges]},
     )
 
 

@@ -68,7 +68,7 @@ MAX_DENSITY_RATIO = 2.0
 
 @dataclass(frozen=True)
 class Comparison:
-    """The verdict on comparing period A (earlier) with period B, from period_compare.sql."""
+    """The verdict on comparing period A (earlier) with period B (from :func:`compare_periods`)."""
 
     stops_a: int
     stops_b: int
@@ -86,6 +86,59 @@ class Comparison:
         return self.matched_days < max(self.covered_a, self.covered_b)
 
 
+def match_days(covered: pd.Series, a: tuple[date, date], b: tuple[date, date]) -> pd.DataFrame:
+    """day_a, day_b: the days of period A and of period B that both have data and sit at the same
+    place in their period (years from the period's start year, month, day). ``covered`` holds the
+    days with at least one stop, whatever the filters. Grain: one row per matched pair."""
+    days = pd.to_datetime(pd.Series(covered)).dt.normalize().drop_duplicates()
+
+    def keyed(start: date, end: date) -> pd.DataFrame:
+        d = days[(days >= pd.Timestamp(start)) & (days <= pd.Timestamp(end))]
+        return pd.DataFrame({"day": d.dt.date, "rel_year": d.dt.year - start.year, "month": d.dt.month,
+                             "dom": d.dt.day})
+
+    both = keyed(*a).merge(keyed(*b), on=["rel_year", "month", "dom"], suffixes=("_a", "_b"))
+    return both[["day_a", "day_b"]].sort_values("day_b").reset_index(drop=True)
+
+
+def day_ranges(days: "pd.Series | list[date]") -> list[tuple[date, date]]:
+    """Consecutive days merged into (first, last) ranges, in order."""
+    out: list[tuple[date, date]] = []
+    for d in sorted(set(pd.to_datetime(pd.Series(list(days))).dt.date)):
+        if out and (d - out[-1][1]).days == 1:
+            out[-1] = (out[-1][0], d)
+        else:
+            out.append((d, d))
+    return out
+
+
+def compare_periods(all_daily: pd.DataFrame, filtered_daily: pd.DataFrame, a: tuple[date, date],
+                    b: tuple[date, date]) -> pd.Series:
+    """The two periods on the days both cover: stops_a, stops_b (the filtered stops), all_a, all_b
+    (every stop: the recording density), covered_a, covered_b, matched_days, first_b, last_b.
+
+    ``all_daily`` / ``filtered_daily``: date_of_stop, stops (queries.covered_days / queries.daily).
+    """
+    days = pd.to_datetime(all_daily["date_of_stop"]).dt.date
+    pairs = match_days(days, a, b)
+    every = dict(zip(days, all_daily["stops"]))
+    chosen = dict(zip(pd.to_datetime(filtered_daily["date_of_stop"]).dt.date, filtered_daily["stops"]))
+
+    def covered(start: date, end: date) -> int:
+        return int(((days >= start) & (days <= end)).sum())
+
+    return pd.Series({
+        "stops_a": int(sum(chosen.get(d, 0) for d in pairs["day_a"])),
+        "stops_b": int(sum(chosen.get(d, 0) for d in pairs["day_b"])),
+        "all_a": int(sum(every[d] for d in pairs["day_a"])),
+        "all_b": int(sum(every[d] for d in pairs["day_b"])),
+        "covered_a": covered(*a), "covered_b": covered(*b), "matched_days": len(pairs),
+        "first_b": pairs["day_b"].min() if len(pairs) else None,
+        "last_b": pairs["day_b"].max() if len(pairs) else None,
+        "days_a": list(pairs["day_a"]), "days_b": list(pairs["day_b"]),
+    })
+
+
 def _day(value: Any) -> date | None:
     if value is None or pd.isna(value):
         return None
@@ -93,7 +146,9 @@ def _day(value: Any) -> date | None:
 
 
 def assess(row: pd.Series, k: int, is_sample: bool) -> Comparison:
-    """Decide whether a change between the two periods may be printed, and say why not."""
+    """Decide whether a change between the two periods may be printed, and say why not.
+
+    ``row``: :func:`compare_periods`."""
     a, b = int(row["stops_a"] or 0), int(row["stops_b"] or 0)
     all_a, all_b = int(row["all_a"] or 0), int(row["all_b"] or 0)
     matched = int(row["matched_days"] or 0)

@@ -73,12 +73,11 @@ DASHBOARD_CALLS = {
     "zip_map": (lambda q, f: q.zip_map(f), True),
     "location_grid": (lambda q, f: q.location_grid(f), True),
     "weekday_hour": (lambda q, f: q.weekday_hour(f), True),
-    "year_compare_district": (lambda q, f: q.year_compare(f, "district", (date(2015, 1, 1), date(2015, 12, 31)),
-                                                           (date(2016, 1, 1), date(2016, 12, 31))), True),
-    "year_compare_zip": (lambda q, f: q.year_compare(f, "zip", (date(2015, 3, 1), date(2015, 6, 30)),
-                                                      (date(2016, 3, 1), date(2016, 6, 30)), top_n=5), True),
-    "period_compare": (lambda q, f: q.period_compare(f, (date(2015, 1, 1), date(2015, 12, 31)),
-                                                     (date(2016, 1, 1), date(2016, 12, 31))), True),
+    "year_compare_district": (lambda q, f: q.year_compare(
+        f, "district", [date(2015, m, 10) for m in range(1, 13)], [date(2016, m, 10) for m in range(1, 13)]), True),
+    "year_compare_zip": (lambda q, f: q.year_compare(
+        f, "zip", [date(2015, 3, d) for d in range(1, 31)], [date(2016, 3, d) for d in range(1, 31)], top_n=5), True),
+    "covered_days": (lambda q, f: q.covered_days(), False),
     "change_log": (lambda q, f: q.change_log(5).drop(columns=RUN_LOG_VARIES[:3]), False),
     "stops_by_race_gender": (lambda q, f: q.stops_by(f, "race", "gender", suppress=True), True),
     "stops_by_month": (lambda q, f: q.stops_by(f, "month"), True),

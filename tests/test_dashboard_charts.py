@@ -219,3 +219,18 @@ def test_plain_text_escapes_every_markdown_character(hostile):
     assert re.sub(r"\\(.)", r"\1", out).replace("\u200b", "") == " ".join(hostile.split())
     assert "http:" not in out.replace("\\", "")  # no bare URL left for the autolinker
     assert len(plain("y" * 60_000)) <= 600
+
+
+def test_days_match_at_the_same_place_in_each_period_and_only_when_both_have_data():
+    covered = pd.Series([date(2015, 12, 30), date(2016, 1, 2), date(2016, 2, 29), date(2016, 12, 30),
+                         date(2017, 1, 2), date(2017, 1, 3), date(2017, 3, 1)])
+    pairs = tables.match_days(covered, (date(2015, 7, 1), date(2016, 6, 30)), (date(2016, 7, 1), date(2017, 6, 30)))
+    assert list(zip(pairs["day_a"], pairs["day_b"])) == [(date(2015, 12, 30), date(2016, 12, 30)),
+                                                        (date(2016, 1, 2), date(2017, 1, 2))]
+    daily = pd.DataFrame({"date_of_stop": covered, "stops": [10, 20, 5, 30, 40, 7, 9]})
+    row = tables.compare_periods(daily, daily.assign(stops=daily["stops"] // 2),
+                                 (date(2015, 7, 1), date(2016, 6, 30)), (date(2016, 7, 1), date(2017, 6, 30)))
+    assert (row["all_a"], row["all_b"], row["stops_a"], row["stops_b"]) == (30, 70, 15, 35)
+    assert (row["covered_a"], row["covered_b"], row["matched_days"]) == (3, 4, 2)
+    assert tables.day_ranges([date(2016, 1, 3), date(2016, 1, 1), date(2016, 1, 2), date(2016, 1, 5)]) == [
+        (date(2016, 1, 1), date(2016, 1, 3)), (date(2016, 1, 5), date(2016, 1, 5))]

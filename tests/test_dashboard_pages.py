@@ -355,8 +355,8 @@ def test_the_data_page_suppresses_small_cells_and_offers_a_csv(app, con):
         assert row.stops == count(con, "zip5 = '20902' and race = ? and gender = ?",
                                   [names[row.label], genders[row.label2]])
     assert at.get("download_button")
-    quality = next(df.value for df in at.dataframe if "measure" in df.value.columns)
-    assert "stops" in set(quality["measure"])
+    quality = next(df.value for df in at.dataframe if "label" in df.value.columns and "share" in df.value.columns)
+    assert "stops" in set(quality["label"])
     charges = con.execute("select count(*) from moco_traffic_violations").fetchall()[0][0]
     assert any("Last successful load" in md.value and f"{charges:,} charges" in md.value for md in at.markdown)
 

@@ -8,7 +8,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from dashboard import db, queries
+from dashboard import db, queries, tables
 from dashboard.filters import FilterState
 from dashboard.labels import DISTRICTS
 from pipeline.config import load_settings
@@ -153,10 +153,12 @@ def test_year_compare_counts_only_the_days_both_years_cover(wh, name):
     f = FILTERS[name]
     clause, values = where(f, ignore=("dates",))
     a, b = (date(2015, 1, 1), date(2015, 12, 31)), (date(2016, 1, 1), date(2016, 12, 31))
-    out = queries.year_compare(f, "district", a, b, top_n=20)
+    pairs = tables.match_days(queries.covered_days()["date_of_stop"], a, b)
     days_b = [d for (d,) in wh.execute(COVERED_MATCH, [b[0], b[1]]).fetchall()]
-    assert days_b, "2015 and 2016 share days with data in the sample"
+    assert sorted(pairs["day_b"]) == sorted(days_b) and days_b, "2015 and 2016 share days with data"
     days_a = [d.replace(year=d.year - 1) for d in days_b]
+    assert sorted(pairs["day_a"]) == sorted(days_a)
+    out = queries.year_compare(f, "district", days_a, days_b, top_n=20)
     for days, col in ((days_a, "stops_a"), (days_b, "stops_b")):
         marks = ", ".join("?" for _ in days)
         direct = dict(wh.execute(
@@ -165,15 +167,16 @@ def test_year_compare_counts_only_the_days_both_years_cover(wh, name):
         got = {r.label: getattr(r, col) for r in out.itertuples() if getattr(r, col)}
         assert got == direct
     assert list(out["rank"]) == list(range(1, len(out) + 1))
-    top = queries.year_compare(f, "description", a, b, top_n=3)
+    top = queries.year_compare(f, "description", days_a, days_b, top_n=3)
     assert len(top) <= 3 and top["stops_b"].is_monotonic_decreasing
+    assert queries.year_compare(f, "district", [], days_b).empty
 
 
-def test_period_compare_matches_days_and_counts_like_sql(wh):
+def test_compare_periods_matches_days_and_counts_like_sql(wh):
     f = FILTERS["black and hispanic women"]
     clause, values = where(f, ignore=("dates",))
     a, b = (date(2015, 1, 1), date(2015, 12, 31)), (date(2016, 1, 1), date(2016, 12, 31))
-    row = queries.period_compare(f, a, b).iloc[0]
+    row = tables.compare_periods(queries.covered_days(), queries.daily(f, ignore=("dates",)), a, b)
     days_b = [d for (d,) in wh.execute(COVERED_MATCH, [b[0], b[1]]).fetchall()]
     days_a = [d.replace(year=d.year - 1) for d in days_b]
     assert row["matched_days"] == len(days_b)

@@ -1,17 +1,19 @@
--- Stops of two periods by a dimension, counted only on the days both periods cover (see
--- period_compare.sql for the day matching). Grain: one row per dimension value, ranked by stops
--- in period B; the top :top_n rows.
-with {{ matched_days }},
+-- Stops of two periods by a dimension, counted only on the days both periods cover. The days come
+-- as ranges of consecutive days (the day_ranges slot: rows of day_from, day_to, period 'a' or 'b',
+-- every value a bound parameter), made by dashboard/tables.match_days + day_ranges; a join on a
+-- handful of ranges is much faster than a long IN list.
+-- Grain: one row per dimension value, ranked by stops in period B; the top :top_n rows.
+with ranges as (
+    {{ day_ranges }}
+),
 
 filtered as (
     select
         {{ dim }} as label,
-        case when m.day_a is not null then 'a' else 'b' end as period
+        r.period
     from stops as s
-    left join matched as m on m.day_a = s.date_of_stop
-    left join matched as mb on mb.day_b = s.date_of_stop
+    inner join ranges as r on s.date_of_stop between r.day_from and r.day_to
     where {{ stop_filter }}
-        and (m.day_a is not null or mb.day_b is not null)
 ),
 
 counts as (
