@@ -11,7 +11,7 @@ k = queries.small_count()
 ui.header(_("Data, quality and methods"),
           _("The aggregated numbers behind the dashboard, how they were made, and their limits."))
 
-st.subheader(_("Download the numbers"))
+st.header(_("Download the numbers"))
 dims = {key: _(label) for key, (_sql, label) in queries.DIMENSIONS.items() if key != "description"}
 c1, c2 = st.columns(2)
 dim = c1.selectbox(_("Group stops by"), [d for d in dims if d != "none"], format_func=dims.get, key="data_dim")
@@ -50,7 +50,7 @@ else:
     )
     st.caption(_("Filters in effect: {filters}. The CSV's first line says the same.").format(filters=ui.plain(described)))
 
-st.subheader(_("Data quality"))
+st.header(_("Data quality"))
 dq = queries.data_quality()
 if not dq.empty:
     den = dq["denominator"].astype("Float64")
@@ -61,7 +61,7 @@ if not dq.empty:
     ui.table(dq, {"label": _("Measure"), "value": _("Value"), "denominator": _("Out of"), "share": _("Share")},
              percent=("share",), key="data_quality")
 
-st.subheader(_("Loads"))
+st.header(_("Loads"))
 prov = queries.provenance()
 if prov.last_success_at is None:
     st.markdown(_("No successful load is logged."))
@@ -94,7 +94,7 @@ if not runs.empty:
         st.caption(_("Blank = not recorded, or a run that did not succeed (its counts describe nothing served). What each "
                      "successful load added, corrected and removed: the page 'What changed'."))
 
-st.subheader(_("Sources and methods"))
+st.header(_("Sources and methods"))
 st.markdown(_("""
 **Stops.** Montgomery County's open-data portal publishes *Traffic Violations* (dataset `4mse-ku6q`),
 one row per **charge**. A **stop** is the set of charges that share the stop's sequence number, date and

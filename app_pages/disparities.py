@@ -66,7 +66,7 @@ t_res, t_search, t_dark, t_cav = st.tabs(
 
 # ---------------------------------------------------------------- population benchmark
 with t_res:
-    st.subheader(_("Stops per 1,000 residents, by race"))
+    st.header(_("Stops per 1,000 residents, by race"))
     if bench.empty or not bool(_first(bench, "ran", False)):
         cannot(_first(bench, "reason", ""))
     else:
@@ -100,7 +100,7 @@ with t_res:
                      "Asian, Hispanic of any race), which matches the stop data's exclusive categories; OTHER has no "
                      "census counterpart."))
 
-        st.subheader(_("By ZIP code"))
+        st.header(_("By ZIP code"))
         st.caption(_("Stops located in the ZIP code (from the stop's coordinates) per 1,000 residents of the county part "
                      "of the ZIP code. ZIP counts by race are race-alone census counts that include Hispanic residents, "
                      "so these are approximate (the White rate most of all) and no ratio to White is given."))
@@ -120,7 +120,7 @@ with t_res:
 
 # ---------------------------------------------------------------- outcome test
 with t_search:
-    st.subheader(_("Searches and what they find"))
+    st.header(_("Searches and what they find"))
     st.caption(_("Only discretionary searches count (not 'Incident to Arrest'). If one group's searches find contraband "
                  "less often, officers may be searching that group on weaker evidence. Rates are compared within police "
                  "districts, then combined with the same district weights for every group. A lower hit rate is "
@@ -157,7 +157,7 @@ with t_search:
 
 # ---------------------------------------------------------------- veil of darkness
 with t_dark:
-    st.subheader(_("Veil of darkness"))
+    st.header(_("Veil of darkness"))
     st.caption(_("After dark it is harder to see a driver's race. Comparing stops at the same clock time on days when it "
                  "is light and days when it is dark (the sun sets at different times over the year), a smaller Black "
                  "share after dark suggests race played a part in daylight stops (Pierson et al. 2020). Black and White "
@@ -196,7 +196,7 @@ with t_dark:
 
 # ---------------------------------------------------------------- caveats
 with t_cav:
-    st.subheader(_("What these numbers can and cannot say"))
+    st.header(_("What these numbers can and cannot say"))
     text = (cav[cav["stop_year"].isna() & cav["numerator"].isna() & (cav["caveat"] != "bundled_sample")]
             if len(cav) else cav)
     for row in text.itertuples(index=False):

@@ -50,7 +50,7 @@ county_res = float(zmap["residents_in_county"].fillna(0).sum())
 period = filters.period_text(f.date_from, f.date_to, filters.bounds())
 
 # --- The answer in one paragraph ------------------------------------------------------------------
-st.subheader(_("Stops in ZIP {zip}, {period}").format(zip=z, period=period))
+st.header(_("Stops in ZIP {zip}, {period}").format(zip=z, period=period))
 if stops == 0:
     st.markdown(_("The data has **no stops** located in ZIP {zip} for these filters.").format(zip=z))
 elif tables.is_small(stops, k):
@@ -86,7 +86,7 @@ if st.session_state.get("is_sample"):
 
 # --- Who is stopped vs who lives there -----------------------------------------------------------
 shares = tables.race_share_table(race_stops, res, k)
-st.subheader(_("Who is stopped, and who lives there"))
+st.header(_("Who is stopped, and who lives there"))
 ui.chart(charts.share_bars(shares, _("Drivers stopped in ZIP {zip} vs its residents, by race").format(zip=z), k),
          shares.assign(residents=shares["residents"].round(0).astype("Int64")), key="zip_race",
          labels={"group": _("Group"), "stops": _("Stops"), "share_of_stops": _("Share of stops"),
@@ -98,7 +98,7 @@ st.caption(_("Race as recorded by the officer. Census categories overlap ('White
              "question, not proof of bias."))
 
 # --- What happened after the stop ----------------------------------------------------------------
-st.subheader(_("What the stops ended in"))
+st.header(_("What the stops ended in"))
 totals = outcomes[["stops", "warnings", "seros", "citations"]].sum()
 if tables.is_small(int(totals["stops"]), k) or int(totals["stops"]) == 0:
     st.markdown(_("Too few stops to describe their outcomes."))
@@ -111,7 +111,7 @@ else:
     st.markdown("; ".join(parts) + ".")
 
 # --- The trend -----------------------------------------------------------------------------------
-st.subheader(_("Stops per year"))
+st.header(_("Stops per year"))
 per_year = pd.DataFrame({"stop_year": pd.to_numeric(years["label"]).astype(int),
                          "stops": years["stops"].astype("int64")}).sort_values("stop_year")
 ui.chart(charts.year_bars(per_year, k, _("Stops per year in ZIP {zip}").format(zip=z)),
@@ -128,7 +128,7 @@ notes.append(_("The Trends page compares two years over the days both have data 
 st.caption(" ".join(notes))
 
 # --- Top reasons ---------------------------------------------------------------------------------
-st.subheader(_("Most common reasons for a stop"))
+st.header(_("Most common reasons for a stop"))
 top = reasons.dropna(subset=["stops"]).sort_values("stops", ascending=False).head(5)
 if top.empty:
     st.markdown(_("Too few stops to list reasons."))
@@ -139,7 +139,7 @@ else:
                  "Reasons with fewer than {k} stops are not listed.").format(k=k))
 
 # --- Where in the ZIP code -----------------------------------------------------------------------
-st.subheader(_("Where in the ZIP code"))
+st.header(_("Where in the ZIP code"))
 if z in features:
     inside = grid  # cells of the ZIP's stops (the stops are already filtered to the ZIP)
     base_path = (st.get_option("server.baseUrlPath") or "").strip("/")

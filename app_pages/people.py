@@ -23,7 +23,7 @@ if int(race_stops["stops"].sum()) == 0:
     st.stop()
 res = queries.residents(f.zips)
 shares = tables.race_share_table(race_stops, res, k)
-st.subheader(_("Share of stops by race vs share of residents ({area})").format(area=area))
+st.header(_("Share of stops by race vs share of residents ({area})").format(area=area))
 ui.chart(charts.share_bars(shares, _("Drivers stopped vs residents, by race"), k),
          shares.assign(residents=shares["residents"].round(0).astype("Int64")), key="race_share",
          labels=SHARE_LABELS, percent=("share_of_stops", "share_of_residents"))
@@ -42,7 +42,7 @@ total_g = gender["stops"].sum()
 g = pd.DataFrame({"group": [labels.gender(x) for x in gender["label"]], "stops": gender["stops"].astype("int64")})
 g["share_of_stops"] = (g["stops"] / total_g).where(~g["stops"].between(1, k - 1))
 g["stops"] = tables.mask_small(g["stops"], k)
-st.subheader(_("Share of stops by gender"))
+st.header(_("Share of stops by gender"))
 ui.chart(charts.share_bars(g, _("Drivers stopped, by gender"), k), g, key="gender_share",
          labels={"group": _("Group"), "stops": _("Stops"), "share_of_stops": _("Share of stops")},
          percent=("share_of_stops",))
@@ -51,7 +51,7 @@ st.caption(_("The gender filter is not applied here. The reference data has no r
 
 # --- Outcomes by race -------------------------------------------------------------------------
 out = queries.outcomes_by_race(f)
-st.subheader(_("What the stop ended in, by race"))
+st.header(_("What the stop ended in, by race"))
 otab = tables.outcome_share_table(out, k)
 ui.chart(charts.outcome_bars(otab), otab, key="outcomes",
          labels={"group": _("Group"), "stops": _("Stops"),
@@ -62,7 +62,7 @@ st.caption(_("Outcome = the stop's most serious charge: a citation (ticket) outr
              "fewer than {k} stops, and shares that would reveal fewer than {k} stops, are not shown.").format(k=k))
 
 # --- Searches, arrests, contraband ------------------------------------------------------------
-st.subheader(_("Searches and arrests"))
+st.header(_("Searches and arrests"))
 recorded = int(out["stops_search_recorded"].sum())
 total = int(out["stops"].sum())
 st.markdown(_("Only **{recorded} of {total} stops** here have the search fields filled in (the portal added them "

@@ -53,10 +53,10 @@ desc, dist, wh = queries.gather(
 )
 
 if cmp.matched_days == 0:
-    st.subheader(_("{b} vs {a}").format(a=name_a, b=name_b))
+    st.header(_("{b} vs {a}").format(a=name_a, b=name_b))
     st.info(_("{a} and {b} have no day with data in common, so they can't be compared.").format(a=name_a, b=name_b))
 else:
-    st.subheader(_("{b} vs {a}, on the {n} days both years have data").format(a=name_a, b=name_b,
+    st.header(_("{b} vs {a}, on the {n} days both years have data").format(a=name_a, b=name_b,
                                                                               n=fmt_int(cmp.matched_days)))
     m1, m2, m3 = st.columns(3)
     m1.metric(_("Stops in {year}").format(year=name_a), tables.count_text(cmp.stops_a, k))
@@ -100,7 +100,7 @@ if cmp.matched_days:
              labels={"label": _("Police district"), "stops_a": name_a, "stops_b": name_b, **change_col},
              percent=("change_pct",))
 
-st.subheader(_("When stops happen"))
+st.header(_("When stops happen"))
 heat = (tables.weekday_hour_matrix(wh, k).set_axis(weekday_names(), axis=0)
         .rename(columns=lambda h: f"{h:02d}h").reset_index(names="day")) if not wh.empty else wh
 ui.chart(charts.weekday_hour_heatmap(wh, k), heat, key="heatmap")

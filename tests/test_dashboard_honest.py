@@ -90,7 +90,7 @@ def test_my_zip_without_a_zip_asks_for_one_and_picking_one_sets_the_link(sample_
     at.selectbox(key="my_zip_pick").set_value("20910").run()
     assert not at.exception
     assert at.query_params == {"zip": "20910"}
-    assert any("ZIP 20910" in s.value for s in at.subheader)
+    assert any("ZIP 20910" in s.value for s in at.header)
     db.reset()
 
 
@@ -210,7 +210,7 @@ def sweep(at: AppTest) -> list[str]:
         for n in counts_in_text(f"{m.value} {m.label}") + ([int(m.value.replace(',', ''))] if m.value.replace(',', '').isdigit() else []):
             if small(n):
                 bad.append(f"metric {m.label}={m.value}")
-    for kind in ("markdown", "caption", "info", "warning", "success", "subheader"):
+    for kind in ("markdown", "caption", "info", "warning", "success", "header", "subheader"):
         for e in at.get(kind):
             bad += [f"{kind}: …{e.value[:120]}… ({n})" for n in counts_in_text(e.value) if small(n)]
     for df in at.dataframe:

@@ -291,7 +291,7 @@ def test_trends_compare_two_years_on_the_days_both_cover(app, con):
     assert as_int(metric(at, "Stops in 2016")) == count_on(con, days_b)
     assert as_int(metric(at, "Stops in 2015")) == count_on(con, days_a)
     assert metric(at, "Change") == "–"  # the bundled sample
-    assert any(f"on the {len(days_b)} days both years have data" in s.value for s in at.subheader)
+    assert any(f"on the {len(days_b)} days both years have data" in s.value for s in at.header)
     captions = " ".join(c.value for c in at.caption)
     assert "Partial" in captions or "partial" in captions
     figs = plotly_figures(at)
