@@ -76,10 +76,11 @@ if not runs.empty:
     not_ok = runs[runs["status"] != "success"]
     if len(not_ok) and runs.iloc[0]["status"] != "success":
         st.caption(_("The latest run did not succeed ({status}); the data of the last successful load keeps "
-                     "being served.").format(status=runs.iloc[0]["status"]))
+                     "being served.").format(status=labels.run_status(runs.iloc[0]["status"])))
     with st.expander(_("Recent pipeline runs (every status)")):
         ok = runs["status"] == "success"  # a run that did not succeed describes nothing being served
         shown = runs.assign(
+            status=runs["status"].map(labels.run_status),
             started_at=runs["started_at"].map(lambda v: "" if pd.isna(v) else pd.Timestamp(v).strftime("%Y-%m-%d %H:%M")),
             finished_at=runs["finished_at"].map(lambda v: "" if pd.isna(v) else pd.Timestamp(v).strftime("%Y-%m-%d %H:%M")),
             warehouse_rows=[fmt_int(v) if good and not pd.isna(v) else "" for v, good in zip(runs["warehouse_rows"], ok)],

@@ -122,6 +122,15 @@ def district_short(name: str | None) -> str:
     return _("District {n}, {place}").format(n=m.group(1), place=m.group(2)) if m else name
 
 
+# pipeline_runs.status values (pipeline/runlog.py).
+_RUN_STATUS: Mapping[str, str] = {"success": N_("success"), "failed": N_("failed"), "running": N_("running"),
+                                  "abandoned": N_("abandoned")}
+
+
+def run_status(status: str | None) -> str:
+    return _(_RUN_STATUS.get(status or "", status or ""))
+
+
 def quality_measure(name: str) -> str:
     return _(_QUALITY.get(name, name))
 
