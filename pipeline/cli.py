@@ -62,9 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--file", type=Path, action="append", metavar="PATH",
                        help="a CSV export from the portal, plain or .gz (repeat for several)")
         p.add_argument("--since", type=_date, metavar="YYYY-MM-DD",
-                       help="only stops on or after this date (socrata: a date_of_stop filter in the query; "
+                       help="only stops on or after this date (inclusive; socrata: a date_of_stop filter in the query; "
                        "such a partial run never moves the :updated_at watermark)")
-        p.add_argument("--until", type=_date, metavar="YYYY-MM-DD", help="only stops before this date")
+        p.add_argument("--until", type=_date, metavar="YYYY-MM-DD", help="only stops on or before this date (inclusive)")
         p.add_argument("--skip-analyze", action="store_true",
                        help="do not refresh the disparity analyses after the load (run `analyze` later)")
 

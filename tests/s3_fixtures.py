@@ -14,6 +14,9 @@ import uuid
 from typing import Iterator
 
 import pytest
+from moto.server import ThreadedMotoServer
+
+from tests.services import service_missing
 
 __all__ = ["moto_endpoint", "s3_env", "s3_client", "s3_bucket", "s3_lake_url", "FAKE_AWS_ENV", "list_keys"]
 
@@ -30,10 +33,12 @@ UNSET = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL_S3", "AWS_CONFI
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """``http://127.0.0.1:<port>`` of a moto server that lives for the whole test run."""
-    server_mod = pytest.importorskip("moto.server")
-    server = server_mod.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    try:
+        server.start()
+        host, port = server.get_host_and_port()
+    except OSError as exc:
+        service_missing(f"the moto S3 server did not start: {exc}")
     try:
         yield f"http://{host}:{port}"
     finally:

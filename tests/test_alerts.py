@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.server
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -17,15 +16,11 @@ import pytest
 from pipeline import cli
 from pipeline.alerts import alert_on_failure, failure_text
 from pipeline.config import PROJECT_ROOT, Settings
+from tests.ports import closed_port
 
 PASSWORD = "Al3rt-pw-Secret"
 TOKEN = "Al3rt-token-Secret"
 
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Webhook:

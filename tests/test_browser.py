@@ -1,6 +1,7 @@
 """The real dashboard in Debian's chromium (Playwright's Python API, never `playwright install`).
 
-Starts `streamlit run streamlit_app.py` on a free port against the sample warehouse, opens every
+Starts `streamlit run streamlit_app.py` on port 0 (the OS picks a free port; the test reads it back from
+the server's own log line, so no port is chosen and released first) against the sample warehouse, opens every
 page, changes a filter and checks that the numbers update, saves a screenshot per page to
 test-artifacts/, and records every request the browser makes: none may leave this machine.
 """
@@ -10,7 +11,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +21,8 @@ from urllib.parse import urlsplit
 import duckdb
 import pytest
 
+from tests.services import service_missing
+
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
@@ -29,37 +31,39 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 TIMEOUT_MS = 60_000
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium (apt-get install chromium)"
-)
+SERVER_URL = re.compile(r"URL: (http://127\.0\.0\.1:\d+)")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+@pytest.fixture(scope="module", autouse=True)
+def chromium() -> Path:
+    if not CHROMIUM.exists():
+        service_missing("Debian's chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
+    return CHROMIUM
 
 
 @pytest.fixture(scope="module")
 def server(sample_warehouse, tmp_path_factory):
-    port = _free_port()
-    env = {**os.environ, "PIPELINE_WAREHOUSE": sample_warehouse.warehouse_url}
+    env = {**os.environ, "PIPELINE_WAREHOUSE": sample_warehouse.warehouse_url, "PYTHONUNBUFFERED": "1"}
     env.pop("PIPELINE_STALE_AFTER_DAYS", None)
     log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
     log = open(log_path, "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"), "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+         "--server.port", "0", "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
          "--server.fileWatcherType", "none"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
-    base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
+    base = None
     while True:
+        if base is None:
+            found = SERVER_URL.search(log_path.read_text())
+            base = found.group(1) if found else None
         try:
-            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    break
+            if base is not None:
+                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
         except OSError:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -252,7 +256,10 @@ def test_pages_are_readable_at_phone_width(browser_page, server):
         page.set_viewport_size({"width": 1280, "height": 2000})
 
 
-def test_no_request_leaves_this_machine(browser_page):
+def test_no_request_leaves_this_machine(browser_page, server):
+    # Run alone, no other test has opened a page yet: open every page here too.
+    for path in ("", "map", "trends", "people", "data"):
+        open_page(browser_page, server, path)
     assert browser_page.requests, "the browser made requests"
     external = []
     for url in browser_page.requests:

