@@ -12,12 +12,15 @@ from scipy.special import expit
 from pipeline.analysis import intertwilight_window, sun_times, veil_of_darkness
 from pipeline.analysis.veil_of_darkness import (
     COLUMNS,
+    COUNTY_LATITUDE,
+    COUNTY_LONGITUDE,
     MODEL_TIME,
     MODEL_TIME_DISTRICT,
     SPLINE_DF,
     pool_small_districts,
     prepare,
 )
+from tests.sun_reference import sunset_and_dusk
 
 DISTRICT_EFFECT = {"1st District, Rockville": -0.4, "3rd District, Silver Spring": 0.5, "5th District, Germantown": 0.0}
 
@@ -26,14 +29,15 @@ def synthetic_stops(n: int, beta: float, seed: int, year: int = 2016) -> pd.Data
     """Stops of Black/White drivers on random days of ``year`` between 16:30 and 21:30.
 
     P(Black) = expit(-0.2 + smooth function of clock time + district effect + beta * is_dark),
-    with is_dark from the real sun times, so beta is the planted log odds ratio.
+    with is_dark from the USNO method (tests/sun_reference.py, not the implementation's astral), so
+    beta is the planted log odds ratio.
     """
     rng = np.random.default_rng(seed)
     dates = pd.Timestamp(f"{year}-01-01") + pd.to_timedelta(rng.integers(0, 365, n), unit="D")
     minute = rng.integers(16 * 60 + 30, 21 * 60 + 30, n)
     district = rng.choice(list(DISTRICT_EFFECT), n)
-    sun = sun_times(dates.date).set_index("date")
-    dusk = sun.loc[list(dates.date), "dusk_minute"].to_numpy()
+    dusk_of = {d: sunset_and_dusk(d, COUNTY_LATITUDE, COUNTY_LONGITUDE)[1] for d in set(dates.date)}
+    dusk = np.array([dusk_of[d] for d in dates.date])
     is_dark = minute > dusk
     logit = (-0.2 + 0.5 * np.sin((minute - 1000) / 90.0) + pd.Series(district).map(DISTRICT_EFFECT).to_numpy()
              + beta * is_dark)
