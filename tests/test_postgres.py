@@ -236,7 +236,7 @@ DASHBOARD_CASES = [
 # Functions of dashboard.queries that are plumbing, not questions a page asks.
 NOT_QUERIES = {
     "settings_env", "settings", "warehouse", "available", "small_count", "stale_after_days", "bypass_cache",
-    "run", "clear_cache", "stop_filter", "county_zctas", "gather",
+    "run", "clear_cache", "stop_filter", "is_stop_filter", "county_zctas", "gather",
 }
 
 

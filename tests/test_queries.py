@@ -223,6 +223,27 @@ def test_values_are_bound_and_identifiers_come_from_allow_lists():
         queries.stops_by(FilterState(), "race; drop table stops")
 
 
+@pytest.mark.parametrize("clause", [
+    "1 = 1 or 1 = 1",
+    "1 = 1; drop table stops",
+    "1 = 1 and s.race in (:f_races_0) or true",
+    "1 = 1 and s.driver_city in (:x)",
+    "1 = 1 and s.date_of_stop >= '2016-01-01'",
+])
+def test_a_filter_clause_not_made_of_the_templates_never_reaches_the_sql(wh, monkeypatch, clause):
+    """The stop_filter slot's allow-list judges the text itself, not a list built from that text."""
+    monkeypatch.setattr(queries, "stop_filter", lambda f, ignore=(): (clause, {}))
+    with pytest.raises(ValueError, match="not in the allow-list"):
+        queries.totals(FilterState())
+
+
+@pytest.mark.parametrize("name", sorted(FILTERS))
+def test_every_clause_the_filters_build_passes_the_allow_list(name):
+    for ignore in ((), ("dates",), ("races", "zips")):
+        clause, _ = queries.stop_filter(FILTERS[name], ignore)
+        assert queries.is_stop_filter(clause), clause
+
+
 def test_a_secret_fills_in_only_when_the_environment_has_no_warehouse():
     assert queries.settings_env({}, secret="duckdb:///x.duckdb")["PIPELINE_WAREHOUSE"] == "duckdb:///x.duckdb"
     env = queries.settings_env({"PIPELINE_WAREHOUSE": "duckdb:///env.duckdb"}, secret="duckdb:///x.duckdb")
