@@ -311,15 +311,22 @@ def test_least_privilege_roles_load_and_read(pg_admin, tmp_path) -> None:  # noq
         pg_admin.execute(f"drop role if exists {reader}")
 
 
+class _Rollback(Exception):
+    """Raised inside a session so the shared, read-only PostgreSQL sample schema is left as it was."""
+
+
 def test_the_analyses_run_on_postgresql_and_match_duckdb(sample_warehouse_copy: Settings, pg_sample_warehouse: Settings) -> None:
     """pipeline.analysis (run after every load) reads and writes through the same session interface."""
     from pipeline.analysis import run_all
     from pipeline.analysis.runner import read_results
 
     run_all(sample_warehouse_copy)
-    run_all(pg_sample_warehouse)
     duck = read_results(open_warehouse(sample_warehouse_copy))
-    pg = read_results(open_warehouse(pg_sample_warehouse))
+    with pytest.raises(_Rollback):  # written and read back in one transaction, then rolled back
+        with open_warehouse(pg_sample_warehouse).session() as s:
+            run_all(s, settings=pg_sample_warehouse)
+            pg = read_results(s)
+            raise _Rollback
     assert duck.keys() == pg.keys() and all(len(df) for df in duck.values())
     for table in duck:
         d, p = (frame.drop(columns=["computed_at"], errors="ignore") for frame in (duck[table], pg[table]))
