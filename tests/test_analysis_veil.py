@@ -141,3 +141,8 @@ def test_counted_stops_give_the_same_results_as_one_row_per_stop() -> None:
         fit = smf.glm(formula, data=data, family=sm.families.Binomial()).fit()
         assert b.loc[name, "coef_is_dark"] == pytest.approx(fit.params["is_dark"], rel=1e-9), name
         assert b.loc[name, "se"] == pytest.approx(fit.bse["is_dark"], rel=1e-9), name
+
+
+def test_districts_with_fewer_than_30_stops_are_pooled_and_30_are_kept() -> None:
+    data = pd.DataFrame({"district": ["a", "a", "b", "c"], "n_stops": [20, 10, 29, 31]})
+    assert pool_small_districts(data).tolist() == ["a", "a", "(small districts pooled)", "c"]

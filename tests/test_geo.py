@@ -167,3 +167,29 @@ def test_half_a_million_distinct_points_are_located(locator):
     assert (status == "matched").mean() > 0.4  # the county fills about half its bounding box
     assert set(status) <= {"matched", "nearest", "outside_county"}
     assert all(z is None for z, s in zip(zips[:5000], status[:5000]) if s == "outside_county")
+
+
+def test_the_edges_of_the_coordinate_range_are_coordinates(locator):
+    zips, status = locator.assign(np.array([90.0, -90.0, 90.000001, 38.9]), np.array([-77.0, 180.0, -77.0, -180.000001]))
+    assert list(status) == ["outside_county", "outside_county", "no_coordinates", "no_coordinates"]
+
+
+def _north_of(lon: float, lat: float, metres: float) -> tuple[float, float]:
+    from pyproj import Transformer
+
+    to_m = Transformer.from_crs("EPSG:4326", "EPSG:26985", always_xy=True)
+    x, y = to_m.transform(lon, lat)
+    return Transformer.from_crs("EPSG:26985", "EPSG:4326", always_xy=True).transform(x, y + metres)
+
+
+@pytest.mark.parametrize(("metres", "expected"), [(249.5, ("20852", "nearest")), (250.5, (None, "outside_county"))])
+def test_the_250_m_rule_holds_to_the_metre(toy, metres, expected):
+    lon, lat = _north_of(-77.145, 39.06, metres)  # north of 20852's top edge, away from 20850
+    zips, status = toy.assign(np.array([lat]), np.array([lon]))
+    assert (zips[0], status[0]) == expected
+
+
+def test_the_first_zip_in_order_can_be_the_nearest(toy):
+    lon, lat = _north_of(-77.130, 39.06, 100)  # north of 20850 only (index 0 of the sorted ZIPs)
+    zips, status = toy.assign(np.array([lat]), np.array([lon]))
+    assert (zips[0], status[0]) == ("20850", "nearest")
