@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from pipeline.analysis import aggregate_search_counts, outcome_test
 from pipeline.analysis.outcome import COLUMNS, LEVEL_POOLED, LEVEL_WEIGHTED
@@ -98,3 +99,54 @@ def test_the_test_refuses_without_search_fields() -> None:
     result = outcome_test(aggregate_search_counts(stops))
     assert not result.ran and "no stop in the data has search fields" in result.reason
     assert len(result.table) == 1 and list(result.table.columns) == COLUMNS
+
+
+def test_the_standardised_rates_and_their_intervals_match_a_hand_computation() -> None:
+    """Two districts, every figure recomputed here from the formula in docs/METHODS.md section 4."""
+    counts = pd.DataFrame(
+        [("d1", "WHITE", 1000, 110, 100, 0, 30), ("d1", "BLACK", 800, 70, 60, 0, 12),
+         ("d2", "WHITE", 500, 55, 50, 0, 20), ("d2", "BLACK", 1200, 130, 120, 0, 30)],
+        columns=["district", "race", "stops", "searches", "discretionary_searches", "searches_reason_missing", "hits"])
+    z = 1.959964
+    t = outcome_test(counts).table
+    black, white = weighted_row(t, "BLACK"), weighted_row(t, "WHITE")
+
+    # Hit rates: weights = discretionary searches per district (160, 170), the same for both groups.
+    w = np.array([160, 170]) / 330
+    hits_b, disc_b, hits_w, disc_w = np.array([12, 30]), np.array([60, 120]), np.array([30, 20]), np.array([100, 50])
+    rate_b, rate_w = w @ (hits_b / disc_b), w @ (hits_w / disc_w)
+    var = lambda k, n: ((k + 2) / (n + 4)) * (1 - (k + 2) / (n + 4)) / n  # noqa: E731
+    se_b, se_w = np.sqrt(w**2 @ var(hits_b, disc_b)), np.sqrt(w**2 @ var(hits_w, disc_w))
+    se_d = np.sqrt(w**2 @ (var(hits_b, disc_b) + var(hits_w, disc_w)))
+    assert black[["hit_rate", "hit_rate_low", "hit_rate_high"]].astype(float).tolist() == pytest.approx(
+        [rate_b, rate_b - z * se_b, rate_b + z * se_b], abs=1e-6)
+    assert black[["ref_hit_rate", "hit_rate_diff", "hit_rate_diff_low", "hit_rate_diff_high"]].astype(float).tolist() == (
+        pytest.approx([rate_w, rate_b - rate_w, rate_b - rate_w - z * se_d, rate_b - rate_w + z * se_d], abs=1e-6))
+    assert white[["hit_rate", "hit_rate_low", "hit_rate_high"]].astype(float).tolist() == pytest.approx(
+        [rate_w, rate_w - z * se_w, rate_w + z * se_w], abs=1e-6)
+
+    # Search rates: weights = stops per district (1800, 1700).
+    w = np.array([1800, 1700]) / 3500
+    disc_rate_b, disc_rate_w = w @ (disc_b / np.array([800, 1200])), w @ (disc_w / np.array([1000, 500]))
+    assert float(black["search_rate"]) == pytest.approx(disc_rate_b, abs=1e-9)
+    assert float(black["search_rate_diff"]) == pytest.approx(disc_rate_b - disc_rate_w, abs=1e-9)
+
+
+def weighted_row(table: pd.DataFrame, race: str) -> pd.Series:
+    return table[(table["level"] == LEVEL_WEIGHTED) & (table["race"] == race)].iloc[0]
+
+
+def test_searches_without_a_reason_are_counted_and_stops_without_a_district_kept() -> None:
+    stops = pd.DataFrame({
+        "district": ["1st", "1st", "1st", None],
+        "race": ["WHITE"] * 4,
+        "search_recorded": [1, 1, 1, 1],
+        "searched": [1, 0, 1, 1],
+        "search_reason": [None, None, "Probable Cause", None],  # the unsearched stop has no reason either
+        "contraband_found": [0, 0, 1, 1],
+    })
+    counts = aggregate_search_counts(stops).set_index("district", drop=False)
+    assert counts["stops"].sum() == 4 and counts["searches"].sum() == 3
+    assert counts["searches_reason_missing"].sum() == 2  # searched and no reason: rows 1 and 4
+    assert counts["discretionary_searches"].sum() == 3 and counts["hits"].sum() == 2
+    assert counts["district"].isna().sum() == 1  # the stop without a district is a group, not dropped
