@@ -63,3 +63,24 @@ def alert_on_failure(settings: Settings, command: str, exc: BaseException) -> li
         except Exception as err:  # noqa: BLE001
             log.error("alert e-mail failed: %s", type(err).__name__)
     return sent
+
+
+def alert_abandoned(settings: Settings, run_id: str, command: str, started_at: object) -> list[str]:
+    """A run died without recording how it ended (killed, machine lost); the next run found it."""
+    text = (
+        f"Montgomery County traffic-stops pipeline: run {run_id} (`{command}`, started {started_at}) on "
+        f"{socket.gethostname()} stopped without finishing and was marked abandoned by the next run, which "
+        "repaired what it left. Nothing it loaded was published; the data served is the last successful load."
+    )
+    sent: list[str] = []
+    for channel, send in (("webhook", lambda: send_webhook(settings.alert_webhook_url, text)),
+                          ("email", lambda: send_email(settings.alert_smtp_url, settings.alert_email_to, text))):
+        configured = settings.alert_webhook_url if channel == "webhook" else (settings.alert_smtp_url and settings.alert_email_to)
+        if not configured:
+            continue
+        try:
+            send()
+            sent.append(channel)
+        except Exception as err:  # noqa: BLE001
+            log.error("alert %s failed: %s", channel, type(err).__name__)
+    return sent

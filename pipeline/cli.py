@@ -29,6 +29,9 @@ configuration (environment variables; defaults are the embedded, offline set-up)
   SOCRATA_PAGE_SIZE, SOCRATA_TIMEOUT, SOCRATA_MAX_RETRIES, SOCRATA_LOOKBACK_HOURS
   PIPELINE_ALERT_WEBHOOK / PIPELINE_ALERT_SMTP + PIPELINE_ALERT_EMAIL_TO   alert when a run fails
   PIPELINE_LOG_LEVEL   INFO (default) | DEBUG | WARNING
+  PIPELINE_LOCK_WAIT_SECONDS          60 (default): how long a load waits for another load's lock
+  PIPELINE_STATEMENT_TIMEOUT_SECONDS  1800 (default): PostgreSQL/Redshift load statements are cancelled after this
+  PIPELINE_MAX_QUARANTINE_SHARE       0.10 (default): a load quarantining a larger share of its rows stops (exit 3)
 
 exit codes: 0 ok, 1 load failed, 2 usage/configuration error, 3 quality check failed
 (on 1 and 3 the previous data keeps serving).
@@ -65,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="only stops on or after this date (inclusive; socrata: a date_of_stop filter in the query; "
                        "such a partial run never moves the :updated_at watermark)")
         p.add_argument("--until", type=_date, metavar="YYYY-MM-DD", help="only stops on or before this date (inclusive)")
+        p.add_argument("--accept-schema-change", action="store_true",
+                       help="load even though a known source field disappeared or went null (a real change at the "
+                       "source, checked by a maintainer); without it such a load stops with exit 3 naming the field")
         p.add_argument("--skip-analyze", action="store_true",
                        help="do not refresh the disparity analyses after the load (run `analyze` later)")
 
@@ -125,7 +131,8 @@ def _make_source(args: argparse.Namespace, settings: Settings, command: str):  #
 
 
 def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
-    from .load import result_dict, run_load
+    from .load import run_load
+    from .runlog import result_dict
     from .reference import ensure_reference
     from .warehouse import open_warehouse
 
@@ -138,11 +145,11 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
     source = _make_source(args, settings, args.command)
     ensure_reference(settings, warehouse)
     result = run_load(settings, source, args.command, warehouse=warehouse,
-                      require_rows=(args.command == "backfill"))
+                      require_rows=(args.command == "backfill"), accept_schema_change=args.accept_schema_change)
     if not args.skip_analyze:
         _analyze_after_load(settings, warehouse)
     if args.command == "run" and getattr(args, "reconcile", False):
-        from .extract.socrata_source import reconcile
+        from .reconcile import reconcile
 
         reconcile(settings, warehouse, delete=args.delete_missing, allow_mass_delete=args.allow_mass_delete)
     if args.json:
@@ -211,13 +218,16 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     _setup_logging(settings, args.verbose)
     from .alerts import alert_on_failure
+    from .extract.base import SchemaError
     from .quality import QualityError
 
     handlers = {"run": cmd_load, "backfill": cmd_load, "reference": cmd_reference, "status": cmd_status,
                 "analyze": cmd_analyze}
     try:
         return handlers[args.command](args, settings)
-    except QualityError as exc:
+    except (QualityError, SchemaError) as exc:
+        # A gate stopped the load (schema contract, quarantine share, a count check): nothing was published.
+        log.error("%s stopped: %s", args.command, exc)
         alert_on_failure(settings, args.command, exc)
         return EXIT_QUALITY
     except (FileNotFoundError, SystemExit) as exc:

@@ -47,6 +47,9 @@ class Settings:
     small_count_threshold: int = 10
     log_level: str = "INFO"
     memory_limit: str = "1500MB"
+    lock_wait_s: float = 60.0  # how long a load waits for another load's warehouse lock
+    statement_timeout_s: float = 1800.0  # PostgreSQL/Redshift: any one load statement is cancelled after this
+    max_quarantine_share: float = 0.10  # a load quarantining more than this share of its rows fails (exit 3)
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -130,7 +133,17 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         small_count_threshold=int(_get(env, "PIPELINE_SMALL_COUNT", "10") or 10),
         log_level=_get(env, "PIPELINE_LOG_LEVEL", "INFO") or "INFO",
         memory_limit=_memory(_get(env, "PIPELINE_MEMORY_LIMIT", "1500MB") or "1500MB"),
+        lock_wait_s=float(_get(env, "PIPELINE_LOCK_WAIT_SECONDS", "60") or 60),
+        statement_timeout_s=float(_get(env, "PIPELINE_STATEMENT_TIMEOUT_SECONDS", "1800") or 1800),
+        max_quarantine_share=_share(_get(env, "PIPELINE_MAX_QUARANTINE_SHARE", "0.10") or "0.10"),
     )
+
+
+def _share(value: str) -> float:
+    share = float(value)
+    if not 0 <= share <= 1:
+        raise ValueError(f"PIPELINE_MAX_QUARANTINE_SHARE must be between 0 and 1 (got {value!r})")
+    return share
 
 
 def _memory(value: str) -> str:
@@ -138,3 +151,22 @@ def _memory(value: str) -> str:
     if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)", value.strip(), re.I):
         raise ValueError(f"PIPELINE_MEMORY_LIMIT must look like 1500MB or 2GB (got {value!r})")
     return value.strip()
+
+
+def test_pause(stage: str, busy=None) -> None:  # noqa: ANN001
+    """A test-only pause point between load stages, for crash tests that SIGKILL a real process.
+
+    With ``PIPELINE_TEST_PAUSE_AT=<stage>`` the run writes ``PIPELINE_TEST_PAUSE_FILE`` (so the
+    test knows where it stopped) and then waits to be killed: in ``busy()`` when given (e.g. a
+    long server-side statement), else asleep. Unset (always, outside tests) it does nothing.
+    """
+    if os.environ.get("PIPELINE_TEST_PAUSE_AT") != stage:
+        return
+    marker = os.environ.get("PIPELINE_TEST_PAUSE_FILE")
+    if marker:
+        Path(marker).write_text(stage)
+    if busy is not None:
+        busy()
+    import time
+
+    time.sleep(3600)

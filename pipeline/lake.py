@@ -5,7 +5,7 @@ Layout (same on both backends)::
     raw/source=<src>/load_date=YYYY-MM-DD/<load_id>/<name>   exactly as received, never rewritten
     landing/load_id=<load_id>/charges.parquet                typed, canonical columns
     quarantine/load_id=<load_id>/rejects.parquet             rows that failed typing + reason
-    curated/charges/year=YYYY/month=MM/part.parquet          enriched, one file per month, deduplicated
+    curated/charges/                                         enriched: a Delta Lake table (pipeline/curated.py)
     reference/<name>.parquet                                 reference tables as loaded
 
 Writes are atomic per object: a local file is written beside its target and renamed; an S3 PUT is
@@ -130,7 +130,6 @@ class S3Lake:
     never matches ``curated/charges_old/...``).
     """
 
-    FOOTER_PROBE = 64 * 1024  # one ranged GET reads the footer of any file with a footer below 64 KiB
     SINGLE_PUT_MAX = 64 * 1024 * 1024
 
     def __init__(self, url: str, client: object | None = None) -> None:
@@ -146,6 +145,14 @@ class S3Lake:
 
             client = boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 8}))
         self.client = client
+
+    @property
+    def endpoint_url(self) -> str | None:
+        return getattr(getattr(self.client, "meta", None), "endpoint_url", None)
+
+    @property
+    def region(self) -> str | None:
+        return getattr(getattr(self.client, "meta", None), "region_name", None)
 
     def _key(self, key: str) -> str:
         key = key.lstrip("/")
@@ -205,27 +212,6 @@ class S3Lake:
                 for chunk in iter(lambda: body.read(8 << 20), b""):
                     fh.write(chunk)
             yield path
-
-    def parquet_num_rows(self, key: str) -> int:
-        """Rows in a Parquet object, from its footer alone (one or two ranged GETs, never the data)."""
-        tail = self._get_range(key, f"bytes=-{self.FOOTER_PROBE}")
-        if len(tail) < 12 or tail[-4:] != b"PAR1":
-            raise ValueError(f"{self.uri(key)} is not a Parquet file")
-        footer_len = int.from_bytes(tail[-8:-4], "little")
-        if footer_len + 8 > len(tail):
-            tail = self._get_range(key, f"bytes=-{footer_len + 8}")
-        footer = tail[len(tail) - 8 - footer_len:]
-        # A minimal Parquet "file": leading magic + footer; pyarrow only reads the footer.
-        return pq.read_metadata(io.BytesIO(b"PAR1" + footer)).num_rows
-
-    def parquet_row_count(self, keys: list[str], workers: int = 16) -> int:
-        """Total rows over many Parquet objects, footers fetched in parallel (boto3 clients are thread-safe)."""
-        if not keys:
-            return 0
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=min(workers, len(keys))) as pool:
-            return sum(pool.map(self.parquet_num_rows, keys))
 
     def _get_range(self, key: str, byte_range: str) -> bytes:
         return self.client.get_object(Bucket=self.bucket, Key=self._key(key), Range=byte_range)["Body"].read()

@@ -1,68 +1,50 @@
 """The load: extract (raw first) -> landing/quarantine -> curated -> warehouse, with checks.
 
-Every stage's counts are reconciled with the next; the warehouse publishes only after every
-check passed, in one transaction with the run log and the watermark.
+The commit protocol (what makes a crash anywhere harmless):
+
+1. Take the load lock for the whole run (:meth:`Warehouse.run_lock`; the kernel or the server drops
+   it when the process dies) and write a ``running`` row to the run log (own transaction). Runs
+   still ``running`` are dead: mark them ``abandoned`` and remove what they left.
+2. Converge: the warehouse records the curated Delta version it holds, in the same transaction as
+   its data. A newer lake version was committed by a run that died before its warehouse commit;
+   restore the lake to the warehouse's version (:func:`pipeline.curated.converge`).
+3. Extract (raw zone first), type, gate (schema contract, quarantine share), write landing and
+   quarantine objects: nothing here is visible to readers.
+4. Merge the batch into the curated table: one Delta commit.
+5. One warehouse transaction: stage from the files that commit added, merge, rebuild the affected
+   stops and the marts, check every count, and record the lake version, the watermark and the
+   run's ``success`` row. Readers see all of it or none of it.
+
+A crash before 4 leaves unreferenced files; between 4 and 5, a lake version the next run undoes;
+after 5, a finished load. Every stage boundary has a test that kills a real process there
+(tests/test_crash_recovery.py).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import tempfile
 import time
-import uuid
-from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timezone
+from contextlib import ExitStack
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
-from .config import Settings
+from . import runlog
+from .config import Settings, test_pause
+from .contract import check_batch, check_schema
+from .curated import CuratedTable, converge
 from .extract.base import ExtractResult, Source
 from .lake import Lake, open_lake
 from .quality import Checks, QualityError
+from .runlog import LoadResult
+from .sqlfiles import load_sql
 from .transform import TransformCounts, null_rates, transform, work_connection
 from .warehouse import Warehouse, open_warehouse
-from .warehouse.base import REBUILD_AFFECTED_STOPS
-from .zones import curated_batch_reader, curated_row_count, merge_curated, write_landing_and_quarantine
+from .warehouse.base import rebuild_stops
+from .zones import CuratedCommit, curated_batch_reader, merge_curated, write_landing_and_quarantine
 
 log = logging.getLogger(__name__)
-
-WATERMARK_KEY = "socrata_updated_at_watermark"
-
-
-@dataclass
-class LoadResult:
-    run_id: str
-    command: str
-    source: str
-    status: str
-    rows_raw: int = 0
-    rows_landed: int = 0
-    rows_quarantined: int = 0
-    rows_curated: int = 0
-    rows_with_zip: int = 0
-    rows_inserted: int = 0
-    rows_replaced: int = 0
-    warehouse_rows: int = 0
-    warehouse_stops: int = 0
-    seconds: float = 0.0
-    zip_status: dict[str, int] = field(default_factory=dict)
-    quarantine_reasons: dict[str, int] = field(default_factory=dict)
-    watermark: datetime | None = None
-    message: str = ""
-
-    def summary(self) -> str:
-        return (
-            f"{self.command} [{self.source}] {self.status}: raw {self.rows_raw:,} = landed {self.rows_landed:,} "
-            f"+ quarantined {self.rows_quarantined:,}; {self.rows_with_zip:,} with ZIP5; warehouse "
-            f"+{self.rows_inserted - self.rows_replaced:,} new, {self.rows_replaced:,} replaced -> "
-            f"{self.warehouse_rows:,} charges in {self.warehouse_stops:,} stops ({self.seconds:.1f} s)"
-        )
-
-
-def new_run_id(now: datetime) -> str:
-    return now.strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
 
 
 def default_zip_assigner():  # noqa: ANN201 - returns the geo module's bound method
@@ -71,16 +53,11 @@ def default_zip_assigner():  # noqa: ANN201 - returns the geo module's bound met
     return ZipLocator.from_bundle().assign
 
 
-def read_watermark(warehouse: Warehouse) -> datetime | None:
-    """The committed :updated_at watermark, or None before the first API load."""
-    if not warehouse.exists():
-        return None
-    df = warehouse.query(
-        "select state_value from pipeline_state where state_key = :key", {"key": WATERMARK_KEY}
-    )
-    if df.empty or not df.iloc[0, 0]:
-        return None
-    return datetime.fromisoformat(str(df.iloc[0, 0]))
+def spill_dir(settings: Settings) -> Path:
+    """Where DuckDB spills and batches are staged: beside a local lake, else the system temp dir (never the cwd)."""
+    if settings.lake_is_s3:
+        return Path(tempfile.gettempdir()) / "moco-pipeline-spill"
+    return settings.lake_path / "_tmp"
 
 
 def _extract_notes(extracted: ExtractResult) -> list[str]:
@@ -92,32 +69,26 @@ def _extract_notes(extracted: ExtractResult) -> list[str]:
     return notes
 
 
-def _log_failure(warehouse: Warehouse, result: LoadResult, started: datetime) -> None:
-    """Record a failed run in its own small transaction (the load's transaction rolled back)."""
-    try:
-        with warehouse.session() as s:
-            s.script(
-                "warehouse/insert_run",
-                _run_params(result, started, datetime.now(timezone.utc), {}, None),
-            )
-    except Exception:  # the failure itself is what matters; never mask it
-        log.exception("could not record the failed run in the run log")
+def _clean_dead_runs(dead: list[runlog.DeadRun], lake: Lake, spill: Path, settings: Settings) -> None:
+    """Remove what dead runs left: their work folders and their landing/quarantine objects.
+
+    Raw objects stay (the raw zone is an archive of what the source sent). Curated files a dead
+    run wrote without committing are unreferenced; Delta's vacuum removes them after its retention.
+    """
+    from .alerts import alert_abandoned
+
+    for run in dead:
+        shutil.rmtree(spill / f"batch-{run.run_id}", ignore_errors=True)
+        for zone in ("landing", "quarantine"):
+            for key in lake.list(f"{zone}/load_id={run.run_id}"):
+                lake.delete(key)
+        alert_abandoned(settings, run.run_id, run.command, run.started_at)
 
 
-def _run_params(
-    r: LoadResult, started: datetime, finished: datetime, nulls: dict[str, float], max_date: Any
-) -> dict[str, Any]:
-    return {
-        "run_id": r.run_id, "command": r.command, "source": r.source,
-        "started_at": started.replace(tzinfo=None), "finished_at": finished.replace(tzinfo=None),
-        "status": r.status, "rows_raw": r.rows_raw, "rows_landed": r.rows_landed,
-        "rows_quarantined": r.rows_quarantined, "rows_curated": r.rows_curated,
-        "rows_inserted": r.rows_inserted, "rows_replaced": r.rows_replaced,
-        "warehouse_rows": r.warehouse_rows, "warehouse_stops": r.warehouse_stops,
-        "rows_with_zip": r.rows_with_zip, "max_date_of_stop": max_date,
-        "watermark": r.watermark.replace(tzinfo=None) if r.watermark else None,
-        "null_rates": json.dumps(nulls), "message": r.message[:4000],
-    }
+def _warehouse_rows(warehouse: Warehouse) -> int:
+    if not warehouse.exists():
+        return 0
+    return int(warehouse.query("select count(*) as n from moco_traffic_violations").iloc[0, 0])
 
 
 def run_load(
@@ -129,23 +100,52 @@ def run_load(
     warehouse: Warehouse | None = None,
     zip_assigner=None,  # noqa: ANN001
     require_rows: bool = True,
-    fail_after_extract: bool = False,
+    accept_schema_change: bool = False,
 ) -> LoadResult:
     """Run one load end to end; raise on failure after recording it. Returns the committed result."""
     lake = lake or open_lake(settings)
     warehouse = warehouse or open_warehouse(settings)
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
-    result = LoadResult(run_id=new_run_id(started), command=command, source=source.name, status="running")
+    result = LoadResult(run_id=runlog.new_run_id(started), command=command, source=source.name, status="running")
     log.info("run %s: %s from %s into %s", result.run_id, command, source.name, settings.redacted_warehouse)
-    # DuckDB spills past its memory limit: beside a local lake, else in the system temp dir (never the cwd).
-    spill = settings.lake_path / "_tmp" if not settings.lake_is_s3 else Path(tempfile.gettempdir()) / "moco-pipeline-spill"
+    spill = spill_dir(settings)
+    work_dir = spill / f"batch-{result.run_id}"
+    try:
+        with warehouse.run_lock():
+            dead = runlog.begin(warehouse, result, started)
+            _clean_dead_runs(dead, lake, spill, settings)
+            test_pause("begin")
+            table = CuratedTable(lake)
+            lake_note = converge(table, runlog.read_lake_version(warehouse), _warehouse_rows(warehouse), result.run_id)
+            log.info(lake_note)
+            _load(settings, source, result, started, lake, warehouse, table, work_dir, spill,
+                  zip_assigner=zip_assigner, require_rows=require_rows, accept_schema_change=accept_schema_change)
+        result.seconds = time.perf_counter() - t0
+        log.info(result.summary())
+        return result
+    except BaseException as exc:
+        result.status = "failed"
+        result.seconds = time.perf_counter() - t0
+        result.message = f"{type(exc).__name__}: {exc}"
+        runlog.fail(warehouse, result, started)
+        if isinstance(exc, QualityError):
+            log.error("%s; the previous data keeps serving", exc)
+        raise
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def _load(
+    settings: Settings, source: Source, result: LoadResult, started: datetime, lake: Lake, warehouse: Warehouse,
+    table: CuratedTable, work_dir: Path, spill: Path, *, zip_assigner, require_rows: bool,  # noqa: ANN001
+    accept_schema_change: bool,
+) -> None:
     con = work_connection(spill, memory_limit=settings.memory_limit)  # creates the spill folder
-    work_dir = Path(tempfile.mkdtemp(prefix="batch-", dir=spill))
+    work_dir.mkdir(parents=True, exist_ok=True)
     try:
         extracted = source.extract(con, lake, result.run_id, started.date())
-        if fail_after_extract:  # used by tests to simulate a crash between extract and load
-            raise RuntimeError("simulated crash after extract")
+        test_pause("extracted")
         counts: TransformCounts = transform(
             con, source.name, result.run_id, zip_assigner or default_zip_assigner(), work_dir,
             finish=extracted.finish, window=getattr(source, "window", (None, None)),
@@ -156,91 +156,149 @@ def run_load(
         if counts.outside_window:
             extracted.notes.append(f"{counts.outside_window} row(s) outside --since/--until not loaded")
             log.info("date window: %s row(s) outside the window skipped", f"{counts.outside_window:,}")
-        checks = Checks()
-        if require_rows:
-            checks.check("extract not empty", result.rows_raw > 0, "the source returned no rows")
         result.rows_landed, result.rows_quarantined = counts.landed, counts.quarantined
         result.rows_with_zip = counts.with_zip
         result.zip_status, result.quarantine_reasons = counts.zip_status, counts.quarantine_reasons
+        checks = Checks()
         checks.equal("raw = landing + quarantine", result.rows_raw, counts.landed + counts.quarantined, "records")
         if counts.quarantined:
             log.warning("quarantined %s row(s): %s", f"{counts.quarantined:,}", counts.quarantine_reasons)
-        nulls = null_rates(counts.landing_files)
-
         write_landing_and_quarantine(con, lake, result.run_id, counts.landing_files)
-        curated_keys, curated_batch = merge_curated(con, lake, result.run_id)
-        result.rows_curated = curated_batch
-        checks.equal("landing = curated", counts.landed, curated_batch, "rows")
-        curated_total = curated_row_count(con, lake)
-        quarantine_rows = con.table("quarantine").to_arrow_table()
-        # The batch now lives in the curated zone: close the work connection so its memory is free
-        # for the warehouse step (peak RSS is the larger of the two, not their sum).
-        con.close()
-        shutil.rmtree(work_dir, ignore_errors=True)
+        test_pause("landed")
+        check_batch(result.rows_raw, counts.landed, counts.quarantined, settings.max_quarantine_share, require_rows)
+        nulls = null_rates(counts.landing_files)
+        history = runlog.null_history(warehouse, source.name, min_rows=20)
+        extracted.notes.extend(check_schema(nulls, history, counts.landed, accept_schema_change))
+        if counts.clipped:
+            extracted.notes.append(f"{counts.clipped:,} over-long text value(s) clipped to the warehouse widths")
 
-        with warehouse.session() as s:
-            before = s.scalar("select count(*) from moco_traffic_violations")
-            # Staged from the curated zone itself (this load's rows), so the warehouse holds exactly what the zone holds.
-            if hasattr(s, "stage_parquet") and not settings.lake_is_s3:
-                staged = s.stage_parquet("stg_charges", [lake.uri(k) for k in curated_keys], result.run_id,
-                                         like="moco_traffic_violations")
-            else:
-                staged = s.stage("stg_charges", curated_batch_reader(lake, curated_keys, result.run_id),
-                                 like="moco_traffic_violations")
-            checks.equal("curated = staged", curated_batch, staged, "rows")
-            first_load = int(before) == 0
-            # A first load has nothing to replace and builds every stop, one stop year at a time.
-            s.script("warehouse/first_load" if first_load else "warehouse/merge_charges")
-            s.script("warehouse/insert_charges", {"loaded_at": started.replace(tzinfo=None)})
-            if first_load:
-                years = s.query("select distinct stop_year from moco_traffic_violations order by 1")["stop_year"]
-                for year in (int(y) for y in years):
-                    s.script("marts/stops", {"all_stops": True, "year_from": year, "year_to": year})
-            else:
-                s.script("marts/stops", REBUILD_AFFECTED_STOPS)
-            s.execute("drop table affected_stops")
-            s.stage("stg_quarantine", quarantine_rows, like="quarantine_rows")
-            s.script("warehouse/merge_quarantine")
-            after = s.scalar("select count(*) from moco_traffic_violations")
-            result.warehouse_rows = int(after)
-            result.rows_inserted = int(staged)
-            result.rows_replaced = int(before + staged - after)
-            result.warehouse_stops = int(s.scalar("select count(*) from stops"))
-            wh_dupes = s.scalar("select count(*) - count(distinct row_id) from moco_traffic_violations")
-            checks.check("no duplicate keys in warehouse", wh_dupes == 0, f"{wh_dupes} duplicate row_id(s)")
-            stop_charges = s.scalar("select coalesce(sum(n_charges), 0) from stops")
-            checks.equal("stops cover every charge", int(stop_charges), result.warehouse_rows, "charges")
-            if curated_total is not None and source.name != "socrata_reconcile":
-                checks.equal("curated zone = warehouse", int(curated_total), result.warehouse_rows, "rows")
-            s.script("marts/refresh")
-            if result.watermark is not None:
-                s.execute("delete from pipeline_state where state_key = :key", {"key": WATERMARK_KEY})
-                s.execute(
-                    "insert into pipeline_state (state_key, state_value, updated_at) values (:key, :value, :now)",
-                    {"key": WATERMARK_KEY, "value": result.watermark.isoformat(), "now": started.replace(tzinfo=None)},
-                )
-            max_date = s.scalar("select max(date_of_stop) from moco_traffic_violations")
-            result.status = "success"
-            result.seconds = time.perf_counter() - t0
-            result.message = "; ".join([*_extract_notes(extracted), checks.summary()])
-            s.script("warehouse/insert_run", _run_params(result, started, datetime.now(timezone.utc), nulls, max_date))
-        log.info(result.summary())
-        return result
-    except BaseException as exc:
-        result.status = "failed"
-        result.seconds = time.perf_counter() - t0
-        result.message = f"{type(exc).__name__}: {exc}"
-        if not isinstance(exc, KeyboardInterrupt):
-            _log_failure(warehouse, result, started)
-        if isinstance(exc, QualityError):
-            log.error("%s; the previous data keeps serving", exc)
-        raise
+        commit: CuratedCommit | None = None
+        if counts.landed:
+            commit = merge_curated(con, lake, table, result.run_id)
+            result.rows_curated = commit.batch_rows
+            result.lake_version = commit.version
+            checks.equal("landing = curated", counts.landed, commit.batch_rows, "rows")
+            test_pause("curated")
+        quarantine_rows = con.table("quarantine").to_arrow_table()
+        with ExitStack() as stack:
+            batch = None
+            if commit is not None:
+                batch = _staging(con, lake, commit, result.run_id, stack, local=not settings.lake_is_s3)
+            _publish(result, started, warehouse, table, batch, quarantine_rows, checks, nulls, extracted)
     finally:
         con.close()
-        shutil.rmtree(work_dir, ignore_errors=True)
 
 
-def result_dict(result: LoadResult) -> dict[str, Any]:
-    d = asdict(result)
-    d["watermark"] = result.watermark.isoformat() if result.watermark else None
-    return d
+def _staging(con, lake: Lake, commit: CuratedCommit, run_id: str, stack: ExitStack, local: bool):  # noqa: ANN001, ANN202
+    """What the warehouse stages from: the files the curated commit added (this run's rows only).
+
+    On a local lake DuckDB reads those files itself (a view: no copy of a 2M-row batch); otherwise
+    they stream through the work connection as Arrow batches.
+    """
+    if local:
+        return [lake.uri(f.key) for f in commit.new_files]
+    return curated_batch_reader(con, lake, commit.new_files, run_id, stack)
+
+
+def _stage(s, batch, run_id: str) -> int:  # noqa: ANN001
+    if isinstance(batch, list) and hasattr(s, "stage_parquet"):
+        return int(s.stage_parquet("stg_charges", batch, run_id, like="moco_traffic_violations"))
+    if isinstance(batch, list):  # a server warehouse beside a local lake: stream the files
+        import duckdb
+
+        from .curated import staging_select
+
+        con = duckdb.connect()
+        try:
+            return int(s.stage("stg_charges", con.sql(staging_select(), params=[batch, run_id]).to_arrow_reader(64_000),
+                               like="moco_traffic_violations"))
+        finally:
+            con.close()
+    return int(s.stage("stg_charges", batch, like="moco_traffic_violations"))
+
+
+def _publish(
+    result: LoadResult, started: datetime, warehouse: Warehouse, table: CuratedTable,
+    batch, quarantine_rows, checks: Checks, nulls: dict[str, float], extracted: ExtractResult,  # noqa: ANN001
+) -> None:
+    """The warehouse transaction: stage, merge, stops, marts, checks, lake version, watermark, run row.
+
+    ``batch`` is None when the source had nothing new (a quiet day): the run is still recorded.
+    """
+    with warehouse.session() as s:
+        before = int(s.scalar("select count(*) from moco_traffic_violations"))
+        if batch is None:
+            _record_quiet_run(s, result, started, table, checks, nulls, extracted, before)
+            return
+        staged = _stage(s, batch, result.run_id)
+        checks.equal("curated = staged", result.rows_curated, int(staged), "rows")
+        first_load = before == 0
+        # A first load has nothing to replace and builds every stop, one stop year at a time.
+        s.script("warehouse/first_load" if first_load else "warehouse/merge_charges")
+        s.script("warehouse/insert_charges", {"loaded_at": started.replace(tzinfo=None)})
+        received = int(s.scalar("select count(*) from moco_traffic_violations where load_id = :run_id",
+                                {"run_id": result.run_id}))
+        checks.equal("staged = received by the warehouse", int(staged), received, "rows")
+        if first_load:
+            years = s.query("select distinct stop_year from moco_traffic_violations order by 1")["stop_year"]
+            for year in (int(y) for y in years):
+                rebuild_stops(s, year)
+            result.changes = {"charges_added": received,
+                              "stops_added": int(s.scalar("select count(*) from stops"))}
+            s.execute("drop table affected_stops")
+        else:
+            rebuild_stops(s)
+            row = s.query(load_sql("warehouse/changes", s.kind)).iloc[0]
+            result.changes = {k: int(row[k]) for k in row.index}
+            for temp in ("affected_stops", "charge_changes", "replaced_file_rows", "stops_before"):
+                s.execute(f"drop table {temp}")
+        s.stage("stg_quarantine", quarantine_rows, like="quarantine_rows")
+        s.script("warehouse/merge_quarantine")
+        after = int(s.scalar("select count(*) from moco_traffic_violations"))
+        result.warehouse_rows = after
+        result.rows_inserted = int(staged)
+        result.rows_replaced = before + int(staged) - after
+        result.warehouse_stops = int(s.scalar("select count(*) from stops"))
+        wh_dupes = s.scalar("select count(*) - count(distinct row_id) from moco_traffic_violations")
+        checks.check("no duplicate keys in warehouse", wh_dupes == 0, f"{wh_dupes} duplicate row_id(s)")
+        stop_charges = s.scalar("select coalesce(sum(n_charges), 0) from stops")
+        checks.equal("stops cover every charge", int(stop_charges), result.warehouse_rows, "charges")
+        # The zone's total from the Delta log's per-file counts, against the warehouse's.
+        checks.equal("curated zone = warehouse", table.row_count(), result.warehouse_rows, "rows")
+        s.script("marts/refresh")
+        now = datetime.now(timezone.utc)
+        if result.lake_version is None:
+            result.lake_version = table.version()
+        if result.lake_version is not None:
+            runlog.set_state(s, runlog.LAKE_VERSION_KEY, str(result.lake_version), now)
+        if result.watermark is not None:
+            runlog.set_state(s, runlog.WATERMARK_KEY, result.watermark.isoformat(), now)
+        test_pause("warehouse", busy=_server_busy(s))
+        max_date = s.scalar("select max(date_of_stop) from moco_traffic_violations")
+        result.status = "success"
+        result.message = "; ".join([*_extract_notes(extracted), checks.summary()])
+        runlog.record(s, result, started, datetime.now(timezone.utc), nulls, max_date)
+    test_pause("committed")
+
+
+def _record_quiet_run(s, result: LoadResult, started: datetime, table: CuratedTable, checks: Checks,  # noqa: ANN001
+                      nulls: dict[str, float], extracted: ExtractResult, rows: int) -> None:
+    """A run that read nothing new: nothing to merge; the run and its (kept) watermark are recorded."""
+    result.warehouse_rows = rows
+    result.warehouse_stops = int(s.scalar("select count(*) from stops"))
+    checks.equal("curated zone = warehouse", table.row_count(), rows, "rows")
+    now = datetime.now(timezone.utc)
+    result.lake_version = table.version()
+    if result.watermark is not None:
+        runlog.set_state(s, runlog.WATERMARK_KEY, result.watermark.isoformat(), now)
+    result.status = "success"
+    result.message = "; ".join([*_extract_notes(extracted), checks.summary()])
+    max_date = s.scalar("select max(date_of_stop) from moco_traffic_violations")
+    runlog.record(s, result, started, now, nulls, max_date)
+
+
+def _server_busy(session):  # noqa: ANN001, ANN202
+    """For the crash tests: a statement the server is still running when the client is killed."""
+    if session.kind == "duckdb":
+        return None
+    return lambda: session.execute("select pg_sleep(3600)")

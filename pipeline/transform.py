@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from .config import test_pause
 from .schema import SOURCE_COLUMNS
 from .sqlfiles import bind, load_sql, split_statements
 
@@ -41,6 +42,7 @@ class TransformCounts:
     zip_status: dict[str, int]
     quarantine_reasons: dict[str, int]
     landing_files: list[Path]  # one per stop year (the curated view reads these)
+    clipped: int = 0  # over-long text values clipped to the warehouse widths (rows kept)
 
     @property
     def records(self) -> int:
@@ -151,25 +153,27 @@ def landing_year(path: Path | str) -> int | None:
 
 def write_landing(
     con: duckdb.DuckDBPyConnection, params: dict, landing_dir: Path, batch_rows: int = 122_880
-) -> tuple[int, int, pa.Table, list[Path]]:
+) -> tuple[int, int, int, pa.Table, list[Path]]:
     """Stream typed rows once (sql/transform/landing.sql) and split them as they arrive.
 
     Passing rows go to one Parquet file per stop year in ``landing_dir``, rejected rows are
     returned as an Arrow table for the quarantine, rows outside the date window are only counted.
     One pass over the source keeps memory flat: nothing of the batch is materialised in DuckDB.
-    Returns (rows seen, rows outside the window, rejected rows, landing files).
+    Returns (rows seen, rows outside the window, values clipped, rejected rows, landing files).
     """
     statement = split_statements(load_sql("transform/landing"))[0]
     text, values = bind(statement, params, "qmark")
     start = time.perf_counter()
     # con.sql(...) streams; an execute() result would be copied whole before the first batch.
     reader = con.sql(text, params=values).to_arrow_reader(batch_rows)
-    drop = ("quarantine_reason", "raw_text", "in_window")
+    drop = ("quarantine_reason", "raw_text", "in_window", "n_clipped")
     schema = pa.schema([f for f in reader.schema if f.name not in drop])
-    seen = outside = 0
+    seen = outside = clipped = 0
     rejects: list[pa.RecordBatch] = []
     years = YearFiles(landing_dir, schema)
     for batch in reader:
+        if seen:
+            test_pause("transforming")  # mid-stream: some landing rows written, the source not read to its end
         seen += batch.num_rows
         keep = batch.column("in_window")
         outside += batch.num_rows - (pc.sum(keep).as_py() or 0)
@@ -178,12 +182,13 @@ def write_landing(
         if rejected.num_rows:
             rejects.append(rejected)
         passed = batch.filter(pc.and_(keep, pc.invert(failed)))
+        clipped += int(pc.sum(passed.column("n_clipped")).as_py() or 0)
         if passed.num_rows:
             years.write(passed.select(schema.names))
     files = years.close()
     log.debug("transform/landing: %s rows in %.2f s", f"{seen:,}", time.perf_counter() - start)
     rejected_table = pa.Table.from_batches(rejects, reader.schema) if rejects else reader.schema.empty_table()
-    return seen, outside, rejected_table, files
+    return seen, outside, clipped, rejected_table, files
 
 
 def transform(
@@ -204,7 +209,9 @@ def transform(
     landing_dir = work_dir / "landing"
     landing_dir.mkdir(parents=True, exist_ok=True)
     params = {"source": source, "load_id": load_id, "since": window[0], "until": window[1]}
-    typed, outside, rejected, landing = write_landing(con, params, landing_dir)
+    typed, outside, clipped, rejected, landing = write_landing(con, params, landing_dir)
+    if clipped:
+        log.warning("%s over-long text value(s) clipped to the warehouse column widths (rows kept)", f"{clipped:,}")
     reader_rejects = finish(con) if finish else con.execute("select count(*) from src_rejects").fetchall()[0][0]
     con.register("_typed_rejects", rejected)
     con.execute("create or replace temp table typed_rejects as select * from _typed_rejects")
@@ -247,6 +254,7 @@ def transform(
         zip_status={str(k): int(v) for k, v in status.items()},
         quarantine_reasons={str(k): int(v) for k, v in reasons.items()},
         landing_files=landing,
+        clipped=clipped,
     )
 
 

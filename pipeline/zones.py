@@ -1,22 +1,27 @@
-"""Write a batch's landing, quarantine and curated zones from the work connection (landing file, views)."""
+"""Write a batch's landing, quarantine and curated zones from the work connection (landing files, views).
+
+The curated zone is a Delta table (:mod:`pipeline.curated`); a batch merges into it in one commit.
+"""
 
 from __future__ import annotations
 
 import logging
-import shutil
 import tempfile
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from .curated import CuratedFile, CuratedTable, staging_select
 from .lake import Lake
 from .transform import landing_year
 
 log = logging.getLogger(__name__)
 
-CURATED_PREFIX = "curated/charges"
 
 
 def _copy_to_lake(con: duckdb.DuckDBPyConnection, lake: Lake, select_sql: str, key: str, tmp: Path) -> None:
@@ -40,195 +45,160 @@ def write_landing_and_quarantine(
     return keys
 
 
-def partition_key(year: int, month: int) -> str:
-    return f"{CURATED_PREFIX}/year={int(year)}/month={int(month):02d}/part.parquet"
+CHUNK_ROWS = 400_000  # rows per merged month range: the merge's memory grows with this, not with the batch
 
 
-def _partition_of(key: str) -> tuple[int, int]:
-    parts = dict(p.split("=", 1) for p in key.split("/") if "=" in p)
-    return int(parts["year"]), int(parts["month"])
+@dataclass
+class CuratedCommit:
+    """What one batch's commit did to the curated table."""
+
+    version: int
+    version_before: int | None
+    new_files: list[CuratedFile]  # files added by this commit (they hold this batch's rows, and kept ones)
+    batch_rows: int  # this batch's rows as written (counted in the stream sent to Delta)
+    chunks: list[tuple[int, int, int]]
 
 
-def partitions_holding_batch_rows(con: duckdb.DuckDBPyConnection, lake: Lake, keys: list[str]) -> set[str]:
-    """Existing partitions that hold a row_id of this batch (an edit can move a row to another month)."""
-    if not keys:
+def _local_paths(stack: ExitStack, lake: Lake, keys: list[str]) -> list[str]:
+    return [str(stack.enter_context(lake.local_copy(k))) for k in keys]
+
+
+def months_holding_batch_rows(
+    con: duckdb.DuckDBPyConnection, lake: Lake, files: list[CuratedFile]
+) -> set[tuple[int, int]]:
+    """(year, month) partitions among ``files`` holding a row_id of this batch (an edit can move a row)."""
+    if not files:
         return set()
     with ExitStack() as stack:
-        local = {str(stack.enter_context(lake.local_copy(k))): k for k in keys}
+        local = dict(zip(_local_paths(stack, lake, [f.key for f in files]), files))
         rows = con.execute(
-            "select distinct filename from read_parquet(?, filename = true, union_by_name = true, hive_partitioning = false) "
+            "select distinct filename from read_parquet(?, filename = true, hive_partitioning = false) "
             "where row_id in (select row_id from curated)",
             [list(local)],
         ).fetchall()
-    return {local[r[0]] for r in rows}
+    return {(local[r[0]].year, local[r[0]].month) for r in rows}
 
 
-def merge_curated(con: duckdb.DuckDBPyConnection, lake: Lake, load_id: str) -> tuple[list[str], int]:
-    """Merge the batch into its year/month partitions so that each row_id is in exactly one.
+def _month_chunks(month_rows: dict[tuple[int, int], int]) -> list[tuple[int, int, int]]:
+    """(year, first month, last month) runs of consecutive months holding <= ~CHUNK_ROWS rows each.
 
-    For each run of consecutive months the batch touches (its months, plus any month holding an
-    older version of a batch row whose date was edited), at most ``CHUNK_ROWS`` rows within one
-    year: those months' existing partitions are read, rows the batch replaces are dropped (same
-    rule as the warehouse merge), the batch's rows of those months are added, and the result is
-    written partitioned by month and uploaded over the old objects. A rerun therefore rewrites the
-    same partitions with the same rows, and the zone's total always equals the warehouse's. The
-    bounded runs keep the partitioned write's memory flat (the landing files are split by year). Returns the keys written and how many
-    of this load's rows they hold (counted in the files before upload).
-    """
-    existing = {k for k in lake.list(CURATED_PREFIX) if k.endswith(".parquet")}
-    batch_months = {partition_key(y, m) for y, m in con.execute(
-        "select distinct year(date_of_stop), month(date_of_stop) from read_parquet(getvariable('landing_files'))"
-    ).fetchall()}
-    moved = partitions_holding_batch_rows(con, lake, sorted(existing - batch_months))
-    touched_existing = sorted((batch_months | moved) & existing)
-    all_files = con.execute("select getvariable('landing_files')").fetchall()[0][0]
-    by_year = {year: f for f in all_files if (year := landing_year(f)) is not None}
-    years = sorted(set(by_year) | {_partition_of(k)[0] for k in touched_existing})
-    # The batch's keys, only when there are old rows to replace (a first backfill has none).
-    keys_sql = "select row_id, content_key, source from curated" + ("" if touched_existing else " limit 0")
-    con.execute(f"create or replace temp table batch_keys as {keys_sql}")
-    written: list[str] = []
-    batch_rows = 0
-    with tempfile.TemporaryDirectory(prefix="curated-") as tmp:
-        for year, lo, hi in _month_chunks(con, lake, years, by_year, touched_existing):
-            old_keys = [k for k in touched_existing if _partition_of(k)[0] == year and lo <= _partition_of(k)[1] <= hi]
-            out_dir = Path(tmp) / f"{year}-{lo:02d}"
-            produced = _merge_months(con, lake, out_dir, old_keys, by_year.get(year), all_files, (lo, hi))
-            if produced:
-                batch_rows += con.execute(
-                    "select count(*) from read_parquet(?, hive_partitioning = false) where load_id = ?",
-                    [[str(p) for p in produced.values()], load_id],
-                ).fetchall()[0][0]
-            for key, path in produced.items():
-                lake.put_file(key, path)
-                written.append(key)
-            for key in set(old_keys) - set(produced):  # every row of that month moved elsewhere
-                lake.delete(key)
-            shutil.rmtree(out_dir, ignore_errors=True)
-    con.execute("set variable curate_files = ?", [all_files])
-    con.execute("drop table batch_keys")
-    log.info("curated: %d month partition(s) written (%d touched only by moved rows)", len(written), len(moved - batch_months))
-    return written, int(batch_rows)
-
-
-CHUNK_ROWS = 400_000  # rows per partitioned write: its memory grows with this, not with the batch
-
-
-def _rows_in(lake: Lake, key: str) -> int:
-    if hasattr(lake, "parquet_num_rows"):  # S3: the footer only
-        return int(lake.parquet_num_rows(key))  # type: ignore[attr-defined]
-    import pyarrow.parquet as pq
-
-    return int(pq.ParquetFile(lake.uri(key)).metadata.num_rows)
-
-
-def _month_chunks(
-    con: duckdb.DuckDBPyConnection, lake: Lake, years: list[int], by_year: dict[int, str], old: list[str]
-) -> list[tuple[int, int, int]]:
-    """(year, first month, last month) groups of consecutive months holding <= ~CHUNK_ROWS rows each.
-
-    At county scale a year (~150k rows) is one chunk; at 10x a year is split into a few, so the
-    partitioned write never holds more than ~CHUNK_ROWS rows (measured: a 1.4M-row year spilled and
-    made the 20M backfill superlinear).
+    At county scale a year (~150k rows) is one run; at 10x a year splits into a few, so no merge
+    query holds more than ~CHUNK_ROWS rows (measured: a 1.4M-row year spilled and made the 20M
+    backfill superlinear).
     """
     chunks: list[tuple[int, int, int]] = []
-    for year in years:
-        rows = dict.fromkeys(range(1, 13), 0)
-        if year in by_year:
-            for month, n in con.execute(
-                "select month(date_of_stop), count(*) from read_parquet(?) group by 1", [by_year[year]]
-            ).fetchall():
-                rows[int(month)] += int(n)
-        for key in old:
-            y, m = _partition_of(key)
-            if y == year:
-                rows[m] += _rows_in(lake, key)
-        start, total = None, 0
+    for year in sorted({y for y, _ in month_rows}):
+        start = last = None
+        total = 0
         for month in range(1, 13):
-            if not rows[month]:
+            rows = month_rows.get((year, month), 0)
+            if not rows and (year, month) not in month_rows:
                 continue
-            if start is not None and total + rows[month] > CHUNK_ROWS:
+            if start is not None and (total + rows > CHUNK_ROWS or month != last + 1):
                 chunks.append((year, start, last))
                 start, total = None, 0
             if start is None:
                 start = month
-            total += rows[month]
+            total += rows
             last = month
         if start is not None:
             chunks.append((year, start, last))
     return chunks
 
 
-def _merge_months(
-    con: duckdb.DuckDBPyConnection, lake: Lake, out_dir: Path, old_keys: list[str], landing_file: str | None,
-    all_files: list[str], months: tuple[int, int],
-) -> dict[str, Path]:
-    """Write the merged month partitions of one year's month range to ``out_dir``; return {lake key: local file}."""
-    # The curated view reads the variable curate_files: this year's landing file only.
-    con.execute("set variable curate_files = ?", [[landing_file] if landing_file else all_files[:1]])
-    new_sql = ("select * from curated where stop_month between ? and ?" if landing_file
-               else "select * from curated where false")
-    with ExitStack() as stack:
-        old_paths = [str(stack.enter_context(lake.local_copy(k))) for k in old_keys]
-        old_sql = ("select * from read_parquet(?, union_by_name = true, hive_partitioning = false)"
-                   if old_paths else "select * from curated where false")
-        con.execute(
-            f"""copy (
-                with old as ({old_sql}),
-                kept as (
-                    select * from old as o
-                    where not exists (select 1 from batch_keys as b where b.row_id = o.row_id)
-                      and not (o.source in ('file', 'sample') and exists (
-                          select 1 from batch_keys as b where b.source = 'socrata' and b.content_key = o.content_key))
-                ),
-                merged as (
-                    select * from kept
-                    union all by name
-                    {new_sql}
-                )
-                select *, stop_year as year, stop_month as month from merged
-            ) to '{out_dir}' (format parquet, compression zstd, compression_level 1, partition_by (year, month),
-                             write_partition_columns false, filename_pattern 'part_{{i}}')""",
-            ([old_paths] if old_paths else []) + (list(months) if landing_file else []),
-        )
-    produced: dict[str, Path] = {}
-    for path in sorted(out_dir.glob("year=*/month=*/*.parquet")):
-        key = partition_key(*_partition_of(str(path.relative_to(out_dir))))
-        if key in produced:
-            raise RuntimeError(f"more than one file written for {key}")
-        produced[key] = path
-    return produced
+MERGE_SQL = """
+with old as ({old_sql}),
+kept as (
+    select * from old as o
+    where not exists (select 1 from batch_keys as b where b.row_id = o.row_id)
+      and not (o.source in ('file', 'sample') and exists (
+          select 1 from batch_keys as b where b.source = 'socrata' and b.content_key = o.content_key))
+),
+new as (
+    select * replace (cast(time_of_stop as varchar) as time_of_stop) from curated
+    where {new_where}
+),
+merged as (
+    select * from kept
+    union all by name
+    select * from new
+)
+select *, stop_year as year, stop_month as month from merged
+"""
 
 
-def curated_batch_reader(lake: Lake, keys: list[str], load_id: str) -> pa.RecordBatchReader:
-    """Stream this load's rows (``load_id``) back out of the curated partitions it wrote.
+def merge_curated(
+    con: duckdb.DuckDBPyConnection, lake: Lake, table: CuratedTable, load_id: str
+) -> CuratedCommit:
+    """Merge the batch into the curated table in one Delta commit, so that each row_id is in exactly one place.
 
-    The warehouse stages from the curated zone, so what it loads is exactly what the zone holds.
+    For each run of consecutive months the batch touches (its months, plus any month holding an
+    older version of a batch row whose date was edited), the existing rows of those months are
+    kept unless the batch replaces them (same rule as the warehouse merge), the batch's rows are
+    added, and the commit replaces exactly those months. A rerun therefore writes the same rows,
+    and the zone's total always equals the warehouse's. Nothing is visible until the commit.
     """
-    import pyarrow.parquet as pq
+    before = table.version()
+    existing = table.files()
+    all_files = con.execute("select getvariable('landing_files')").fetchall()[0][0]
+    by_year = {year: f for f in all_files if (year := landing_year(f)) is not None}
+    month_rows: dict[tuple[int, int], int] = {}
+    for year, month, n in con.execute(
+        "select year(date_of_stop), month(date_of_stop), count(*) from read_parquet(getvariable('landing_files')) group by 1, 2"
+    ).fetchall():
+        month_rows[(int(year), int(month))] = int(n)
+    batch_months = set(month_rows)
+    moved = months_holding_batch_rows(con, lake, [f for f in existing if (f.year, f.month) not in batch_months])
+    touched = [f for f in existing if (f.year, f.month) in batch_months | moved]
+    for f in touched:
+        month_rows[(f.year, f.month)] = month_rows.get((f.year, f.month), 0) + f.rows
+    chunks = _month_chunks(month_rows)
+    # The batch's keys, only when there are old rows to replace (a first backfill has none).
+    keys_sql = "select row_id, content_key, source from curated" + ("" if touched else " limit 0")
+    con.execute("set variable curate_files = ?", [all_files])
+    con.execute(f"create or replace temp table batch_keys as {keys_sql}")
+    counted = {"batch": 0}
 
-    if not keys:
-        raise ValueError("no curated partitions to stage")
-    with lake.local_copy(keys[0]) as first:
-        schema = pq.read_schema(first)
+    def batches(stack: ExitStack) -> Iterator[pa.RecordBatch]:
+        for year, lo, hi in chunks:
+            old = [f.key for f in touched if f.year == year and lo <= f.month <= hi]
+            old_paths = _local_paths(stack, lake, old)
+            landing_file = by_year.get(year)
+            # The curated view reads the variable curate_files: this year's landing file only.
+            con.execute("set variable curate_files = ?", [[landing_file] if landing_file else all_files[:1]])
+            old_sql = ("select * from read_parquet(?, union_by_name = true, hive_partitioning = false)"
+                       if old_paths else "select * replace (cast(time_of_stop as varchar) as time_of_stop) from curated where false")
+            new_where = "stop_month between ? and ?" if landing_file else "false"
+            params = ([old_paths] if old_paths else []) + ([lo, hi] if landing_file else [])
+            reader = con.sql(MERGE_SQL.format(old_sql=old_sql, new_where=new_where), params=params).to_arrow_reader(122_880)
+            for batch in reader:
+                counted["batch"] += int(pc.sum(pc.equal(batch.column("load_id"), load_id)).as_py() or 0)
+                yield batch
 
-    def batches():  # noqa: ANN202
-        for key in keys:
-            with lake.local_copy(key) as path:
-                table = pq.read_table(path, filters=[("load_id", "=", load_id)], schema=schema)
-            yield from table.to_batches(max_chunksize=64_000)
+    with ExitStack() as stack:
+        first = con.sql(MERGE_SQL.format(
+            old_sql="select * replace (cast(time_of_stop as varchar) as time_of_stop) from curated where false",
+            new_where="false")).to_arrow_table().schema
+        schema = first
+        version = table.commit(pa.RecordBatchReader.from_batches(schema, batches(stack)), chunks, load_id)
+    con.execute("set variable curate_files = ?", [all_files])
+    con.execute("drop table batch_keys")
+    before_keys = {f.key for f in existing}
+    new_files = [f for f in table.files() if f.key not in before_keys]
+    log.info("curated: version %s -> %s, %d month range(s), %d file(s) added (%d month(s) touched only by moved rows)",
+             before, version, len(chunks), len(new_files), len(moved - batch_months))
+    return CuratedCommit(version, before, new_files, counted["batch"], chunks)
 
-    return pa.RecordBatchReader.from_batches(schema, batches())
 
+def curated_batch_reader(
+    con: duckdb.DuckDBPyConnection, lake: Lake, files: list[CuratedFile], load_id: str, stack: ExitStack
+) -> pa.RecordBatchReader:
+    """Stream this load's rows (``load_id``) back out of the curated files its commit added, with warehouse types.
 
-def curated_row_count(con: duckdb.DuckDBPyConnection, lake: Lake) -> int | None:
-    """Rows across all curated partitions (for the zone-vs-warehouse cross-check); None if not local."""
-    keys = [k for k in lake.list(CURATED_PREFIX) if k.endswith(".parquet")]
-    if not keys:
-        return 0
-    if lake.url.startswith("s3://"):
-        # Footers only (ranged GETs, in parallel): a full-history lake is ~170 partitions of data
-        # that never needs to leave S3 for a count.
-        return lake.parquet_row_count(keys)  # type: ignore[attr-defined]
-    paths = [lake.uri(k) for k in keys]
-    return con.execute("select count(*) from read_parquet(?, hive_partitioning = false)", [paths]).fetchall()[0][0]
+    The warehouse stages from the curated zone itself, so what it loads is exactly what the zone holds.
+    ``stack`` keeps S3 objects' local copies alive while the reader is consumed.
+    """
+    if not files:
+        raise ValueError("no curated files to stage")
+    paths = _local_paths(stack, lake, [f.key for f in files])
+    return con.sql(staging_select(), params=[paths, load_id]).to_arrow_reader(64_000)

@@ -12,10 +12,14 @@ Implemented SoQL, enough for the pipeline's client:
 * ``$select``: ``:*, *``; a comma list of field names (``:id``); ``count(*)``. Without
   ``$select`` there are no system fields, as on the real API.
 * ``$where``: comparisons (``>= > <= < = !=``) of ``:updated_at``, ``:created_at`` or ``:id`` with
-  a quoted literal, or of a timestamp column such as ``date_of_stop``, joined by ``AND``.
-* ``$order``: ``:id`` [``ASC``|``DESC``]. Without ``$order`` the row order is shuffled per
-  request (the real API promises no order), so a client that forgets it sees gaps and repeats.
-* ``$limit`` (default 1000) and ``$offset``.
+  a quoted literal (``''`` for a quote inside it), or of a timestamp column such as ``date_of_stop``,
+  combined with ``AND``, ``OR`` and parentheses.
+* ``$order``: ``:id`` [``ASC``|``DESC``], or ``:updated_at, :id`` (the client's keyset order).
+  Without ``$order`` the row order is shuffled per request (the real API promises no order), so a
+  client that forgets it sees gaps and repeats.
+* ``$limit`` (default 1000) and ``$offset``. Each recorded request knows its ``offset``: the
+  ``$offset`` it sent, or for a keyset page (``... AND (:updated_at > 't' OR (...))``) how many
+  rows of its window sort before its cursor, so faults can target "the page at row 500" either way.
 
 Scripted faults (:meth:`FakeSocrata.fail`, :meth:`slow`, :meth:`truncate`, :meth:`drop`) apply to
 the next matching request(s). Dataset mutations (:meth:`edit_row`, :meth:`insert_rows`,
@@ -217,8 +221,12 @@ class RecordedRequest:
     status: int | None = None
     body: bytes | None = None  # the full body the server meant to send (before truncation)
 
+    position: int | None = None  # set by the server for keyset pages (rows of the window before the cursor)
+
     @property
     def offset(self) -> int:
+        if self.position is not None:
+            return self.position
         return int(self.params.get("$offset", "0") or 0)
 
 
@@ -247,7 +255,12 @@ class SoqlError(ValueError):
     pass
 
 
-_CLAUSE = re.compile(r"^\s*(:updated_at|:created_at|:id|[a-z_][a-z0-9_]*)\s*(>=|<=|!=|=|>|<)\s*'([^']*)'\s*$", re.IGNORECASE)
+_CLAUSE = re.compile(r"^\s*(:updated_at|:created_at|:id|[a-z_][a-z0-9_]*)\s*(>=|<=|!=|=|>|<)\s*'((?:[^']|'')*)'\s*$", re.IGNORECASE)
+_TOKEN = re.compile(r"\s*(\(|\)|\bAND\b|\bOR\b|(?:[:a-z_][a-z0-9_]*)\s*(?:>=|<=|!=|=|>|<)\s*'(?:[^']|'')*')", re.IGNORECASE)
+_KEYSET = re.compile(
+    r"^(?:(?P<base>.*) AND )?\(:updated_at > '(?P<t>(?:[^']|'')*)' OR \(:updated_at = '(?P=t)' AND :id > '(?P<id>(?:[^']|'')*)'\)\)$",
+    re.IGNORECASE | re.DOTALL,
+)
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
     ">=": lambda a, b: a >= b,
     ">": lambda a, b: a > b,
@@ -267,33 +280,76 @@ def _stamp_or_none(value: Any) -> datetime | None:
         return None
 
 
+def _clause_predicate(clause: str) -> Callable[[dict], bool]:
+    match = _CLAUSE.match(clause)
+    if not match:
+        raise SoqlError(f"unsupported $where clause: {clause!r}")
+    column, op, literal = match.group(1).lower(), match.group(2), match.group(3).replace("''", "'")
+    if column == ":id":
+        return lambda row, c=column, o=_OPS[op], v=literal: row.get(c) is not None and o(row[c], v)
+    try:
+        bound = parse_stamp(literal)
+    except ValueError as exc:
+        raise SoqlError(f"bad timestamp literal {literal!r}") from exc
+    if not column.startswith(":"):
+        # A dataset column (e.g. the floating timestamp date_of_stop): compared as a timestamp.
+        # As in SoQL, a null (absent) value never matches.
+        return lambda row, c=column, o=_OPS[op], v=bound: _stamp_or_none(row.get(c)) is not None and o(
+            _stamp_or_none(row.get(c)), v)
+    return lambda row, c=column, o=_OPS[op], v=bound: row.get(c) is not None and o(parse_stamp(row[c]), v)
+
+
 def _where_predicate(where: str) -> Callable[[dict], bool]:
-    checks = []
-    for clause in re.split(r"\s+AND\s+", where.strip(), flags=re.IGNORECASE):
-        match = _CLAUSE.match(clause)
-        if not match:
-            raise SoqlError(f"unsupported $where clause: {clause!r}")
-        column, op, literal = match.group(1).lower(), match.group(2), match.group(3)
-        if column == ":id":
-            checks.append(lambda row, c=column, o=_OPS[op], v=literal: row.get(c) is not None and o(row[c], v))
-        elif not column.startswith(":"):
-            # A dataset column (e.g. the floating timestamp date_of_stop): compared as a timestamp.
-            # As in SoQL, a null (absent) value never matches.
-            try:
-                bound = parse_stamp(literal)
-            except ValueError as exc:
-                raise SoqlError(f"bad timestamp literal {literal!r}") from exc
-            checks.append(lambda row, c=column, o=_OPS[op], v=bound: _stamp_or_none(row.get(c)) is not None
-                          and o(_stamp_or_none(row.get(c)), v))
-        else:
-            try:
-                bound = parse_stamp(literal)
-            except ValueError as exc:
-                raise SoqlError(f"bad timestamp literal {literal!r}") from exc
-            checks.append(
-                lambda row, c=column, o=_OPS[op], v=bound: row.get(c) is not None and o(parse_stamp(row[c]), v)
-            )
-    return lambda row: all(check(row) for check in checks)
+    """``$where`` -> predicate: clauses joined by AND/OR (AND binds tighter), with parentheses."""
+    tokens: list[str] = []
+    pos = 0
+    text = where.strip()
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if not match or not match.group(1):
+            raise SoqlError(f"unsupported $where near {text[pos:pos + 40]!r}")
+        tokens.append(match.group(1))
+        pos = match.end()
+    at = [0]
+
+    def peek() -> str | None:
+        return tokens[at[0]] if at[0] < len(tokens) else None
+
+    def take() -> str:
+        at[0] += 1
+        return tokens[at[0] - 1]
+
+    def primary() -> Callable[[dict], bool]:
+        token = take()
+        if token == "(":
+            inner = disjunction()
+            if take() != ")":
+                raise SoqlError("unbalanced parentheses in $where")
+            return inner
+        return _clause_predicate(token)
+
+    def conjunction() -> Callable[[dict], bool]:
+        parts = [primary()]
+        while (peek() or "").upper() == "AND":
+            take()
+            parts.append(primary())
+        return lambda row: all(p(row) for p in parts)
+
+    def disjunction() -> Callable[[dict], bool]:
+        parts = [conjunction()]
+        while (peek() or "").upper() == "OR":
+            take()
+            parts.append(conjunction())
+        return lambda row: any(p(row) for p in parts)
+
+    predicate = disjunction()
+    if at[0] != len(tokens):
+        raise SoqlError(f"unsupported $where: {where!r}")
+    return predicate
+
+
+def _keyset_key(row: dict) -> tuple[datetime, str]:
+    return parse_stamp(row[":updated_at"]), row.get(":id", "")
 
 
 # --------------------------------------------------------------------------------------------
@@ -401,6 +457,25 @@ class FakeSocrata:
             self.faults.append(fault)
         return fault
 
+    def empty(self, *, times: int = 1, when=None) -> Fault:
+        """Answer ``[]`` (200) although rows remain: a portal that ends a read too early."""
+        fault = Fault("empty", times=times, when=when)
+        with self.lock:
+            self.faults.append(fault)
+        return fault
+
+    def keyset_position(self, params: dict[str, str]) -> int | None:
+        """For a keyset page: how many rows of its window sort before its cursor (None otherwise)."""
+        match = _KEYSET.match((params.get("$where") or "").strip())
+        if not match:
+            return None
+        cursor = (parse_stamp(match.group("t").replace("''", "'")), match.group("id").replace("''", "'"))
+        base = match.group("base")
+        keep = _where_predicate(base) if base else (lambda row: True)
+        with self.lock:
+            rows = [r for r in self.rows if keep(r)]
+        return sum(1 for r in rows if r.get(":updated_at") and _keyset_key(r) <= cursor)
+
     @staticmethod
     def at_offset(offset: int) -> Callable[[RecordedRequest], bool]:
         """A ``when`` predicate: only the request for this ``$offset``."""
@@ -503,7 +578,9 @@ class FakeSocrata:
         if re.fullmatch(r"count\(\s*\*\s*\)", select, re.IGNORECASE):
             return [{"count": str(len(rows))}], ["count"]
         order = (params.get("$order") or "").strip()
-        if order:
+        if re.fullmatch(r":updated_at\s*,\s*:id", order, re.IGNORECASE):
+            rows.sort(key=_keyset_key)
+        elif order:
             match = re.fullmatch(r":id(?:\s+(ASC|DESC))?", order, re.IGNORECASE)
             if not match:
                 raise SoqlError(f"unsupported $order: {order!r}")
@@ -557,6 +634,10 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         params = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         req = RecordedRequest("GET", parts.path, params, CaseInsensitiveDict(self.headers.items()))
+        try:
+            req.position = fake.keyset_position(params)
+        except (SoqlError, ValueError):
+            req.position = None  # the query itself reports the error below
         with fake.lock:
             fake.requests.append(req)
             number = len(fake.requests)
@@ -587,6 +668,8 @@ class _Handler(BaseHTTPRequestHandler):
         except SoqlError as exc:
             self._send_json_error(req, 400, "query.soql.invalid", str(exc))
             return
+        if fault and fault.kind == "empty":
+            rows = []
         body = render_rows(rows)
         req.status, req.body = 200, body
         headers = {"Content-Type": "application/json;charset=utf-8"}

@@ -1,4 +1,4 @@
-"""pytest fixtures for S3: a moto server in this process (server mode, 127.0.0.1, a random port).
+"""pytest fixtures for S3: a moto server process (server mode, 127.0.0.1, a port the OS picks).
 
 List this module in ``tests/conftest.py``: ``pytest_plugins = ["tests.s3_fixtures"]``.
 
@@ -14,7 +14,7 @@ import uuid
 from typing import Iterator
 
 import pytest
-from moto.server import ThreadedMotoServer
+import moto.server  # noqa: F401  (a dev requirement: missing is an import error, never a skip)
 
 from tests.services import service_missing
 
@@ -32,17 +32,35 @@ UNSET = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL_S3", "AWS_CONFI
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
-    """``http://127.0.0.1:<port>`` of a moto server that lives for the whole test run."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    """``http://127.0.0.1:<port>`` of a moto server that lives for the whole test run.
+
+    A separate process, not a thread: delta-rs holds the GIL during its S3 requests, so a server
+    thread in the test process could never answer them. The server binds port 0 and says which
+    port it got (no free-port race).
+    """
+    import re
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-u", "-m", "moto.server", "-H", "127.0.0.1", "-p", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    endpoint = None
     try:
-        server.start()
-        host, port = server.get_host_and_port()
-    except OSError as exc:
-        service_missing(f"the moto S3 server did not start: {exc}")
-    try:
-        yield f"http://{host}:{port}"
+        for line in proc.stdout:  # type: ignore[union-attr]
+            match = re.search(r"Running on (http://127\.0\.0\.1:\d+)", line)
+            if match:
+                endpoint = match.group(1)
+                break
+        if endpoint is None:
+            service_missing("the moto S3 server did not start")
+        # Keep draining its log so the pipe never fills and blocks the server.
+        import threading
+
+        threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()  # type: ignore[union-attr]
+        yield endpoint
     finally:
-        server.stop()
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 @pytest.fixture

@@ -8,6 +8,8 @@ import threading
 from pathlib import Path
 
 import duckdb
+
+from pipeline.curated import CuratedTable
 import pytest
 
 from pipeline.config import SAMPLE_DIR, Settings
@@ -62,10 +64,13 @@ def test_lake_zones_hold_raw_landing_quarantine_and_curated(sample_warehouse: Se
     ) as orig:
         assert fh.read() == orig.read()  # raw is exactly what was received
     assert lake.list("landing/") and lake.list("quarantine/")
-    curated = lake.list("curated/charges")
-    assert any("year=2016/month=" in k for k in curated)
-    total = duckdb.sql(f"select count(*) from read_parquet({[lake.uri(k) for k in curated]})").fetchall()[0][0]
-    assert total == counts(sample_warehouse)["moco_traffic_violations"]
+    # curated: a Delta table partitioned by year/month; its rows (read through delta-rs) = the warehouse's
+    table = CuratedTable(lake)
+    assert table.exists() and any(f.year == 2016 for f in table.files())
+    dataset = table._table().to_pyarrow_dataset()
+    total = duckdb.sql("select count(*) from dataset").fetchall()[0][0]
+    assert total == table.row_count() == counts(sample_warehouse)["moco_traffic_violations"]
+    assert {f.key for f in table.files()} <= set(lake.list("curated/charges"))
 
 
 def test_rerunning_the_same_backfill_changes_no_counts(sample_warehouse_copy: Settings) -> None:
@@ -96,8 +101,13 @@ def test_a_crash_mid_load_keeps_serving_the_previous_data(sample_warehouse_copy:
     bad = tmp_path / "export.csv"
     with gzip.open(SAMPLE_DIR / "mcpd_tv_sample_tolu238_2017.csv.gz", "rt") as src:
         bad.write_text(src.read())
+    class CrashAfterExtract(FileSource):
+        def extract(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            super().extract(*args, **kwargs)
+            raise RuntimeError("simulated crash after extract")
+
     with pytest.raises(RuntimeError, match="simulated crash"):
-        run_load(sample_warehouse_copy, FileSource([bad]), "backfill", fail_after_extract=True)
+        run_load(sample_warehouse_copy, CrashAfterExtract([bad]), "backfill")
     assert counts(sample_warehouse_copy)["moco_traffic_violations"] == before["moco_traffic_violations"]
     assert not sample_warehouse_copy.duckdb_path.with_name("warehouse.duckdb.next").exists()
     # The failure is in the run log; the next run converges.

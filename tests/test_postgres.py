@@ -129,8 +129,13 @@ def test_a_failed_session_rolls_back_everything(pg_sample_warehouse: Settings) -
 
 def test_a_crash_after_extract_is_logged_and_the_data_kept(pg_settings: Settings) -> None:
     result, warehouse = load_sample(pg_settings)
+    class CrashAfterExtract(SampleSource):
+        def extract(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            super().extract(*args, **kwargs)
+            raise RuntimeError("simulated crash after extract")
+
     with pytest.raises(RuntimeError, match="simulated crash"):
-        run_load(pg_settings, SampleSource(), "backfill", warehouse=warehouse, fail_after_extract=True)
+        run_load(pg_settings, CrashAfterExtract(), "backfill", warehouse=warehouse)
     runs = warehouse.query("select status, message from pipeline_runs order by started_at")
     assert list(runs["status"]) == ["success", "failed"]
     assert "simulated crash" in runs["message"].iloc[-1]
@@ -150,8 +155,8 @@ def test_a_second_concurrent_load_is_refused(pg_fresh_url: str) -> None:
     holder.start()
     try:
         assert entered.wait(10)
-        with pytest.raises(WarehouseError, match="another load"):
-            with PostgresWarehouse(pg_fresh_url).session():
+        with pytest.raises(WarehouseError, match=r"another load holds the warehouse lock \(waited 0.5 s\)"):
+            with PostgresWarehouse(pg_fresh_url, lock_wait_s=0.5).session():
                 pass
     finally:
         release.set()

@@ -263,11 +263,12 @@ def test_the_run_log_insert_binds_every_value() -> None:
     params = {k: f"v{i}" for i, k in enumerate(
         "run_id command source started_at finished_at status rows_raw rows_landed rows_quarantined rows_curated "
         "rows_inserted rows_replaced warehouse_rows warehouse_stops rows_with_zip max_date_of_stop watermark "
-        "null_rates message".split())}
+        "null_rates message charges_added charges_edited charges_removed stops_added stops_edited stops_removed "
+        "lake_version".split())}
     with warehouse.session() as s:
-        s.script("warehouse/insert_run", params)
+        s.script("runlog/insert", params)
     [(_, sql, values)] = [c for c in conns[0].calls if c[0] == "execute" and "insert into pipeline_runs" in c[1]]
-    assert sql.count("%s") == 19 and values == list(params.values())
+    assert sql.count("%s") == 26 and values == list(params.values())
 
 
 @pytest.mark.parametrize("role", [

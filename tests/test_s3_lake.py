@@ -21,7 +21,7 @@ from pipeline.lake import S3Lake, open_lake
 from pipeline.load import run_load
 from pipeline.reference import ensure_reference
 from pipeline.warehouse import open_warehouse
-from pipeline.zones import CURATED_PREFIX, curated_row_count
+from pipeline.curated import CuratedTable
 
 pytest_plugins = ["tests.s3_fixtures", "tests.pg_fixtures"]
 
@@ -76,10 +76,14 @@ def test_the_whole_pipeline_runs_on_an_s3_lake(s3_client, s3_bucket: str, s3_lak
     rejected = pq.read_table(io.BytesIO(s3_client.get_object(Bucket=s3_bucket, Key=quarantine[0])["Body"].read())).num_rows
     assert (landed, rejected) == (first.rows_landed, first.rows_quarantined)
     assert first.rows_raw == landed + rejected
-    # curated: year/month partitions; their rows = the warehouse's rows
+    # curated: a Delta table on S3 (log + year/month files); its rows = the warehouse's rows
     curated = zones["curated"]
-    assert curated and all(k.startswith("lake/curated/charges/year=") and k.endswith("/part.parquet") for k in curated)
-    assert curated_row_count(None, lake) == first.warehouse_rows == first.rows_landed
+    assert any(k.startswith("lake/curated/charges/_delta_log/") for k in curated)
+    assert any(k.startswith("lake/curated/charges/year=") and k.endswith(".parquet") for k in curated)
+    table = CuratedTable(lake)
+    assert table.row_count() == first.warehouse_rows == first.rows_landed
+    assert int(warehouse.query(
+        "select state_value from pipeline_state where state_key = 'curated_lake_version'").iloc[0, 0]) == table.version()
     stops = warehouse.query("select count(*) as n from moco_traffic_violations").iloc[0, 0]
     assert int(stops) == first.warehouse_rows
     # nothing was written to a local lake folder
@@ -89,52 +93,12 @@ def test_the_whole_pipeline_runs_on_an_s3_lake(s3_client, s3_bucket: str, s3_lak
     second = run_load(settings, SampleSource(), "backfill", warehouse=warehouse)
     zones2 = zone_keys(s3_client, s3_bucket)
     assert zones2["raw"] == zones["raw"]  # same files on the same day reuse their raw objects
-    assert zones2["curated"] == curated
-    assert curated_row_count(None, lake) == second.warehouse_rows == first.warehouse_rows
+    assert table.row_count() == second.warehouse_rows == first.warehouse_rows
+    assert table.version() == first.lake_version + 1  # the rerun is one more commit, nothing else
     assert second.rows_replaced == second.rows_inserted == first.warehouse_rows
     # one set per load: landing is the audit trail of each run
     assert len(zones2["landing"]) == 2 * len(landing)
     assert {k.split("/")[2] for k in zones2["landing"]} == {f"load_id={first.run_id}", f"load_id={second.run_id}"}
-
-
-def test_the_curated_count_reads_only_parquet_footers(s3_client, s3_bucket: str, s3_env: str) -> None:  # noqa: ANN001
-    calls: list[dict] = []
-
-    class Recording:
-        """Passes every call to the real client, recording object reads."""
-
-        def __init__(self, inner) -> None:  # noqa: ANN001
-            self.inner = inner
-
-        def get_object(self, **kwargs):  # noqa: ANN003, ANN201
-            calls.append(kwargs)
-            return self.inner.get_object(**kwargs)
-
-        def __getattr__(self, name: str):  # noqa: ANN204
-            return getattr(self.inner, name)
-
-    lake = S3Lake(f"s3://{s3_bucket}/lake", client=Recording(s3_client))
-    sizes = {"2019": 200_000, "2020": 3, "2021": 0}
-    for year, n in sizes.items():
-        table = pa.table({"row_id": [f"r{i}" for i in range(n)], "x": pa.array(range(n), pa.int64())})
-        sink = io.BytesIO()
-        pq.write_table(table, sink, row_group_size=10_000)
-        lake.put_bytes(f"{CURATED_PREFIX}/year={year}/month=01/part.parquet", sink.getvalue())
-    lake.put_bytes(f"{CURATED_PREFIX}_old/year=2000/month=01/part.parquet", b"not in the folder")
-
-    assert curated_row_count(None, lake) == sum(sizes.values())
-    assert calls and all(c.get("Range", "").startswith("bytes=-") for c in calls)  # footers, never whole objects
-    assert len(calls) == len(sizes)  # one ranged GET each: the footers are small
-
-
-def test_a_large_footer_takes_a_second_ranged_read(s3_client, s3_bucket: str, s3_env: str) -> None:  # noqa: ANN001
-    lake = S3Lake(f"s3://{s3_bucket}", client=s3_client)
-    wide = pa.table({f"column_{i:04d}": pa.array([i], pa.int32()) for i in range(1500)})  # footer > 64 KiB
-    sink = io.BytesIO()
-    pq.write_table(wide, sink)
-    lake.put_bytes("wide.parquet", sink.getvalue())
-    assert pq.read_metadata(io.BytesIO(sink.getvalue())).serialized_size > S3Lake.FOOTER_PROBE
-    assert lake.parquet_num_rows("wide.parquet") == 1
 
 
 def test_listing_treats_a_prefix_as_a_folder_like_the_local_lake(s3_client, s3_bucket: str, s3_env: str) -> None:  # noqa: ANN001
@@ -159,7 +123,7 @@ def test_s3_lake_with_a_postgresql_warehouse(s3_client, s3_bucket: str, s3_lake_
     warehouse = open_warehouse(settings)
     ensure_reference(settings, warehouse)
     result = run_load(settings, SampleSource(), "backfill", warehouse=warehouse)
-    assert curated_row_count(None, open_lake(settings)) == result.warehouse_rows
+    assert CuratedTable(open_lake(settings)).row_count() == result.warehouse_rows
     assert int(warehouse.query("select count(*) from stops").iloc[0, 0]) == result.warehouse_stops
 
 

@@ -90,23 +90,30 @@ def collect(pages) -> tuple[list[Page], list[str]]:
 # --------------------------------------------------------------------------------------------
 
 
-def test_pages_return_every_row_exactly_once_in_id_order(extractor, fake_socrata):
+def test_pages_return_every_row_exactly_once_in_key_order(extractor, fake_socrata):
     pages, ids = collect(extractor.pages())
 
-    expected = sorted(r[":id"] for r in fake_socrata.rows)
+    expected = [r[":id"] for r in sorted(fake_socrata.rows, key=lambda r: (parse_stamp(r[":updated_at"]), r[":id"]))]
     assert len(expected) == 3000
-    assert ids == expected  # no gap, no duplicate, :id order
+    assert ids == expected  # no gap, no duplicate, (:updated_at, :id) order
     assert [p.number for p in pages] == [1, 2, 3, 4, 5, 6]
     assert [p.offset for p in pages] == [0, 500, 1000, 1500, 2000, 2500]
     assert all(len(p.rows) == 500 for p in pages)
     # 3,000 is a multiple of 500: one more request finds the end (and yields no page).
     reqs = fake_socrata.data_requests()
     assert [r.offset for r in reqs] == [0, 500, 1000, 1500, 2000, 2500, 3000]
-    for req in reqs:
-        assert req.params["$order"] == ":id"
+    for req, page in zip(reqs, [None, *pages]):
+        assert req.params["$order"] == ":updated_at, :id"
         assert req.params["$select"] == ":*, *"
         assert req.params["$limit"] == "500"
-        assert "$where" not in req.params
+        assert "$offset" not in req.params
+        if page is None:
+            assert "$where" not in req.params  # the first page starts at the beginning
+        else:  # each later page starts after the last row of the page before
+            last = page.rows[-1]
+            assert req.params["$where"] == (
+                f"(:updated_at > '{soql_timestamp(last[':updated_at'])}' OR (:updated_at = "
+                f"'{soql_timestamp(last[':updated_at'])}' AND :id > '{last[':id']}'))")
 
 
 def test_paging_stops_at_a_short_last_page(extractor, fake_socrata):
@@ -126,7 +133,7 @@ def test_page_raw_is_the_exact_response_body(extractor, fake_socrata):
     assert [p.raw for p in pages] == served
     assert json.loads(pages[0].raw) == pages[0].rows
     assert pages[0].url.startswith(fake_socrata.url + "/resource/4mse-ku6q.json?")
-    assert "%24order=%3Aid" in pages[0].url
+    assert "%24order=%3Aupdated_at%2C+%3Aid" in pages[0].url
 
 
 def test_rows_carry_system_fields_and_the_page_reports_its_fields(extractor):
@@ -185,12 +192,13 @@ def test_incremental_pages_return_only_rows_updated_inside_the_window(extractor,
     pages, ids = collect(extractor.pages(updated_since=watermark))
 
     window_start = watermark - timedelta(hours=72)
-    expected = sorted(r[":id"] for r in fake_socrata.rows if parse_stamp(r[":updated_at"]) >= window_start)
+    in_window = [r for r in fake_socrata.rows if parse_stamp(r[":updated_at"]) >= window_start]
+    expected = [r[":id"] for r in sorted(in_window, key=lambda r: (parse_stamp(r[":updated_at"]), r[":id"]))]
     assert ids == expected
     assert set(edited) | set(late) <= set(ids)
     for req in fake_socrata.data_requests():
-        assert req.params["$where"] == f":updated_at >= '{soql_timestamp(window_start)}'"
-        assert req.params["$order"] == ":id"
+        assert req.params["$where"].startswith(f":updated_at >= '{soql_timestamp(window_start)}'")
+        assert req.params["$order"] == ":updated_at, :id"
     newest = max((p.max_updated_at for p in pages), key=parse_stamp)
     assert parse_stamp(newest) == fake_socrata.now
 
@@ -293,7 +301,7 @@ def test_a_truncated_body_is_fetched_again(extractor, fake_socrata, sleeps, full
 
     pages, ids = collect(extractor.pages())
 
-    assert ids == sorted(r[":id"] for r in fake_socrata.rows)
+    assert sorted(ids) == sorted(r[":id"] for r in fake_socrata.rows) and len(ids) == 3000
     assert pages[-1].raw == fake_socrata.data_requests()[-2].body  # the complete retry, not the cut one
     assert len(sleeps.calls) == 1
 

@@ -15,7 +15,7 @@ import os
 import subprocess
 import sys
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -25,9 +25,12 @@ import pytest
 from pipeline.config import PROJECT_ROOT, Settings
 from pipeline.extract.files import FileSource
 from pipeline.extract.socrata import SchemaError
-from pipeline.extract.socrata_source import ReconcileError, SocrataSource, reconcile
+from pipeline.extract.socrata_source import SocrataSource
+from pipeline.curated import CuratedTable
+from pipeline.reconcile import ReconcileError, reconcile
 from pipeline.lake import LocalLake
-from pipeline.load import default_zip_assigner, read_watermark, run_load
+from pipeline.load import default_zip_assigner, run_load
+from pipeline.runlog import read_watermark
 from pipeline.quality import QualityError
 from pipeline.warehouse import open_warehouse
 
@@ -115,10 +118,19 @@ def small_settings(small_fake: FakeSocrata, tmp_path: Path) -> Settings:
     })
 
 
-def load(settings: Settings, zip_assigner, sleeps, *, full: bool = False, **kwargs: Any):
+class CrashAfterExtract(SocrataSource):
+    """The API source, dying right after its raw pages are written (a crash between extract and load)."""
+
+    def extract(self, *args: Any, **kwargs: Any):  # noqa: ANN201
+        super().extract(*args, **kwargs)
+        raise RuntimeError("simulated crash after extract")
+
+
+def load(settings: Settings, zip_assigner, sleeps, *, full: bool = False, crash_after_extract: bool = False,
+         **kwargs: Any):
     """One load through SocrataSource: ``backfill`` when full, else the daily ``run``."""
     source_kw = {k: kwargs.pop(k) for k in ("since", "until") if k in kwargs}
-    source = SocrataSource(settings, full=full, sleep=sleeps, **source_kw)
+    source = (CrashAfterExtract if crash_after_extract else SocrataSource)(settings, full=full, sleep=sleeps, **source_kw)
     command = "backfill" if full else "run"
     result = run_load(settings, source, command, zip_assigner=zip_assigner, require_rows=full, **kwargs)
     return result, source
@@ -243,8 +255,8 @@ class FailOnceAt:
         self._inner, self._trap, self._armed = inner, trap, [True]
 
     @contextmanager
-    def session(self) -> Iterator[Any]:
-        with self._inner.session() as s:
+    def session(self, lock: bool = True) -> Iterator[Any]:
+        with self._inner.session(lock=lock) as s:
             yield _TrapSession(s, self._trap, self._armed)
 
     def __getattr__(self, name: str) -> Any:
@@ -305,7 +317,7 @@ def test_incremental_runs_catch_edits_and_late_rows_and_move_the_watermark_only_
 
     # A failure inside the warehouse transaction (after the watermark was written) rolls it all back.
     before = warehouse_fingerprints(settings)
-    failing = FailOnceAt(open_warehouse(settings), "warehouse/insert_run")
+    failing = FailOnceAt(open_warehouse(settings), "marts/refresh")
     with pytest.raises(RuntimeError, match="simulated failure"):
         load(settings, zip_assigner, sleeps, warehouse=failing)
     assert watermark(settings) == first_mark
@@ -319,7 +331,7 @@ def test_incremental_runs_catch_edits_and_late_rows_and_move_the_watermark_only_
     assert watermark(settings) == server_max_updated_at(small_fake) > first_mark
     # The window was watermark - 2 h lookback: the rows updated in the last 2 h before it were re-read.
     window_start = first_mark - timedelta(hours=2)
-    assert page_requests(small_fake)[-1].params["$where"] == f":updated_at >= '{window_start:%Y-%m-%dT%H:%M:%S}.000'"
+    assert page_requests(small_fake)[-1].params["$where"].startswith(f":updated_at >= '{window_start:%Y-%m-%dT%H:%M:%S}.000'")
     in_window = [r for r in small_fake.rows if parse_stamp(r[":updated_at"]) >= window_start]
     assert result.rows_raw == len(in_window) < len(small_fake.rows) // 2
     assert result.rows_inserted - result.rows_replaced == 1  # only the late row is new
@@ -466,7 +478,7 @@ def test_a_crash_between_extract_and_load_then_a_rerun_converges(small_settings,
     [new_id] = small_fake.insert_rows([{**small_fake.row(row_id), ":id": None, "location": "NEW ROW AFTER CRASH"}])
 
     with pytest.raises(RuntimeError, match="simulated crash"):
-        load(small_settings, zip_assigner, sleeps, fail_after_extract=True)
+        load(small_settings, zip_assigner, sleeps, crash_after_extract=True)
     assert watermark(small_settings) == mark
     assert new_id not in warehouse_fingerprints(small_settings)
 
@@ -504,12 +516,11 @@ def test_rows_first_loaded_from_a_csv_export_are_replaced_by_the_same_rows_from_
 # --------------------------------------------------------------------------------------------
 
 
-def test_a_row_skipped_by_paging_drift_keeps_the_watermark_and_the_next_run_catches_it(
-    small_settings, small_fake, zip_assigner, sleeps
-):
-    ids = sorted(fake_socrata_ids(small_fake))
-    victim = ids[10]  # on page 1: deleted once page 1 was served, so every later row shifts down by one
-    skipped = ids[200]  # the first row of page 2 slides to offset 199 and is never served
+def test_a_row_deleted_while_paging_skips_no_other_row(small_settings, small_fake, zip_assigner, sleeps):
+    # Under offset paging, deleting a row already served shifted every later row down and one was
+    # never seen. Paging by key has nothing to shift: every other row arrives in the same run.
+    order = sorted(small_fake.rows, key=lambda r: (parse_stamp(r[":updated_at"]), r[":id"]))
+    victim = order[10][":id"]  # on page 1
     done = {"deleted": False}
 
     def delete_when_page_2_is_asked(req) -> bool:
@@ -521,38 +532,78 @@ def test_a_row_skipped_by_paging_drift_keeps_the_watermark_and_the_next_run_catc
     small_fake.slow(0, times=1, when=delete_when_page_2_is_asked)
     result, source = load(small_settings, zip_assigner, sleeps)
 
-    assert skipped not in warehouse_fingerprints(small_settings)
-    assert source.stats.expected_rows == 1000 and result.rows_raw == 999
-    assert watermark(small_settings) is None  # possible skip: the watermark does not move
-    assert "possible skipped row" in runs(small_settings)[-1][4]
-
-    load(small_settings, zip_assigner, sleeps)  # re-reads the same window
+    assert done["deleted"] and result.rows_raw == 1000  # the victim was read before it was deleted
     assert_matches_server(small_settings, small_fake, also_here={victim})  # victim: until reconcile
     assert watermark(small_settings) == server_max_updated_at(small_fake)
 
 
-def test_a_row_seen_twice_because_of_an_insert_mid_run_is_loaded_once(
+def test_a_row_re_stamped_while_paging_arrives_twice_and_is_loaded_once_at_its_newest(
     small_settings, small_fake, zip_assigner, sleeps
 ):
-    template = small_fake.rows[0]
-    done = {"inserted": False}
+    order = sorted(small_fake.rows, key=lambda r: (parse_stamp(r[":updated_at"]), r[":id"]))
+    moved = order[5][":id"]  # on page 1; the edit stamps it after every row, so it comes again at the end
+    done = {"edited": False}
 
-    def insert_before_page_3(req) -> bool:
-        if req.params.get("$select") == ":*, *" and req.offset == 400 and not done["inserted"]:
-            done["inserted"] = True
-            # An id that sorts first: every row shifts up by one, so page 3 repeats page 2's last row.
-            small_fake.insert_rows([{**template, ":id": "row-2222_2222_2222", "description": "INSERTED MID-RUN"}])
+    def edit_before_page_3(req) -> bool:
+        if req.params.get("$select") == ":*, *" and req.offset == 400 and not done["edited"]:
+            done["edited"] = True
+            small_fake.edit_row(moved, {"description": "EDITED MID-RUN"})
         return False
 
-    small_fake.slow(0, times=1, when=insert_before_page_3)
+    small_fake.slow(0, times=1, when=edit_before_page_3)
     result, source = load(small_settings, zip_assigner, sleeps, full=True)
 
     assert source.stats.duplicates_dropped == 1 and result.rows_raw == 1000
-    # The mid-run insert sorted before the pages already read: not seen now, the next run gets it.
-    here = warehouse_fingerprints(small_settings)
-    assert "row-2222_2222_2222" not in here and len(here) + len(quarantined_ids(small_settings)) == 1000
-    load(small_settings, zip_assigner, sleeps)
-    assert_matches_server(small_settings, small_fake)
+    here = assert_matches_server(small_settings, small_fake)
+    assert here[moved][COMPARED_INDEX["description"]] == "EDITED MID-RUN"
+
+
+@pytest.mark.parametrize("count_available", [True, False], ids=["with-count", "without-count"])
+def test_an_empty_page_mid_read_never_moves_the_watermark_past_an_unread_row(
+    small_settings, small_fake, zip_assigner, sleeps, count_available
+):
+    """The portal answers [] for page 3 of 5 while a page-1 row is re-stamped: the read ends early.
+
+    Offset paging lost rows here forever (the watermark came from the re-stamped row, later than
+    rows never read). By key, the watermark is the last row received; everything unread sorts
+    after it, so the next run reads it.
+    """
+    load(small_settings, zip_assigner, sleeps, full=True)
+    loaded = watermark(small_settings)
+    order = sorted(small_fake.rows, key=lambda r: (parse_stamp(r[":updated_at"]), r[":id"]))
+    small_fake.advance(hours=1)
+    for r in order[:1000]:  # the whole dataset re-stamped (a portal-side migration): one window of 5 pages
+        small_fake.edit_row(r[":id"], {"description": f"V2 {r[':id']}"})
+    if not count_available:
+        small_fake.fail(500, times=100, when=lambda req: req.params.get("$select") == "count(*)")
+    restamp = sorted(small_fake.rows, key=lambda r: (parse_stamp(r[":updated_at"]), r[":id"]))[3][":id"]
+    state = {"pages": 0}
+
+    def restamp_then_empty(req) -> bool:
+        if req.params.get("$select") != ":*, *":
+            return False
+        state["pages"] += 1
+        if state["pages"] == 2:  # while page 2 is asked for, a page-1 row is re-stamped
+            small_fake.edit_row(restamp, {"description": "RE-STAMPED DURING THE READ"})
+        return state["pages"] == 3  # page 3 comes back empty
+
+    small_fake.empty(times=1, when=restamp_then_empty)
+    result, source = load(small_settings, zip_assigner, sleeps)
+
+    assert result.status == "success" and result.rows_raw == 400  # pages 1-2 only
+    mark = watermark(small_settings)
+    def utc(d: datetime) -> datetime:
+        return d.astimezone(timezone.utc) if d.tzinfo else d.replace(tzinfo=timezone.utc)
+
+    unread = [r for r in small_fake.rows if utc(parse_stamp(r[":updated_at"])) > utc(mark)]
+    assert utc(mark) > utc(loaded) and len(unread) >= 600  # the watermark is the last row read, not the re-stamped one
+    assert utc(parse_stamp(small_fake.row(restamp)[":updated_at"])) > utc(mark)
+    if count_available:
+        assert "read ended at 400 of the 1,000" in runs(small_settings)[-1][4]
+
+    load(small_settings, zip_assigner, sleeps)  # the next run reads what the short read left
+    here = assert_matches_server(small_settings, small_fake)
+    assert here[restamp][COMPARED_INDEX["description"]] == "RE-STAMPED DURING THE READ"
 
 
 # --------------------------------------------------------------------------------------------
@@ -596,10 +647,12 @@ def test_reconcile_reports_then_removes_rows_deleted_at_the_source_and_rebuilds_
     assert "missing at source 3" in recorded[-1][2]
     # The curated zone lost the same rows and still equals the warehouse.
     lake = LocalLake(small_settings.lake_path)
-    paths = [lake.uri(k) for k in lake.list("curated/charges")]
-    curated = duckdb.sql(f"select * from read_parquet({paths}, hive_partitioning = false, union_by_name = true)")
-    assert "year" not in curated.columns  # the rewrite kept the zone's own columns
-    assert {r[0] for r in curated.select("row_id").fetchall()} == set(here)
+    table = CuratedTable(lake)
+    dataset = table._table().to_pyarrow_dataset()
+    assert {r[0] for r in duckdb.sql("select row_id from dataset").fetchall()} == set(here)
+    version = duckdb.connect(str(small_settings.duckdb_path), read_only=True).execute(
+        "select state_value from pipeline_state where state_key = 'curated_lake_version'").fetchall()[0][0]
+    assert int(version) == table.version()  # the warehouse recorded the version its delete committed
 
     load(small_settings, zip_assigner, sleeps)  # the daily run picks up the row missing here
     assert_matches_server(small_settings, small_fake)
@@ -664,6 +717,6 @@ def test_python_m_pipeline_run_against_the_fake_server_exits_0(small_fake, tmp_p
 
     small_fake.drop_field("gender")
     third = cli("run")
-    assert third.returncode == 1
+    assert third.returncode == 3  # a required field renamed or gone at the source: a failed gate, nothing published
     assert "gender" in third.stderr and "Traceback" not in third.stderr
     assert FAKE_APP_TOKEN not in first.stderr + second.stderr + third.stderr

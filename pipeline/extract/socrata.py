@@ -18,8 +18,13 @@ returns parsed JSON only. So this module keeps sodapy for what it does well and 
   honoured), 5xx, timeouts, connection errors, and truncated or invalid JSON. Other 4xx codes
   (bad query, bad token, unknown dataset) fail at once: retrying them cannot help.
 
-Paging is ``$order=:id`` with ``$limit``/``$offset`` and ``$select=:*, *``, so every row carries
-``:id`` (the upsert key) and ``:updated_at`` (the incremental watermark).
+Paging is by key, not by offset: ``$order=:updated_at, :id`` and each page asks for the rows after
+the last one received (``:updated_at > t OR (:updated_at = t AND :id > id)``), with
+``$select=:*, *`` so every row carries ``:id`` (the upsert key) and ``:updated_at`` (the
+watermark). Whatever happens during a read (rows edited, deleted, a page that comes back empty
+too early), every row *not* received has a key after the last one received, so the watermark (the
+newest ``:updated_at`` received) never passes an unread row. Offset paging could: a row re-stamped
+on an earlier page shifts every later row down and one is never seen.
 """
 
 from __future__ import annotations
@@ -61,6 +66,7 @@ __all__ = [
 # :updated_at, :version), "*" the dataset's own columns.
 SELECT_ALL = ":*, *"
 ORDER_BY_ID = ":id"
+ORDER_BY_KEY = ":updated_at, :id"
 
 # Response codes worth another try. Any other 4xx is final.
 RETRYABLE_STATUS = frozenset({408, 429})
@@ -92,7 +98,7 @@ class SocrataError(RuntimeError):
 class Page:
     """One page of API rows. ``raw`` holds the exact response bytes (write these to the raw zone).
 
-    ``number`` is 1-based. ``offset`` is the ``$offset`` used to request the page. ``url`` is the
+    ``number`` is 1-based. ``offset`` is how many rows this read received before the page. ``url`` is the
     full request URL with its query string; the app token travels in a header, never in the URL.
     ``fields`` comes from the ``X-SODA2-Fields`` response header. It lists the selected columns,
     including those that are null in every row of this page. It is ``None`` when Socrata leaves
@@ -197,6 +203,26 @@ def soql_timestamp(value: datetime | str) -> str:
     """
     value = _as_utc_naive(value)
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}"
+
+
+def soql_quote(text: str) -> str:
+    """A value inside a SoQL string literal: single quotes doubled (SoQL has no bound parameters)."""
+    return text.replace("'", "''")
+
+
+def _row_key(row: dict, dataset: str) -> tuple[str, str]:
+    stamp, row_id = row.get(":updated_at"), row.get(":id")
+    if not isinstance(stamp, str) or not isinstance(row_id, str):
+        raise SchemaError(f"Socrata row without :updated_at or :id (dataset {dataset}): cannot page by key")
+    return soql_timestamp(parse_socrata_timestamp(stamp)), row_id
+
+
+def keyset_after(key: tuple[str, str] | None) -> str | None:
+    """SoQL for "after this (:updated_at, :id)" in ``$order=:updated_at, :id`` order."""
+    if key is None:
+        return None
+    stamp, row_id = soql_quote(key[0]), soql_quote(key[1])
+    return f"(:updated_at > '{stamp}' OR (:updated_at = '{stamp}' AND :id > '{row_id}'))"
 
 
 def parse_socrata_timestamp(text: str) -> datetime:
@@ -312,57 +338,56 @@ class SocrataExtractor:
     def pages(
         self, updated_since: datetime | None = None, updated_until: datetime | None = None, where: str | None = None
     ) -> Iterator[Page]:
-        """Yield every non-empty page of rows, in ``:id`` order. Empty results yield nothing.
+        """Yield every non-empty page of rows, in ``(:updated_at, :id)`` order. Empty results yield nothing.
 
         ``updated_since=None`` reads the whole dataset. Otherwise the window starts at
-        ``updated_since - lookback``. ``updated_until`` adds an exclusive upper bound.
-
-        NOTE: offset paging assumes the result set holds still during the run. Suppose a row at
-        an offset we have already passed is deleted, or leaves the window. Every later row then
-        shifts down by one, and one unchanged row is skipped. The lookback does not bring that row
-        back. Without ``updated_until`` an edit keeps its row in the window (its ``:updated_at``
-        only grows), so use the upper bound only for backfills. To detect a skip, compare
-        :meth:`count` taken before the run with the rows received.
+        ``updated_since - lookback``. ``updated_until`` adds an exclusive upper bound. A page of
+        fewer than ``$limit`` rows ends the read; whatever it may have missed lies after the last
+        row received and is read by the next run (see the module docstring).
         """
-        where = self.window_where(updated_since, updated_until, where)
+        base = self.window_where(updated_since, updated_until, where)
         limit = int(self.settings.socrata_page_size)
-        offset = 0
-        number = 0
-        total = 0
+        number = total = 0
+        after: tuple[str, str] | None = None
         log.info(
             "Socrata extract %s from %s: page size %s, %s",
-            self.dataset, self.host, f"{limit:,}", f"where {where}" if where else "full dataset",
+            self.dataset, self.host, f"{limit:,}", f"where {base}" if base else "full dataset",
         )
         while True:
-            params = {"$select": SELECT_ALL, "$order": ORDER_BY_ID, "$limit": str(limit), "$offset": str(offset)}
-            if where:
-                params["$where"] = where
-            raw, rows, url, fields = self._fetch(params, offset=offset)
+            clauses = [c for c in (base and (f"({base})" if " OR " in base.upper() else base), keyset_after(after)) if c]
+            params = {"$select": SELECT_ALL, "$order": ORDER_BY_KEY, "$limit": str(limit)}
+            if clauses:
+                params["$where"] = " AND ".join(clauses)
+            raw, rows, url, fields = self._fetch(params, offset=total)
             if rows:
                 number += 1
+                log.info("Socrata page %s: %s rows (%s so far)", number, len(rows), f"{total + len(rows):,}")
+                yield Page(number=number, offset=total, raw=raw, rows=rows, url=url, fields=fields)
                 total += len(rows)
-                log.info("Socrata page %s: offset %s, %s rows (%s so far)", number, f"{offset:,}", len(rows), f"{total:,}")
-                yield Page(number=number, offset=offset, raw=raw, rows=rows, url=url, fields=fields)
+                after = _row_key(rows[-1], self.dataset)
             if len(rows) < limit:
                 break
-            offset += limit
         log.info("Socrata extract done: %s rows in %s page(s)", f"{total:,}", number)
 
     def all_ids(self) -> Iterator[str]:
-        """Every ``:id`` in the dataset, paged in ``:id`` order (for ``--reconcile`` deletes)."""
+        """Every ``:id`` in the dataset, paged by key in ``:id`` order (for ``--reconcile`` deletes)."""
         limit = int(self.settings.socrata_page_size)
-        offset = 0
+        last: str | None = None
+        seen = 0
         while True:
-            params = {"$select": ":id", "$order": ORDER_BY_ID, "$limit": str(limit), "$offset": str(offset)}
-            _, rows, _, _ = self._fetch(params, offset=offset)
+            params = {"$select": ":id", "$order": ORDER_BY_ID, "$limit": str(limit)}
+            if last is not None:
+                params["$where"] = f":id > '{soql_quote(last)}'"
+            _, rows, _, _ = self._fetch(params, offset=seen)
             for row in rows:
                 row_id = row.get(":id")
                 if not isinstance(row_id, str) or not row_id:
-                    raise SchemaError(f"Socrata row without :id at offset {offset} (dataset {self.dataset})")
+                    raise SchemaError(f"Socrata row without :id after {seen} ids (dataset {self.dataset})")
                 yield row_id
+            seen += len(rows)
             if len(rows) < limit:
                 return
-            offset += limit
+            last = rows[-1][":id"]
 
     def count(
         self, updated_since: datetime | None = None, updated_until: datetime | None = None, where: str | None = None

@@ -11,13 +11,14 @@ How a run avoids missing or duplicating a row:
 * **Upsert.** Rows are keyed on ``:id`` (``row_id``), and ``sql/warehouse/merge_charges.sql``
   deletes and inserts on it. The same row read again (lookback, rerun) replaces itself. A row first
   loaded from a CSV export (no ``:id``) is replaced by the API row with the same ``content_key``.
-* **Paging drift.** Offset paging over a set that changes during the run can show a row twice or
-  skip one (see :meth:`SocrataExtractor.pages`). Duplicates are dropped here, keeping the newest
-  ``:updated_at``. A possible skip (fewer distinct rows than ``count()`` reported before the run)
-  keeps the old watermark, so the next run reads the window again. The rows loaded now stay loaded.
+* **Paging.** Pages are read by key in ``(:updated_at, :id)`` order (see
+  :meth:`SocrataExtractor.pages`), so no row is skipped by a set that changes during the run, and
+  the newest ``:updated_at`` received is a safe watermark even when the read ends early (an empty
+  page from a flaky portal): every unread row sorts after it. A row re-stamped during the read can
+  arrive twice; duplicates are dropped here, keeping the newest ``:updated_at``.
 * **Partial runs never advance the watermark.** A run filtered by ``--since/--until`` (stop
-  dates) or with a possible skip keeps the old watermark. So does a run that got no rows.
-* **Deletes.** SODA has no tombstones. :func:`reconcile` compares every ``:id`` at the portal with
+  dates) keeps the old watermark. So does a run that got no rows.
+* **Deletes.** SODA has no tombstones. :func:`pipeline.reconcile.reconcile` compares every ``:id`` at the portal with
   the warehouse. It acts only on a complete listing and refuses a mass delete without an explicit
   flag.
 """
@@ -40,13 +41,12 @@ import pyarrow as pa
 from ..config import Settings
 from ..lake import Lake, open_lake
 from ..schema import SOURCE_COLUMNS
-from ..warehouse.base import REBUILD_AFFECTED_STOPS
 from .base import ExtractResult, SchemaError, create_src_tables
 from .socrata import SocrataError, SocrataExtractor, parse_socrata_timestamp, rows_to_table, soql_timestamp
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ReconcileError", "ReconcileResult", "SocrataSource", "reconcile", "raw_page_key", "stop_date_where"]
+__all__ = ["SocrataSource", "raw_page_key", "stop_date_where"]
 
 
 def raw_prefix(load_date: date, load_id: str) -> str:
@@ -193,7 +193,7 @@ class SocrataSource:
     # -- helpers -------------------------------------------------------------------------------
 
     def _read_watermark(self) -> datetime | None:
-        from ..load import read_watermark
+        from ..runlog import read_watermark
         from ..warehouse import open_warehouse
 
         warehouse = self._warehouse if self._warehouse is not None else open_warehouse(self.settings)
@@ -276,27 +276,29 @@ class SocrataSource:
             notes.append(f"{stats.duplicates_dropped} row(s) seen twice across pages (the result set shifted); newest kept")
             log.warning("socrata: %s", notes[-1])
 
-        # The watermark this run may commit: never our clock, never backwards, never after a partial run.
+        # The watermark this run may commit: never our clock, never backwards, never after a partial
+        # run. Pages come in (:updated_at, :id) order, so the newest :updated_at received is safe
+        # even when the read ended early: every row not received sorts after it.
         keep_reason = ""
         if distinct == 0:
             keep_reason = "no changes: the source returned no rows"
         elif date_where:
             keep_reason = "stop-date filter (--since/--until): a partial read"
-        elif stats.expected_rows is not None and distinct < stats.expected_rows:
-            keep_reason = (
-                f"possible skipped row(s): count() said {stats.expected_rows:,} before the run, "
-                f"{distinct:,} distinct row(s) arrived (rows deleted or edited out of the window while paging); "
-                "the next run reads this window again"
-            )
-            log.warning("socrata: %s", keep_reason)
         if keep_reason or seen is None:
             stats.watermark_after = stored
         else:
             stats.watermark_after = seen if stored is None or seen > stored else stored
         stats.advanced = stats.watermark_after != stored
         stats.reason_kept = keep_reason
+        if stats.expected_rows is not None and stats.rows_received < stats.expected_rows:
+            notes.append(
+                f"read ended at {stats.rows_received:,} of the {stats.expected_rows:,} row(s) count() reported "
+                "(rows deleted or re-stamped while paging, or a short page from the portal); the rest sort after "
+                "the new watermark and are read by the next run"
+            )
+            log.warning("socrata: %s", notes[-1])
         if stats.expected_rows is None and distinct:
-            notes.append("count() unavailable: could not check the run for skipped rows")
+            notes.append("count() unavailable: progress unknown (paging by key keeps the watermark safe)")
         if keep_reason:
             notes.append(f"watermark kept at {stored.isoformat() if stored else 'none'} ({keep_reason})")
         elif stats.watermark_after is not None:
@@ -330,254 +332,6 @@ class SocrataSource:
             raw_keys=keys, raw_records=distinct, unknown_columns=unknown,
             watermark=stats.watermark_after, pages=stats.pages, notes=notes,
         )
-
-
-# --------------------------------------------------------------------------------------------
-# Reconcile: rows deleted at the source
-# --------------------------------------------------------------------------------------------
-
-
-class ReconcileError(RuntimeError):
-    """Reconcile refused to act (incomplete listing, or a mass delete without the explicit flag)."""
-
-
-@dataclass
-class ReconcileResult:
-    run_id: str
-    portal_ids: int = 0
-    warehouse_ids: int = 0  # warehouse rows with source = 'socrata'
-    missing_at_source: int = 0  # in the warehouse, gone from the portal (deleted there)
-    missing_here: int = 0  # at the portal, not in the warehouse (and not quarantined)
-    quarantined_here: int = 0  # at the portal, held in quarantine_rows instead
-    confirmed_deleted: int = 0  # missing at source and confirmed absent one by one
-    deleted: int = 0  # removed from the warehouse and the curated zone
-    stops_rebuilt: int = 0
-    warehouse_rows: int = 0
-    warehouse_stops: int = 0
-    sample_missing_at_source: list[str] = field(default_factory=list)
-    sample_missing_here: list[str] = field(default_factory=list)
-    message: str = ""
-
-    def summary(self) -> str:
-        return (
-            f"reconcile [socrata]: portal {self.portal_ids:,} ids, warehouse {self.warehouse_ids:,} socrata rows; "
-            f"missing at source {self.missing_at_source:,} (deleted {self.deleted:,}), missing here "
-            f"{self.missing_here:,}, quarantined {self.quarantined_here:,}"
-        )
-
-
-def _present_at_portal(extractor: SocrataExtractor, ids: Iterable[str]) -> set[str]:
-    """The ids of ``ids`` that the portal still serves, asked one by one (``$where=:id = '...'``)."""
-    present = set()
-    for row_id in ids:
-        if "'" in row_id:  # never splice a quote into SoQL; such an id cannot be confirmed
-            present.add(row_id)
-            continue
-        found = extractor.count(where=f":id = '{row_id}'")
-        if found is None or found > 0:  # unknown counts as present: never delete on a failed check
-            present.add(row_id)
-    return present
-
-
-def _remove_from_curated(lake: Lake, removed: pa.Table) -> list[str]:
-    """Rewrite the curated partitions that hold ``removed`` (row_id, stop_year, stop_month) without them."""
-    import tempfile
-    from pathlib import Path
-
-    from ..zones import partition_key
-
-    con = duckdb.connect()
-    written: list[str] = []
-    try:
-        con.register("removed", removed)
-        months = con.execute("select distinct stop_year, stop_month from removed order by 1, 2").fetchall()
-        with tempfile.TemporaryDirectory(prefix="reconcile-") as tmp:
-            for year, month in months:
-                key = partition_key(int(year), int(month))
-                if not lake.exists(key):
-                    continue
-                out = Path(tmp) / f"{year}-{int(month):02d}.parquet"
-                with lake.local_copy(key) as existing:
-                    # hive_partitioning = false: keep the file's own columns (no year/month from the path).
-                    con.execute(
-                        "copy (select * from read_parquet(?, hive_partitioning = false) "
-                        "where row_id not in (select row_id from removed)) "
-                        f"to '{out}' (format parquet, compression zstd)",
-                        [str(existing)],
-                    )
-                if con.execute("select count(*) from read_parquet(?)", [str(out)]).fetchall()[0][0]:
-                    lake.put_file(key, out)
-                else:  # every row of that month was deleted
-                    lake.delete(key)
-                written.append(key)
-    finally:
-        con.close()
-    return written
-
-
-def reconcile(
-    settings: Settings,
-    warehouse: Any,
-    delete: bool = False,
-    *,
-    allow_mass_delete: bool = False,
-    max_delete_fraction: float = 0.05,
-    verify_limit: int = 1000,
-    extractor: SocrataExtractor | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-    lake: Lake | None = None,
-) -> ReconcileResult:
-    """Compare every ``:id`` at the portal with the warehouse; with ``delete=True`` remove rows deleted there.
-
-    Safety rules, in order:
-
-    1. The listing must be complete. ``count()`` is taken before and after the listing. If
-       either differs from the number of distinct ids listed, the dataset changed while it was
-       paged, and offset paging may have skipped a live id. Then nothing is deleted (with
-       ``delete=True`` this raises :class:`ReconcileError`).
-    2. Only rows loaded before the listing started are candidates. A row loaded during the
-       listing may be newer than the listing.
-    3. Each candidate (up to ``verify_limit`` of them) is confirmed absent by its own
-       ``:id = '...'`` query.
-    4. Deleting more than ``max_delete_fraction`` of the warehouse's socrata rows needs
-       ``allow_mass_delete=True``.
-
-    The deletes, the stop rebuild (``sql/marts/stops.sql`` over ``affected_stops``), the marts and
-    the run log row are one warehouse session. The curated partitions are rewritten inside that
-    session, just before the commit. If the session fails, rerunning reconcile converges.
-    """
-    from ..load import LoadResult, _log_failure, _run_params, new_run_id
-
-    started = datetime.now(timezone.utc)
-    t0 = time.perf_counter()
-    run = LoadResult(run_id=new_run_id(started), command="reconcile", source="socrata", status="running")
-    result = ReconcileResult(run_id=run.run_id)
-    owned = extractor is None
-    extractor = extractor or SocrataExtractor(settings, sleep=sleep)
-    try:
-        if not warehouse.exists():
-            raise ReconcileError("no warehouse yet: nothing to reconcile")
-        before = extractor.count()
-        listed: set[str] = set()
-        n_listed = 0
-        for row_id in extractor.all_ids():
-            listed.add(row_id)
-            n_listed += 1
-        after = extractor.count()
-        result.portal_ids = len(listed)
-        complete = before is not None and before == after == len(listed) == n_listed
-        if not complete:
-            problem = (
-                f"the listing is not known to be complete: count() {before} before, {after} after, "
-                f"{n_listed:,} ids listed ({len(listed):,} distinct); the dataset changed while it was paged"
-            )
-            if delete:
-                raise ReconcileError(problem + "; nothing deleted, run reconcile again")
-            log.warning("reconcile: %s (report only)", problem)
-
-        with warehouse.session() as s:
-            here = s.query(
-                "select row_id, loaded_at < :listing_started as before_listing "
-                "from moco_traffic_violations where source = 'socrata'",
-                {"listing_started": started.replace(tzinfo=None)},
-            )
-            all_here = set(here["row_id"].astype(str))
-            # Only rows loaded before the listing started can be candidates for deletion.
-            candidates = set(here.loc[here["before_listing"].astype(bool), "row_id"].astype(str))
-            result.warehouse_ids = len(all_here)
-            quarantined = set(
-                s.query("select distinct row_id from quarantine_rows where row_id is not null")["row_id"].astype(str)
-            )
-            gone = sorted(candidates - listed)
-            new_here = listed - all_here
-            result.quarantined_here = len(new_here & quarantined)
-            new_here -= quarantined
-            result.missing_at_source = len(gone)
-            result.missing_here = len(new_here)
-            result.sample_missing_at_source = gone[:20]
-            result.sample_missing_here = sorted(new_here)[:20]
-            log.info("reconcile: %s", result.summary())
-            if result.missing_here:
-                log.warning(
-                    "reconcile: %s row(s) at the portal are not in the warehouse (e.g. %s); "
-                    "`python -m pipeline backfill --source socrata` loads them",
-                    f"{result.missing_here:,}", ", ".join(result.sample_missing_here[:5]),
-                )
-
-            to_delete: list[str] = []
-            if delete and gone:
-                limit = max_delete_fraction * max(result.warehouse_ids, 1)
-                if len(gone) > limit and not allow_mass_delete:
-                    raise ReconcileError(
-                        f"refusing to delete {len(gone):,} of {result.warehouse_ids:,} rows "
-                        f"({len(gone) / max(result.warehouse_ids, 1):.1%} > {max_delete_fraction:.0%}): "
-                        "check the portal, then rerun with --allow-mass-delete"
-                    )
-                if len(gone) <= verify_limit:
-                    still_there = _present_at_portal(extractor, gone)
-                    if still_there:
-                        log.warning("reconcile: %d id(s) missing from the listing still exist at the portal; kept: %s",
-                                    len(still_there), sorted(still_there)[:10])
-                    to_delete = [g for g in gone if g not in still_there]
-                else:
-                    log.warning("reconcile: %s candidates exceed verify_limit=%d; relying on the complete listing",
-                                f"{len(gone):,}", verify_limit)
-                    to_delete = gone
-                result.confirmed_deleted = len(to_delete)
-
-            if to_delete:
-                s.stage("stg_deleted_ids", pa.table({"row_id": pa.array(to_delete, pa.string())}))
-                removed = s.query(
-                    "select row_id, stop_id, stop_year, stop_month from moco_traffic_violations "
-                    "where row_id in (select row_id from stg_deleted_ids)"
-                )
-                s.execute(
-                    "create temp table affected_stops as select distinct stop_id from moco_traffic_violations "
-                    "where row_id in (select row_id from stg_deleted_ids)"
-                )
-                result.stops_rebuilt = int(s.scalar("select count(*) from affected_stops"))
-                s.execute("delete from moco_traffic_violations where row_id in (select row_id from stg_deleted_ids)")
-                s.script("marts/stops", REBUILD_AFFECTED_STOPS)  # rebuilds the affected stops from the remaining charges
-                s.execute("drop table affected_stops")
-                s.script("marts/refresh")
-                result.deleted = len(removed)
-            result.warehouse_rows = int(s.scalar("select count(*) from moco_traffic_violations"))
-            result.warehouse_stops = int(s.scalar("select count(*) from stops"))
-            stop_charges = int(s.scalar("select coalesce(sum(n_charges), 0) from stops"))
-            if stop_charges != result.warehouse_rows:
-                raise ReconcileError(f"stops cover {stop_charges:,} charges but the warehouse holds {result.warehouse_rows:,}")
-            if to_delete and len(removed):
-                lake = lake or open_lake(settings)
-                removed_table = pa.Table.from_pandas(
-                    removed[["row_id", "stop_year", "stop_month"]], preserve_index=False
-                )
-                written = _remove_from_curated(lake, removed_table)
-                log.info("reconcile: %d curated partition(s) rewritten", len(written))
-
-            result.message = result.summary() + (
-                f"; confirmed absent {result.confirmed_deleted:,}, {result.stops_rebuilt:,} stop(s) rebuilt"
-                if delete else "; report only (no --delete-missing)"
-            ) + ("" if complete else "; listing incomplete (dataset changed while paged)")
-            run.status = "success"
-            run.rows_raw = result.portal_ids
-            run.warehouse_rows, run.warehouse_stops = result.warehouse_rows, result.warehouse_stops
-            run.rows_replaced = result.deleted  # rows removed, in the run log's "replaced" column
-            run.seconds = time.perf_counter() - t0
-            run.message = result.message
-            max_date = s.scalar("select max(date_of_stop) from moco_traffic_violations")
-            s.script("warehouse/insert_run", _run_params(run, started, datetime.now(timezone.utc), {}, max_date))
-        log.info(result.message)
-        return result
-    except BaseException as exc:
-        run.status = "failed"
-        run.seconds = time.perf_counter() - t0
-        run.message = f"{type(exc).__name__}: {exc}"
-        if not isinstance(exc, KeyboardInterrupt) and warehouse.exists():
-            _log_failure(warehouse, run, started)
-        raise
-    finally:
-        if owned:
-            extractor.close()
 
 
 __all__ += ["ExtractStats", "SchemaError", "SocrataError"]

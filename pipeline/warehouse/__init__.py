@@ -11,11 +11,12 @@ def open_warehouse(settings: Settings) -> Warehouse:
     if kind == "duckdb":
         from .duckdb_wh import DuckDBWarehouse
 
-        return DuckDBWarehouse(settings.duckdb_path, memory_limit=settings.memory_limit)
+        return DuckDBWarehouse(settings.duckdb_path, memory_limit=settings.memory_limit, lock_wait_s=settings.lock_wait_s)
     if kind == "postgresql":
         from .postgres_wh import PostgresWarehouse
 
-        return PostgresWarehouse(settings.warehouse_url)
+        return PostgresWarehouse(settings.warehouse_url, lock_wait_s=settings.lock_wait_s,
+                                 statement_timeout_s=settings.statement_timeout_s)
     from .redshift_wh import RedshiftWarehouse
 
     return RedshiftWarehouse(settings)

@@ -14,11 +14,20 @@ from typing import Any, Callable, Mapping, Protocol
 import pandas as pd
 import pyarrow as pa
 
-from ..sqlfiles import load_sql
+from ..sqlfiles import load_sql, render, split_statements
 
 
-# Parameters of marts/stops.sql for a rebuild of the affected stops, whatever their year.
-REBUILD_AFFECTED_STOPS: dict[str, object] = {"all_stops": False, "year_from": 0, "year_to": 9999}
+# marts/stops.sql's scope: the stops in affected_stops (a join), or every stop of the years given.
+AFFECTED_SCOPE = "join (select distinct stop_id from affected_stops) as a on a.stop_id = c.stop_id"
+
+
+def rebuild_stops(session: "LoadSession", year: int | None = None) -> None:
+    """Rebuild ``stops`` for the stops in ``affected_stops`` (any year), or for every stop of ``year``."""
+    scope = AFFECTED_SCOPE if year is None else ""
+    text = render(load_sql("marts/stops", session.kind), {"scope": scope}, {"scope": (AFFECTED_SCOPE, "")})
+    params = {"year_from": 0, "year_to": 9999} if year is None else {"year_from": year, "year_to": year}
+    for statement in split_statements(text):
+        session.execute(statement, {k: v for k, v in params.items() if f":{k}" in statement})
 
 
 class WarehouseError(RuntimeError):

@@ -9,6 +9,7 @@ leaves only a stale ``.next`` that the next run overwrites.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
@@ -22,6 +23,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from ..curated import staging_select
 from ..sqlfiles import bind, load_sql, split_statements
 from .base import WarehouseError
 
@@ -77,11 +79,9 @@ class DuckDBSession:
         else:
             self.con.execute("set variable stage_files = ?", [paths])
             self.con.execute("set variable stage_load_id = ?", [load_id])
-            self.con.execute(
-                f"create or replace temp view {table} as select * from "
-                "read_parquet(getvariable('stage_files'), hive_partitioning = false, union_by_name = true) "
-                "where load_id = getvariable('stage_load_id')"
-            )
+            select = staging_select("getvariable('stage_load_id')").replace(
+                "read_parquet(?", "read_parquet(getvariable('stage_files')")
+            self.con.execute(f"create or replace temp view {table} as {select}")
         return self.con.execute(f"select count(*) from {table}").fetchall()[0][0]
 
     def replace_table(self, table: str, data: pd.DataFrame) -> int:
@@ -97,9 +97,11 @@ class DuckDBSession:
 class DuckDBWarehouse:
     kind = "duckdb"
 
-    def __init__(self, path: Path, memory_limit: str = "1500MB") -> None:
+    def __init__(self, path: Path, memory_limit: str = "1500MB", lock_wait_s: float = 60.0) -> None:
         self.path = Path(path)
         self.memory_limit = memory_limit
+        self.lock_wait_s = lock_wait_s
+        self._run_lock_held = False
 
     @property
     def next_path(self) -> Path:
@@ -127,13 +129,42 @@ class DuckDBWarehouse:
         return f"{st.st_ino}-{st.st_mtime_ns}-{st.st_size}"
 
     @contextmanager
-    def session(self) -> Iterator[DuckDBSession]:
+    def _flock(self, wait_s: float) -> Iterator[None]:
+        """The load lock: an flock on ``<file>.lock``. The kernel drops it when its process dies,
+        so a killed load can never leave it behind."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.lock_path, "w") as lock:
+            deadline = time.monotonic() + wait_s
+            while True:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError as exc:
+                    if time.monotonic() >= deadline:
+                        raise WarehouseError(f"another load holds {self.lock_path.name} (waited {wait_s:g} s); "
+                                             "try again when it finishes") from exc
+                    time.sleep(0.2)
+            yield
+
+    @contextmanager
+    def run_lock(self) -> Iterator[None]:
+        """Hold the load lock for a whole run (its sessions then run under it)."""
+        with self._flock(self.lock_wait_s):
+            self._run_lock_held = True
             try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError as exc:
-                raise WarehouseError(f"another load holds {self.lock_path.name}; try again when it finishes") from exc
+                yield
+            finally:
+                self._run_lock_held = False
+
+    @contextmanager
+    def session(self, lock: bool = True) -> Iterator[DuckDBSession]:
+        """A load transaction on a copy of the file, renamed over it on commit.
+
+        ``lock`` is ignored: a DuckDB file is only ever rewritten under the load lock (two
+        copy-and-rename writers would lose one another's commit).
+        """
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.nullcontext() if self._run_lock_held else self._flock(0.0):
             self.next_path.unlink(missing_ok=True)
             self.next_path.with_name(self.next_path.name + ".wal").unlink(missing_ok=True)
             if self.path.exists():

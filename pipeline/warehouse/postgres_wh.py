@@ -27,6 +27,7 @@ import io
 import logging
 import re
 import threading
+import time
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
@@ -47,6 +48,10 @@ IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 COPY_SLICE_ROWS = 50_000  # rows rendered to CSV per COPY write (bounds memory on 2M-row backfills)
 LOCK_NAMESPACE = "moco_traffic_stops.load"
+APPLICATION_NAME = "moco-pipeline"
+CONNECTION_DEFAULTS = {"application_name": APPLICATION_NAME, "keepalives": 1, "keepalives_idle": 30,
+                       "keepalives_interval": 10, "keepalives_count": 3}
+LOCK_SQL = "select pg_try_advisory_lock(hashtext(:ns), hashtext(coalesce(:schema, current_schema(), '')))"
 READ_TIMEOUT_MS = 120_000  # a dashboard or status query is cancelled after two minutes
 STATS_COLUMNS = {"row_id", "stop_id", "content_key", "source", "load_id"}  # join/filter keys of the merges
 BYTE_ORDER_COLLATIONS = {"c", "posix", "c.utf-8", "c.utf8", "ucs_basic"}
@@ -385,7 +390,11 @@ def _pg_type(typ: pa.DataType) -> str:
 class PostgresWarehouse:
     kind = "postgresql"
 
-    def __init__(self, url: str, connect_timeout: int = 10) -> None:
+    def __init__(self, url: str, connect_timeout: int = 10, *, lock_wait_s: float = 60.0,
+                 statement_timeout_s: float = 1800.0) -> None:
+        self.lock_wait_s = lock_wait_s
+        self.statement_timeout_s = statement_timeout_s
+        self._run_lock_held = False
         self.url = url
         self.redacted = redact_url(url)
         self.conninfo, self.schema, password = parse_postgres_url(url)
@@ -417,6 +426,11 @@ class PostgresWarehouse:
 
         try:
             options = {} if "connect_timeout" in self.conninfo else {"connect_timeout": self.connect_timeout}
+            # Keepalives: a server whose client machine vanished (no FIN ever comes) drops the
+            # connection, its transaction and its lock within ~1 minute instead of hours.
+            for key, value in CONNECTION_DEFAULTS.items():
+                if key not in self.conninfo:
+                    options[key] = value
             conn = psycopg.connect(self.conninfo, autocommit=autocommit, **options)
         except psycopg.Error as exc:
             # from None: the driver's exception may echo connection details; the message is scrubbed
@@ -433,17 +447,51 @@ class PostgresWarehouse:
                 self._reader = None
 
     # -- Warehouse --------------------------------------------------------------------------------
+    def _try_lock(self, session: "PostgresSession", wait_s: float) -> None:
+        """Take the load lock (a session-level advisory lock keyed on the schema), waiting up to ``wait_s``.
+
+        The server drops it with the connection. A killed client's connection is dropped at once
+        when idle, within ``client_connection_check_interval`` when busy (see :meth:`session`), and
+        by keepalives when its machine is gone; so a dead load's lock is gone within seconds and
+        the wait here outlasts it.
+        """
+        deadline = time.monotonic() + wait_s
+        params = {"ns": LOCK_NAMESPACE, "schema": self.schema}
+        while not session.scalar(LOCK_SQL, params):
+            if time.monotonic() >= deadline:
+                holders = session.query(
+                    "select pid, state, query_start, left(query, 60) as query from pg_stat_activity "
+                    "where application_name = :app and pid <> pg_backend_pid()", {"app": APPLICATION_NAME})
+                who = "; ".join(f"pid {r.pid} ({r.state}, since {r.query_start}: {r.query})" for r in holders.itertuples())
+                raise WarehouseError(f"another load holds the warehouse lock (waited {wait_s:g} s){': ' + who if who else ''}; "
+                                     "try again when it finishes")
+            time.sleep(0.5)
+
     @contextmanager
-    def session(self) -> Iterator[PostgresSession]:
+    def run_lock(self) -> Iterator[None]:
+        """Hold the load lock for a whole run, on a connection of its own (idle while the run works)."""
+        conn = self._connect(autocommit=True)
+        try:
+            self._try_lock(PostgresSession(conn, self._secrets), self.lock_wait_s)
+            self._run_lock_held = True
+            yield
+        finally:
+            self._run_lock_held = False
+            conn.close()
+
+    @contextmanager
+    def session(self, lock: bool = True) -> Iterator[PostgresSession]:
+        """A load transaction. ``lock=False`` (the run log's own small writes) skips the load lock."""
         conn = self._connect()
         session = PostgresSession(conn, self._secrets)
         try:
-            # Keyed on the target schema: loads into different schemas of one database don't block.
-            if not session.scalar(
-                "select pg_try_advisory_lock(hashtext(:ns), hashtext(coalesce(:schema, current_schema(), '')))",
-                {"ns": LOCK_NAMESPACE, "schema": self.schema},
-            ):
-                raise WarehouseError("another load holds the warehouse lock; try again when it finishes")
+            # A statement of a killed client is cancelled within 2 s (PostgreSQL 14+) instead of
+            # running to its end with the lock held; no statement may run longer than the timeout.
+            if conn.info.server_version >= 140000:
+                session.execute("set client_connection_check_interval = 2000")
+            session.execute(f"set statement_timeout = {int(self.statement_timeout_s * 1000)}")
+            if lock and not self._run_lock_held:
+                self._try_lock(session, self.lock_wait_s)
             self._check_collation(session)
             # Create the schema only when missing: CREATE SCHEMA IF NOT EXISTS needs the CREATE
             # privilege on the database even when the schema exists (a least-privilege loader lacks it).

@@ -303,6 +303,7 @@ class RedshiftWarehouse:
         s3_client: Any | None = None,
     ) -> None:
         self.url = settings.warehouse_url
+        self.statement_timeout_s = settings.statement_timeout_s
         self.redacted = redact_url(self.url)
         self.connect_kwargs, self.schema = parse_redshift_url(self.url)
         self.secrets = [self.connect_kwargs.get("password")]
@@ -350,11 +351,19 @@ class RedshiftWarehouse:
             session.execute(f"set search_path to {self.schema}")
 
     @contextmanager
-    def session(self) -> Iterator[RedshiftSession]:
+    def run_lock(self) -> Iterator[None]:
+        """Redshift has no advisory locks: the scheduler runs one load at a time, and two loads that
+        overlap anyway conflict under serializable isolation (one fails and rolls back)."""
+        yield
+
+    @contextmanager
+    def session(self, lock: bool = True) -> Iterator[RedshiftSession]:
+        """A load transaction (``lock`` is accepted for the common interface; see :meth:`run_lock`)."""
         conn = self._connect()
         session = RedshiftSession(conn, self)
         try:
             self._set_schema(session)
+            session.execute(f"set statement_timeout to {int(self.statement_timeout_s * 1000)}")
             session.script("warehouse/schema")
             yield session
             try:

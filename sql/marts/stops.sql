@@ -1,7 +1,9 @@
--- stops: one row per stop, rebuilt for the stops this batch touched (affected_stops), or for every
--- stop on a first load (:all_stops), for stop years :year_from to :year_to. The caller drops
--- affected_stops. A first load runs this once per year: a stop's charges share its date, so each
--- pass aggregates one year's stops (a 13M-stop aggregate at once spills and grows superlinearly).
+-- stops: one row per stop, rebuilt for the stops this batch touched (affected_stops joined in by
+-- {{ scope }}), or for every stop of stop years :year_from to :year_to on a first load ({{ scope }}
+-- empty). The caller drops affected_stops. A first load runs this once per year: a stop's charges
+-- share its date, so each pass aggregates one year's stops (a 13M-stop aggregate at once spills).
+-- The scope is a join, never `flag or stop_id in (...)`: PostgreSQL plans that as a subplan per row
+-- (a 300k-row incremental ran 15+ minutes).
 -- Outcome is the most serious charge: Citation > SERO/ESERO (safety equipment repair order) > Warning.
 -- NOTE: search fields exist only in exports from about 2019 on; search_recorded says whether a
 -- stop's row carries them, so rates use stops with search_recorded = 1 as the denominator.
@@ -13,8 +15,8 @@ insert into stops
 with charges as (
     select c.*
     from moco_traffic_violations as c
-    where (:all_stops or c.stop_id in (select stop_id from affected_stops))
-        and c.stop_year between :year_from and :year_to
+    {{ scope }}
+    where c.stop_year between :year_from and :year_to
 ),
 
 per_stop as (

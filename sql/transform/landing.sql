@@ -54,6 +54,7 @@ final as (
         vehicle_year, make, model, color, violation_type, charge, article, contributed_to_accident,
         race, gender, driver_city, driver_state, dl_state, arrest_type,
         quarantine_reason,
+        n_clipped,
         -- Raw text only for rejected rows: the quarantine keeps it so a row can be repaired.
         case when quarantine_reason is not null then concat_ws(' | ',
             date_txt, time_txt, subagency, lat_txt, lon_txt, violation_type, race, gender, description) end as raw_text,

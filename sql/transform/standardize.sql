@@ -5,6 +5,13 @@
 create or replace temp macro yes_no(x) as
     case when x in ('YES', 'Y', 'TRUE', '1') then true when x in ('NO', 'N', 'FALSE', '0') then false end;
 
+-- The warehouse's text widths (sql/warehouse/schema.sql) in bytes, so one rule fits every backend:
+-- Redshift's varchar(n) counts bytes, PostgreSQL's characters, DuckDB neither. Dropping as many
+-- characters as the clipped text has extra bytes keeps it within n bytes (and so n characters).
+create or replace temp macro clip(x, n) as
+    case when strlen(x) <= n then x else left(left(x, n), length(left(x, n)) - greatest(strlen(left(x, n)) - n, 0)) end;
+create or replace temp macro too_long(x, n) as case when strlen(x) > n then 1 else 0 end;
+
 -- A view: landing and quarantine each read it once, which is cheaper than materialising 2M typed rows.
 create or replace temp view typed as
 -- Free-text columns are not trimmed: at 2M rows trim() on every column costs seconds, and
@@ -60,6 +67,42 @@ with trimmed as (
     from src_rows
 ),
 
+-- NOTE: a value longer than its warehouse column is clipped to it (free text such as a 600-character
+-- location exists) and counted in n_clipped; the row is kept. tests/test_value_rules.py keeps these
+-- widths equal to the schema's.
+clipped as (
+    select
+        * replace (
+        clip(seq_id, 64) as seq_id,
+        clip(agency, 16) as agency,
+        clip(subagency, 128) as subagency,
+        clip(description, 1024) as description,
+        clip(location, 512) as location,
+        clip(search_disposition, 256) as search_disposition,
+        clip(search_outcome, 64) as search_outcome,
+        clip(search_reason, 256) as search_reason,
+        clip(search_reason_for_stop, 256) as search_reason_for_stop,
+        clip(search_type, 64) as search_type,
+        clip(search_arrest_reason, 256) as search_arrest_reason,
+        clip(state, 16) as state,
+        clip(vehicle_type, 64) as vehicle_type,
+        clip(make, 64) as make,
+        clip(model, 64) as model,
+        clip(color, 64) as color,
+        clip(violation_type, 16) as violation_type,
+        clip(charge, 64) as charge,
+        clip(article, 64) as article,
+        clip(race, 32) as race,
+        clip(gender, 4) as gender,
+        clip(driver_city, 128) as driver_city,
+        clip(driver_state, 16) as driver_state,
+        clip(dl_state, 16) as dl_state,
+        clip(arrest_type, 64) as arrest_type
+        ),
+        too_long(seq_id, 64) + too_long(agency, 16) + too_long(subagency, 128) + too_long(description, 1024) + too_long(location, 512) + too_long(search_disposition, 256) + too_long(search_outcome, 64) + too_long(search_reason, 256) + too_long(search_reason_for_stop, 256) + too_long(search_type, 64) + too_long(search_arrest_reason, 256) + too_long(state, 16) + too_long(vehicle_type, 64) + too_long(make, 64) + too_long(model, 64) + too_long(color, 64) + too_long(violation_type, 16) + too_long(charge, 64) + too_long(article, 64) + too_long(race, 32) + too_long(gender, 4) + too_long(driver_city, 128) + too_long(driver_state, 16) + too_long(dl_state, 16) + too_long(arrest_type, 64) as n_clipped
+    from trimmed
+),
+
 parsed as (
     select
         *,
@@ -72,13 +115,14 @@ parsed as (
         try_cast(lat_txt as double) as lat_num,
         try_cast(lon_txt as double) as lon_num,
         try_cast(src_updated_at as timestamp) as source_updated_at
-    from trimmed
+    from clipped
 ),
 
 checked as (
     select
         *,
         case
+            when strlen(src_row_id) > 80 then 'row id longer than 80 bytes: ' || left(src_row_id, 100)
             when date_txt is null then 'missing date_of_stop'
             when date_of_stop is null then 'unparseable date_of_stop: ' || date_txt
             when date_of_stop < date '2012-01-01' or date_of_stop > current_date + 1
@@ -157,7 +201,8 @@ final as (
         date_txt,
         time_txt,
         lat_txt,
-        lon_txt
+        lon_txt,
+        n_clipped
     from checked
 )
 

@@ -174,7 +174,17 @@ create table if not exists pipeline_runs (
     max_date_of_stop date,
     watermark timestamp,
     null_rates varchar(8192),
-    message varchar(4096)
+    message varchar(4096),
+    -- What the load changed, in plain counts: new row ids, row ids whose content really changed
+    -- (a row re-read unchanged in the lookback window is neither), row ids removed; same for stops.
+    charges_added bigint,
+    charges_edited bigint,
+    charges_removed bigint,
+    stops_added bigint,
+    stops_edited bigint,
+    stops_removed bigint,
+    -- The curated Delta table version this run committed (success rows only).
+    lake_version bigint
 );
 
 -- Grain: one row per key (e.g. the Socrata :updated_at watermark).

@@ -1,0 +1,192 @@
+"""The run log (``pipeline_runs``), run ids and the pipeline's state (watermark, lake version).
+
+Every run writes a ``running`` row first, in its own transaction, so a run that is killed still
+leaves a trace. It ends as ``success`` (written in the load's own transaction, with the data, the
+watermark and the curated version), ``failed`` (a small transaction of its own) or, when it died
+without a word, ``abandoned`` (written by the next run, which holds the load lock and so knows that
+no ``running`` run is alive). SQL lives in ``sql/runlog/``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from .sqlfiles import load_sql
+
+log = logging.getLogger(__name__)
+
+WATERMARK_KEY = "socrata_updated_at_watermark"
+LAKE_VERSION_KEY = "curated_lake_version"
+
+CHANGE_COLUMNS = ("charges_added", "charges_edited", "charges_removed", "stops_added", "stops_edited", "stops_removed")
+# Columns added to pipeline_runs after its first release: an older warehouse gains them (ALTER TABLE).
+ADDED_COLUMNS = (*CHANGE_COLUMNS, "lake_version")
+
+
+@dataclass
+class LoadResult:
+    """One run as the run log records it."""
+
+    run_id: str
+    command: str
+    source: str
+    status: str
+    rows_raw: int = 0
+    rows_landed: int = 0
+    rows_quarantined: int = 0
+    rows_curated: int = 0
+    rows_with_zip: int = 0
+    rows_inserted: int = 0
+    rows_replaced: int = 0
+    warehouse_rows: int = 0
+    warehouse_stops: int = 0
+    seconds: float = 0.0
+    zip_status: dict[str, int] = field(default_factory=dict)
+    quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    changes: dict[str, int] = field(default_factory=dict)
+    watermark: datetime | None = None
+    lake_version: int | None = None
+    message: str = ""
+
+    def summary(self) -> str:
+        c = self.changes
+        return (
+            f"{self.command} [{self.source}] {self.status}: raw {self.rows_raw:,} = landed {self.rows_landed:,} "
+            f"+ quarantined {self.rows_quarantined:,}; {self.rows_with_zip:,} with ZIP5; charges "
+            f"+{c.get('charges_added', 0):,} new, {c.get('charges_edited', 0):,} edited, "
+            f"{c.get('charges_removed', 0):,} removed -> {self.warehouse_rows:,} charges in "
+            f"{self.warehouse_stops:,} stops ({self.seconds:.1f} s)"
+        )
+
+
+def result_dict(result: LoadResult) -> dict[str, Any]:
+    d = asdict(result)
+    d["watermark"] = result.watermark.isoformat() if result.watermark else None
+    return d
+
+
+def new_run_id(now: datetime) -> str:
+    return now.strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
+
+
+def _naive(value: datetime | None) -> datetime | None:
+    return value.astimezone(timezone.utc).replace(tzinfo=None) if value and value.tzinfo else value
+
+
+def run_params(r: LoadResult, started: datetime, finished: datetime | None,
+               nulls: dict[str, float] | None = None, max_date: Any = None) -> dict[str, Any]:
+    params = {
+        "run_id": r.run_id, "command": r.command, "source": r.source,
+        "started_at": _naive(started), "finished_at": _naive(finished),
+        "status": r.status, "rows_raw": r.rows_raw, "rows_landed": r.rows_landed,
+        "rows_quarantined": r.rows_quarantined, "rows_curated": r.rows_curated,
+        "rows_inserted": r.rows_inserted, "rows_replaced": r.rows_replaced,
+        "warehouse_rows": r.warehouse_rows, "warehouse_stops": r.warehouse_stops,
+        "rows_with_zip": r.rows_with_zip, "max_date_of_stop": max_date,
+        "watermark": _naive(r.watermark), "null_rates": json.dumps(nulls or {}), "message": r.message[:4000],
+        "lake_version": r.lake_version,
+    }
+    params.update({c: int(r.changes.get(c, 0)) for c in CHANGE_COLUMNS})
+    return params
+
+
+def ensure_columns(session: Any) -> None:
+    """Add the run-log columns newer than the warehouse (names from :data:`ADDED_COLUMNS` only)."""
+    have = set(session.query(load_sql("runlog/columns"))["column_name"].str.lower())
+    for column in ADDED_COLUMNS:
+        if column not in have:
+            session.execute(f"alter table pipeline_runs add column {column} bigint")
+            log.info("run log: column %s added", column)
+
+
+def record(session: Any, result: LoadResult, started: datetime, finished: datetime | None = None,
+           nulls: dict[str, float] | None = None, max_date: Any = None) -> None:
+    """Write the run's row (replacing its earlier one) in the caller's transaction."""
+    session.script("runlog/delete", {"run_id": result.run_id})
+    session.script("runlog/insert", run_params(result, started, finished, nulls, max_date))
+
+
+@dataclass
+class DeadRun:
+    run_id: str
+    command: str
+    source: str | None
+    started_at: Any
+
+
+def begin(warehouse: Any, result: LoadResult, started: datetime) -> list[DeadRun]:
+    """Mark dead runs ``abandoned`` and write this run's ``running`` row; return the dead runs.
+
+    Call it holding the load lock (:meth:`Warehouse.run_lock`): then every ``running`` row belongs
+    to a process that is gone.
+    """
+    now = datetime.now(timezone.utc)
+    with warehouse.session() as s:
+        ensure_columns(s)
+        dead = [DeadRun(str(r.run_id), str(r.command), r.source, r.started_at)
+                for r in s.query(load_sql("runlog/running")).itertuples()]
+        for run in dead:
+            s.script("runlog/abandon", {
+                "run_id": run.run_id, "found_at": _naive(now),
+                "message": f"abandoned: the run stopped without recording an outcome (killed or crashed); "
+                           f"found by run {result.run_id}",
+            })
+        record(s, result, started)
+    for run in dead:
+        log.warning("run %s (%s, started %s) died without finishing: marked abandoned", run.run_id, run.command,
+                    run.started_at)
+    return dead
+
+
+def fail(warehouse: Any, result: LoadResult, started: datetime) -> None:
+    """Record a failed run in its own small transaction (the load's transaction rolled back)."""
+    try:
+        with warehouse.session(lock=False) as s:
+            ensure_columns(s)
+            record(s, result, started, datetime.now(timezone.utc))
+    except Exception:  # the failure itself is what matters; never mask it
+        log.exception("could not record the failed run in the run log")
+
+
+def read_state(warehouse: Any, key: str) -> str | None:
+    if not warehouse.exists():
+        return None
+    df = warehouse.query(load_sql("runlog/state_get"), {"key": key})
+    return None if df.empty or not df.iloc[0, 0] else str(df.iloc[0, 0])
+
+
+def set_state(session: Any, key: str, value: str, now: datetime) -> None:
+    session.script("runlog/state_set", {"key": key, "value": value, "now": _naive(now)})
+
+
+def read_watermark(warehouse: Any) -> datetime | None:
+    """The committed :updated_at watermark, or None before the first API load."""
+    value = read_state(warehouse, WATERMARK_KEY)
+    return datetime.fromisoformat(value) if value else None
+
+
+def read_lake_version(warehouse: Any) -> int | None:
+    """The curated Delta version the warehouse holds (written with the data), or None."""
+    value = read_state(warehouse, LAKE_VERSION_KEY)
+    return int(value) if value is not None else None
+
+
+def null_history(warehouse: Any, source: str, min_rows: int) -> list[dict[str, float]]:
+    """Null rates of the last successful loads of ``source`` with at least ``min_rows`` rows."""
+    if not warehouse.exists():
+        return []
+    df = warehouse.query(load_sql("runlog/null_history"), {"source": source, "min_rows": min_rows})
+    out = []
+    for text in df["null_rates"]:
+        try:
+            rates = json.loads(text or "{}")
+        except ValueError:
+            continue
+        if rates:
+            out.append({str(k): float(v) for k, v in rates.items()})
+    return out
