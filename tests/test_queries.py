@@ -169,6 +169,19 @@ def test_stops_by_suppresses_small_cells_and_the_rest_add_up(wh):
     assert {f"{r.label}/{r.label2}": r.stops for r in raw.itertuples()} == direct
 
 
+def test_a_cell_of_exactly_the_threshold_is_shown_and_one_below_is_not(wh, monkeypatch):
+    """The threshold is "fewer than k stops": a cell of k is shown, k - 1 is suppressed."""
+    f = FILTERS["one zip in 2016"]
+    clause, values = where(f)
+    sizes = dict(wh.execute(f"select race, count(*) from stops s where {clause} group by 1", values).fetchall())
+    race, n = min(((r, c) for r, c in sizes.items() if c >= 2), key=lambda rc: rc[1])
+    for k, suppressed in ((n, 0), (n + 1, 1)):
+        monkeypatch.setenv("PIPELINE_SMALL_COUNT", str(k))
+        row = queries.stops_by(f, "race", suppress=True).set_index("label").loc[race]
+        assert int(row["suppressed"]) == suppressed, (race, n, k)
+        assert (int(row["stops"]) == n) if not suppressed else pd.isna(row["stops"])
+
+
 def test_stops_by_month_and_ignore(wh):
     f = FilterState(races=("BLACK",), date_from=date(2016, 1, 1), date_to=date(2016, 12, 31))
     by_month = queries.stops_by(f, "month")

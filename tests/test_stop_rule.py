@@ -118,3 +118,10 @@ def test_on_the_2019_export_the_fallback_rule_gives_the_seqid_stops_one_to_one(t
     assert len(pairs.drop_duplicates()) == FILE_2019_STOPS
     # ... and date + time alone would merge different stops (docs/METHODS.md: 249)
     assert b.groupby(["date_of_stop", "time_of_stop"]).ngroups == 249
+
+
+def test_without_seqid_the_district_is_compared_whatever_its_case(settings: Settings, tmp_path: Path) -> None:
+    # 2012-2016 exports write "1st district, Rockville", current ones "1st District, Rockville".
+    rows = [charge(), charge(SubAgency="1st district, Rockville", Charge="13-401(h)")]
+    charges = load_file(settings, write_csv(tmp_path / "case.csv", rows))
+    assert charges["stop_id"].nunique() == 1
