@@ -7,7 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from pipeline.analysis.stats import poisson_interval, rate_ratio_interval, smoothed_variance, wilson_interval, z_value
+from pipeline.analysis.stats import (
+    poisson_interval, proportion, rate_ratio_interval, smoothed_variance, wilson_interval, z_value,
+)
 
 
 def test_wilson_interval_matches_a_hand_computed_value() -> None:
@@ -88,3 +90,19 @@ def test_rate_ratio_interval_is_undefined_without_events_and_narrower_at_lower_c
     _, low90, high90 = rate_ratio_interval(8, 1_000, 12, 2_000, conf=0.90)
     _, low95, high95 = rate_ratio_interval(8, 1_000, 12, 2_000)
     assert low95 < low90 < high90 < high95
+
+
+def test_wilson_interval_for_one_trial_and_one_success_in_ten() -> None:
+    z2 = 1.959964**2
+    low, high = wilson_interval([1, 0, 1], [1, 1, 10])
+    assert low[:2].tolist() == pytest.approx([1 / (1 + z2), 0.0], abs=1e-6)
+    assert high[:2].tolist() == pytest.approx([1.0, z2 / (1 + z2)], abs=1e-6)
+    # 1 in 10 by the textbook formula: (p + z²/2n ± z·sqrt(p(1-p)/n + z²/4n²)) / (1 + z²/n)
+    p, n = 0.1, 10
+    centre, half = p + z2 / (2 * n), math.sqrt(z2) * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+    assert (low[2], high[2]) == pytest.approx(((centre - half) / (1 + z2 / n), (centre + half) / (1 + z2 / n)), abs=1e-6)
+
+
+def test_a_proportion_of_one_trial_is_defined() -> None:
+    assert proportion([1, 0, 3], [1, 1, 4]).tolist() == [1.0, 0.0, 0.75]
+    assert math.isnan(float(proportion(0, 0)))

@@ -146,3 +146,30 @@ def test_counted_stops_give_the_same_results_as_one_row_per_stop() -> None:
 def test_districts_with_fewer_than_30_stops_are_pooled_and_30_are_kept() -> None:
     data = pd.DataFrame({"district": ["a", "a", "b", "c"], "n_stops": [20, 10, 29, 31]})
     assert pool_small_districts(data).tolist() == ["a", "a", "(small districts pooled)", "c"]
+
+
+def test_prepare_keeps_only_black_and_white_stops_with_a_date_a_time_and_a_weight() -> None:
+    day = dt.date(2016, 12, 7)  # sunset ~16:46, dusk ~17:16: 18:00 is dark
+    stops = pd.DataFrame({
+        "date_of_stop": [day, day, day, day, None, day],
+        "clock_minute": [18 * 60, 18 * 60, 18 * 60, None, 18 * 60, 18 * 60],
+        "race": ["BLACK", "HISPANIC", "WHITE", "WHITE", "BLACK", "WHITE"],
+        "district": ["x"] * 6,
+        "n_stops": [3, 5, 0, 2, 4, 1],
+    })
+    data, info = prepare(stops)
+    assert data[["race", "n_stops", "is_black", "is_dark"]].values.tolist() == [["BLACK", 3, 1, 1], ["WHITE", 1, 0, 1]]
+    assert info["window"] == intertwilight_window([2016]) and info["n_twilight_dropped"] == 0
+
+
+def test_prepare_of_no_usable_stops_is_empty_with_its_columns() -> None:
+    stops = pd.DataFrame({"date_of_stop": [dt.date(2016, 1, 4)], "clock_minute": [18 * 60], "race": ["ASIAN"],
+                          "district": ["x"]})
+    data, info = prepare(stops)
+    assert data.empty and {"is_black", "is_dark"} <= set(data.columns)
+    assert info == {"window": None, "n_twilight_dropped": 0}
+
+
+def test_the_window_is_exactly_the_extremes_of_that_years_sun_times() -> None:
+    year = sun_times([dt.date(2016, 1, 1) + dt.timedelta(days=i) for i in range(366)])
+    assert intertwilight_window([2016]) == (year["sunset_minute"].min(), year["dusk_minute"].max())
