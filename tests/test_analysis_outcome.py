@@ -108,7 +108,9 @@ def test_the_standardised_rates_and_their_intervals_match_a_hand_computation() -
          ("d2", "WHITE", 500, 55, 50, 0, 20), ("d2", "BLACK", 1200, 130, 120, 0, 30)],
         columns=["district", "race", "stops", "searches", "discretionary_searches", "searches_reason_missing", "hits"])
     z = 1.959964
-    t = outcome_test(counts).table
+    result = outcome_test(counts)
+    t = result.table
+    assert result.details == {"stops_with_search_fields": 3500, "discretionary_searches": 330, "searches": 365, "hits": 92}
     black, white = weighted_row(t, "BLACK"), weighted_row(t, "WHITE")
 
     # Hit rates: weights = discretionary searches per district (160, 170), the same for both groups.
@@ -124,6 +126,27 @@ def test_the_standardised_rates_and_their_intervals_match_a_hand_computation() -
         pytest.approx([rate_w, rate_b - rate_w, rate_b - rate_w - z * se_d, rate_b - rate_w + z * se_d], abs=1e-6))
     assert white[["hit_rate", "hit_rate_low", "hit_rate_high"]].astype(float).tolist() == pytest.approx(
         [rate_w, rate_w - z * se_w, rate_w + z * se_w], abs=1e-6)
+
+    # Each district x race cell: its own rates and Wilson intervals (textbook formula, z = 1.959964).
+    def wilson(k: float, n: float) -> tuple[float, float]:
+        p, d = k / n, 1 + z * z / n
+        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+        return (p + z * z / (2 * n)) / d - half, (p + z * z / (2 * n)) / d + half
+
+    cells = t[t["level"] == "district"].set_index(["district", "race"])
+    for row in counts.itertuples():
+        cell = cells.loc[(row.district, row.race)]
+        search, hit = row.discretionary_searches / row.stops, row.hits / row.discretionary_searches
+        assert cell[["search_rate", "search_rate_low", "search_rate_high", "hit_rate", "hit_rate_low", "hit_rate_high"]
+                    ].astype(float).tolist() == pytest.approx(
+            [search, *wilson(row.discretionary_searches, row.stops), hit, *wilson(row.hits, row.discretionary_searches)],
+            abs=1e-6)
+        assert bool(cell["eligible_hit"]) and bool(cell["eligible_search"])
+    assert t["ran"].all() and (t["reason"] == result.reason).all()
+    assert result.reason == ("hit rates compared with White for BLACK over districts with 50+ discretionary "
+                             "searches per group")
+    assert (t["min_searches"] == 50).all() and (t["min_stops"] == 100).all()
+    assert t["level"].tolist() == ["district"] * 4 + [LEVEL_WEIGHTED] * 2 + [LEVEL_POOLED] * 2
 
     # Search rates: weights = stops per district (1800, 1700).
     w = np.array([1800, 1700]) / 3500
