@@ -106,3 +106,8 @@ def test_wilson_interval_for_one_trial_and_one_success_in_ten() -> None:
 def test_a_proportion_of_one_trial_is_defined() -> None:
     assert proportion([1, 0, 3], [1, 1, 4]).tolist() == [1.0, 0.0, 0.75]
     assert math.isnan(float(proportion(0, 0)))
+
+
+def test_rate_ratio_interval_without_a_population_is_undefined() -> None:
+    ratio, low, _ = rate_ratio_interval(5, 0, 5, 100)
+    assert math.isnan(float(ratio)) and math.isnan(float(low))

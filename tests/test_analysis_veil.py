@@ -17,6 +17,7 @@ from pipeline.analysis.veil_of_darkness import (
     MODEL_TIME,
     MODEL_TIME_DISTRICT,
     SPLINE_DF,
+    interpret,
     pool_small_districts,
     prepare,
 )
@@ -173,3 +174,26 @@ def test_prepare_of_no_usable_stops_is_empty_with_its_columns() -> None:
 def test_the_window_is_exactly_the_extremes_of_that_years_sun_times() -> None:
     year = sun_times([dt.date(2016, 1, 1) + dt.timedelta(days=i) for i in range(366)])
     assert intertwilight_window([2016]) == (year["sunset_minute"].min(), year["dusk_minute"].max())
+
+
+@pytest.mark.parametrize(("odds", "model_name", "expected"), [
+    ((0.8, 0.7, 0.9), MODEL_TIME_DISTRICT,
+     "After dark, the odds that a stopped driver (Black or White) is Black are 0.80 times the daylight odds at the "
+     "same clock time and district (95% CI 0.70 to 0.90). Black drivers are a smaller share of stops when darkness "
+     "makes race harder to see, which is evidence consistent with racial bias in daylight stop decisions (Pierson "
+     "et al. 2020); it is not proof (street lighting, seasonal driving patterns)."),
+    ((1.2, 1.1, 1.3), MODEL_TIME,
+     "After dark, the odds that a stopped driver (Black or White) is Black are 1.20 times the daylight odds at the "
+     "same clock time (95% CI 1.10 to 1.30). Black drivers are a larger share of stops after dark: this test finds "
+     "no sign of daylight bias against Black drivers; who drives, where and when may differ after dark."),
+    ((1.0, 0.9, 1.0), MODEL_TIME,
+     "After dark, the odds that a stopped driver (Black or White) is Black are 1.00 times the daylight odds at the "
+     "same clock time (95% CI 0.90 to 1.00). The interval includes 1: no detectable difference between daylight "
+     "and darkness, so this test neither shows nor rules out bias in stop decisions."),
+    ((1.5, 1.0, 2.2), MODEL_TIME,
+     "After dark, the odds that a stopped driver (Black or White) is Black are 1.50 times the daylight odds at the "
+     "same clock time (95% CI 1.00 to 2.20). The interval includes 1: no detectable difference between daylight "
+     "and darkness, so this test neither shows nor rules out bias in stop decisions."),
+])
+def test_the_sentence_says_what_the_interval_shows(odds, model_name, expected) -> None:  # noqa: ANN001
+    assert interpret(*odds, model_name) == expected

@@ -193,3 +193,10 @@ def test_the_first_zip_in_order_can_be_the_nearest(toy):
     lon, lat = _north_of(-77.130, 39.06, 100)  # north of 20850 only (index 0 of the sorted ZIPs)
     zips, status = toy.assign(np.array([lat]), np.array([lon]))
     assert (zips[0], status[0]) == ("20850", "nearest")
+
+
+def test_assign_zip5_frame_defaults_to_the_shipped_bundle_and_string_columns():
+    df = pd.DataFrame({"latitude": [38.98447, 0.0], "longitude": [-77.0941383333, 0.0]})
+    out = assign_zip5_frame(df)  # default column names, default locator
+    assert out["zip5"].tolist()[:1] == ["20814"] and out["zip_status"].tolist() == ["matched", "no_coordinates"]
+    assert str(out["zip5"].dtype) == "string" and str(out["zip_status"].dtype) == "string"
