@@ -83,7 +83,10 @@ def test_the_test_refuses_when_cells_have_too_few_searches() -> None:
     result = outcome_test(aggregate_search_counts(synthetic_stops(seed=5, hit_gap=0.1, stops_per_cell=small)))
     assert not result.ran
     assert "too few searches" in result.reason and "50+" in result.reason
+    counts = aggregate_search_counts(synthetic_stops(seed=5, hit_gap=0.1, stops_per_cell=small))
+    assert f"the largest race x district cell has {int(counts['discretionary_searches'].max())}" in result.reason
     district_rows = result.table[result.table["level"] == "district"]
+    assert district_rows["flag"].str.contains("fewer than 50 discretionary searches: hit rate not compared").all()
     assert len(district_rows) == 8 and not district_rows["eligible_hit"].any()
     assert district_rows["search_rate_low"].notna().all(), "what can be shown still has its CI"
 
@@ -147,6 +150,14 @@ def test_the_standardised_rates_and_their_intervals_match_a_hand_computation() -
                              "searches per group")
     assert (t["min_searches"] == 50).all() and (t["min_stops"] == 100).all()
     assert t["level"].tolist() == ["district"] * 4 + [LEVEL_WEIGHTED] * 2 + [LEVEL_POOLED] * 2
+
+    # The crude all-district rates (county_pooled): sums over districts.
+    pooled = t[t["level"] == LEVEL_POOLED].set_index("race")
+    assert pooled.loc["BLACK", ["search_rate", "hit_rate"]].astype(float).tolist() == pytest.approx([180 / 2000, 42 / 180])
+    assert pooled.loc["WHITE", ["search_rate", "hit_rate"]].astype(float).tolist() == pytest.approx([150 / 1500, 50 / 150])
+    assert pooled.loc["WHITE", ["hit_rate_low", "hit_rate_high"]].astype(float).tolist() == pytest.approx(wilson(50, 150), abs=1e-6)
+    assert (t.loc[t["level"] != LEVEL_POOLED, "flag"] == "").all()  # every cell qualifies: nothing to flag
+    assert (pooled["flag"] == "crude: all districts summed, so district mix can drive differences").all()
 
     # Search rates: weights = stops per district (1800, 1700).
     w = np.array([1800, 1700]) / 3500

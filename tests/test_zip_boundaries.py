@@ -93,3 +93,27 @@ def test_points_a_few_metres_either_side_of_a_boundary_get_the_right_zip(points:
     got = points.assign(got_zip=zips, got_status=status)
     wrong = got[(got["got_zip"] != got["expect_zip"]) | (got["got_status"] != got["expect_status"])]
     assert wrong.empty, f"{len(wrong)} of {len(got)} boundary points wrong:\n{wrong.head(10).to_string()}"
+
+
+def test_points_inside_the_county_far_from_every_zcta_get_the_nearest_zip() -> None:
+    """The simplified ZCTAs leave gaps wider than 250 m inside the county: there the county footprint
+    (its census tracts) decides, and the nearest ZCTA at any distance is assigned."""
+    zcta = gpd.read_file(REFERENCE_DIR / "zcta2010_md_ncr_simplified.geojson")
+    zcta = zcta[zcta["in_montgomery"].astype(bool)].to_crs("EPSG:26985")
+    polygons = shapely.make_valid(zcta.geometry.to_numpy())
+    tracts = gpd.read_file(REFERENCE_DIR / "tracts2010_md_ncr_cb2018_500k.geojson")
+    county = shapely.union_all(tracts[tracts["GEOID"].str.startswith("24031")].to_crs("EPSG:26985").geometry.to_numpy())
+    x0, y0, x1, y1 = county.bounds
+    xs, ys = np.meshgrid(np.arange(x0, x1, 500.0), np.arange(y0, y1, 500.0))
+    grid = shapely.points(xs.ravel(), ys.ravel())
+    grid = grid[shapely.contains(county, grid)]
+    distances = np.array([[p.distance(g) for g in polygons] for p in grid])
+    far = distances.min(axis=1) > 400  # well past the 250 m rule ...
+    inland = shapely.distance(shapely.boundary(county), grid) > 400  # ... and clear of the county edge
+    chosen = grid[far & inland]
+    assert len(chosen) >= 3, f"only {len(chosen)} grid points in the bundle's gaps inside the county"
+    expected = zcta["ZCTA5CE10"].astype(str).str.zfill(5).to_numpy()[distances[far & inland].argmin(axis=1)]
+    lonlat = gpd.GeoSeries(chosen, crs="EPSG:26985").to_crs("EPSG:4326")
+    zips, status = ZipLocator.from_bundle().assign(lonlat.y.to_numpy(), lonlat.x.to_numpy())
+    assert list(status) == ["nearest"] * len(chosen)
+    assert list(zips) == list(expected)
