@@ -6,7 +6,8 @@ against that copy, and the mutant is *killed* when they fail. Nothing in this ch
     nice -n 10 .venv/bin/python -m bench.sql_mutants            # all mutants, a table at the end
     nice -n 10 .venv/bin/python -m bench.sql_mutants -k until   # the mutants whose name contains "until"
 
-Run time: about half a minute per mutant on 2 cores (docs/TESTING.md has the last result).
+Run time: 8 s to 4 min per mutant on a busy 2-core machine, ~10 min for all 18 (docs/TESTING.md
+has the last result).
 """
 
 from __future__ import annotations
