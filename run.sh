@@ -3,8 +3,7 @@
 # and start the dashboard. Needs Python 3.11+ and no network beyond PyPI for the first install.
 set -euo pipefail
 cd "$(dirname "$0")"
-PY="${PYTHON:-$(command -v python3.11 || command -v python3)}"
-[ -x .venv/bin/python ] || "$PY" -m venv .venv
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+bash deploy/install.sh requirements.lock   # exact versions + hashes; uv, or pip if uv can't be had
 .venv/bin/python -m pipeline backfill --source sample --if-empty
-exec .venv/bin/python -m streamlit run streamlit_app.py --server.headless true --browser.gatherUsageStats false "$@"
+exec .venv/bin/python -m streamlit run streamlit_app.py --server.headless true --server.address 127.0.0.1 \
+    --browser.gatherUsageStats false "$@"

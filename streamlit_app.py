@@ -1,7 +1,9 @@
 """Router of the resident dashboard: `streamlit run streamlit_app.py`.
 
-Sets the page config once, draws the shared sidebar filters (kept in the URL), shows a banner when
-the data is stale, then runs the chosen page. Pages live in ``pages/`` and stay thin.
+Sets the page config once, picks the language (``?lang=es``), says where the data comes from,
+draws the shared sidebar filters (kept in the URL), shows a banner when the data is stale, then
+runs the chosen page. Pages live in ``app_pages/`` (not ``pages/``: Streamlit would show its own
+auto-discovered menu of that folder for a moment on a first visit) and stay thin.
 """
 
 from __future__ import annotations
@@ -10,60 +12,83 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import filters, queries
+from dashboard import filters, i18n, queries
+from dashboard.i18n import _, fmt_date, fmt_int, fmt_num
+
+K_LANG = "ui_lang"
+
+if K_LANG not in st.session_state:  # a session's first run: the language comes from the link
+    st.session_state[K_LANG] = i18n.set_lang(st.query_params.get("lang"))
+lang = i18n.set_lang(st.session_state[K_LANG])
 
 st.set_page_config(
-    page_title="Traffic stops in Montgomery County, MD",
+    page_title=_("Traffic stops in Montgomery County, MD"),
     # A local image: an emoji or material-icon favicon would be fetched from a CDN.
     page_icon=str(Path(__file__).parent / "static" / "favicon.png"),
     layout="wide",
     initial_sidebar_state="auto",
 )
+st.html(f"<style>{(Path(__file__).parent / 'static' / 'dashboard.css').read_text(encoding='utf-8')}</style>")
 
-# One line per page: (file, title, icon). The first one is the home page.
-PAGES: list[tuple[str, str, str]] = [
-    ("pages/overview.py", "Overview", ":material/dashboard:"),
-    ("pages/map.py", "Map", ":material/map:"),
-    ("pages/trends.py", "Trends", ":material/trending_up:"),
-    ("pages/people.py", "People", ":material/groups:"),
-    ("pages/disparities.py", "Disparities", ":material/balance:"),
-    ("pages/data.py", "Data", ":material/table:"),
+# One line per page: (file, URL path, title, icon). The first one is the home page.
+PAGES: list[tuple[str, str, str, str]] = [
+    ("app_pages/overview.py", "overview", i18n.N_("Overview"), ":material/dashboard:"),
+    ("app_pages/my_zip.py", "my-zip", i18n.N_("My ZIP code"), ":material/home_pin:"),
+    ("app_pages/map.py", "map", i18n.N_("Map"), ":material/map:"),
+    ("app_pages/trends.py", "trends", i18n.N_("Trends"), ":material/trending_up:"),
+    ("app_pages/people.py", "people", i18n.N_("People"), ":material/groups:"),
+    ("app_pages/disparities.py", "disparities", i18n.N_("Disparities"), ":material/balance:"),
+    ("app_pages/changes.py", "changes", i18n.N_("What changed"), ":material/history:"),
+    ("app_pages/data.py", "data", i18n.N_("Data"), ":material/table:"),
 ]
 
-navigation = st.navigation(
-    [st.Page(path, title=title, icon=icon, default=(i == 0)) for i, (path, title, icon) in enumerate(PAGES)]
-)
-
-if not queries.available():
-    st.title("Traffic stops in Montgomery County, MD")
-    st.info(
-        "No data has been loaded yet. Run `python -m pipeline backfill --source sample` (the bundled "
-        "sample) or `python -m pipeline run` (the county's portal), then reload this page.",
-        icon=":material/hourglass_empty:",
-    )
-    st.stop()
-
-fresh = queries.freshness()
-if fresh.first_stop is None or fresh.last_stop is None:
-    st.title("Traffic stops in Montgomery County, MD")
-    st.info("The warehouse has no stops yet. Run the pipeline, then reload this page.")
-    st.stop()
-
-filters.sidebar(queries.zip_options(), (fresh.first_stop, fresh.last_stop))
+navigation = st.navigation([
+    st.Page(path, title=_(title), icon=icon, url_path=url, default=(i == 0))
+    for i, (path, url, title, icon) in enumerate(PAGES)
+])
 
 with st.sidebar:
-    st.divider()
-    age = fresh.age_days()
-    st.caption(
-        f"Stops from {filters.fmt_date(fresh.first_stop)} to {filters.fmt_date(fresh.last_stop)}. "
-        + (f"Last successful update {age:.1f} days ago." if age is not None else "No successful update logged.")
-    )
+    st.segmented_control(_("Language / Idioma"), list(i18n.LANGS), key=K_LANG, format_func=i18n.LANGS.get,
+                         selection_mode="single", required=True)
 
-if fresh.is_stale(queries.stale_after_days()):
-    when = (f"{fresh.age_days():.1f} days ago" if fresh.age_days() is not None else "never")
+status = queries.state()
+if status != "ok":
+    st.title(_("Traffic stops in Montgomery County, MD"))
+    if status == "unreachable":
+        st.error(_("The data warehouse can't be reached right now, so no numbers can be shown. Please try "
+                   "again later; if you run this dashboard, check that the warehouse is up and that "
+                   "PIPELINE_WAREHOUSE points to it."), icon=":material/cloud_off:")
+    else:
+        st.info(_("No data has been loaded yet. Run `python -m pipeline backfill --source sample` (the bundled "
+                  "sample) or `python -m pipeline run` (the county's portal), then reload this page."),
+                icon=":material/hourglass_empty:")
+    st.stop()
+
+prov = queries.provenance()
+if prov.first_stop is None or prov.last_stop is None:
+    st.title(_("Traffic stops in Montgomery County, MD"))
+    st.info(_("The warehouse has no stops yet. Run the pipeline, then reload this page."))
+    st.stop()
+
+# Where the numbers come from, on every page (ui.header shows it under the title).
+age = prov.age_days()
+source = (_("the bundled sample (a small subset of real rows, not the county's full record: counts are counts "
+            "of the sample)") if prov.is_sample else _("the county's open-data portal"))
+loaded = (_("last successful load {date} ({days} days ago)").format(date=fmt_date(prov.last_success_at),
+                                                                     days=fmt_num(age, 1))
+          if age is not None else _("no successful load logged"))
+st.session_state["provenance_line"] = _("Data: {source}; {stops} stops from {first} to {last}; {loaded}.").format(
+    source=source, stops=fmt_int(prov.stops), first=fmt_date(prov.first_stop), last=fmt_date(prov.last_stop),
+    loaded=loaded)
+st.session_state["is_sample"] = prov.is_sample
+
+filters.sidebar(queries.zip_options(), (prov.first_stop, prov.last_stop))
+
+if prov.is_stale(queries.stale_after_days()):
+    when = (_("{days} days ago").format(days=fmt_num(age, 1)) if age is not None else _("never"))
     st.warning(
-        f"The data may be out of date: the last successful update was {when} "
-        f"(the pipeline runs daily; the newest stop is from {filters.fmt_date(fresh.last_stop)}).",
+        _("The data may be out of date: the last successful update was {when} (the pipeline is meant to run "
+          "daily; the newest stop is from {last}).").format(when=when, last=fmt_date(prov.last_stop)),
         icon=":material/schedule:",
     )
 filters.show_notices()

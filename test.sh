@@ -3,7 +3,5 @@
 # server, a fake Socrata server, Debian's chromium for browser tests). Extra args go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")"
-PY="${PYTHON:-$(command -v python3.11 || command -v python3)}"
-[ -x .venv/bin/python ] || "$PY" -m venv .venv
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+bash deploy/install.sh requirements-dev.lock   # exact versions + hashes; uv, or pip if uv can't be had
 exec .venv/bin/python -m pytest tests "$@"

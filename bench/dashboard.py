@@ -26,7 +26,8 @@ REPEAT = int(os.environ.get("BENCH_REPEAT", "5"))
 
 
 def combos():  # noqa: ANN201
-    from dashboard.filters import DISTRICTS, FilterState
+    from dashboard.filters import FilterState
+    from dashboard.labels import DISTRICTS
 
     return [
         FilterState(),
@@ -45,19 +46,23 @@ def combos():  # noqa: ANN201
 
 
 def pages():  # noqa: ANN201
-    from dashboard import charts
     from dashboard import queries as q
+    from dashboard import tables
 
     def router(f):  # noqa: ANN001, ANN202
-        q.available(); q.freshness(); q.zip_options()  # noqa: E702
+        q.state(); q.provenance(); q.zip_options()  # noqa: E702
 
     # The same calls as the pages make, grouped as they group them (queries.gather runs a group at once).
     def overview(f):  # noqa: ANN001, ANN202
-        fr = q.freshness()
+        fr = q.provenance()
         d_from, d_to = f.date_from or fr.first_stop, f.date_to or fr.last_stop
-        a, b = charts.same_period_last_year(d_from, d_to)
-        q.gather(partial(q.totals, f), partial(q.residents, f.zips), partial(q.totals, replace(f, date_from=a, date_to=b)),
-                 partial(q.daily, f), partial(q.monthly, f))
+        a, b = tables.same_period_last_year(d_from, d_to)
+        compare = (d_to - d_from).days <= 366
+        _t, _r, covered, any_dates, _d, _m = q.gather(
+            partial(q.totals, f), partial(q.residents, f.zips), q.covered_days,
+            partial(q.daily, f, ignore=("dates",)) if compare else lambda: None, partial(q.daily, f), partial(q.monthly, f))
+        if compare:
+            tables.compare_periods(covered, any_dates, (a, b), (d_from, d_to))
 
     def map_(f):  # noqa: ANN001, ANN202
         q.zip_map(f); q.totals(f.without("zips")); q.county_zctas()  # noqa: E702
@@ -66,19 +71,32 @@ def pages():  # noqa: ANN201
         map_(f); q.location_grid(f, 0.01)  # noqa: E702
 
     def trends(f):  # noqa: ANN001, ANN202
-        q.gather(partial(q.monthly, f, ignore=("dates",)), q.year_coverage)
-        q.gather(*[partial(q.year_compare, f, dim, 2015, 2016, (12, 4), n)
-                   for dim, n in (("none", 1), ("description", 10), ("district", 20))], partial(q.weekday_hour, f))
+        a, b = (date(2015, 1, 1), date(2015, 12, 31)), (date(2016, 1, 1), date(2016, 12, 31))
+        _m, _c, covered, any_dates = q.gather(partial(q.monthly, f, ignore=("dates",)), q.year_coverage,
+                                              q.covered_days, partial(q.daily, f, ignore=("dates",)))
+        p = tables.compare_periods(covered, any_dates, a, b)
+        q.gather(*[partial(q.year_compare, f, dim, p["days_a"], p["days_b"], n)
+                   for dim, n in (("description", 10), ("district", 20))], partial(q.weekday_hour, f))
 
     def people(f):  # noqa: ANN001, ANN202
         q.stops_by(f, "race", ignore=("races",)); q.residents(f.zips)  # noqa: E702
         q.stops_by(f, "gender", ignore=("genders",)); q.outcomes_by_race(f)  # noqa: E702
 
     def data(f):  # noqa: ANN001, ANN202
-        q.stops_by(f, "zip", "none", suppress=True); q.data_quality(); q.recent_runs(5)  # noqa: E702
+        q.stops_by(f, "zip", "none", suppress=True); q.data_quality(); q.provenance(); q.recent_runs(5)  # noqa: E702
 
-    return {"router (every page)": router, "Overview": overview, "Map": map_, "Map + location grid": map_grid,
-            "Trends": trends, "People": people, "Data": data}
+    def my_zip(f):  # noqa: ANN001, ANN202
+        z = replace(f, zips=("20902",))
+        q.gather(partial(q.zip_map, f.without("zips")), partial(q.stops_by, z, "race", ignore=("races",)),
+                 partial(q.residents, ["20902"]), partial(q.outcomes_by_race, z),
+                 partial(q.stops_by, z, "year", ignore=("dates",)), partial(q.stops_by, z, "description", suppress=True),
+                 partial(q.location_grid, z, 0.005), q.year_coverage)
+
+    def changes(f):  # noqa: ANN001, ANN202
+        q.change_log(30)
+
+    return {"router (every page)": router, "Overview": overview, "My ZIP code": my_zip, "Map": map_,
+            "Map + location grid": map_grid, "Trends": trends, "People": people, "What changed": changes, "Data": data}
 
 
 def time_pages(url: str) -> list[dict]:
@@ -115,7 +133,8 @@ at = AppTest.from_file("streamlit_app.py", default_timeout=120)
 at.run()
 first = time.perf_counter() - t0
 assert not at.exception, at.exception
-for page in ("pages/map.py", "pages/trends.py", "pages/people.py", "pages/disparities.py", "pages/data.py"):
+for page in ("app_pages/my_zip.py", "app_pages/map.py", "app_pages/trends.py", "app_pages/people.py",
+             "app_pages/disparities.py", "app_pages/changes.py", "app_pages/data.py"):
     at.switch_page(page).run()
     assert not at.exception, (page, at.exception)
 print(json.dumps({"first_render_s": first, "all_pages_s": time.perf_counter() - t0}))
@@ -155,7 +174,7 @@ def main() -> None:
         body.append("| page (its queries per filter change) | n | p50 | p95 | max |\n|---|---:|---:|---:|---:|")
         body += [f"| {r['page']} | {r['n']} | {r['p50']:.0f} ms | **{r['p95']:.0f} ms** | {r['max']:.0f} ms |" for r in rows]
         body.append(f"\nCold start (fresh process, import + first Overview render via AppTest): "
-                    f"**{cold['first_render_s']:.1f} s**; all six pages rendered once: {cold['all_pages_s']:.1f} s; "
+                    f"**{cold['first_render_s']:.1f} s**; all eight pages rendered once: {cold['all_pages_s']:.1f} s; "
                     f"that process's peak RSS: **{cold['peak_rss_mb']:.0f} MB**.\n")
         write_section(f"dashboard-{name.lower()}", f"4. Dashboard on {name}: time per filter change, cold start, memory",
                       f"BENCH_REPEAT={REPEAT} python -m bench.dashboard --warehouse <{name} URL>", "\n".join(body))

@@ -23,41 +23,13 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Collection, Iterable, Mapping, Sequence
 
-# Canonical values (as stored in the warehouse) and their URL codes. Order = display order.
-RACES: dict[str, str] = {
-    "white": "WHITE",
-    "black": "BLACK",
-    "hispanic": "HISPANIC",
-    "asian": "ASIAN",
-    "native": "NATIVE AMERICAN",
-    "other": "OTHER",
-}
-GENDERS: dict[str, str] = {"f": "F", "m": "M", "u": "U"}
-OUTCOMES: dict[str, str] = {"citation": "Citation", "sero": "SERO", "warning": "Warning"}
-DISTRICTS: dict[str, str] = {
-    "1": "1st District, Rockville",
-    "2": "2nd District, Bethesda",
-    "3": "3rd District, Silver Spring",
-    "4": "4th District, Wheaton",
-    "5": "5th District, Germantown",
-    "6": "6th District, Gaithersburg / Montgomery Village",
-    "hq": "Headquarters and Special Operations",
-}
+from .i18n import _, fmt_date, ngettext
+from .i18n import lang as current_lang
+from .labels import DISTRICTS, GENDERS, OUTCOMES, RACES, district_short, gender, outcome_short, race
 
-RACE_LABELS = {
-    "WHITE": "White",
-    "BLACK": "Black",
-    "HISPANIC": "Hispanic",
-    "ASIAN": "Asian",
-    "NATIVE AMERICAN": "Native American",
-    "OTHER": "Other / unknown",
-}
-GENDER_LABELS = {"F": "Female", "M": "Male", "U": "Unknown"}
-OUTCOME_LABELS = {
-    "Citation": "Citation (ticket)",
-    "SERO": "SERO (repair order)",
-    "Warning": "Warning only",
-}
+# A value from a link is echoed back at most this long (a shared link may carry anything).
+ECHO_MAX = 40
+ECHO_ITEMS = 5
 
 URL_KEYS = ("race", "gender", "zip", "from", "to", "outcome", "district")
 _ZIP = re.compile(r"^\d{5}$")
@@ -66,7 +38,7 @@ _ZIP = re.compile(r"^\d{5}$")
 K_RACE, K_GENDER, K_ZIP, K_FROM, K_TO, K_OUTCOME, K_DISTRICT = (
     "flt_race", "flt_gender", "flt_zip", "flt_from", "flt_to", "flt_outcome", "flt_district",
 )
-K_INIT, K_NOTICES, K_BOUNDS, K_STATE = "flt_init", "flt_notices", "flt_bounds", "flt_state"
+K_INIT, K_NOTICES, K_BOUNDS, K_STATE, K_LANG = "flt_init", "flt_notices", "flt_bounds", "flt_state", "flt_lang"
 
 
 @dataclass(frozen=True)
@@ -135,7 +107,7 @@ def _parse_codes(
         else:
             found.append(value)
     if bad:
-        notices.append(f"Ignored unknown {name} value(s) in the link: {', '.join(repr(b) for b in bad[:5])}.")
+        notices.append(_("Ignored unknown {name} value(s) in the link: {values}.").format(name=name, values=echo(bad)))
     return _ordered(found, list(codes.values()))
 
 
@@ -147,7 +119,8 @@ def _parse_date(name: str, raw: str | Sequence[str] | None, notices: list[str]) 
     try:
         return date.fromisoformat(text)
     except ValueError:
-        notices.append(f"Ignored the '{name}' date in the link ({text!r} is not a YYYY-MM-DD date).")
+        notices.append(_("Ignored the '{name}' date in the link ({value} is not a YYYY-MM-DD date).")
+                       .format(name=name, value=echo([text])))
         return None
 
 
@@ -164,10 +137,10 @@ def parse_query_params(
     clamped to them, with a notice.
     """
     notices: list[str] = []
-    races = _parse_codes("race", params.get("race"), RACES, notices)
-    genders = _parse_codes("gender", params.get("gender"), GENDERS, notices)
-    outcomes = _parse_codes("outcome", params.get("outcome"), OUTCOMES, notices)
-    districts = _parse_codes("district", params.get("district"), DISTRICTS, notices)
+    races = _parse_codes(_("race"), params.get("race"), RACES, notices)
+    genders = _parse_codes(_("gender"), params.get("gender"), GENDERS, notices)
+    outcomes = _parse_codes(_("outcome"), params.get("outcome"), OUTCOMES, notices)
+    districts = _parse_codes(_("district"), params.get("district"), DISTRICTS, notices)
 
     zips: list[str] = []
     bad_zips: list[str] = []
@@ -177,23 +150,24 @@ def parse_query_params(
         else:
             bad_zips.append(item)
     if bad_zips:
-        notices.append(
-            "Ignored ZIP code(s) in the link that are not Montgomery County ZIP codes: "
-            + ", ".join(repr(z) for z in bad_zips[:5]) + "."
-        )
+        notices.append(_("Ignored ZIP code(s) in the link that are not Montgomery County ZIP codes: {values}.")
+                       .format(values=echo(bad_zips)))
 
     date_from = _parse_date("from", params.get("from"), notices)
     date_to = _parse_date("to", params.get("to"), notices)
     if bounds is not None:
         lo, hi = bounds
         if date_from is not None and not lo <= date_from <= hi:
-            notices.append(f"The 'from' date {date_from} is outside the data ({lo} to {hi}); using {lo if date_from < lo else hi}.")
+            notices.append(_("The 'from' date {d} is outside the data ({lo} to {hi}); using {used}.").format(
+                d=fmt_date(date_from), lo=fmt_date(lo), hi=fmt_date(hi), used=fmt_date(lo if date_from < lo else hi)))
             date_from = lo if date_from < lo else hi
         if date_to is not None and not lo <= date_to <= hi:
-            notices.append(f"The 'to' date {date_to} is outside the data ({lo} to {hi}); using {hi if date_to > hi else lo}.")
+            notices.append(_("The 'to' date {d} is outside the data ({lo} to {hi}); using {used}.").format(
+                d=fmt_date(date_to), lo=fmt_date(lo), hi=fmt_date(hi), used=fmt_date(hi if date_to > hi else lo)))
             date_to = hi if date_to > hi else lo
     if date_from is not None and date_to is not None and date_from > date_to:
-        notices.append(f"The link's date range was reversed ({date_from} after {date_to}); ignored it.")
+        notices.append(_("The link's date range was reversed ({a} after {b}); ignored it.").format(
+            a=fmt_date(date_from), b=fmt_date(date_to)))
         date_from = date_to = None
 
     state = FilterState(
@@ -245,33 +219,36 @@ def to_query_params(state: FilterState) -> dict[str, str]:
     return out
 
 
-def district_short(name: str | None) -> str:
-    """'4th District, Wheaton' -> '4th Wheaton'; for narrow screens and chart labels."""
-    if not name:
-        return "(unknown)"
-    if name.startswith("Headquarters"):
-        return "HQ / Special Ops"
-    m = re.match(r"^(\d+\w\w) District, (.*)$", name)
-    return f"{m.group(1)} {m.group(2)}" if m else name
+def echo(values: Sequence[str]) -> str:
+    """Values from a link as a short quoted list: at most ECHO_ITEMS values of ECHO_MAX characters."""
+    shown = []
+    for v in list(values)[:ECHO_ITEMS]:
+        v = " ".join(str(v).split())  # no line breaks from a link
+        shown.append("'" + (v if len(v) <= ECHO_MAX else v[: ECHO_MAX - 1] + "…") + "'")
+    more = len(values) - ECHO_ITEMS
+    return ", ".join(shown) + (" " + _("and {n} more").format(n=more) if more > 0 else "")
+
+
+def area_text(zips: Sequence[str]) -> str:
+    """'Montgomery County' / 'ZIP 20902' / 'ZIP codes 20902, 20906'."""
+    if not zips:
+        return _("Montgomery County")
+    return ngettext("ZIP {zips}", "ZIP codes {zips}", len(zips)).format(zips=", ".join(zips))
 
 
 def describe(state: FilterState, bounds: tuple[date, date] | None = None) -> str:
-    """Plain-language description of the filters, e.g. 'Black and Hispanic drivers in 20902'."""
-    who: list[str] = []
-    if state.races:
-        who.append(" and ".join(RACE_LABELS[r] for r in state.races))
-    if state.genders:
-        who.append(" and ".join(GENDER_LABELS[g].lower() for g in state.genders))
-    subject = (" ".join(who) + " drivers") if who else "all drivers"
-    parts = [subject]
+    """Plain-language description of the filters, e.g. 'Black, Hispanic drivers; ZIP 20902; ...'."""
+    parts: list[str] = []
+    who = [race(r) for r in state.races] + [gender(g) for g in state.genders]
+    parts.append(_("drivers: {who}").format(who=", ".join(who)) if who else _("all drivers"))
     if state.zips:
-        parts.append(("in ZIP " if len(state.zips) == 1 else "in ZIPs ") + ", ".join(state.zips))
+        parts.append(area_text(state.zips))
     if state.districts:
-        parts.append("in " + ", ".join(district_short(d) for d in state.districts))
+        parts.append(", ".join(district_short(d) for d in state.districts))
     if state.outcomes:
-        parts.append("stops ending in " + " or ".join(OUTCOME_LABELS[o].split(" (")[0].lower() for o in state.outcomes))
+        parts.append(_("stops ending in: {what}").format(what=", ".join(outcome_short(o) for o in state.outcomes)))
     parts.append(period_text(state.date_from, state.date_to, bounds))
-    return ", ".join(p for p in parts if p)
+    return "; ".join(p for p in parts if p)
 
 
 def period_text(date_from: date | None, date_to: date | None, bounds: tuple[date, date] | None = None) -> str:
@@ -281,12 +258,8 @@ def period_text(date_from: date | None, date_to: date | None, bounds: tuple[date
     if lo is None or hi is None:
         return ""
     if lo.year == hi.year and (lo.month, lo.day) == (1, 1) and (hi.month, hi.day) == (12, 31):
-        return f"in {lo.year}"
-    return f"from {fmt_date(lo)} to {fmt_date(hi)}"
-
-
-def fmt_date(d: date) -> str:
-    return f"{d.day} {d.strftime('%b')} {d.year}"
+        return _("in {year}").format(year=lo.year)
+    return _("from {start} to {end}").format(start=fmt_date(lo), end=fmt_date(hi))
 
 
 # --------------------------------------------------------------------------------------------
@@ -321,30 +294,10 @@ def set_zips(zips: Sequence[str]) -> None:
     st.session_state[K_ZIP] = sorted(set(zips))
 
 
-def require_router() -> None:
-    """Make sure the router (streamlit_app.py) runs before a page.
-
-    With a ``pages/`` folder, Streamlit starts each server (and each AppTest run) in its legacy
-    multipage mode, which runs a deep-linked page (``/map``) *without* the main script, so there
-    would be no sidebar filters. ``st.navigation`` switches that mode off; here a page that finds
-    itself run in legacy mode switches it off and reruns, so the router draws the page instead.
-    """
-    import streamlit as st
-
-    try:
-        from streamlit.runtime.pages_manager import PagesManager
-    except ImportError:  # pragma: no cover - a future Streamlit without the legacy mode
-        return
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
-
-
 def current() -> FilterState:
     """The filter state the router computed for this run (pages call this first)."""
     import streamlit as st
 
-    require_router()
     return st.session_state.get(K_STATE, FilterState())
 
 
@@ -360,11 +313,13 @@ def _read_url() -> dict[str, list[str]]:
     return {k: st.query_params.get_all(k) for k in st.query_params.keys()}
 
 
-def _write_url(state: FilterState) -> None:
+def _write_url(state: FilterState, lang: str) -> None:
     import streamlit as st
 
     wanted = to_query_params(state)
-    for key in URL_KEYS:
+    if lang != "en":
+        wanted["lang"] = lang
+    for key in (*URL_KEYS, "lang"):
         have = st.query_params.get(key)
         if key in wanted:
             if have != wanted[key]:
@@ -385,6 +340,12 @@ def sidebar(valid_zips: Sequence[str], data_bounds: tuple[date, date]) -> Filter
             st.session_state[key] = value
         st.session_state[K_NOTICES] = parsed.notices
         st.session_state[K_INIT] = True
+    elif st.session_state.get(K_LANG) != current_lang():
+        # Streamlit keeps a multiselect's choice as its displayed label: after a language switch the
+        # old labels match no option, so the widgets are re-seeded from the codes of the last state.
+        st.session_state[K_NOTICES] = []
+        for key, value in _widget_values_from(st.session_state.get(K_STATE, FilterState()), data_bounds).items():
+            st.session_state[key] = value
     else:
         st.session_state[K_NOTICES] = []
         # Keep widget values valid if a new load moved the data bounds.
@@ -396,25 +357,26 @@ def sidebar(valid_zips: Sequence[str], data_bounds: tuple[date, date]) -> Filter
         st.session_state[K_ZIP] = [z for z in st.session_state.get(K_ZIP, []) if z in zip_set]
 
     sb = st.sidebar
-    sb.header("Filters")
-    sb.caption("Apply to every page. The page address updates, so you can share this exact view.")
-    sb.date_input("From", min_value=lo, max_value=hi, key=K_FROM, format="YYYY-MM-DD")
-    sb.date_input("To", min_value=lo, max_value=hi, key=K_TO, format="YYYY-MM-DD")
-    sb.multiselect("ZIP code", options=list(valid_zips), key=K_ZIP, placeholder="All ZIP codes")
-    sb.multiselect("Police district", options=list(DISTRICTS.values()), key=K_DISTRICT,
-                   format_func=district_short, placeholder="All districts")
-    sb.multiselect("Driver race (as recorded by the officer)", options=list(RACES.values()), key=K_RACE,
-                   format_func=RACE_LABELS.get, placeholder="All")
-    sb.multiselect("Driver gender", options=list(GENDERS.values()), key=K_GENDER,
-                   format_func=GENDER_LABELS.get, placeholder="All")
-    sb.multiselect("Stop outcome (most serious charge)", options=list(OUTCOMES.values()), key=K_OUTCOME,
-                   format_func=OUTCOME_LABELS.get, placeholder="All",
-                   help="A stop's outcome is its most serious charge: Citation > SERO > Warning.")
-    sb.button("Reset filters", on_click=_reset, width="stretch")
+    sb.header(_("Filters"))
+    sb.caption(_("They apply to every page. The page address updates, so you can share this exact view."))
+    sb.date_input(_("From"), min_value=lo, max_value=hi, key=K_FROM, format="YYYY-MM-DD")
+    sb.date_input(_("To"), min_value=lo, max_value=hi, key=K_TO, format="YYYY-MM-DD")
+    sb.multiselect(_("ZIP code"), options=list(valid_zips), key=K_ZIP, placeholder=_("All ZIP codes"))
+    sb.multiselect(_("Police district"), options=list(DISTRICTS.values()), key=K_DISTRICT,
+                   format_func=district_short, placeholder=_("All districts"))
+    sb.multiselect(_("Driver race (as recorded by the officer)"), options=list(RACES.values()), key=K_RACE,
+                   format_func=race, placeholder=_("All"))
+    sb.multiselect(_("Driver gender"), options=list(GENDERS.values()), key=K_GENDER,
+                   format_func=gender, placeholder=_("All"))
+    sb.multiselect(_("Stop outcome (most serious charge)"), options=list(OUTCOMES.values()), key=K_OUTCOME,
+                   format_func=outcome_short, placeholder=_("All"),
+                   help=_("A stop's outcome is its most serious charge: a citation outranks a repair order (SERO), "
+                          "which outranks a warning."))
+    sb.button(_("Reset filters"), on_click=_reset, width="stretch", key="flt_reset")
 
     d_from, d_to = st.session_state[K_FROM], st.session_state[K_TO]
     if d_from > d_to:
-        sb.warning("'From' is after 'To'; the dates were swapped.")
+        sb.warning(_("'From' is after 'To'; the dates were swapped."))
         d_from, d_to = d_to, d_from
     state = normalise(
         FilterState(
@@ -429,7 +391,8 @@ def sidebar(valid_zips: Sequence[str], data_bounds: tuple[date, date]) -> Filter
         data_bounds,
     )
     st.session_state[K_STATE] = state
-    _write_url(state)
+    st.session_state[K_LANG] = current_lang()
+    _write_url(state, current_lang())
     return state
 
 
@@ -437,5 +400,7 @@ def show_notices() -> None:
     """Show what was ignored from the link (first run of a session only)."""
     import streamlit as st
 
+    from .ui import plain
+
     for notice in st.session_state.get(K_NOTICES, []):
-        st.warning(notice, icon=":material/link_off:")
+        st.warning(plain(notice), icon=":material/link_off:")

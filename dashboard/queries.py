@@ -37,11 +37,13 @@ from pipeline.warehouse import Warehouse, open_warehouse
 
 from . import db
 from .filters import FilterState
+from .i18n import N_
 
 log = logging.getLogger(__name__)
 
 CACHE_TTL_S = 600
 ZCTA_FILE = "zcta2010_md_ncr_simplified.geojson"
+COUNTY_FILE = "montgomery_county_boundary_us_atlas_10m.geojson"
 
 # Filter name -> stops column. The only column names that reach the WHERE clause.
 FILTER_COLUMNS: Mapping[str, str] = {
@@ -55,15 +57,15 @@ FILTER_COLUMNS: Mapping[str, str] = {
 # Dimensions the tables can be grouped by: name -> (SQL expression over `stops as s`, label).
 # Every expression yields varchar so the label column has one type on every engine.
 DIMENSIONS: Mapping[str, tuple[str, str]] = {
-    "none": ("cast('All stops' as varchar(16))", "All stops"),
-    "zip": ("coalesce(s.zip5, '(no ZIP)')", "ZIP code"),
-    "district": ("coalesce(s.district, '(unknown)')", "Police district"),
-    "year": ("cast(s.stop_year as varchar(4))", "Year"),
-    "month": ("cast(s.stop_year * 100 + s.stop_month as varchar(6))", "Month"),
-    "race": ("coalesce(s.race, 'OTHER')", "Driver race"),
-    "gender": ("coalesce(s.gender, 'U')", "Driver gender"),
-    "outcome": ("s.outcome", "Stop outcome"),
-    "description": ("coalesce(s.top_description, '(none recorded)')", "Most serious charge"),
+    "none": ("cast('All stops' as varchar(16))", N_("All stops")),
+    "zip": ("coalesce(s.zip5, '(no ZIP)')", N_("ZIP code")),
+    "district": ("coalesce(s.district, '(unknown)')", N_("Police district")),
+    "year": ("cast(s.stop_year as varchar(4))", N_("Year")),
+    "month": ("cast(s.stop_year * 100 + s.stop_month as varchar(6))", N_("Month")),
+    "race": ("coalesce(s.race, 'OTHER')", N_("Driver race")),
+    "gender": ("coalesce(s.gender, 'U')", N_("Driver gender")),
+    "outcome": ("s.outcome", N_("Stop outcome")),
+    "description": ("coalesce(s.top_description, '(none recorded)')", N_("Most serious charge")),
 }
 _DIM_ALLOWED = [expr for expr, _ in DIMENSIONS.values()]
 
@@ -114,14 +116,16 @@ def warehouse(s: Settings | None = None) -> tuple[str, Warehouse]:
     return key, _WAREHOUSES[key]
 
 
-def available() -> bool:
-    """True once a load has created the warehouse tables."""
+def state() -> str:
+    """``"ok"`` once a load has created the warehouse tables, ``"empty"`` before, ``"unreachable"``
+    when the warehouse can't be reached (a server down, a wrong URL, a file that can't be opened)."""
     _, wh = warehouse()
     try:
-        return db.has_tables(wh) if wh.kind == "duckdb" else wh.exists()
+        found = db.has_tables(wh) if wh.kind == "duckdb" else wh.exists()
     except Exception as exc:  # never show a driver error (it may quote the URL)
         log.warning("warehouse not reachable: %s", type(exc).__name__)
-        return False
+        return "unreachable"
+    return "ok" if found else "empty"
 
 
 def small_count() -> int:
@@ -292,18 +296,40 @@ def county_zctas(ref_dir: Path = REFERENCE_DIR) -> list[dict[str, Any]]:
         return []
 
 
+@lru_cache(maxsize=2)
+def county_outline(ref_dir: Path = REFERENCE_DIR) -> dict[str, Any] | None:
+    """The county boundary (GeoJSON FeatureCollection), the map's landmark when there is no basemap."""
+    try:
+        with open(Path(ref_dir) / COUNTY_FILE, encoding="utf-8") as fh:
+            return json.load(fh)
+    except FileNotFoundError:
+        log.warning("county boundary missing from %s", ref_dir)
+        return None
+
+
 # --------------------------------------------------------------------------------------------
 # Query functions (one per question a page asks)
 # --------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class Freshness:
+class Provenance:
+    """What is being served: counts, stop dates, the share from the bundled sample, the last
+    *successful* load (a failed, running or abandoned run never describes the served data)."""
+
     charges: int
     stops: int
+    sample_charges: int
     first_stop: date | None
     last_stop: date | None
     last_success_at: datetime | None
+    last_success_source: str | None = None
+    last_success_command: str | None = None
+
+    @property
+    def is_sample(self) -> bool:
+        """Any share of the bundled sample: counts are of a sample, not the county's full record."""
+        return self.sample_charges > 0
 
     def age_days(self, now: datetime | None = None) -> float | None:
         if self.last_success_at is None:
@@ -322,15 +348,27 @@ def _as_date(value: Any) -> date | None:
     return pd.Timestamp(value).date()
 
 
-def freshness() -> Freshness:
-    row = run("freshness").iloc[0]
-    last_ok = row["last_success_at"]
-    return Freshness(
+def _as_datetime(value: Any) -> datetime | None:
+    if value is None or pd.isna(value):
+        return None
+    return pd.Timestamp(value).to_pydatetime()
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None or pd.isna(value) else str(value)
+
+
+def provenance() -> Provenance:
+    row = run("provenance").iloc[0]
+    return Provenance(
         charges=int(row["charges"] or 0),
         stops=int(row["stops"] or 0),
+        sample_charges=int(row["sample_charges"] or 0),
         first_stop=_as_date(row["first_stop"]),
         last_stop=_as_date(row["last_stop"]),
-        last_success_at=None if last_ok is None or pd.isna(last_ok) else pd.Timestamp(last_ok).to_pydatetime(),
+        last_success_at=_as_datetime(row["last_success_at"]),
+        last_success_source=_text(row["last_success_source"]),
+        last_success_command=_text(row["last_success_command"]),
     )
 
 
@@ -362,9 +400,9 @@ def residents(zips: Sequence[str] = ()) -> pd.DataFrame:
     return run("residents", params, {"zip_filter": clause}, {"zip_filter": [clause]})
 
 
-def daily(f: FilterState) -> pd.DataFrame:
+def daily(f: FilterState, ignore: Sequence[str] = ()) -> pd.DataFrame:
     """date_of_stop, stops, charges."""
-    return _filtered("daily_counts", f)
+    return _filtered("daily_counts", f, ignore)
 
 
 def monthly(f: FilterState, ignore: Sequence[str] = ()) -> pd.DataFrame:
@@ -389,19 +427,48 @@ def weekday_hour(f: FilterState) -> pd.DataFrame:
     return _filtered("weekday_hour", f)
 
 
-def year_compare(f: FilterState, dim: str, year_a: int, year_b: int, cutoff: date | tuple[int, int],
-                 top_n: int = 10) -> pd.DataFrame:
-    """label, stops_a, stops_b, rank: stops from 1 Jan to ``cutoff`` (month, day) of both years.
+def covered_days() -> pd.DataFrame:
+    """date_of_stop, stops, charges for every day with at least one stop, whatever the filters: the
+    days the data covers (a comparison of two periods counts only days both cover)."""
+    return _filtered("daily_counts", FilterState())
 
-    The date-range filter is ignored (the two years define the period); the other filters apply.
-    """
-    cut_month, cut_day = (cutoff.month, cutoff.day) if isinstance(cutoff, date) else cutoff
-    expr = DIMENSIONS[dim][0]
+
+_RANGE_ROW = "select cast(:r{i}_from as date) as day_from, cast(:r{i}_to as date) as day_to, cast(:r{i}_period as varchar(1)) as period"
+_RANGE_ROWS = re.compile(r"select cast\(:r\d+_from as date\) as day_from, cast\(:r\d+_to as date\) as day_to, "
+                         r"cast\(:r\d+_period as varchar\(1\)\) as period"
+                         r"(?:\s+union all\s+select cast\(:r\d+_from as date\), cast\(:r\d+_to as date\), "
+                         r"cast\(:r\d+_period as varchar\(1\)\))*")
+
+
+def _day_ranges(days_a: Sequence[date], days_b: Sequence[date]) -> tuple[str, dict[str, Any]]:
+    """Rows of (day_from, day_to, period) for year_compare.sql: placeholders only, values bound."""
+    from .tables import day_ranges
+
+    rows, params = [], {}
+    for period, days in (("a", days_a), ("b", days_b)):
+        for lo, hi in day_ranges(days):
+            i = len(rows)
+            rows.append(_RANGE_ROW.format(i=i) if i == 0 else
+                        f"select cast(:r{i}_from as date), cast(:r{i}_to as date), cast(:r{i}_period as varchar(1))")
+            params.update({f"r{i}_from": lo, f"r{i}_to": hi, f"r{i}_period": period})
+    text = "\n    union all ".join(rows)
+    if not _RANGE_ROWS.fullmatch(text):  # defence in depth: nothing but the templates reaches the SQL
+        raise ValueError("unexpected day ranges")
+    return text, params
+
+
+def year_compare(f: FilterState, dim: str, days_a: Sequence[date], days_b: Sequence[date],
+                 top_n: int = 10) -> pd.DataFrame:
+    """label, stops_a, stops_b, rank: stops by ``dim`` on the given days of each period (the days both
+    periods cover, from :func:`tables.match_days`). The date filter is replaced by those days."""
+    if not days_a or not days_b:
+        return pd.DataFrame({"label": pd.Series(dtype=object), "stops_a": pd.Series(dtype="int64"),
+                             "stops_b": pd.Series(dtype="int64"), "rank": pd.Series(dtype="int32")})
+    ranges, values = _day_ranges(days_a, days_b)
     return _filtered(
-        "year_compare", f, ignore=("dates",),
-        params={"year_a": int(year_a), "year_b": int(year_b), "cut_month": int(cut_month),
-                "cut_day": int(cut_day), "top_n": int(top_n)},
-        slots={"dim": expr}, allowed={"dim": _DIM_ALLOWED},
+        "year_compare", f, ignore=("dates",), params={**values, "top_n": int(top_n)},
+        slots={"dim": DIMENSIONS[dim][0], "day_ranges": ranges},
+        allowed={"dim": _DIM_ALLOWED, "day_ranges": [ranges]},
     )
 
 
@@ -430,4 +497,23 @@ def data_quality() -> pd.DataFrame:
 
 
 def recent_runs(limit: int = 5) -> pd.DataFrame:
+    """The last runs whatever their status (running, success, failed, abandoned), newest first."""
     return run("recent_runs", {"limit": int(limit)})
+
+
+def change_log(limit: int = 30) -> pd.DataFrame:
+    """What each successful load added, edited and removed (charges and stops), newest first."""
+    return run("change_log", {"limit": int(limit)})
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def _analysis(wh_key: str, version: str) -> dict[str, pd.DataFrame]:
+    from pipeline.analysis import read_results
+
+    return read_results(_WAREHOUSES[wh_key])
+
+
+def analysis_results() -> dict[str, pd.DataFrame]:
+    """The ``analysis_*`` tables that ``python -m pipeline analyze`` writes after each load."""
+    wh_key, wh = warehouse()
+    return _analysis(wh_key, wh.version())

@@ -1,48 +1,143 @@
-"""Small Streamlit helpers the pages share (tables behind charts, caveats, empty states)."""
+"""Small Streamlit helpers the pages share: headers, charts with their table, CSVs, plain text, notes."""
 
 from __future__ import annotations
 
-from typing import Any
+import html
+import re
+from typing import Any, Mapping
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from . import filters
+from . import charts, filters
+from .i18n import _, fmt_int, fmt_num, fmt_pct
 
 PLOTLY_CONFIG: dict[str, Any] = {"displaylogo": False, "responsive": True,
                                  "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
+K_PROVENANCE = "provenance_line"
 
-RESIDENTS_CAVEAT = (
-    "Per-capita rates divide stops by **residents** (ACS 2015-2019), not by drivers: many people "
-    "stopped in a ZIP code live elsewhere, and residents who don't drive are counted. Compare places "
-    "with care."
-)
+# Every ASCII punctuation character can be backslash-escaped in CommonMark: escaping all of them
+# turns any Markdown (links, images, emphasis, Streamlit's :colour[...] and :icon: shortcodes) into
+# literal text.
+_MD_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")
+# GitHub-flavoured Markdown also turns bare URLs and e-mail addresses into links, escapes or not: a
+# zero-width space inside the trigger ("h\u200bttp://", "w\u200bww.", "\u200b@") leaves the text as it
+# reads but no longer a link.
+_AUTOLINK = re.compile(r"(?i)\b(https?|ftp|mailto|xmpp|www)(?=[:.])|(?=@)")
 
 
-def header(title: str, what: str) -> None:
-    """Page title, one line on what the page shows, and the current filters in plain words."""
+def plain(text: str, limit: int = 600) -> str:
+    """``text`` (possibly from a URL or a file) made safe for a Markdown element: length-capped,
+    one line, every Markdown character escaped so it shows literally."""
+    one_line = " ".join(str(text).split())
+    if len(one_line) > limit:
+        one_line = one_line[: limit - 1] + "…"
+    unlinked = _AUTOLINK.sub(lambda m: (m.group(1)[0] + "\u200b" + m.group(1)[1:]) if m.group(1) else "\u200b", one_line)
+    return _MD_SPECIAL.sub(r"\\\1", unlinked)
+
+
+def header(title: str, what: str, filtered: bool = True) -> None:
+    """Page title, one line on what the page shows, where the data comes from, and the filters
+    (``filtered=False`` on a page the sidebar filters don't apply to)."""
     st.title(title)
     st.caption(what)
-    st.markdown(f"**Showing:** {filters.describe(filters.current(), filters.bounds())}.")
+    provenance = st.session_state.get(K_PROVENANCE)
+    if provenance:
+        st.caption(provenance)
+    if filtered:
+        st.markdown("**" + _("Showing:") + "** " + plain(filters.describe(filters.current(), filters.bounds())) + ".")
 
 
-def chart(fig: go.Figure, table: pd.DataFrame | None, table_label: str, key: str,
-          column_config: dict[str, Any] | None = None) -> None:
-    """A plotly chart followed by its numbers in an expander (the accessible alternative)."""
+def column_config(labels: Mapping[str, str], dates: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Translated column headers (dates formatted by Streamlit; numbers by :func:`styled`)."""
+    config: dict[str, Any] = {}
+    for col, label in labels.items():
+        if dates and col in dates:
+            config[col] = st.column_config.DateColumn(label, format=dates[col])
+        else:
+            config[col] = st.column_config.Column(label)
+    return config
+
+
+def styled(df: pd.DataFrame, percent: tuple[str, ...] = ()) -> Any:
+    """The table's numbers as the reader writes them (12,345 / 12.345; 12.3% / 12,3 %), missing values
+    blank (never "None"), while the cells stay numbers underneath (sorting, tests)."""
+    formats: dict[str, Any] = {}
+    for col in df.columns:
+        if col in percent:
+            formats[col] = fmt_pct
+        elif pd.api.types.is_integer_dtype(df[col]):
+            formats[col] = fmt_int
+        elif pd.api.types.is_float_dtype(df[col]):
+            formats[col] = (lambda v: fmt_int(v)) if _whole(df[col]) else (lambda v: fmt_num(v, 2))
+    return df.style.format(formats, na_rep="").format(na_rep="", subset=[c for c in df.columns if c not in formats])
+
+
+def _whole(values: pd.Series) -> bool:
+    v = pd.to_numeric(values, errors="coerce").dropna()
+    return bool(len(v)) and bool((v == v.round()).all())
+
+
+def table(df: pd.DataFrame, labels: Mapping[str, str], percent: tuple[str, ...] = (),
+          dates: Mapping[str, str] | None = None, key: str | None = None, wrap: bool = False) -> None:
+    """A table with translated headers; only the columns named in ``labels`` are shown. ``wrap``:
+    a static table whose long texts wrap instead of being cut (a few rows of sentences)."""
+    cols = [c for c in labels if c in df.columns]
+    if wrap:
+        st.table(styled(df[cols].reset_index(drop=True).rename(columns=dict(labels)),
+                        tuple(labels[c] for c in percent if c in labels)).hide(axis="index"))
+        return
+    st.dataframe(styled(df[cols].reset_index(drop=True), percent), hide_index=True, width="stretch", key=key,
+                 column_config=column_config(labels, dates))
+
+
+def chart(fig: go.Figure, data: pd.DataFrame | None, key: str, labels: Mapping[str, str] | None = None,
+          percent: tuple[str, ...] = (), dates: Mapping[str, str] | None = None) -> None:
+    """A plotly chart, named by its title for screen readers, then its numbers (the table alternative)."""
+    name = charts.title_of(fig)
+    # The chart's name for screen readers (the SVG's own text is not announced as one): read out
+    # before the chart, hidden on screen.
+    st.html('<p class="sr-only">' + html.escape(_("Chart: {name}. Its numbers are in the table after it.").format(
+        name=name or _("the numbers in this chart"))) + "</p>")
     st.plotly_chart(fig, config=PLOTLY_CONFIG, key=key, width="stretch")
-    if table is not None:
-        with st.expander(f"Table: {table_label}"):
-            st.dataframe(table, hide_index=True, width="stretch", column_config=column_config)
+    if data is not None:
+        with st.expander(_("Table: {what}").format(what=name or _("the numbers in this chart"))):
+            if labels:
+                table(data, labels, percent, dates)
+            else:
+                st.dataframe(styled(data.reset_index(drop=True)), hide_index=True, width="stretch")
+
+
+def csv_bytes(df: pd.DataFrame, labels: Mapping[str, str], note: str) -> bytes:
+    """A CSV with translated headers whose first line says which filters made it."""
+    cols = [c for c in labels if c in df.columns]
+    body = df[cols].rename(columns=dict(labels)).to_csv(index=False)
+    first = "# " + " ".join(note.split()) + "\n"
+    return (first + body).encode("utf-8")
+
+
+def csv_name(stem: str, state: filters.FilterState) -> str:
+    """File name that reflects the filters: 'moco_stops_by_race__race-black_zip-20902.csv'."""
+    parts = [f"{k}-{v.replace(',', '+')}" for k, v in filters.to_query_params(state).items()]
+    name = stem + ("__" + "_".join(parts) if parts else "")
+    return re.sub(r"[^A-Za-z0-9_+.-]", "", name)[:150] + ".csv"
 
 
 def residents_caveat() -> None:
-    st.caption(RESIDENTS_CAVEAT)
+    st.caption(_("Per-capita rates divide stops by **residents** (census ACS 2015-2019), not by drivers: many "
+                 "people stopped in a ZIP code live elsewhere, and residents who don't drive are counted. "
+                 "Compare places with care."))
+
+
+def small_count_note(k: int) -> None:
+    st.caption(_("Counts of fewer than {k} stops are shown as \"fewer than {k}\" (and no share, rate or change is "
+                 "computed from them), to protect privacy and avoid unstable numbers.").format(k=k))
 
 
 def no_stops() -> None:
     st.info(
-        "No stops match these filters. Try a wider date range, or remove a ZIP code, district or "
-        "driver filter in the sidebar (or press **Reset filters**).",
+        _("No stops match these filters. Try a wider date range, or remove a ZIP code, district or driver filter "
+          "in the sidebar (or press **Reset filters**)."),
         icon=":material/search_off:",
     )

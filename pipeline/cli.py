@@ -20,21 +20,55 @@ log = logging.getLogger("pipeline")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_QUALITY = 0, 1, 2, 3
 
 ENV_HELP = """
-configuration (environment variables; defaults are the embedded, offline set-up):
-  PIPELINE_WAREHOUSE   duckdb:///data/warehouse.duckdb (default) | postgresql://user@host/db | redshift://user@host:5439/db
-  PIPELINE_LAKE        data/lake (default, a local folder) | s3://bucket/prefix
-  SOCRATA_DOMAIN       data.montgomerycountymd.gov (default); http://host:port reaches a local mirror
-  SOCRATA_DATASET      4mse-ku6q (default)
-  SOCRATA_APP_TOKEN    optional app token (higher rate limits); never logged
-  SOCRATA_PAGE_SIZE, SOCRATA_TIMEOUT, SOCRATA_MAX_RETRIES, SOCRATA_LOOKBACK_HOURS
-  PIPELINE_ALERT_WEBHOOK / PIPELINE_ALERT_SMTP + PIPELINE_ALERT_EMAIL_TO   alert when a run fails
-  PIPELINE_LOG_LEVEL   INFO (default) | DEBUG | WARNING
-  PIPELINE_LOCK_WAIT_SECONDS          60 (default): how long a load waits for another load's lock
-  PIPELINE_STATEMENT_TIMEOUT_SECONDS  1800 (default): PostgreSQL/Redshift load statements are cancelled after this
-  PIPELINE_MAX_QUARANTINE_SHARE       0.10 (default): a load quarantining a larger share of its rows stops (exit 3)
+configuration (environment variables, read in pipeline/config.py; with none set you get the
+embedded, offline set-up: a DuckDB file and a local lake folder under data/):
+  PIPELINE_WAREHOUSE  default duckdb:///data/warehouse.duckdb
+      or duckdb:////abs/x.duckdb | postgresql://user:pass@host/db | redshift://user:pass@host:5439/db
+  PIPELINE_LAKE  default data/lake
+      a local folder (relative to the project) or s3://bucket/prefix
+  PIPELINE_MEMORY_LIMIT  default 1500MB
+      DuckDB memory for a load; beyond it, spills to <lake>/_tmp (local lake) or the temp dir (S3 lake)
+  PIPELINE_STALE_AFTER_DAYS  default 2
+      `status` exits 1 (and `status --alert` alerts) past this age
+  PIPELINE_SMALL_COUNT  default 10
+      dashboard cells with fewer stops are suppressed
+  PIPELINE_LOG_LEVEL  default INFO
+      DEBUG | INFO | WARNING
+  PIPELINE_LOCK_WAIT_SECONDS  default 60
+      how long a load waits for another load's lock
+  PIPELINE_STATEMENT_TIMEOUT_SECONDS  default 1800
+      PostgreSQL/Redshift: a load statement is cancelled after this
+  PIPELINE_MAX_QUARANTINE_SHARE  default 0.10
+      a load quarantining a larger share of its rows stops (exit 3)
+  PIPELINE_ALERT_WEBHOOK  no default
+      Slack/Teams/JSON webhook told of failed, abandoned and stale runs
+  PIPELINE_ALERT_SMTP  no default
+      the same by e-mail: smtp://user:pass@host:587 (STARTTLS) | smtps://user:pass@host:465
+  PIPELINE_ALERT_EMAIL_TO  no default
+      e-mail recipients, comma-separated
+  SOCRATA_DOMAIN  default data.montgomerycountymd.gov
+      http://host:port reaches a local mirror
+  SOCRATA_DATASET  default 4mse-ku6q
+      the Traffic Violations dataset
+  SOCRATA_APP_TOKEN  no default
+      optional app token (higher rate limits); never logged
+  SOCRATA_PAGE_SIZE  default 50000
+      rows per API page
+  SOCRATA_TIMEOUT  default 60
+      seconds per API request
+  SOCRATA_MAX_RETRIES  default 6
+      retries, with backoff, of a failed API request
+  SOCRATA_LOOKBACK_HOURS  default 72
+      re-read window before the stored :updated_at watermark
+  REDSHIFT_IAM_ROLE  no default
+      role Redshift assumes for COPY (arn:aws:iam::<account>:role/<name>)
+  REDSHIFT_S3_STAGING  no default
+      s3://bucket/prefix where a batch is staged for COPY
+AWS credentials come from boto3's usual chain (instance profile, AWS_PROFILE, ...); AWS_ENDPOINT_URL
+points at an S3-compatible store.
 
-exit codes: 0 ok, 1 load failed, 2 usage/configuration error, 3 quality check failed
-(on 1 and 3 the previous data keeps serving).
+exit codes: 0 ok, 1 load failed (or `status`: data stale), 2 usage/configuration error,
+3 quality check failed (on 1 and 3 the previous data keeps serving).
 """
 
 
@@ -95,7 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     ref.add_argument("--rebuild-bundle", type=Path, metavar="SHARED_DATA_DIR",
                      help="re-create data/reference from the original source files in this folder first")
 
-    sub.add_parser("status", help="last runs, row counts and freshness")
+    status = sub.add_parser("status", help="last runs, row counts and freshness (exit 1 when stale)")
+    status.add_argument("--alert", action="store_true",
+                        help="when the data is stale, also send the alert (PIPELINE_ALERT_WEBHOOK / _SMTP)")
     sub.add_parser("analyze", help="recompute the disparity analyses (benchmark, outcome test, veil of darkness)",
                    description="Write analysis_benchmark, analysis_outcome_test, analysis_veil_of_darkness and "
                    "analysis_caveats to the warehouse (also done after every successful load).")
@@ -201,6 +237,10 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from .status import status_report
 
     report = status_report(settings)
+    if args.alert and not report.get("fresh", True):
+        from .alerts import alert_stale
+
+        alert_stale(settings, report)
     print(json.dumps(report, default=str, indent=2) if args.json else report["text"])
     return EXIT_OK if report.get("fresh", True) else EXIT_FAILED
 
@@ -227,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         return handlers[args.command](args, settings)
     except (QualityError, SchemaError) as exc:
         # A gate stopped the load (schema contract, quarantine share, a count check): nothing was published.
-        log.error("%s stopped: %s", args.command, exc)
+        log.error("%s stopped, nothing published (the previous data keeps serving): %s", args.command, exc)
         alert_on_failure(settings, args.command, exc)
         return EXIT_QUALITY
     except (FileNotFoundError, SystemExit) as exc:

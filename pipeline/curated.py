@@ -19,8 +19,9 @@ cast back to TIME when staged (:func:`staging_select`).
 from __future__ import annotations
 
 import logging
+from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import Iterator
+from pathlib import Path
 
 import pyarrow as pa
 
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 CURATED_TABLE = "curated/charges"
 PARTITION_BY = ["year", "month"]
+VACUUM_RETENTION_HOURS = 168
 
 
 class CuratedError(RuntimeError):
@@ -42,6 +44,41 @@ class CuratedFile:
     year: int
     month: int
     rows: int
+    size: int = 0
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    """A data file written locally (by DuckDB), not yet in the table."""
+
+    rel: str  # path inside the table: year=YYYY/month=M/part-<run>-<n>.parquet
+    path: Path
+    year: int
+    month: int
+    rows: int
+
+
+def stage_partitioned(con, select_sql: str, params: list, out_dir: Path, tag: str) -> list[StagedFile]:  # noqa: ANN001
+    """COPY a query (with ``year`` and ``month`` columns) to Parquet files partitioned like the table.
+
+    DuckDB writes them in bounded memory (one query's rows at most); the files carry every column but
+    the partition columns, as Delta wants. ``tag`` makes the names unique to the run.
+    """
+    import pyarrow.parquet as pq
+
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    con.execute(
+        f"copy ({select_sql}) to '{out_dir}' (format parquet, compression zstd, compression_level 1, "
+        f"partition_by (year, month), write_partition_columns false, filename_pattern 'part-{tag}-{{i}}')",
+        params,
+    )
+    staged = []
+    for path in sorted(out_dir.glob("year=*/month=*/*.parquet")):
+        rel = path.relative_to(out_dir).as_posix()
+        parts = dict(p.split("=", 1) for p in rel.split("/")[:-1])
+        staged.append(StagedFile(rel, path, int(parts["year"]), int(parts["month"]),
+                                 pq.ParquetFile(path).metadata.num_rows))
+    return staged
 
 
 def storage_options(lake: Lake) -> dict[str, str] | None:
@@ -63,13 +100,6 @@ def storage_options(lake: Lake) -> dict[str, str] | None:
     if region:
         opts["AWS_REGION"] = region
     return opts
-
-
-def partition_predicate(chunks: list[tuple[int, int, int]]) -> str:
-    """Delta predicate for the (year, first month, last month) ranges a commit replaces (ints only)."""
-    return " OR ".join(
-        f"(year = {int(y)} AND month >= {int(lo)} AND month <= {int(hi)})" for y, lo, hi in chunks
-    )
 
 
 class CuratedTable:
@@ -99,9 +129,10 @@ class CuratedTable:
             return []
         actions = pa.table(self._table(version).get_add_actions(flatten=True)).to_pydict()
         return [
-            CuratedFile(f"{CURATED_TABLE}/{path}", int(year), int(month), int(rows))
-            for path, year, month, rows in zip(
-                actions["path"], actions["partition.year"], actions["partition.month"], actions["num_records"]
+            CuratedFile(f"{CURATED_TABLE}/{path}", int(year), int(month), int(rows), int(size))
+            for path, year, month, rows, size in zip(
+                actions["path"], actions["partition.year"], actions["partition.month"], actions["num_records"],
+                actions["size_bytes"],
             )
         ]
 
@@ -113,23 +144,37 @@ class CuratedTable:
         """True when the current version holds exactly the files of ``version`` (e.g. after a restore)."""
         return {f.key for f in self.files()} == {f.key for f in self.files(version)}
 
-    def commit(
-        self, data: pa.RecordBatchReader, chunks: list[tuple[int, int, int]], run_id: str
-    ) -> int:
-        """Replace the month ranges ``chunks`` with ``data`` in one atomic commit; return the new version."""
-        from deltalake import CommitProperties, WriterProperties, write_deltalake
+    def commit_files(self, added: list[StagedFile], removed: list[CuratedFile], schema: pa.Schema, run_id: str) -> int:
+        """Put ``added`` into the table and drop ``removed`` from it in ONE commit; return the new version.
 
-        exists = self.exists()
-        write_deltalake(
-            self.uri,
-            data,
-            partition_by=PARTITION_BY,
-            mode="overwrite" if exists else "append",
-            predicate=partition_predicate(chunks) if exists and chunks else None,
-            storage_options=self.options,
-            writer_properties=WriterProperties(compression="ZSTD", compression_level=1),
-            commit_properties=CommitProperties(custom_metadata={"run_id": run_id}),
-        )
+        The files are placed first (a local move, or an S3 upload); until the commit no reader sees
+        them, and a crash before it leaves only unreferenced files for :meth:`vacuum`.
+        """
+        import json
+        import time
+
+        from deltalake import CommitProperties, Schema
+        from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
+
+        now = int(time.time() * 1000)
+        adds = []
+        place = getattr(self.lake, "move_file", self.lake.put_file)
+        for f in added:
+            size = f.path.stat().st_size
+            place(f"{CURATED_TABLE}/{f.rel}", f.path)
+            adds.append(AddAction(f.rel, size, {"year": str(f.year), "month": str(f.month)}, now, True,
+                                  json.dumps({"numRecords": f.rows})))
+        props = CommitProperties(custom_metadata={"run_id": run_id})
+        if not self.exists():
+            create_table_with_add_actions(self.uri, Schema.from_arrow(schema), adds, mode="append",
+                                          partition_by=PARTITION_BY, storage_options=self.options, commit_properties=props)
+            return self._table().version()
+        prefix = f"{CURATED_TABLE}/"
+        removes = [RemoveAction(f.key[len(prefix):], True, now, f.size, {"year": str(f.year), "month": str(f.month)})
+                   for f in removed]
+        table = self._table()
+        table.create_write_transaction([*removes, *adds], mode="append", schema=table.schema(),
+                                       partition_by=PARTITION_BY, commit_properties=props)
         return self._table().version()
 
     def delete_all(self, run_id: str) -> int:
@@ -145,12 +190,44 @@ class CuratedTable:
         self._table().restore(version)
         return self._table().version()
 
-    def history_run_ids(self, limit: int = 20) -> Iterator[tuple[int, str | None]]:
-        for entry in self._table().history(limit):
-            yield int(entry.get("version", -1)), entry.get("run_id")
+    def vacuum(self, retention_hours: int = VACUUM_RETENTION_HOURS) -> int:
+        """Delete data files no version of the last ``retention_hours`` needs (replaced months, files a
+        killed writer never committed); return how many. The converge step only ever restores the
+        version the warehouse holds, which is current or at most one commit old, so a week is ample."""
+        removed = self._table().vacuum(retention_hours=retention_hours, dry_run=False, enforce_retention_duration=False)
+        return len(removed)
+
+    def legacy_files(self) -> list[str]:
+        """Parquet files of the layout before the Delta table (``year=YYYY/month=MM/part.parquet``)."""
+        if self.exists():
+            return []
+        return [k for k in self.lake.list(CURATED_TABLE) if k.endswith("/part.parquet")]
+
+    def migrate_legacy(self, run_id: str, work_dir: Path) -> int:
+        """Turn the pre-Delta curated files into the Delta table (one commit), then delete them."""
+        import duckdb
+
+        keys = self.legacy_files()
+        con = duckdb.connect()
+        try:
+            with ExitStack() as stack:
+                paths = [str(stack.enter_context(self.lake.local_copy(k))) for k in keys]
+                select = ("select * replace (cast(time_of_stop as varchar) as time_of_stop), stop_year as year, "
+                          "stop_month as month from read_parquet(?, hive_partitioning = false, union_by_name = true)")
+                schema = con.sql(select + " limit 0", params=[paths]).to_arrow_table().schema
+                out = work_dir / "legacy"
+                staged = stage_partitioned(con, select, [paths], out, f"{run_id}-legacy")
+                version = self.commit_files(staged, [], schema, run_id)
+        finally:
+            con.close()
+        for key in keys:
+            self.lake.delete(key)
+        log.warning("curated zone: %d file(s) of the pre-Delta layout migrated into a Delta table (version %s)",
+                    len(keys), version)
+        return version
 
 
-def converge(table: CuratedTable, recorded: int | None, warehouse_rows: int, run_id: str) -> str:
+def converge(table: CuratedTable, recorded: int | None, warehouse_rows: int, run_id: str, work_dir: Path) -> str:
     """Bring the curated zone back to the version the warehouse holds; return what was done.
 
     The warehouse records the version it loaded in the same transaction as the data. Anything
@@ -158,6 +235,8 @@ def converge(table: CuratedTable, recorded: int | None, warehouse_rows: int, run
     undone here; the rerun of that input writes it again. A lake *behind* the warehouse (files
     lost, a restore from backup) cannot be repaired automatically and stops the run.
     """
+    if not table.exists() and table.legacy_files():
+        table.migrate_legacy(run_id, work_dir)  # then adopted below when its rows equal the warehouse's
     if not table.exists():
         if warehouse_rows:
             raise CuratedError(

@@ -449,8 +449,9 @@ def load_hud_zip_tract(path: str | Path, zip_population: pd.Series | None = None
     the ZIP, the size being ``zip_population`` (e.g. MedianZIP ``Pop``) if given, else equal
     sizes (logged). The orientation is detected from which id the ratios sum to 1 over.
 
-    NOTE: HUD's ZIP is a USPS ZIP, not a ZCTA, and its tract vintage follows the quarter
-    (2010 tracts up to 2020 files, 2020 tracts after); use a 2010-tract file with ACS <= 2019.
+    NOTE: HUD's ZIP is a USPS ZIP, not a ZCTA, and its tract vintage follows the quarter (2010
+    tracts from 2012 Q1 to 2022 Q4, 2020 tracts from 2023 Q1); the bundle's ACS data is on 2010
+    tracts, and :func:`pipeline.reference.check_tract_vintage` refuses a 2020-tract file.
     """
     path = Path(path)
     raw = _read_table(path)

@@ -90,6 +90,15 @@ class LocalLake:
         shutil.copyfile(src, tmp)
         os.replace(tmp, path)
 
+    def move_file(self, key: str, src: Path) -> None:
+        """Like :meth:`put_file` for a file that is not needed afterwards: a rename when on the same disk."""
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(src, path)
+        except OSError:  # another file system
+            self.put_file(key, src)
+
     def get_bytes(self, key: str) -> bytes:
         return self._path(key).read_bytes()
 
@@ -107,7 +116,17 @@ class LocalLake:
         )
 
     def delete(self, key: str) -> None:
-        self._path(key).unlink(missing_ok=True)
+        path = self._path(key)
+        path.unlink(missing_ok=True)
+        # Folders emptied by the delete go too (S3 has none), up to the lake root.
+        root = self.root.resolve()
+        for parent in path.parents:
+            if parent == root or root not in parent.parents:
+                break
+            try:
+                parent.rmdir()
+            except OSError:  # not empty (or already gone)
+                break
 
     def uri(self, key: str) -> str:
         return str(self._path(key))

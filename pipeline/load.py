@@ -31,12 +31,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import runlog
+from .batch import Batch
 from .config import Settings, test_pause
 from .contract import check_batch, check_schema
-from .curated import CuratedTable, converge
-from .extract.base import ExtractResult, Source
+from .curated import VACUUM_RETENTION_HOURS, CuratedTable, converge
+from .extract.base import Source
 from .lake import Lake, open_lake
-from .quality import Checks, QualityError
+from .quality import Checks
 from .runlog import LoadResult
 from .sqlfiles import load_sql
 from .transform import TransformCounts, null_rates, transform, work_connection
@@ -60,15 +61,6 @@ def spill_dir(settings: Settings) -> Path:
     return settings.lake_path / "_tmp"
 
 
-def _extract_notes(extracted: ExtractResult) -> list[str]:
-    """What the source reported (no changes, watermark kept, new fields...), for the run log message."""
-    notes = list(extracted.notes)
-    new_fields = ", ".join(extracted.unknown_columns)
-    if new_fields and not any(new_fields in n for n in notes):
-        notes.append(f"columns not in the canonical schema (kept in raw only): {new_fields}")
-    return notes
-
-
 def _clean_dead_runs(dead: list[runlog.DeadRun], lake: Lake, spill: Path, settings: Settings) -> None:
     """Remove what dead runs left: their work folders and their landing/quarantine objects.
 
@@ -77,12 +69,25 @@ def _clean_dead_runs(dead: list[runlog.DeadRun], lake: Lake, spill: Path, settin
     """
     from .alerts import alert_abandoned
 
+    # Work folders: any left in the spill folder belongs to a run that is over (this run holds the
+    # load lock and has not made its own yet), including one killed after its commit.
+    for folder in spill.glob("batch-*") if spill.exists() else []:
+        shutil.rmtree(folder, ignore_errors=True)
     for run in dead:
-        shutil.rmtree(spill / f"batch-{run.run_id}", ignore_errors=True)
         for zone in ("landing", "quarantine"):
             for key in lake.list(f"{zone}/load_id={run.run_id}"):
                 lake.delete(key)
         alert_abandoned(settings, run.run_id, run.command, run.started_at)
+
+
+def _vacuum(table: CuratedTable) -> None:
+    """Best effort after a committed load: a failure here must not turn a success into a failure."""
+    try:
+        if table.exists() and (removed := table.vacuum()):
+            log.info("curated zone: vacuum removed %d file(s) older than %d h that no version needs",
+                     removed, VACUUM_RETENTION_HOURS)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("curated zone: vacuum skipped: %s: %s", type(exc).__name__, exc)
 
 
 def _warehouse_rows(warehouse: Warehouse) -> int:
@@ -117,10 +122,12 @@ def run_load(
             _clean_dead_runs(dead, lake, spill, settings)
             test_pause("begin")
             table = CuratedTable(lake)
-            lake_note = converge(table, runlog.read_lake_version(warehouse), _warehouse_rows(warehouse), result.run_id)
+            lake_note = converge(table, runlog.read_lake_version(warehouse), _warehouse_rows(warehouse), result.run_id,
+                                 work_dir)
             log.info(lake_note)
             _load(settings, source, result, started, lake, warehouse, table, work_dir, spill,
                   zip_assigner=zip_assigner, require_rows=require_rows, accept_schema_change=accept_schema_change)
+            _vacuum(table)
         result.seconds = time.perf_counter() - t0
         log.info(result.summary())
         return result
@@ -129,8 +136,6 @@ def run_load(
         result.seconds = time.perf_counter() - t0
         result.message = f"{type(exc).__name__}: {exc}"
         runlog.fail(warehouse, result, started)
-        if isinstance(exc, QualityError):
-            log.error("%s; the previous data keeps serving", exc)
         raise
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
@@ -150,6 +155,7 @@ def _load(
             con, source.name, result.run_id, zip_assigner or default_zip_assigner(), work_dir,
             finish=extracted.finish, window=getattr(source, "window", (None, None)),
         )
+        batch = Batch(result.run_id, source.name, extracted, counts)
         result.rows_raw = extracted.raw_records if extracted.raw_records is not None else counts.records
         result.watermark = extracted.watermark
         log.info("raw: %s records in %d object(s)", f"{result.rows_raw:,}", len(extracted.raw_keys))
@@ -163,28 +169,26 @@ def _load(
         checks.equal("raw = landing + quarantine", result.rows_raw, counts.landed + counts.quarantined, "records")
         if counts.quarantined:
             log.warning("quarantined %s row(s): %s", f"{counts.quarantined:,}", counts.quarantine_reasons)
-        write_landing_and_quarantine(con, lake, result.run_id, counts.landing_files)
+        write_landing_and_quarantine(lake, result.run_id, counts.landing_files, batch.quarantine)
         test_pause("landed")
         check_batch(result.rows_raw, counts.landed, counts.quarantined, settings.max_quarantine_share, require_rows)
-        nulls = null_rates(counts.landing_files)
+        batch.null_rates = null_rates(counts.landing_files)
         history = runlog.null_history(warehouse, source.name, min_rows=20)
-        extracted.notes.extend(check_schema(nulls, history, counts.landed, accept_schema_change))
+        extracted.notes.extend(check_schema(batch.null_rates, history, counts.landed, accept_schema_change))
         if counts.clipped:
             extracted.notes.append(f"{counts.clipped:,} over-long text value(s) clipped to the warehouse widths")
 
-        commit: CuratedCommit | None = None
         if counts.landed:
-            commit = merge_curated(con, lake, table, result.run_id)
-            result.rows_curated = commit.batch_rows
-            result.lake_version = commit.version
-            checks.equal("landing = curated", counts.landed, commit.batch_rows, "rows")
+            batch.commit = merge_curated(con, lake, table, result.run_id, counts.landing_files, work_dir)
+            result.rows_curated = batch.commit.batch_rows
+            result.lake_version = batch.commit.version
+            checks.equal("landing = curated", counts.landed, batch.commit.batch_rows, "rows")
             test_pause("curated")
-        quarantine_rows = con.table("quarantine").to_arrow_table()
         with ExitStack() as stack:
-            batch = None
-            if commit is not None:
-                batch = _staging(con, lake, commit, result.run_id, stack, local=not settings.lake_is_s3)
-            _publish(result, started, warehouse, table, batch, quarantine_rows, checks, nulls, extracted)
+            staging = None
+            if batch.commit is not None:
+                staging = _staging(con, lake, batch.commit, result.run_id, stack, local=not settings.lake_is_s3)
+            _publish(result, started, warehouse, table, batch, staging, checks)
     finally:
         con.close()
 
@@ -218,19 +222,19 @@ def _stage(s, batch, run_id: str) -> int:  # noqa: ANN001
 
 
 def _publish(
-    result: LoadResult, started: datetime, warehouse: Warehouse, table: CuratedTable,
-    batch, quarantine_rows, checks: Checks, nulls: dict[str, float], extracted: ExtractResult,  # noqa: ANN001
+    result: LoadResult, started: datetime, warehouse: Warehouse, table: CuratedTable, batch: Batch,
+    staging, checks: Checks,  # noqa: ANN001
 ) -> None:
     """The warehouse transaction: stage, merge, stops, marts, checks, lake version, watermark, run row.
 
-    ``batch`` is None when the source had nothing new (a quiet day): the run is still recorded.
+    ``staging`` is None when the source had nothing new (a quiet day): the run is still recorded.
     """
     with warehouse.session() as s:
         before = int(s.scalar("select count(*) from moco_traffic_violations"))
-        if batch is None:
-            _record_quiet_run(s, result, started, table, checks, nulls, extracted, before)
+        if staging is None:
+            _record_quiet_run(s, result, started, table, checks, batch, before)
             return
-        staged = _stage(s, batch, result.run_id)
+        staged = _stage(s, staging, result.run_id)
         checks.equal("curated = staged", result.rows_curated, int(staged), "rows")
         first_load = before == 0
         # A first load has nothing to replace and builds every stop, one stop year at a time.
@@ -252,7 +256,7 @@ def _publish(
             result.changes = {k: int(row[k]) for k in row.index}
             for temp in ("affected_stops", "charge_changes", "replaced_file_rows", "stops_before"):
                 s.execute(f"drop table {temp}")
-        s.stage("stg_quarantine", quarantine_rows, like="quarantine_rows")
+        s.stage("stg_quarantine", batch.quarantine, like="quarantine_rows")
         s.script("warehouse/merge_quarantine")
         after = int(s.scalar("select count(*) from moco_traffic_violations"))
         result.warehouse_rows = after
@@ -267,22 +271,19 @@ def _publish(
         checks.equal("curated zone = warehouse", table.row_count(), result.warehouse_rows, "rows")
         s.script("marts/refresh")
         now = datetime.now(timezone.utc)
-        if result.lake_version is None:
-            result.lake_version = table.version()
-        if result.lake_version is not None:
-            runlog.set_state(s, runlog.LAKE_VERSION_KEY, str(result.lake_version), now)
+        runlog.set_state(s, runlog.LAKE_VERSION_KEY, str(result.lake_version), now)  # set by the curated commit
         if result.watermark is not None:
             runlog.set_state(s, runlog.WATERMARK_KEY, result.watermark.isoformat(), now)
         test_pause("warehouse", busy=_server_busy(s))
         max_date = s.scalar("select max(date_of_stop) from moco_traffic_violations")
         result.status = "success"
-        result.message = "; ".join([*_extract_notes(extracted), checks.summary()])
-        runlog.record(s, result, started, datetime.now(timezone.utc), nulls, max_date)
+        result.message = "; ".join([*batch.notes, checks.summary()])
+        runlog.record(s, result, started, datetime.now(timezone.utc), batch.null_rates, max_date)
     test_pause("committed")
 
 
 def _record_quiet_run(s, result: LoadResult, started: datetime, table: CuratedTable, checks: Checks,  # noqa: ANN001
-                      nulls: dict[str, float], extracted: ExtractResult, rows: int) -> None:
+                      batch: Batch, rows: int) -> None:
     """A run that read nothing new: nothing to merge; the run and its (kept) watermark are recorded."""
     result.warehouse_rows = rows
     result.warehouse_stops = int(s.scalar("select count(*) from stops"))
@@ -292,9 +293,9 @@ def _record_quiet_run(s, result: LoadResult, started: datetime, table: CuratedTa
     if result.watermark is not None:
         runlog.set_state(s, runlog.WATERMARK_KEY, result.watermark.isoformat(), now)
     result.status = "success"
-    result.message = "; ".join([*_extract_notes(extracted), checks.summary()])
+    result.message = "; ".join([*batch.notes, checks.summary()])
     max_date = s.scalar("select max(date_of_stop) from moco_traffic_violations")
-    runlog.record(s, result, started, now, nulls, max_date)
+    runlog.record(s, result, started, now, batch.null_rates, max_date)
 
 
 def _server_busy(session):  # noqa: ANN001, ANN202

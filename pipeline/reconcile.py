@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from . import runlog
 from .config import Settings
-from .curated import CuratedTable
+from .curated import CuratedTable, stage_partitioned
 from .extract.socrata import SocrataExtractor
 from .lake import Lake, open_lake
 from .runlog import LoadResult
@@ -76,6 +76,9 @@ def _present_at_portal(extractor: SocrataExtractor, ids: Iterable[str]) -> set[s
 def _remove_from_curated(lake: Lake, removed: pa.Table, run_id: str) -> int | None:
     """Commit the curated table without ``removed`` (row_id, stop_year, stop_month): one Delta commit
     replacing just the months that held them. Returns the new version (None if there is no table)."""
+    import tempfile
+    from pathlib import Path
+
     table = CuratedTable(lake)
     if not table.exists():
         return None
@@ -84,22 +87,28 @@ def _remove_from_curated(lake: Lake, removed: pa.Table, run_id: str) -> int | No
         con.register("removed", removed)
         months = {(int(y), int(m)) for y, m in con.execute("select distinct stop_year, stop_month from removed").fetchall()}
         files = [f for f in table.files() if (f.year, f.month) in months]
-        with ExitStack() as stack:
+        if not files:
+            return table.version()
+        with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="reconcile-") as tmp:
             paths = [str(stack.enter_context(lake.local_copy(f.key))) for f in files]
-            kept = con.sql(
-                "select *, stop_year as year, stop_month as month "
-                "from read_parquet(?, hive_partitioning = false, union_by_name = true) "
-                "where row_id not in (select row_id from removed)",
-                params=[paths],
-            ).to_arrow_reader(122_880) if paths else None
-            if kept is None:
-                return table.version()
-            return table.commit(kept, [(y, m, m) for y, m in sorted(months)], run_id)
+            select = ("select *, stop_year as year, stop_month as month "
+                      "from read_parquet(?, hive_partitioning = false, union_by_name = true) "
+                      "where row_id not in (select row_id from removed)")
+            schema = con.sql(select + " limit 0", params=[paths]).to_arrow_table().schema
+            staged = stage_partitioned(con, select, [paths], Path(tmp), f"{run_id}-reconcile")
+            return table.commit_files(staged, files, schema, run_id)
     finally:
         con.close()
 
 
-def reconcile(
+def reconcile(*args, **kwargs) -> ReconcileResult:  # noqa: ANN002, ANN003
+    """:func:`_reconcile` under the load lock (a reconcile and a load never interleave)."""
+    warehouse = kwargs["warehouse"] if "warehouse" in kwargs else args[1]
+    with warehouse.run_lock():
+        return _reconcile(*args, **kwargs)
+
+
+def _reconcile(
     settings: Settings,
     warehouse: Warehouse,
     delete: bool = False,

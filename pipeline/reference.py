@@ -11,6 +11,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from .config import REFERENCE_DIR, Settings
 from .warehouse import Warehouse
 
@@ -24,6 +26,8 @@ def build_reference_tables(ref_dir: Path = REFERENCE_DIR, hud_path: Path | None 
     bundle = demographics.load_bundle(ref_dir)
     if hud_path is not None:
         weights = geo.load_hud_zip_tract(hud_path)
+        check_tract_vintage(weights["tract"], bundle["tracts"]["GEOID"], bundle["tract_poverty_2020"]["tract_2020"],
+                            Path(hud_path).name)
         log.info("ZIP<->tract weights: HUD RES_RATIO from %s (%d pairs)", Path(hud_path).name, len(weights))
     else:
         # Recomputed from the shipped polygons each time (about a second) rather than trusted from a
@@ -38,6 +42,37 @@ def build_reference_tables(ref_dir: Path = REFERENCE_DIR, hud_path: Path | None 
         ),
         "zip_demographics": demographics.zip_demographics_from_bundle(bundle, weights),
     }
+
+
+class TractVintageError(ValueError):
+    """A crosswalk on 2020 census tracts given where the bundled census data uses 2010 tracts."""
+
+
+def check_tract_vintage(crosswalk_tracts: pd.Series, tracts_2010: pd.Series, tracts_2020: pd.Series, name: str) -> None:
+    """Refuse a crosswalk whose tracts are not the bundle's 2010 tracts.
+
+    The bundled ACS counts and polygons are on 2010 census tracts; HUD's crosswalk files use 2010
+    tracts from 2012 Q1 to 2022 Q4 and 2020 tracts from 2023 Q1. Tract ids mostly survive a census,
+    so the tell is a tract id that exists only in 2020 (a split or renumbered tract): one is enough.
+    Only the bundle's counties are looked at (a national file holds every county).
+    """
+    counties = set(tracts_2010.str[:5])
+    ours = set(crosswalk_tracts[crosswalk_tracts.str[:5].isin(counties)])
+    if not ours:
+        raise TractVintageError(f"{name}: no census tract of the bundled counties ({', '.join(sorted(counties))}); "
+                                "is it a crosswalk for Maryland?")
+    only_2020 = sorted(ours & (set(tracts_2020) - set(tracts_2010)))
+    if only_2020:
+        raise TractVintageError(
+            f"{name} uses 2020 census tracts ({len(only_2020)} of its {len(ours)} tracts in these counties exist "
+            f"only since 2020, e.g. {', '.join(only_2020[:3])}), but the bundled census data uses 2010 tracts, so "
+            "its weights would be applied to the wrong areas. Use a HUD file on 2010 tracts: any quarter from "
+            "2012 Q1 to 2022 Q4, e.g. TRACT_ZIP_122022.xlsx (HUD switched to 2020 tracts in 2023 Q1); or leave "
+            "out --hud-zip-tract to keep the land-area weights.")
+    unknown = ours - set(tracts_2010)
+    if unknown:
+        log.warning("%s: %d tract(s) of the bundled counties are not in the bundle's 2010 tracts and get no "
+                    "demographics: %s", name, len(unknown), ", ".join(sorted(unknown)[:10]))
 
 
 def load_reference(settings: Settings, warehouse: Warehouse, hud_path: Path | None = None) -> dict[str, Any]:

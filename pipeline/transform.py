@@ -42,6 +42,7 @@ class TransformCounts:
     zip_status: dict[str, int]
     quarantine_reasons: dict[str, int]
     landing_files: list[Path]  # one per stop year (the curated view reads these)
+    quarantine: pa.Table  # rejected records with their reason (sql/transform/quarantine.sql)
     clipped: int = 0  # over-long text values clipped to the warehouse widths (rows kept)
 
     @property
@@ -172,8 +173,6 @@ def write_landing(
     rejects: list[pa.RecordBatch] = []
     years = YearFiles(landing_dir, schema)
     for batch in reader:
-        if seen:
-            test_pause("transforming")  # mid-stream: some landing rows written, the source not read to its end
         seen += batch.num_rows
         keep = batch.column("in_window")
         outside += batch.num_rows - (pc.sum(keep).as_py() or 0)
@@ -185,6 +184,7 @@ def write_landing(
         clipped += int(pc.sum(passed.column("n_clipped")).as_py() or 0)
         if passed.num_rows:
             years.write(passed.select(schema.names))
+        test_pause("transforming")  # mid-stream: landing files open and unfinished
     files = years.close()
     log.debug("transform/landing: %s rows in %.2f s", f"{seen:,}", time.perf_counter() - start)
     rejected_table = pa.Table.from_batches(rejects, reader.schema) if rejects else reader.schema.empty_table()
@@ -244,16 +244,19 @@ def transform(
         ).fetchall()
     )
     landed = one("select count(*) from read_parquet(getvariable('landing_files'))")
+    quarantine = con.table("quarantine").to_arrow_table()
+    con.execute("drop table quarantine")
     return TransformCounts(
         typed=typed,
         outside_window=outside,
         reader_rejects=int(reader_rejects),
         landed=landed,
-        quarantined=one("select count(*) from quarantine"),
+        quarantined=quarantine.num_rows,
         with_zip=sum(int(z) for _, _, z in by_status),
         zip_status={str(k): int(v) for k, v in status.items()},
         quarantine_reasons={str(k): int(v) for k, v in reasons.items()},
         landing_files=landing,
+        quarantine=quarantine,
         clipped=clipped,
     )
 

@@ -6,33 +6,22 @@ The curated zone is a Delta table (:mod:`pipeline.curated`); a batch merges into
 from __future__ import annotations
 
 import logging
-import tempfile
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from .curated import CuratedFile, CuratedTable, staging_select
-from .lake import Lake
+from .curated import CuratedFile, CuratedTable, StagedFile, stage_partitioned, staging_select
+from .lake import Lake, write_parquet
 from .transform import landing_year
 
 log = logging.getLogger(__name__)
 
 
 
-def _copy_to_lake(con: duckdb.DuckDBPyConnection, lake: Lake, select_sql: str, key: str, tmp: Path) -> None:
-    path = tmp / Path(key).name
-    con.execute(f"copy ({select_sql}) to '{path}' (format parquet, compression zstd, compression_level 1)")
-    lake.put_file(key, path)
-
-
-def write_landing_and_quarantine(
-    con: duckdb.DuckDBPyConnection, lake: Lake, load_id: str, landing: list[Path]
-) -> list[str]:
+def write_landing_and_quarantine(lake: Lake, load_id: str, landing: list[Path], quarantine: pa.Table) -> list[str]:
     """Landing = typed rows that passed (the files the transform wrote, one per stop year);
     quarantine = rows that did not, with the reason."""
     keys = []
@@ -40,8 +29,7 @@ def write_landing_and_quarantine(
         keys.append(f"landing/load_id={load_id}/{path.name}")
         lake.put_file(keys[-1], path)
     keys.append(f"quarantine/load_id={load_id}/rejects.parquet")
-    with tempfile.TemporaryDirectory(prefix="zones-") as tmp:
-        _copy_to_lake(con, lake, "select * from quarantine", keys[-1], Path(tmp))
+    write_parquet(lake, keys[-1], quarantine)
     return keys
 
 
@@ -55,7 +43,7 @@ class CuratedCommit:
     version: int
     version_before: int | None
     new_files: list[CuratedFile]  # files added by this commit (they hold this batch's rows, and kept ones)
-    batch_rows: int  # this batch's rows as written (counted in the stream sent to Delta)
+    batch_rows: int  # this batch's rows as written (counted in the files before the commit)
     chunks: list[tuple[int, int, int]]
 
 
@@ -84,16 +72,17 @@ def _month_chunks(month_rows: dict[tuple[int, int], int]) -> list[tuple[int, int
 
     At county scale a year (~150k rows) is one run; at 10x a year splits into a few, so no merge
     query holds more than ~CHUNK_ROWS rows (measured: a 1.4M-row year spilled and made the 20M
-    backfill superlinear).
+    backfill superlinear). Every month of a run is one the batch touches, so replacing the run's
+    files replaces nothing else.
     """
     chunks: list[tuple[int, int, int]] = []
     for year in sorted({y for y, _ in month_rows}):
         start = last = None
         total = 0
         for month in range(1, 13):
-            rows = month_rows.get((year, month), 0)
-            if not rows and (year, month) not in month_rows:
+            if (year, month) not in month_rows:
                 continue
+            rows = month_rows[(year, month)]
             if start is not None and (total + rows > CHUNK_ROWS or month != last + 1):
                 chunks.append((year, start, last))
                 start, total = None, 0
@@ -125,26 +114,29 @@ merged as (
 )
 select *, stop_year as year, stop_month as month from merged
 """
+NO_OLD_ROWS = "select * replace (cast(time_of_stop as varchar) as time_of_stop) from curated where false"
 
 
 def merge_curated(
-    con: duckdb.DuckDBPyConnection, lake: Lake, table: CuratedTable, load_id: str
+    con: duckdb.DuckDBPyConnection, lake: Lake, table: CuratedTable, load_id: str, landing: list[Path],
+    work_dir: Path,
 ) -> CuratedCommit:
     """Merge the batch into the curated table in one Delta commit, so that each row_id is in exactly one place.
 
     For each run of consecutive months the batch touches (its months, plus any month holding an
-    older version of a batch row whose date was edited), the existing rows of those months are
-    kept unless the batch replaces them (same rule as the warehouse merge), the batch's rows are
-    added, and the commit replaces exactly those months. A rerun therefore writes the same rows,
-    and the zone's total always equals the warehouse's. Nothing is visible until the commit.
+    older version of a batch row whose date was edited), DuckDB writes the months' existing rows
+    that the batch does not replace (same rule as the warehouse merge) plus the batch's rows, as
+    new files; one commit then adds them and removes the months' old files. Memory holds one run of
+    months (<= ~CHUNK_ROWS rows), whatever the batch size. A rerun writes the same rows, and the
+    zone's total always equals the warehouse's. Nothing is visible until the commit.
     """
     before = table.version()
     existing = table.files()
-    all_files = con.execute("select getvariable('landing_files')").fetchall()[0][0]
+    all_files = [str(p) for p in landing]
     by_year = {year: f for f in all_files if (year := landing_year(f)) is not None}
     month_rows: dict[tuple[int, int], int] = {}
     for year, month, n in con.execute(
-        "select year(date_of_stop), month(date_of_stop), count(*) from read_parquet(getvariable('landing_files')) group by 1, 2"
+        "select year(date_of_stop), month(date_of_stop), count(*) from read_parquet(?) group by 1, 2", [all_files]
     ).fetchall():
         month_rows[(int(year), int(month))] = int(n)
     batch_months = set(month_rows)
@@ -157,37 +149,34 @@ def merge_curated(
     keys_sql = "select row_id, content_key, source from curated" + ("" if touched else " limit 0")
     con.execute("set variable curate_files = ?", [all_files])
     con.execute(f"create or replace temp table batch_keys as {keys_sql}")
-    counted = {"batch": 0}
-
-    def batches(stack: ExitStack) -> Iterator[pa.RecordBatch]:
-        for year, lo, hi in chunks:
+    schema = con.sql(MERGE_SQL.format(old_sql=NO_OLD_ROWS, new_where="false")).to_arrow_table().schema
+    staged: list[StagedFile] = []
+    out_root = work_dir / "curated"
+    with ExitStack() as stack:
+        for n, (year, lo, hi) in enumerate(chunks):
             old = [f.key for f in touched if f.year == year and lo <= f.month <= hi]
             old_paths = _local_paths(stack, lake, old)
             landing_file = by_year.get(year)
             # The curated view reads the variable curate_files: this year's landing file only.
             con.execute("set variable curate_files = ?", [[landing_file] if landing_file else all_files[:1]])
             old_sql = ("select * from read_parquet(?, union_by_name = true, hive_partitioning = false)"
-                       if old_paths else "select * replace (cast(time_of_stop as varchar) as time_of_stop) from curated where false")
+                       if old_paths else NO_OLD_ROWS)
             new_where = "stop_month between ? and ?" if landing_file else "false"
             params = ([old_paths] if old_paths else []) + ([lo, hi] if landing_file else [])
-            reader = con.sql(MERGE_SQL.format(old_sql=old_sql, new_where=new_where), params=params).to_arrow_reader(122_880)
-            for batch in reader:
-                counted["batch"] += int(pc.sum(pc.equal(batch.column("load_id"), load_id)).as_py() or 0)
-                yield batch
-
-    with ExitStack() as stack:
-        first = con.sql(MERGE_SQL.format(
-            old_sql="select * replace (cast(time_of_stop as varchar) as time_of_stop) from curated where false",
-            new_where="false")).to_arrow_table().schema
-        schema = first
-        version = table.commit(pa.RecordBatchReader.from_batches(schema, batches(stack)), chunks, load_id)
+            staged += stage_partitioned(con, MERGE_SQL.format(old_sql=old_sql, new_where=new_where), params,
+                                        out_root / f"{n:04d}", f"{load_id}-{n:04d}")
     con.execute("set variable curate_files = ?", [all_files])
     con.execute("drop table batch_keys")
+    batch_rows = con.execute(
+        "select count(*) from read_parquet(?, hive_partitioning = false) where load_id = ?",
+        [[str(f.path) for f in staged], load_id],
+    ).fetchall()[0][0] if staged else 0
+    version = table.commit_files(staged, touched, schema, load_id)
     before_keys = {f.key for f in existing}
     new_files = [f for f in table.files() if f.key not in before_keys]
-    log.info("curated: version %s -> %s, %d month range(s), %d file(s) added (%d month(s) touched only by moved rows)",
-             before, version, len(chunks), len(new_files), len(moved - batch_months))
-    return CuratedCommit(version, before, new_files, counted["batch"], chunks)
+    log.info("curated: version %s -> %s, %d month range(s), %d file(s) added, %d replaced (%d month(s) touched "
+             "only by moved rows)", before, version, len(chunks), len(staged), len(touched), len(moved - batch_months))
+    return CuratedCommit(version, before, new_files, int(batch_rows), chunks)
 
 
 def curated_batch_reader(

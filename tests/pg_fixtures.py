@@ -63,7 +63,7 @@ RUN_LOG_VARIES = ["run_id", "started_at", "finished_at", "message"]
 
 # id -> (call(queries module, FilterState), uses the filters)
 DASHBOARD_CALLS = {
-    "freshness": (lambda q, f: q.freshness(), False),
+    "provenance": (lambda q, f: q.provenance(), False),
     "zip_options": (lambda q, f: q.zip_options(), False),
     "year_coverage": (lambda q, f: q.year_coverage(), False),
     "residents": (lambda q, f: q.residents(), False),
@@ -76,8 +76,12 @@ DASHBOARD_CALLS = {
     "zip_map": (lambda q, f: q.zip_map(f), True),
     "location_grid": (lambda q, f: q.location_grid(f), True),
     "weekday_hour": (lambda q, f: q.weekday_hour(f), True),
-    "year_compare_district": (lambda q, f: q.year_compare(f, "district", 2016, 2017, (6, 30)), True),
-    "year_compare_zip": (lambda q, f: q.year_compare(f, "zip", 2015, 2016, date(2016, 12, 31), top_n=5), True),
+    "year_compare_district": (lambda q, f: q.year_compare(
+        f, "district", [date(2015, m, 10) for m in range(1, 13)], [date(2016, m, 10) for m in range(1, 13)]), True),
+    "year_compare_zip": (lambda q, f: q.year_compare(
+        f, "zip", [date(2015, 3, d) for d in range(1, 31)], [date(2016, 3, d) for d in range(1, 31)], top_n=5), True),
+    "covered_days": (lambda q, f: q.covered_days(), False),
+    "change_log": (lambda q, f: q.change_log(5).drop(columns=RUN_LOG_VARIES[:3]), False),
     "stops_by_race_gender": (lambda q, f: q.stops_by(f, "race", "gender", suppress=True), True),
     "stops_by_month": (lambda q, f: q.stops_by(f, "month"), True),
     "stops_by_description": (lambda q, f: q.stops_by(f, "description", "outcome", suppress=True), True),

@@ -1,14 +1,18 @@
 """The real dashboard in Debian's chromium (Playwright's Python API, never `playwright install`).
 
-Starts `streamlit run streamlit_app.py` on port 0 (the OS picks a free port; the test reads it back from
-the server's own log line, so no port is chosen and released first) against the sample warehouse, opens every
-page, changes a filter and checks that the numbers update, saves a screenshot per page to
-test-artifacts/, and records every request the browser makes: none may leave this machine.
+Starts `streamlit run streamlit_app.py` on port 0 (the OS picks a free port and the test reads it
+back from the server's own log line: no port is chosen and released first) against the sample
+warehouse (bound to 127.0.0.1 by .streamlit/config.toml, not by a flag), opens every page in English and Spanish at
+desktop and phone width, runs axe-core on each (no serious or critical violation), changes filters
+and checks that the numbers update, opens hostile links, watches the first paint, saves a
+screenshot per page to test-artifacts/, and records every request the browser makes: none may leave
+this machine.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import subprocess
@@ -30,8 +34,12 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 TIMEOUT_MS = 60_000
+SCREENS = [Path(p) for p in os.environ.get("SCREENSHOT_DIRS", "").split(os.pathsep) if p]
+SERVER: dict = {}
+PAGES = ["", "my-zip?zip=20902", "map", "trends", "people", "disparities", "data", "changes"]
+VIEWPORTS = {"desktop": {"width": 1280, "height": 1000}, "phone": {"width": 390, "height": 844}}
 
-SERVER_URL = re.compile(r"URL: (http://127\.0\.0\.1:\d+)")
+SERVER_URL = re.compile(r"URL: (http://127\.0\.0\.1:(\d+))")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -49,16 +57,16 @@ def server(sample_warehouse, tmp_path_factory):
     log = open(log_path, "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"), "--server.headless", "true",
-         "--server.port", "0", "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],
+         "--server.port", "0", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 60
-    base = None
+    base = port = None
     while True:
         if base is None:
             found = SERVER_URL.search(log_path.read_text())
-            base = found.group(1) if found else None
+            if found:
+                base, port = found.group(1), int(found.group(2))
         try:
             if base is not None:
                 with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
@@ -70,6 +78,7 @@ def server(sample_warehouse, tmp_path_factory):
             proc.kill()
             raise RuntimeError(f"streamlit did not start: {log_path.read_text()[-2000:]}")
         time.sleep(0.3)
+    SERVER.update(log=log_path, port=port)
     yield base
     proc.terminate()
     try:
@@ -138,7 +147,9 @@ def metric_value(page, label: str):
 
 
 def shot(page, name: str) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    for folder in [ARTIFACTS, *SCREENS]:  # SCREENSHOT_DIRS: extra folders for a reviewer's copies
+        folder.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
 
 
 def test_overview_updates_when_a_filter_changes(browser_page, server, con):
@@ -202,15 +213,18 @@ def test_the_map_draws_offline_and_a_zip_can_be_chosen(browser_page, server, con
 def test_trends_update_when_a_filter_changes(browser_page, server, con):
     from playwright.sync_api import expect
 
+    from tests.test_dashboard_pages import count_on, matched_days
+
     page = browser_page
     open_page(page, server, "trends")
-    latest = con.execute("select max(stop_year) from stops").fetchall()[0][0]
-    last = con.execute(f"select max(date_of_stop) from stops where stop_year = {latest}").fetchall()[0][0]
-    cut = f"stop_year = {latest} and date_of_stop <= DATE '{last}'"
-    expect(metric_value(page, f"Stops in {latest}")).to_have_text(f"{count(con, cut):,}")
-    choose(page, "flt_gender", "Female")
-    women = count(con, cut + " and gender = 'F'")
-    expect(metric_value(page, f"Stops in {latest}")).to_have_text(f"{women:,}", timeout=TIMEOUT_MS)
+    latest, earlier = con.execute("select max(stop_year), max(stop_year) filter (where stop_year < "
+                                  "(select max(stop_year) from stops)) from stops").fetchone()
+    days_a, days_b = matched_days(con, earlier, latest)
+    expect(metric_value(page, f"Stops in {latest}")).to_have_text(f"{count_on(con, days_b):,}")
+    choose(page, "flt_gender", "Male")
+    men = count_on(con, days_b, "gender = 'M'")
+    expect(metric_value(page, f"Stops in {latest}")).to_have_text(f"{men:,}" if men >= 10 else "fewer than 10",
+                                                                  timeout=TIMEOUT_MS)
     settle(page)
     assert page.locator(".js-plotly-plot").count() >= 4
     shot(page, "trends")
@@ -245,7 +259,8 @@ def test_pages_are_readable_at_phone_width(browser_page, server):
     page = browser_page
     page.set_viewport_size({"width": 390, "height": 1600})
     try:
-        for path, name in (("", "overview_phone"), ("map", "map_phone"), ("people", "people_phone")):
+        for path, name in (("", "overview_phone"), ("map", "map_phone"), ("people", "people_phone"),
+                           ("my-zip?zip=20902", "my_zip_phone"), ("disparities", "disparities_phone")):
             open_page(page, server, path)
             page.wait_for_timeout(1500)
             overflow = page.evaluate(
@@ -256,9 +271,116 @@ def test_pages_are_readable_at_phone_width(browser_page, server):
         page.set_viewport_size({"width": 1280, "height": 2000})
 
 
+def test_the_server_listens_on_127_0_0_1_only(server):
+    """.streamlit/config.toml binds the server (the fixture passes no address flag)."""
+    port = SERVER["port"]
+    listening = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.split(":")
+            if state == "0A" and int(hex_port, 16) == port:  # 0A = LISTEN
+                listening.append(address)
+    assert listening == ["0100007F"], listening  # 127.0.0.1, and nothing on 0.0.0.0 or ::
+    log = SERVER["log"].read_text()
+    assert f"URL: http://127.0.0.1:{port}" in log and "External URL" not in log and "Network URL" not in log
+
+
+def test_the_first_paint_shows_only_the_dashboards_own_menu(browser_page, server):
+    """No auto-discovered 'streamlit app / data / disparities...' menu, not even for a moment."""
+    page = browser_page
+    seen: list[str] = []
+    page.goto(f"{server}/trends", wait_until="commit")
+    deadline = time.monotonic() + 8
+    while time.monotonic() < deadline:
+        seen += page.evaluate("""() => Array.from(document.querySelectorAll(
+            '[data-testid="stSidebarNav"] a, [data-testid="stSidebarNavLink"]')).map(a => a.textContent.trim())""")
+        page.wait_for_timeout(50)
+    settle(page)
+    assert seen, "the menu was sampled"
+    titles = ("Overview", "My ZIP code", "Map", "Trends", "People", "Disparities", "What changed", "Data")
+    assert all(s.endswith(titles) for s in seen), sorted(set(seen))  # (the text starts with the icon's name)
+    assert "Page not found" not in page.content()
+
+
+HOSTILE = {
+    "race": "[Click here](http://evil.example/phish) ![x](http://evil.example/pixel.png) :red[OFFICIAL]",
+    "zip": "9" * 60_000,
+}
+
+
+def test_hostile_links_are_shown_as_short_plain_text(browser_page, server):
+    from urllib.parse import urlencode
+
+    page = browser_page
+    open_page(page, server, "?" + urlencode(HOSTILE))
+    alerts = page.locator("[data-testid='stAlert']")
+    text = " ".join(alerts.all_inner_texts()).replace("\u200b", "")  # the zero-width space that stops autolinks
+    assert "[Click here](http://evil.example/phish)" in text  # literally, as typed
+    assert alerts.locator("a").count() == 0 and alerts.locator("img").count() == 0
+    assert alerts.locator("[style*='color']").count() == 0 or "OFFICIAL" in text
+    assert len(text) < 1500, len(text)  # a 60,000-character value is not echoed
+    assert not [u for u in page.requests if urlsplit(u).hostname == "evil.example"]
+    shot(page, "hostile_link")
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+def test_every_page_is_accessible_and_readable(browser_page, server, lang, viewport):
+    """axe-core on every page in both languages: no serious or critical violation; no exception;
+    no sideways scrolling on a phone."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    page = browser_page
+    page.set_viewport_size(VIEWPORTS[viewport])
+    axe = Axe()
+    report = []
+    try:
+        for path in PAGES:
+            sep = "&" if "?" in path else "?"
+            open_page(page, server, f"{path}{sep}lang={lang}")
+            page.wait_for_timeout(1500 if "map" in path or "zip" in path else 300)
+            assert page.locator("[data-testid='stException']").count() == 0, path
+            if lang == "es":
+                assert page.locator("html").get_attribute("lang") in (None, "en", "es")
+            overflow = page.evaluate(
+                "() => document.querySelector('[data-testid=\"stMain\"]').scrollWidth - window.innerWidth")
+            assert overflow <= 1, f"{path or 'overview'} scrolls sideways ({overflow}px)"
+            results = axe.run(page)
+            bad = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+            report.append((path, [(v["id"], v["impact"], len(v["nodes"])) for v in results.response["violations"]]))
+            name = (path.split("?")[0] or "overview").replace("-", "_")
+            shot(page, f"{name}_{lang}_{viewport}")
+            assert not bad, (path, [(v["id"], v["impact"], v["help"], [n["target"] for n in v["nodes"]][:3]) for v in bad])
+    finally:
+        (ARTIFACTS / f"axe_{lang}_{viewport}.json").write_text(json.dumps(report, indent=1))
+        page.set_viewport_size({"width": 1280, "height": 2000})
+
+
+def test_a_filter_changes_the_numbers_in_spanish(browser_page, server, con):
+    from playwright.sync_api import expect
+
+    page = browser_page
+    open_page(page, server, "?lang=es")
+    expect(page.locator("h1").first).to_have_text("Paradas de tráfico en el condado de Montgomery (Maryland)")
+    expect(metric_value(page, "Paradas").first).to_have_text(f"{count(con):,}".replace(",", "."))
+    choose(page, "flt_race", "Negra")
+    black = count(con, "race = 'BLACK'")
+    expect(metric_value(page, "Paradas").first).to_have_text(f"{black:,}".replace(",", "."), timeout=TIMEOUT_MS)
+    expect(page).to_have_url(re.compile(r"lang=es"))
+    expect(page).to_have_url(re.compile(r"race=black"))
+    page.locator(".st-key-ui_lang").get_by_text("English").click()
+    expect(page.locator("h1").first).to_have_text("Traffic stops in Montgomery County, MD", timeout=TIMEOUT_MS)
+    expect(metric_value(page, "Stops").first).to_have_text(f"{black:,}", timeout=TIMEOUT_MS)
+
+
 def test_no_request_leaves_this_machine(browser_page, server):
     # Run alone, no other test has opened a page yet: open every page here too.
-    for path in ("", "map", "trends", "people", "data"):
+    for path in PAGES:
         open_page(browser_page, server, path)
     assert browser_page.requests, "the browser made requests"
     external = []

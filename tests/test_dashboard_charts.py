@@ -1,94 +1,129 @@
-"""Chart builders are pure: DataFrames in, figures out; numbers and accessibility checked directly."""
+"""Table, chart and map builders are pure: DataFrames in, tables and figures out; numbers, the
+small-count policy and accessibility checked directly."""
 
 from __future__ import annotations
 
 import json
 from datetime import date
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from dashboard import charts
-from dashboard.filters import RACE_LABELS
+from dashboard import charts, i18n, maps, tables
+from dashboard.ui import plain
+
+K = 10
 
 
 def test_monthly_trend_fills_empty_months_with_zero_and_labels_stops_and_charges():
-    df = pd.DataFrame({"stop_year": [2016, 2016], "stop_month": [1, 4], "stops": [5, 7], "charges": [9, 8]})
-    fig = charts.monthly_trend(df)
-    names = [t.name for t in fig.data]
-    assert names == ["Stops", "Charges (rows)"]
-    assert list(fig.data[0].y) == [5, 0, 0, 7]
+    df = pd.DataFrame({"stop_year": [2016, 2016], "stop_month": [1, 4], "stops": [15, 17], "charges": [19, 18]})
+    fig = charts.monthly_trend(df, K)
+    assert [t.name for t in fig.data] == ["Stops", "Charges (rows)"]
+    assert list(fig.data[0].y) == [15, 0, 0, 17]
     # not colour alone: the two lines also differ by dash and marker
     assert fig.data[0].line.dash != fig.data[1].line.dash
     assert fig.data[0].marker.symbol != fig.data[1].marker.symbol
 
 
+def test_small_counts_are_not_drawn_nor_written():
+    df = pd.DataFrame({"stop_year": [2016, 2016], "stop_month": [1, 2], "stops": [3, 40], "charges": [5, 60]})
+    fig = charts.monthly_trend(df, K)
+    stops, charges = (list(t.y) for t in fig.data)
+    assert np.isnan(stops[0]) and np.isnan(charges[0])  # a month of 3 stops: neither its stops nor charges
+    assert stops[1] == 40 and charges[1] == 60
+    assert "fewer than 10" in fig.data[0].hovertext[0]
+    daily = pd.DataFrame({"date_of_stop": pd.to_datetime(["2016-01-01", "2016-01-02"]), "stops": [2, 12],
+                          "charges": [2, 12]})
+    bars = charts.daily_trend(daily, K)
+    assert np.isnan(bars.data[0].y[0]) and bars.data[0].y[1] == 12
+    assert tables.count_text(3, K) == "fewer than 10" and tables.count_text(0, K) == "0"
+    assert tables.count_text(12345, K) == "12,345"
+
+
 def test_daily_trend_switches_to_weeks_for_long_ranges():
-    short = pd.DataFrame({"date_of_stop": pd.to_datetime(["2016-01-01", "2016-01-03"]), "stops": [2, 3],
-                          "charges": [2, 3]})
-    fig = charts.daily_trend(short)
-    assert list(fig.data[0].y) == [2, 0, 3]
-    long = pd.DataFrame({"date_of_stop": pd.to_datetime(["2015-01-01", "2016-06-01"]), "stops": [2, 3],
-                         "charges": [2, 3]})
-    assert "week" in charts.daily_trend(long).layout.title.text.lower()
-    assert sum(charts.daily_trend(long).data[0].y) == 5
+    long = pd.DataFrame({"date_of_stop": pd.to_datetime(["2015-01-01", "2016-06-01"]), "stops": [20, 30],
+                         "charges": [20, 30]})
+    fig = charts.daily_trend(long, K)
+    assert "week" in fig.layout.title.text.lower()
+    assert np.nansum(fig.data[0].y) == 50
 
 
 def test_empty_frames_give_a_message_not_an_error():
     empty = pd.DataFrame(columns=["stop_year", "stop_month", "stops", "charges"])
-    for fig in (charts.monthly_trend(empty), charts.yearly_lines(empty),
-                charts.daily_trend(pd.DataFrame(columns=["date_of_stop", "stops", "charges"])),
-                charts.weekday_hour_heatmap(pd.DataFrame(columns=["stop_weekday", "stop_hour", "stops"]))):
+    for fig in (charts.monthly_trend(empty, K), charts.yearly_lines(empty, [], K),
+                charts.daily_trend(pd.DataFrame(columns=["date_of_stop", "stops", "charges"]), K),
+                charts.weekday_hour_heatmap(pd.DataFrame(columns=["stop_weekday", "stop_hour", "stops"]), K)):
         assert fig.layout.annotations and "No stops" in fig.layout.annotations[0].text
 
 
-def test_weekday_hour_matrix_puts_monday_first():
-    df = pd.DataFrame({"stop_weekday": [0, 1, 6], "stop_hour": [23, 0, 12], "stops": [4, 5, 6]})
-    grid = charts.weekday_hour_matrix(df)
+def test_weekday_hour_matrix_puts_monday_first_and_hides_small_cells():
+    df = pd.DataFrame({"stop_weekday": [0, 1, 6], "stop_hour": [23, 0, 12], "stops": [14, 15, 6]})
+    grid = tables.weekday_hour_matrix(df, K)
     assert grid.shape == (7, 24)
-    assert grid.loc["Sun", 23] == 4 and grid.loc["Mon", 0] == 5 and grid.loc["Sat", 12] == 6
-    assert list(grid.index) == charts.WEEKDAYS
+    assert grid.loc[6, 23] == 14 and grid.loc[0, 0] == 15 and pd.isna(grid.loc[5, 12])
 
 
-def test_change_table_and_comparison_bars():
+def test_change_table_withholds_small_counts_and_their_changes():
     df = pd.DataFrame({"label": ["A", "B"], "stops_a": [10, 0], "stops_b": [15, 4], "rank": [1, 2]})
-    t = charts.change_table(df, 2015, 2016)
-    assert list(t["change"]) == [5, 4]
-    assert t["change_pct"].iloc[0] == pytest.approx(0.5) and pd.isna(t["change_pct"].iloc[1])
-    fig = charts.comparison_bars(df, 2015, 2016, "x")
+    t = tables.change_table(df, K)
+    assert t["change_pct"].iloc[0] == pytest.approx(0.5)
+    assert pd.isna(t["stops_b"].iloc[1]) and pd.isna(t["change_pct"].iloc[1])
+    fig = charts.comparison_bars(t, "2015", "2016", "x", K)
     assert [tr.name for tr in fig.data] == ["2015", "2016"]
     assert fig.data[0].marker.pattern.shape == "/" and not fig.data[1].marker.pattern.shape
+    assert "fewer than 10" in list(fig.data[1].text)
 
 
-def test_race_shares_use_overlapping_acs_categories_with_labels():
-    stops = pd.DataFrame({"label": ["BLACK", "WHITE", "OTHER"], "stops": [30, 60, 10]})
+def _cov(**kw):
+    row = {"stops_a": 100, "stops_b": 120, "all_a": 1000, "all_b": 1100, "covered_a": 365, "covered_b": 200,
+           "matched_days": 200, "first_a": None, "last_a": None, "first_b": date(2016, 1, 1), "last_b": date(2016, 7, 18)}
+    return pd.Series({**row, **kw})
+
+
+def test_a_change_is_shown_only_over_equal_coverage():
+    ok = tables.assess(_cov(), K, is_sample=False)
+    assert ok.change == pytest.approx(0.2) and ok.partial and ok.reason == ""
+    assert tables.assess(_cov(), K, is_sample=True).change is None  # the bundled sample
+    uneven = tables.assess(_cov(all_a=300), K, is_sample=False)  # a third of the records per day
+    assert uneven.change is None and "records per day" in uneven.reason
+    assert tables.assess(_cov(matched_days=0), K, is_sample=False).change is None
+    assert tables.assess(_cov(stops_a=4), K, is_sample=False).change is None
+
+
+def test_race_shares_use_overlapping_census_categories_and_hide_small_groups():
+    stops = pd.DataFrame({"label": ["BLACK", "WHITE", "OTHER", "ASIAN"], "stops": [30, 60, 10, 3]})
     residents = pd.DataFrame([{"residents": 1000.0, "white_alone": 600.0, "black_alone": 200.0,
                                "asian_alone": 150.0, "native_alone": 5.0, "hispanic_any_race": 200.0}])
-    t = charts.race_share_table(stops, residents, RACE_LABELS).set_index("race")
-    assert t.loc["BLACK", "share_of_stops"] == pytest.approx(0.3)
+    t = tables.race_share_table(stops, residents, K).set_index("race")
+    assert t.loc["BLACK", "share_of_stops"] == pytest.approx(30 / 103)
     assert t.loc["BLACK", "share_of_residents"] == pytest.approx(0.2)
     assert pd.isna(t.loc["OTHER", "share_of_residents"])
+    assert pd.isna(t.loc["ASIAN", "stops"]) and pd.isna(t.loc["ASIAN", "share_of_stops"])
     assert "incl. Hispanic" in t.loc["WHITE", "acs_category"]
-    fig = charts.share_bars(t.reset_index(), "x")
-    assert {tr.name for tr in fig.data} == {"Share of stops", "Share of residents (ACS)"}
+    fig = charts.share_bars(t.reset_index(), "x", K)
+    assert {tr.name for tr in fig.data} == {"Share of stops", "Share of residents (census)"}
 
 
-def test_rates_are_withheld_below_the_threshold_and_show_denominators():
-    df = pd.DataFrame({"race": ["BLACK", "ASIAN"], "searched": [3, 1], "stops_search_recorded": [60, 4]})
-    t = charts.rate_table(df, RACE_LABELS, "searched", "stops_search_recorded", 10)
-    assert t.loc[0, "rate"] == pytest.approx(0.05) and pd.isna(t.loc[1, "rate"])
-    fig = charts.rate_bars(t, "searched", "stops_search_recorded", "Search rate", "search fields")
+def test_rates_are_withheld_when_either_count_is_small():
+    df = pd.DataFrame({"race": ["BLACK", "ASIAN", "WHITE"], "searched": [30, 1, 3],
+                       "stops_search_recorded": [600, 4, 200]})
+    t = tables.rate_table(df, "searched", "stops_search_recorded", K)
+    assert t.loc[0, "rate"] == pytest.approx(0.05)
+    assert pd.isna(t.loc[1, "rate"]) and pd.isna(t.loc[2, "rate"])  # small denominator; small numerator
+    assert pd.isna(t.loc[2, "searched"])
+    fig = charts.rate_bars(t, "searched", "stops_search_recorded", "Search rate", "none")
     assert list(fig.data[0].y) == ["Black"]
-    assert "(3 of 60)" in fig.data[0].text[0]
+    assert "(30 of 600)" in fig.data[0].text[0]
 
 
 def test_outcome_shares_add_to_one_and_small_groups_are_suppressed():
     df = pd.DataFrame({"race": ["BLACK", "NATIVE AMERICAN"], "stops": [100, 3], "warnings": [50, 1],
                        "seros": [10, 1], "citations": [40, 1]})
-    t = charts.outcome_share_table(df, RACE_LABELS, 10)
+    t = tables.outcome_share_table(df, K)
     black = t.iloc[0]
     assert black[["warnings_share", "seros_share", "citations_share"]].sum() == pytest.approx(1.0)
-    assert bool(t.iloc[1]["suppressed"])
+    assert bool(t.iloc[1]["suppressed"]) and pd.isna(t.iloc[1]["stops"])
     fig = charts.outcome_bars(t)
     assert all(len(tr.y) == 1 for tr in fig.data)
 
@@ -108,41 +143,94 @@ def _zips():
 
 
 def test_map_withholds_small_counts_and_tiny_populations_and_outlines_the_selection():
-    table = charts.map_table(_zips(), "rate", 10)
+    table = tables.map_table(_zips(), "rate", K)
     assert list(table["small_count"]) == [False, True, False]
     assert table["value"].notna().tolist() == [True, False, False]  # 20902: 5 stops; 20903: 500 residents
-    deck, legend = charts.zip_choropleth(_features(), table, "rate", "poverty", ["20901"], "/app/static/x.json")
+    outline = {"type": "FeatureCollection", "features": []}
+    deck, legend = maps.zip_choropleth(_features(), table, "rate", K, "poverty", ["20901"], "/app/static/x.json",
+                                       outline=outline)
     spec = json.loads(deck.to_json())
     props = {f["properties"]["zip5"]: f["properties"] for f in spec["layers"][0]["data"]["features"]}
-    assert props["20902"]["fill"] == charts.NO_DATA_RGBA
-    assert "Fewer than" in props["20902"]["l1"]
+    assert props["20902"]["fill"] == maps.NO_DATA_RGBA
+    assert "Fewer than 10" in props["20902"]["l1"] and "5" not in props["20902"]["l1"]
     assert props["20901"]["line_w"] > props["20903"]["line_w"]
     assert "50 ÷ 20,000" in props["20901"]["l2"]
     assert spec["mapStyle"] == "/app/static/x.json"
     assert spec["layers"][0]["lineWidthUnits"] == "pixels"  # a string literal, not an expression
-    assert [layer["id"] for layer in spec["layers"]] == ["zips", "overlay"]
+    # offline landmarks: the county outline and a label per ZIP code
+    assert [layer["id"] for layer in spec["layers"]] == ["zips", "overlay", "county", "labels"]
+    assert {d["zip5"] for d in spec["layers"][-1]["data"]} == {"20901", "20902", "20903"}
     assert legend[-1].label.startswith("no value")
 
 
-def test_map_by_raw_stops_and_with_a_grid():
-    table = charts.map_table(_zips(), "stops", 10)
-    assert table["value"].tolist()[0] == 50 and table["value"].tolist()[2] == 200
+def test_the_grid_is_not_a_click_target_so_a_click_selects_the_zip_under_it():
+    table = tables.map_table(_zips(), "stops", K)
     grid = pd.DataFrame({"cell_y": [3905], "cell_x": [-7705], "stops": [12]})
-    deck, legend = charts.zip_choropleth(_features(), table, "stops", "none", [], None, grid, 0.01)
+    deck, _legend = maps.zip_choropleth(_features(), table, "stops", K, "none", [], None, grid, 0.01)
     spec = json.loads(deck.to_json())
-    cell = spec["layers"][1]["data"][0]
-    assert cell["polygon"][0] == pytest.approx([-77.05, 39.05])
-    assert "12 stops" in cell["l1"]
+    cells = next(layer for layer in spec["layers"] if layer["id"] == "grid")
+    assert cells["data"][0]["polygon"][0] == pytest.approx([-77.05, 39.05])
+    assert cells["pickable"] is False
+    zips_layer = next(layer for layer in spec["layers"] if layer["id"] == "zips")
+    assert zips_layer["pickable"] is True
 
 
 def test_class_breaks_and_palette_are_ordered():
-    edges = charts.class_breaks(pd.Series([1, 2, 3, 4, 5, 6, 7, 8, 9, 10.0]))
+    edges = maps.class_breaks(pd.Series([1, 2, 3, 4, 5, 6, 7, 8, 9, 10.0]))
     assert edges == sorted(edges) and len(edges) == 6
-    assert charts.classify(1, edges) == 0 and charts.classify(10, edges) == 4
-    assert len(charts.palette_for(edges)) == 5
+    assert maps.classify(1, edges) == 0 and maps.classify(10, edges) == 4
+    assert len(maps.palette_for(edges)) == 5
 
 
 def test_same_period_last_year_handles_leap_days():
-    assert charts.same_period_last_year(date(2016, 2, 29), date(2016, 12, 31)) == (date(2015, 2, 28),
+    assert tables.same_period_last_year(date(2016, 2, 29), date(2016, 12, 31)) == (date(2015, 2, 28),
                                                                                     date(2015, 12, 31))
-    assert charts.pct_change(110, 100) == pytest.approx(0.1) and charts.pct_change(5, 0) is None
+    assert tables.pct_change(110, 100) == pytest.approx(0.1) and tables.pct_change(5, 0) is None
+
+
+def test_charts_speak_spanish_with_spanish_numbers():
+    i18n.set_lang("es")
+    try:
+        df = pd.DataFrame({"stop_year": [2016, 2016], "stop_month": [1, 2], "stops": [1500, 40], "charges": [2500, 60]})
+        fig = charts.monthly_trend(df, K)
+        assert fig.layout.title.text == "Paradas y cargos por mes"
+        assert [t.name for t in fig.data] == ["Paradas", "Cargos (filas)"]
+        assert fig.layout.separators == ",."
+        assert tables.count_text(3, K) == "menos de 10"
+        assert i18n.fmt_int(12345) == "12.345" and i18n.fmt_pct(0.123) == "12,3\u00a0%"
+        assert i18n.fmt_date(date(2016, 3, 1)) == "1 mar 2016"
+    finally:
+        i18n.set_lang("en")
+
+
+@pytest.mark.parametrize("hostile", [
+    "[Click here](http://evil.example/phish)",
+    "![x](http://evil.example/pixel.png) http://bare.example",
+    ":red[official] :material/warning: **bold** <b>b</b> $x$ `code`\n# heading",
+])
+def test_plain_text_escapes_every_markdown_character(hostile):
+    import re
+
+    out = plain(hostile)
+    # every ASCII punctuation character is backslash-escaped (CommonMark then shows it literally)
+    unescaped = re.findall(r"(?<!\\)[!-/:-@\[-`{-~]", re.sub(r"\\[!-/:-@\[-`{-~]", "", out))
+    assert not unescaped, out
+    assert "\n" not in out  # one line: no heading or list can start
+    assert re.sub(r"\\(.)", r"\1", out).replace("\u200b", "") == " ".join(hostile.split())
+    assert "http:" not in out.replace("\\", "")  # no bare URL left for the autolinker
+    assert len(plain("y" * 60_000)) <= 600
+
+
+def test_days_match_at_the_same_place_in_each_period_and_only_when_both_have_data():
+    covered = pd.Series([date(2015, 12, 30), date(2016, 1, 2), date(2016, 2, 29), date(2016, 12, 30),
+                         date(2017, 1, 2), date(2017, 1, 3), date(2017, 3, 1)])
+    pairs = tables.match_days(covered, (date(2015, 7, 1), date(2016, 6, 30)), (date(2016, 7, 1), date(2017, 6, 30)))
+    assert list(zip(pairs["day_a"], pairs["day_b"])) == [(date(2015, 12, 30), date(2016, 12, 30)),
+                                                        (date(2016, 1, 2), date(2017, 1, 2))]
+    daily = pd.DataFrame({"date_of_stop": covered, "stops": [10, 20, 5, 30, 40, 7, 9]})
+    row = tables.compare_periods(daily, daily.assign(stops=daily["stops"] // 2),
+                                 (date(2015, 7, 1), date(2016, 6, 30)), (date(2016, 7, 1), date(2017, 6, 30)))
+    assert (row["all_a"], row["all_b"], row["stops_a"], row["stops_b"]) == (30, 70, 15, 35)
+    assert (row["covered_a"], row["covered_b"], row["matched_days"]) == (3, 4, 2)
+    assert tables.day_ranges([date(2016, 1, 3), date(2016, 1, 1), date(2016, 1, 2), date(2016, 1, 5)]) == [
+        (date(2016, 1, 1), date(2016, 1, 3)), (date(2016, 1, 5), date(2016, 1, 5))]

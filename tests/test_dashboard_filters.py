@@ -6,16 +6,18 @@ from datetime import date
 
 import pytest
 
+from dashboard import i18n
 from dashboard.filters import (
-    DISTRICTS,
+    ECHO_ITEMS,
+    ECHO_MAX,
     FilterState,
     describe,
-    district_short,
     normalise,
     parse_query_params,
     period_text,
     to_query_params,
 )
+from dashboard.labels import DISTRICTS, district_short
 
 BOUNDS = (date(2012, 1, 1), date(2025, 1, 3))
 ZIPS = {"20902", "20906", "20910"}
@@ -106,8 +108,38 @@ def test_without_clears_only_the_named_filters():
 def test_descriptions_read_as_plain_language():
     state = FilterState(races=("BLACK",), genders=("F",), zips=("20902",), outcomes=("Citation",),
                         date_from=date(2016, 1, 1), date_to=date(2016, 12, 31))
-    assert describe(state) == "Black female drivers, in ZIP 20902, stops ending in citation, in 2016"
-    assert describe(FilterState(), BOUNDS) == "all drivers, from 1 Jan 2012 to 3 Jan 2025"
+    assert describe(state) == "drivers: Black, Female; ZIP 20902; stops ending in: Citation; in 2016"
+    assert describe(FilterState(), BOUNDS) == "all drivers; from 1 Jan 2012 to 3 Jan 2025"
     assert period_text(date(2016, 3, 1), date(2016, 4, 30)) == "from 1 Mar 2016 to 30 Apr 2016"
-    assert district_short(DISTRICTS["6"]) == "6th Gaithersburg / Montgomery Village"
+    assert district_short(DISTRICTS["6"]) == "District 6, Gaithersburg / Montgomery Village"
     assert district_short(None) == "(unknown)"
+
+
+def test_descriptions_in_spanish():
+    state = FilterState(races=("BLACK",), zips=("20902", "20906"), date_from=date(2016, 3, 1), date_to=date(2016, 4, 30))
+    i18n.set_lang("es")
+    try:
+        assert describe(state) == "conductores: Negra; códigos postales 20902, 20906; del 1 mar 2016 al 30 abr 2016"
+        assert district_short(DISTRICTS["4"]) == "Distrito 4, Wheaton"
+    finally:
+        i18n.set_lang("en")
+
+
+@pytest.mark.parametrize("value", [
+    "[Click here](http://evil.example/phish)",
+    "![x](http://evil.example/pixel.png)",
+    "<script>alert(1)</script>",
+    ":red[official notice] :material/warning:",
+    "x" * 60_000,
+])
+def test_values_from_a_link_are_echoed_short(value):
+    parsed = parse_query_params({"race": value}, bounds=BOUNDS)
+    assert len(parsed.notices) == 1
+    notice = parsed.notices[0]
+    assert len(notice) < 200  # a 60k-character link gives a short notice
+    assert value[: ECHO_MAX - 1] in notice
+
+
+def test_many_bad_values_are_summarised():
+    parsed = parse_query_params({"zip": ",".join(f"9{i:04d}" for i in range(50))}, valid_zips=ZIPS, bounds=BOUNDS)
+    assert parsed.notices[0].count("'9") == ECHO_ITEMS and "and 45 more" in parsed.notices[0]

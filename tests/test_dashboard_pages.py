@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 from datetime import date
 from pathlib import Path
 
@@ -17,10 +18,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import db
-from dashboard.filters import DISTRICTS
+from dashboard.labels import DISTRICTS
 
 APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
-PAGES = ["pages/overview.py", "pages/map.py", "pages/trends.py", "pages/people.py", "pages/data.py"]
+PAGES = ["app_pages/overview.py", "app_pages/my_zip.py", "app_pages/map.py", "app_pages/trends.py",
+         "app_pages/people.py", "app_pages/disparities.py", "app_pages/changes.py", "app_pages/data.py"]
 ZIP_WITHOUT_STOPS = "20838"  # a Montgomery County ZCTA the bundled sample has no stop in
 
 
@@ -94,6 +96,8 @@ def test_every_page_renders_with_the_shared_sidebar(app, page):
                                                        "flt_district"}
     assert {w.key for w in at.sidebar.date_input} == {"flt_from", "flt_to"}
     assert not any("out of date" in w.value for w in at.warning)  # the sample was just loaded
+    # where the numbers come from, on every page
+    assert any(c.value.startswith("Data: the bundled sample") for c in at.caption)
 
 
 def test_overview_counts_stops_and_charges_like_the_warehouse(app, con):
@@ -105,7 +109,9 @@ def test_overview_counts_stops_and_charges_like_the_warehouse(app, con):
     assert any("residents" in c.value and "not by drivers" in c.value for c in at.caption)
     figs = plotly_figures(at)
     monthly = next(f for f in figs if "month" in f["layout"]["title"]["text"])
-    assert sum(values(monthly["data"][0]["y"])) == count(con)
+    drawn = con.execute("select sum(n) from (select count(*) n from stops group by stop_year, stop_month "
+                        "having count(*) >= 10)").fetchall()[0][0]
+    assert np.nansum(values(monthly["data"][0]["y"])) == drawn < count(con)  # months of 1-9 stops not drawn
 
 
 @pytest.mark.parametrize(
@@ -128,14 +134,14 @@ def test_each_sidebar_filter_changes_the_numbers_and_the_url(app, con, key, valu
     assert at.query_params == url
 
 
-def test_the_date_range_filter_changes_the_numbers_and_compares_with_a_year_earlier(app, con):
+def test_the_date_range_filter_changes_the_numbers_but_the_sample_shows_no_change(app, con):
     at = app.run()
     at.sidebar.date_input(key="flt_from").set_value(date(2016, 1, 1))
     at.sidebar.date_input(key="flt_to").set_value(date(2016, 12, 31)).run()
     no_errors(at)
     assert as_int(metric(at, "Stops")) == count(con, "stop_year = 2016")
-    now, before = count(con, "stop_year = 2016"), count(con, "stop_year = 2015")
-    assert metric(at, "Change vs a year earlier") == f"{(now - before) / before:+.0%}"
+    assert metric(at, "Change vs a year earlier") == "–"  # the bundled sample can't show change
+    assert any("No change from a year earlier is shown: the bundled sample" in md.value for md in at.markdown)
     assert at.query_params == {"from": "2016-01-01", "to": "2016-12-31"}
     assert any("in 2016" in md.value for md in at.markdown)
 
@@ -143,14 +149,14 @@ def test_the_date_range_filter_changes_the_numbers_and_compares_with_a_year_earl
 def test_filters_are_kept_when_switching_pages(app, con):
     at = app.run()
     at.sidebar.multiselect(key="flt_race").set_value(["HISPANIC"]).run()
-    switch(at, "pages/people.py")
+    switch(at, "app_pages/people.py")
     no_errors(at)
     assert at.sidebar.multiselect(key="flt_race").value == ["HISPANIC"]
     assert at.query_params == {"race": "hispanic"}
     outcome_table = next(df.value for df in at.dataframe if "warnings_share" in df.value.columns)
     assert list(outcome_table["group"]) == ["Hispanic"]
     assert outcome_table["stops"].iloc[0] == count(con, "race = 'HISPANIC'")
-    switch(at, "pages/overview.py")
+    switch(at, "app_pages/overview.py")
     assert as_int(metric(at, "Stops")) == count(con, "race = 'HISPANIC'")
 
 
@@ -196,16 +202,21 @@ def test_a_zip_with_no_stops_gets_a_friendly_message(app, page):
     if page != PAGES[0]:
         switch(at, page)
     no_errors(at)
-    assert not at.warning  # the ZIP is valid, just empty
-    if page != "pages/map.py":
+    assert not any("Ignored" in w.value for w in at.warning)  # the ZIP is valid, just empty
+    if page in ("app_pages/disparities.py", "app_pages/changes.py"):  # not filtered by ZIP
+        return
+    if page == "app_pages/my_zip.py":
+        assert any("no stops" in md.value for md in at.markdown)
+        return
+    if page != "app_pages/map.py":
         assert any("No stops match" in i.value for i in at.info)
-    if page == "pages/map.py":  # the map still shows every ZIP, the chosen one outlined
+    if page == "app_pages/map.py":  # the map still shows every ZIP, the chosen one outlined
         props = {f["properties"]["zip5"]: f["properties"] for f in deck_spec(at)["layers"][0]["data"]["features"]}
         assert props[ZIP_WITHOUT_STOPS]["line_w"] == 4
 
 
 def test_the_map_shows_every_county_zip_with_counts_and_denominators(app, con):
-    at = switch(app.run(), "pages/map.py")
+    at = switch(app.run(), "app_pages/map.py")
     no_errors(at)
     spec = deck_spec(at)
     features = spec["layers"][0]["data"]["features"]
@@ -214,6 +225,7 @@ def test_the_map_shows_every_county_zip_with_counts_and_denominators(app, con):
     props = {f["properties"]["zip5"]: f["properties"] for f in features}
     n = count(con, "zip5 = '20902'")
     assert props["20902"]["l1"] == f"{n:,} stops"
+    assert {layer["id"] for layer in spec["layers"]} >= {"county", "labels"}  # landmarks without a basemap
     assert "per 1,000 residents" in props["20902"]["l2"] and "÷" in props["20902"]["l2"]
     legend = " ".join(md.value for md in at.markdown)
     assert "Stops per 1,000 residents" in legend and "no value" in legend
@@ -223,11 +235,11 @@ def test_the_map_shows_every_county_zip_with_counts_and_denominators(app, con):
     at.radio(key="map_overlay").set_value("poverty").run()
     no_errors(at)
     layers = deck_spec(at)["layers"]
-    assert [layer["id"] for layer in layers] == ["zips", "overlay"]
+    assert [layer["id"] for layer in layers] == ["zips", "overlay", "county", "labels"]
     assert "Poverty rate" in " ".join(c.value for c in at.caption) or "poverty" in " ".join(c.value for c in at.caption)
 
     at.toggle(key="map_grid").set_value(True).run()
-    assert [layer["id"] for layer in deck_spec(at)["layers"]] == ["zips", "grid", "overlay"]
+    assert [layer["id"] for layer in deck_spec(at)["layers"]] == ["zips", "grid", "overlay", "county", "labels"]
 
     at.selectbox(key="map_pick").set_value("20902").run()
     no_errors(at)
@@ -237,42 +249,72 @@ def test_the_map_shows_every_county_zip_with_counts_and_denominators(app, con):
 
 def test_the_map_flags_small_counts(app):
     app.query_params = {"race": "native"}
-    at = switch(app.run(), "pages/map.py")
+    at = switch(app.run(), "app_pages/map.py")
     no_errors(at)
     features = deck_spec(at)["layers"][0]["data"]["features"]
     small = [f for f in features if f["properties"]["l1"].startswith("Fewer than")]
     assert small, "native american stops per ZIP are all under the threshold"
-    table = next(df.value for df in at.dataframe if "ZIP" in df.value.columns)
+    table = next(df.value for df in at.dataframe if "zip" in df.value.columns)
     shown = table["stops"].dropna()
     assert ((shown == 0) | (shown >= 10)).all()  # 1-9 never shown
     assert table["stops"].isna().any()
 
 
-def test_trends_compare_the_same_months_of_two_years(app, con):
-    at = switch(app.run(), "pages/trends.py")
+MATCHED_DAYS = """
+    with covered as (select distinct date_of_stop from stops)
+    select c.date_of_stop from covered c
+    where year(c.date_of_stop) = ? and exists (
+        select 1 from covered p where p.date_of_stop = c.date_of_stop - to_years(? - ?))
+"""
+
+
+def matched_days(con, year_a: int, year_b: int) -> tuple[list, list]:
+    """The days of year B with data whose same day in year A has data too, and those days of A."""
+    days_b = [d for (d,) in con.execute(MATCHED_DAYS, [year_b, year_b, year_a]).fetchall()]
+    return [d.replace(year=year_a) for d in days_b], days_b
+
+
+def count_on(con, days: list, where: str = "true") -> int:
+    if not days:
+        return 0
+    marks = ", ".join("?" for _ in days)
+    return count(con, f"date_of_stop in ({marks}) and {where}", days)
+
+
+def test_trends_compare_two_years_on_the_days_both_cover(app, con):
+    at = switch(app.run(), "app_pages/trends.py")
     no_errors(at)
     at.selectbox(key="trend_year_b").set_value(2016)
     at.selectbox(key="trend_year_a").set_value(2015).run()
     no_errors(at)
-    last = con.execute("select max(date_of_stop) from stops where stop_year = 2016").fetchall()[0][0]
-    cut = f"(stop_month < {last.month} or (stop_month = {last.month} and day(date_of_stop) <= {last.day}))"
-    assert as_int(metric(at, "Stops in 2016")) == count(con, f"stop_year = 2016 and {cut}")
-    assert as_int(metric(at, "Stops in 2015")) == count(con, f"stop_year = 2015 and {cut}")
+    days_a, days_b = matched_days(con, 2015, 2016)
+    assert as_int(metric(at, "Stops in 2016")) == count_on(con, days_b)
+    assert as_int(metric(at, "Stops in 2015")) == count_on(con, days_a)
+    assert metric(at, "Change") == "–"  # the bundled sample
+    assert any(f"on the {len(days_b)} days both years have data" in s.value for s in at.header)
+    captions = " ".join(c.value for c in at.caption)
+    assert "Partial" in captions or "partial" in captions
     figs = plotly_figures(at)
     lines = next(f for f in figs if "one line per year" in f["layout"]["title"]["text"])
     y2016 = next(t for t in lines["data"] if t["name"] == "2016")
-    assert np.nansum(values(y2016["y"])) == count(con, "stop_year = 2016")
+    drawn = con.execute("select sum(n) from (select count(*) n from stops where stop_year = 2016 "
+                        "group by stop_month having count(*) >= 10)").fetchall()[0][0]
+    assert np.nansum(values(y2016["y"])) == drawn
     districts = next(f for f in figs if "district" in f["layout"]["title"]["text"])
     assert {t["name"] for t in districts["data"]} == {"2015", "2016"}
     heat = next(f for f in figs if "hour" in f["layout"]["title"]["text"])
-    assert np.sum(values(heat["data"][0]["z"])) == count(con, "stop_hour is not null")
+    shown = con.execute("select coalesce(sum(n), 0) from (select count(*) n from stops where stop_hour is not null "
+                        "group by dayofweek(date_of_stop), stop_hour having count(*) >= 10)").fetchall()[0][0]
+    assert np.nansum(values(heat["data"][0]["z"])) == shown
+    assert not any("% change" in str(df.value.columns) for df in at.dataframe)
 
     at.sidebar.multiselect(key="flt_gender").set_value(["F"]).run()
-    assert as_int(metric(at, "Stops in 2016")) == count(con, f"stop_year = 2016 and {cut} and gender = 'F'")
+    women = count_on(con, days_b, "gender = 'F'")
+    assert metric(at, "Stops in 2016") == (f"{women:,}" if women >= 10 or women == 0 else "fewer than 10")
 
 
 def test_people_compare_stops_with_residents_and_give_denominators(app, con):
-    at = switch(app.run(), "pages/people.py")
+    at = switch(app.run(), "app_pages/people.py")
     no_errors(at)
     shares = next(df.value for df in at.dataframe if "share_of_residents" in df.value.columns)
     black = shares[shares["group"] == "Black"].iloc[0]
@@ -296,24 +338,79 @@ def test_people_compare_stops_with_residents_and_give_denominators(app, con):
 
 def test_the_data_page_suppresses_small_cells_and_offers_a_csv(app, con):
     app.query_params = {"zip": "20902"}
-    at = switch(app.run(), "pages/data.py")
+    at = switch(app.run(), "app_pages/data.py")
     no_errors(at)
     at.selectbox(key="data_dim").set_value("race")
     at.selectbox(key="data_dim2").set_value("gender").run()
     no_errors(at)
     table = at.dataframe[0].value
-    assert list(table.columns[:2]) == ["Driver race", "Driver gender"]
-    suppressed = table[table["suppressed"] == 1]
-    assert len(suppressed) and suppressed["stops"].isna().all()
+    assert list(table.columns) == ["label", "label2", "stops", "charges", "note"]
+    suppressed = table[table["note"] != ""]
+    assert len(suppressed) and suppressed["stops"].isna().all() and suppressed["charges"].isna().all()
     assert table["stops"].dropna().ge(10).all()
-    shown = table[table["suppressed"] == 0]
-    for row in shown.itertuples():
+    names = {"White": "WHITE", "Black": "BLACK", "Hispanic": "HISPANIC", "Asian": "ASIAN",
+             "Native American": "NATIVE AMERICAN", "Other / unknown": "OTHER"}
+    genders = {"Female": "F", "Male": "M", "Unknown": "U"}
+    for row in table[table["note"] == ""].itertuples():
         assert row.stops == count(con, "zip5 = '20902' and race = ? and gender = ?",
-                                  [getattr(row, "_1"), getattr(row, "_2")])
+                                  [names[row.label], genders[row.label2]])
     assert at.get("download_button")
-    quality = next(df.value for df in at.dataframe if "measure" in df.value.columns)
-    assert "stops" in set(quality["measure"])
-    assert any("Last load" in md.value for md in at.markdown)
+    quality = next(df.value for df in at.dataframe if "label" in df.value.columns and "share" in df.value.columns)
+    assert "stops" in set(quality["label"])
+    charges = con.execute("select count(*) from moco_traffic_violations").fetchall()[0][0]
+    assert any("Last successful load" in md.value and f"{charges:,} charges" in md.value for md in at.markdown)
+
+
+def test_the_csv_says_which_filters_made_it_and_hides_small_cells(app):
+    from dashboard import ui
+    from dashboard.filters import FilterState
+
+    assert ui.csv_name("moco_traffic_stops_by_race", FilterState(races=("BLACK",), zips=("20902",))) == \
+        "moco_traffic_stops_by_race__race-black_zip-20902.csv"
+    app.query_params = {"zip": "20902", "race": "black"}
+    at = switch(app.run(), "app_pages/data.py")
+    no_errors(at)
+    table = at.dataframe[0].value
+    body = ui.csv_bytes(table, {"label": "Group", "stops": "Stops", "note": "Note"}, "Filters: x").decode()
+    first, header = body.splitlines()[:2]
+    assert first == "# Filters: x" and header == "Group,Stops,Note"
+
+
+def test_the_data_page_and_banner_read_the_last_successful_load(sample_warehouse_copy, monkeypatch):
+    """A failed or abandoned run after a good load never describes the data that is served."""
+    path = sample_warehouse_copy.duckdb_path
+    c = duckdb.connect(str(path))
+    charges = c.execute("select count(*) from moco_traffic_violations").fetchall()[0][0]
+    stops = c.execute("select count(*) from stops").fetchall()[0][0]
+    for status, minutes in (("failed", 5), ("abandoned", 10), ("running", 15)):
+        c.execute("insert into pipeline_runs (run_id, command, source, started_at, finished_at, status, "
+                  "warehouse_rows, warehouse_stops, message) values (?, 'run', 'socrata', "
+                  "now()::timestamp + to_minutes(?), now()::timestamp + to_minutes(?), ?, 0, 0, 'boom')",
+                  [f"later-{status}", minutes, minutes, status])
+    c.close()
+    monkeypatch.setenv("PIPELINE_WAREHOUSE", sample_warehouse_copy.warehouse_url)
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.run()
+    at = switch(at, "app_pages/data.py")
+    no_errors(at)
+    text = " ".join(md.value for md in at.markdown)
+    assert f"{charges:,} charges and {stops:,} stops" in text and "0 charges" not in text
+    assert "NaT" not in text and "None" not in text
+    assert any("did not succeed" in c.value for c in at.caption)
+    runs = next(df.value for df in at.dataframe if "status" in df.value.columns)
+    assert (runs.loc[runs["status"] != "success", "warehouse_rows"] == "").all()
+    db.reset()
+
+
+def test_an_unreachable_warehouse_is_said_as_such(monkeypatch):
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("PIPELINE_WAREHOUSE", f"postgresql://nobody@127.0.0.1:{port}/nowhere")
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    assert not at.exception
+    assert any("can't be reached" in e.value for e in at.error)
+    assert not any("No data has been loaded" in i.value for i in at.info)
 
 
 def test_a_stale_warehouse_shows_a_banner(app, monkeypatch):

@@ -184,3 +184,32 @@ def test_missing_required_column_stops_the_run_naming_it(settings: Settings, tmp
         csv.writer(fh).writerows([r[:i] + r[i + 1:] for r in rows[:50]])
     with pytest.raises(Exception, match="race"):
         run_load(settings, FileSource([path]), "backfill")
+
+
+def test_a_lake_of_the_pre_delta_layout_is_migrated_and_adopted(sample_warehouse_copy: Settings) -> None:
+    """An existing deployment upgrades in place: its year/month Parquet files become the Delta table."""
+    import shutil
+
+    lake = LocalLake(sample_warehouse_copy.lake_path)
+    table = CuratedTable(lake)
+    dataset = table._table().to_pyarrow_dataset()  # noqa: F841 - read by DuckDB below
+    root = sample_warehouse_copy.lake_path / "curated" / "charges"
+    legacy = duckdb.sql("select * exclude (year, month) replace (cast(time_of_stop as time) as time_of_stop), "
+                        "year, month from dataset").to_arrow_table()
+    shutil.rmtree(root)
+    for (year, month) in {(y, m) for y, m in zip(legacy["year"].to_pylist(), legacy["month"].to_pylist())}:
+        part = root / f"year={year}" / f"month={month:02d}"
+        part.mkdir(parents=True)
+        duckdb.sql(f"copy (select * exclude (year, month) from legacy where year = {year} and month = {month}) "
+                   f"to '{part / 'part.parquet'}' (format parquet)")
+    with duckdb.connect(str(sample_warehouse_copy.duckdb_path)) as con:  # a warehouse from before the version was kept
+        con.execute("delete from pipeline_state where state_key = 'curated_lake_version'")
+    before = counts(sample_warehouse_copy)
+
+    result = run_load(sample_warehouse_copy, SampleSource(), "backfill")
+
+    after = counts(sample_warehouse_copy)
+    assert result.status == "success" and after["moco_traffic_violations"] == before["moco_traffic_violations"]
+    assert after["stops"] == before["stops"] and after["pipeline_runs"] == before["pipeline_runs"] + 1
+    assert CuratedTable(lake).exists() and CuratedTable(lake).row_count() == before["moco_traffic_violations"]
+    assert not [k for k in lake.list("curated/charges") if k.endswith("/part.parquet")]  # old files gone

@@ -8,8 +8,9 @@ import duckdb
 import pandas as pd
 import pytest
 
-from dashboard import db, queries
-from dashboard.filters import DISTRICTS, FilterState
+from dashboard import db, queries, tables
+from dashboard.filters import FilterState
+from dashboard.labels import DISTRICTS
 from pipeline.config import load_settings
 
 FILTERS = {
@@ -139,20 +140,52 @@ def test_weekday_hour_counts_match_and_sunday_is_zero(wh, name):
     assert wk.loc[wk["stop_weekday"] == 0, "stops"].sum() == sundays
 
 
+COVERED_MATCH = """
+    with covered as (select distinct date_of_stop from stops)
+    select c.date_of_stop from covered c
+    where c.date_of_stop between ? and ?
+      and exists (select 1 from covered p where p.date_of_stop = c.date_of_stop - interval 1 year)
+"""
+
+
 @pytest.mark.parametrize("name", ["everything", "black and hispanic women", "one zip in 2016"])
-def test_year_compare_counts_the_same_part_of_both_years(wh, name):
+def test_year_compare_counts_only_the_days_both_years_cover(wh, name):
     f = FILTERS[name]
     clause, values = where(f, ignore=("dates",))
-    out = queries.year_compare(f, "district", 2015, 2016, (6, 30), top_n=20)
-    for year, col in ((2015, "stops_a"), (2016, "stops_b")):
+    a, b = (date(2015, 1, 1), date(2015, 12, 31)), (date(2016, 1, 1), date(2016, 12, 31))
+    pairs = tables.match_days(queries.covered_days()["date_of_stop"], a, b)
+    days_b = [d for (d,) in wh.execute(COVERED_MATCH, [b[0], b[1]]).fetchall()]
+    assert sorted(pairs["day_b"]) == sorted(days_b) and days_b, "2015 and 2016 share days with data"
+    days_a = [d.replace(year=d.year - 1) for d in days_b]
+    assert sorted(pairs["day_a"]) == sorted(days_a)
+    out = queries.year_compare(f, "district", days_a, days_b, top_n=20)
+    for days, col in ((days_a, "stops_a"), (days_b, "stops_b")):
+        marks = ", ".join("?" for _ in days)
         direct = dict(wh.execute(
-            f"select coalesce(district, '(unknown)'), count(*) from stops s where {clause} and stop_year = ? "
-            "and date_of_stop <= make_date(?, 6, 30) group by 1", values + [year, year]).fetchall())
+            f"select coalesce(district, '(unknown)'), count(*) from stops s where {clause} "
+            f"and date_of_stop in ({marks}) group by 1", values + days).fetchall())
         got = {r.label: getattr(r, col) for r in out.itertuples() if getattr(r, col)}
         assert got == direct
     assert list(out["rank"]) == list(range(1, len(out) + 1))
-    top = queries.year_compare(f, "description", 2015, 2016, (12, 31), top_n=3)
+    top = queries.year_compare(f, "description", days_a, days_b, top_n=3)
     assert len(top) <= 3 and top["stops_b"].is_monotonic_decreasing
+    assert queries.year_compare(f, "district", [], days_b).empty
+
+
+def test_compare_periods_matches_days_and_counts_like_sql(wh):
+    f = FILTERS["black and hispanic women"]
+    clause, values = where(f, ignore=("dates",))
+    a, b = (date(2015, 1, 1), date(2015, 12, 31)), (date(2016, 1, 1), date(2016, 12, 31))
+    row = tables.compare_periods(queries.covered_days(), queries.daily(f, ignore=("dates",)), a, b)
+    days_b = [d for (d,) in wh.execute(COVERED_MATCH, [b[0], b[1]]).fetchall()]
+    days_a = [d.replace(year=d.year - 1) for d in days_b]
+    assert row["matched_days"] == len(days_b)
+    assert row["covered_b"] == scalar(wh, "select count(distinct date_of_stop) from stops where stop_year = 2016")
+    for days, col, all_col in ((days_a, "stops_a", "all_a"), (days_b, "stops_b", "all_b")):
+        marks = ", ".join("?" for _ in days)
+        assert row[col] == scalar(wh, f"select count(*) from stops s where {clause} and date_of_stop in ({marks})",
+                                  values + days)
+        assert row[all_col] == scalar(wh, f"select count(*) from stops where date_of_stop in ({marks})", days)
 
 
 def test_stops_by_suppresses_small_cells_and_the_rest_add_up(wh):
@@ -209,11 +242,13 @@ def test_outcomes_by_race_use_search_recorded_stops_as_denominator(wh):
     assert only_citations["warnings"].sum() > 0
 
 
-def test_freshness_options_and_quality(wh, sample_warehouse):
-    fresh = queries.freshness()
+def test_provenance_options_and_quality(wh, sample_warehouse):
+    fresh = queries.provenance()
     assert fresh.stops == scalar(wh, "select count(*) from stops")
     assert fresh.charges == scalar(wh, "select count(*) from moco_traffic_violations")
     assert fresh.first_stop == scalar(wh, "select min(date_of_stop) from stops")
+    assert fresh.is_sample and fresh.sample_charges == fresh.charges
+    assert fresh.last_success_source == "sample"
     assert not fresh.is_stale(sample_warehouse.stale_after_days)
     assert fresh.is_stale(-1)
     options = queries.zip_options()
@@ -222,6 +257,7 @@ def test_freshness_options_and_quality(wh, sample_warehouse):
     assert len(queries.county_zctas()) == 49 and {"20902", "20838"} <= set(options)
     cov = queries.year_coverage()
     assert cov["stops"].sum() == fresh.stops
+    assert cov["days_covered"].sum() == scalar(wh, "select count(distinct date_of_stop) from stops")
     dq = queries.data_quality()
     assert "stops" in set(dq["measure"])
     assert len(queries.recent_runs(3)) >= 1

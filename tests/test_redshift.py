@@ -523,7 +523,7 @@ def test_the_dashboard_reads_the_redshift_backend_like_duckdb(redshift_on_postgr
         duck, redshift = results
         if isinstance(duck, pd.DataFrame):
             pd.testing.assert_frame_equal(redshift, duck, obj=name)
-        elif name == "freshness":
+        elif name == "provenance":
             assert (redshift.charges, redshift.stops, redshift.last_stop) == (duck.charges, duck.stops, duck.last_stop)
         else:
             assert redshift == duck, name

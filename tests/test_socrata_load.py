@@ -26,6 +26,7 @@ from pipeline.config import PROJECT_ROOT, Settings
 from pipeline.extract.files import FileSource
 from pipeline.extract.socrata import SchemaError
 from pipeline.extract.socrata_source import SocrataSource
+from pipeline.contract import SchemaContractError
 from pipeline.curated import CuratedTable
 from pipeline.reconcile import ReconcileError, reconcile
 from pipeline.lake import LocalLake
@@ -720,3 +721,35 @@ def test_python_m_pipeline_run_against_the_fake_server_exits_0(small_fake, tmp_p
     assert third.returncode == 3  # a required field renamed or gone at the source: a failed gate, nothing published
     assert "gender" in third.stderr and "Traceback" not in third.stderr
     assert FAKE_APP_TOKEN not in first.stderr + second.stderr + third.stderr
+
+
+# --------------------------------------------------------------------------------------------
+# Schema contract: a field renamed or emptied at the source
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("change", ["renamed", "all-null"])
+def test_a_field_renamed_or_emptied_at_the_source_stops_the_daily_run(
+    small_settings, small_fake, zip_assigner, sleeps, change
+):
+    load(small_settings, zip_assigner, sleeps, full=True)
+    before = warehouse_fingerprints(small_settings)
+    mark = watermark(small_settings)
+    for row_id in fake_socrata_ids(small_fake)[:300]:  # the portal re-publishes 300 rows that day
+        row = small_fake.row(row_id)
+        if change == "renamed":  # description -> violation_description (the real-world case)
+            small_fake.edit_row(row_id, {"violation_description": row.get("description"), "description": None})
+        else:
+            small_fake.edit_row(row_id, {"location": None})
+    field = "description" if change == "renamed" else "location"
+
+    # The run re-reads the 300 rows and the lookback's older ones: the field is null in most, not all.
+    with pytest.raises(SchemaContractError, match=rf"{field} \(null in 0% of rows usually, [5-9]\d% now\)"):
+        load(small_settings, zip_assigner, sleeps)
+    assert warehouse_fingerprints(small_settings) == before  # no row lost its value
+    assert watermark(small_settings) == mark  # the rows are read again once the change is accepted
+    assert runs(small_settings)[-1][1] == "failed"
+
+    result, _ = load(small_settings, zip_assigner, sleeps, accept_schema_change=True)
+    assert result.status == "success" and "schema change accepted" in result.message
+    assert_matches_server(small_settings, small_fake)

@@ -132,6 +132,7 @@ def test_bad_rows_go_to_quarantine_with_a_reason(tmp_path: Path) -> None:
     assert records == 21
     assert counts.quarantined == 6 and counts.landed == 15
     # Rows that failed a check carry their reason and raw text (the parallel reader gives no line number).
+    quarantine = counts.quarantine  # noqa: F841 - the batch's quarantine, read by DuckDB
     typed = sorted(con.execute("select reason, raw_text from quarantine where raw_line is null").fetchall())
     assert [r[0].split(":")[0] for r in typed] == [
         "impossible coordinates", "missing violation_type", "race not an allowed value (shifted fields?)",

@@ -85,16 +85,18 @@ def run_pipeline(*args: str) -> None:
     python = _variable("moco_python", f"{project}/.venv/bin/python")
     env = _pipeline_env()
     env["PYTHONPATH"] = project
-    # A scratch working directory per task: DuckDB (the processing engine) spills to ./.tmp when a
-    # batch outgrows its memory limit. Output goes straight to the task log (no secrets are logged).
+    # A scratch folder per task, removed after it, as TMPDIR: with an S3 lake DuckDB (the processing
+    # engine) spills there past PIPELINE_MEMORY_LIMIT (a local lake spills into <lake>/_tmp).
+    # Output goes straight to the task log (no secrets are logged).
     with tempfile.TemporaryDirectory(prefix="moco-pipeline-") as work:
+        env["TMPDIR"] = work
         proc = subprocess.run([python, "-m", "pipeline", *args], cwd=work, env=env, check=False)
     if proc.returncode == EXIT_OK:
         return
     if proc.returncode in (EXIT_USAGE, EXIT_QUALITY):
         kind = "configuration error" if proc.returncode == EXIT_USAGE else "quality check failed"
         raise AirflowFailException(f"pipeline {args[0]}: {kind} (exit {proc.returncode}); not retrying")
-    raise AirflowException(f"pipeline {args[0]} failed (exit {proc.returncode}); will retry")
+    raise AirflowException(f"pipeline {args[0]} failed (exit {proc.returncode}); will retry")  # retries=0 for status
 
 
 with DAG(
@@ -117,7 +119,7 @@ with DAG(
     freshness = PythonOperator(
         task_id="freshness",
         python_callable=run_pipeline,
-        op_args=["status"],  # exit 1 when the last successful load is older than PIPELINE_STALE_AFTER_DAYS
+        op_args=["status", "--alert"],  # exit 1 (and an alert) when the last load is older than PIPELINE_STALE_AFTER_DAYS
         retries=0,
     )
     load >> freshness

@@ -30,6 +30,7 @@ import pandas as pd
 
 from .places import RESIDENT_AMBIGUOUS, RESIDENT_COUNTY, RESIDENT_UNKNOWN, residence_statuses
 from .population import NOT_COMPARABLE, zip_population_long
+from .caveats import N_
 from .stats import AnalysisResult, poisson_interval, proportion, rate_ratio_interval, wilson_interval
 
 NAME: Final = "benchmark"
@@ -52,7 +53,7 @@ COLUMNS: Final = [
     "reliable", "flag", "ran", "reason", "computed_at",
 ]
 
-CAVEAT: Final = (
+CAVEAT: Final = N_(
     "Benchmark, not proof: residents are not drivers. Many drivers stopped in Montgomery County live "
     "elsewhere, groups drive different amounts and in different places, and police patrol some areas "
     "more than others. A higher rate shows a disparity relative to population, not its cause."

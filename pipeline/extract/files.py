@@ -39,8 +39,12 @@ def csv_headers(path: Path) -> list[str]:
     whose sampled lines include a malformed one, and malformed lines are what quarantine is for.
     """
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:
-        header = next(csv.reader(fh), None)
+    try:
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:
+            header = next(csv.reader(fh), None)
+    except (UnicodeDecodeError, OSError, EOFError, csv.Error) as exc:  # gzip.BadGzipFile is an OSError
+        raise SchemaError(f"{path}: not a CSV export (plain or .gz) of Traffic Violations: "
+                          f"{type(exc).__name__}: {str(exc)[:200]}") from None
     if not header:
         raise SchemaError(f"{path.name}: empty file (no header line)")
     names: list[str] = []

@@ -1,23 +1,26 @@
--- Stops in the same part of two years (1 January to :cut_month/:cut_day in each), by a dimension.
--- Grain: one row per dimension value, ranked by stops in :year_b; the top :top_n rows.
-with filtered as (
+-- Stops of two periods by a dimension, counted only on the days both periods cover. The days come
+-- as ranges of consecutive days (the day_ranges slot: rows of day_from, day_to, period 'a' or 'b',
+-- every value a bound parameter), made by dashboard/tables.match_days + day_ranges; a join on a
+-- handful of ranges is much faster than a long IN list.
+-- Grain: one row per dimension value, ranked by stops in period B; the top :top_n rows.
+with ranges as (
+    {{ day_ranges }}
+),
+
+filtered as (
     select
         {{ dim }} as label,
-        s.stop_year
+        r.period
     from stops as s
+    inner join ranges as r on s.date_of_stop between r.day_from and r.day_to
     where {{ stop_filter }}
-        and s.stop_year in (:year_a, :year_b)
-        and (
-            s.stop_month < :cut_month
-            or (s.stop_month = :cut_month and cast(extract(day from s.date_of_stop) as integer) <= :cut_day)
-        )
 ),
 
 counts as (
     select
         label,
-        cast(sum(case when stop_year = :year_a then 1 else 0 end) as bigint) as stops_a,
-        cast(sum(case when stop_year = :year_b then 1 else 0 end) as bigint) as stops_b
+        cast(sum(case when period = 'a' then 1 else 0 end) as bigint) as stops_a,
+        cast(sum(case when period = 'b' then 1 else 0 end) as bigint) as stops_b
     from filtered
     group by label
 ),

@@ -1,0 +1,126 @@
+"""Map: stops (or stops per 1,000 residents) by ZIP code, with poverty / density overlays."""
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import filters, maps, queries, tables, ui
+from dashboard.i18n import _, fmt_int
+
+ALL = "all"
+BLANK_STYLE = "app/static/blank-style.json"
+ONLINE_STYLE = "https://basemaps.cartocdn.com/gl/positron-gl-style/style.json"
+
+f = filters.current()
+k = queries.small_count()
+ui.header(_("Map of stops by ZIP code"),
+          _("Where stops happen. Click a ZIP code (or pick one below) to filter every page to it."))
+
+features = queries.county_zctas()
+if not features:
+    st.error(_("The ZIP code polygons are missing from data/reference, so the map can't be drawn."))
+    st.stop()
+valid = {feat["zip5"] for feat in features}
+
+with st.sidebar:
+    st.subheader(_("Map options"))
+    online = st.toggle(_("Online basemap (streets from CARTO)"), key="map_online",
+                       help=_("Off by default: the map then loads nothing from outside this site."))
+
+c1, c2 = st.columns([1, 1])
+metric = c1.radio(_("Colour ZIP codes by"), list(maps.MAP_METRICS), key="map_metric", horizontal=True,
+                  format_func=lambda m: _(maps.MAP_METRICS[m].label))
+overlay = c2.radio(_("Overlay (circles)"), list(maps.OVERLAYS), key="map_overlay", horizontal=True,
+                   format_func={"none": _("None"), "poverty": _("Poverty rate"),
+                                "density": _("Population density")}.get)
+show_grid = st.toggle(_("Show where stops happened (squares of about 1 km)"), key="map_grid",
+                      help=_("Squares with fewer than {k} stops are not drawn.").format(k=k))
+
+zips = queries.zip_map(f)
+zips = zips[zips["zip5"].isin(valid)].reset_index(drop=True)
+if int(zips["stops"].sum()) == 0:
+    ui.no_stops()
+table = tables.map_table(zips, metric, k)
+grid = queries.location_grid(f, 0.01) if show_grid else None
+base_path = (st.get_option("server.baseUrlPath") or "").strip("/")
+style = ONLINE_STYLE if online else ("/" + (base_path + "/" if base_path else "") + BLANK_STYLE)
+deck, legend = maps.zip_choropleth(features, table, metric, k, overlay, f.zips, style, grid, 0.01,
+                                   queries.county_outline())
+
+st.session_state.setdefault("map_n", 0)
+map_key = f"zip_map_{st.session_state['map_n']}"
+
+
+def _from_map(key: str) -> None:
+    event = st.session_state.get(key) or {}
+    objects = ((event.get("selection") or {}).get("objects") or {}).get("zips") or []
+    if objects:
+        obj = objects[0]
+        z = (obj.get("properties") or {}).get("zip5") or obj.get("zip5")
+        if z in valid:
+            filters.set_zips([z])
+    st.session_state["map_n"] += 1  # a fresh chart: no lingering selection greys the other ZIP codes
+
+
+def _from_pick() -> None:
+    value = st.session_state.get("map_pick")
+    filters.set_zips([] if value in (None, ALL) else [value])
+
+
+metric_label = _(maps.MAP_METRICS[metric].label)
+left, right = st.columns([3, 2], gap="medium")  # side by side on a desktop, stacked on a phone
+with left:
+    st.pydeck_chart(deck, on_select=lambda: _from_map(map_key), selection_mode="single-object", key=map_key,
+                    height=480, alt=_("Map of Montgomery County ZIP codes coloured by {what}; the same numbers are "
+                                      "in the table below the map.").format(what=metric_label.lower()))
+with right:
+    swatches = "".join(
+        f"<div style='margin:2px 0'><span style='display:inline-block;width:14px;height:14px;"
+        f"background:{item.color};border:1px solid #555;vertical-align:middle;margin-right:6px'></span>"
+        f"{ui.plain(item.label)}</div>"
+        for item in legend
+    )
+    classes = _("quantile classes")
+    st.markdown(f"**{metric_label}** ({classes}){swatches}", unsafe_allow_html=True)
+    st.session_state["map_pick"] = f.zips[0] if len(f.zips) == 1 else ALL
+    st.selectbox(_("Or choose a ZIP code (filters every page)"), [ALL] + sorted(valid), key="map_pick",
+                 on_change=_from_pick, format_func=lambda z: _("All ZIP codes") if z == ALL else z)
+    if overlay != "none":
+        st.caption(maps.overlay_legend(table, overlay))
+    if show_grid:
+        st.caption(_("Orange squares: where stops happened, in cells of 0.01° (about 1.1 km by 0.9 km); the more "
+                     "stops, the darker. Cells with fewer than {k} stops are not drawn. A click on a square selects "
+                     "the ZIP code under it.").format(k=k))
+    st.caption(_("Black line: the county boundary. Numbers: ZIP codes."))
+
+notes = []
+if f.zips:
+    notes.append(_("The map shows every ZIP code; the ones in your ZIP filter have a thick outline."))
+if metric == "rate" and (f.races or f.genders):
+    notes.append(_("With a race or gender filter the rate divides those drivers' stops by *all* residents."))
+notes.append(_("ZIP codes with fewer than {k} stops show no value (small counts), nor do rates for ZIP codes with "
+               "fewer than 1,000 county residents (unstable). The rate is over the whole selected period; only "
+               "residents of the Montgomery County part of a ZIP code are counted. ZIP code = 2010 census ZCTA, from "
+               "the stop's coordinates.").format(k=k))
+tot = queries.totals(f.without("zips")).iloc[0]
+if int(tot["stops_without_zip"]) and not tables.is_small(int(tot["stops_without_zip"]), k):
+    notes.append(_("{n} of {total} stops have no usable location and are not on the map.").format(
+        n=fmt_int(tot["stops_without_zip"]), total=fmt_int(tot["stops"])))
+st.caption(" ".join(notes))
+ui.residents_caveat()
+
+shown = pd.DataFrame({
+    "zip": table["zip5"],
+    "stops": tables.mask_small(table["stops"], k),
+    "residents": table["residents_in_county"].round(0).astype("Int64"),
+    "rate": table["stops_per_1000"].where(~table["small_count"] & ~table["few_residents"]).round(2),
+    "poverty": table["poverty_rate"],
+    "density": table["density_per_sqmi"].round(0).astype("Int64"),
+    "note": [", ".join(([_("fewer than {k} stops").format(k=k)] if s else [])
+                       + ([_("under 1,000 residents")] if r else []))
+             for s, r in zip(table["small_count"], table["few_residents"])],
+})
+with st.expander(_("Table: the numbers on the map")):
+    ui.table(shown, {"zip": _("ZIP code"), "stops": _("Stops"), "residents": _("Residents (county part)"),
+                     "rate": _("Stops per 1,000 residents"), "poverty": _("Poverty rate (whole ZIP code)"),
+                     "density": _("Residents per sq mi (whole ZIP code)"), "note": _("Note")},
+             percent=("poverty",))

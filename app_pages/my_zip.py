@@ -1,0 +1,152 @@
+"""My ZIP code: how stops in one ZIP code compare with the county, in plain words, ready to print."""
+
+from functools import partial
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts, filters, labels, maps, queries, tables, ui
+from dashboard.i18n import _, fmt_int, fmt_num, fmt_pct
+from pipeline.analysis.stats import poisson_interval
+
+k = queries.small_count()
+f = filters.current()
+features = {feat["zip5"]: feat for feat in queries.county_zctas()}
+
+
+def _pick() -> None:
+    value = st.session_state.get("my_zip_pick")
+    filters.set_zips([value] if value else [])
+
+
+ui.header(_("My ZIP code"), _("Stops in one ZIP code compared with the whole county, in plain words."))
+chosen = f.zips[0] if len(f.zips) == 1 else None
+st.session_state["my_zip_pick"] = chosen
+st.selectbox(_("Your ZIP code"), sorted(features), key="my_zip_pick", on_change=_pick, index=None,
+             placeholder=_("Pick a ZIP code"))
+if chosen is None:
+    st.info(_("Pick your ZIP code above (or in the sidebar) to see how stops there compare with the county. "
+              "The page address then holds it, so you can share or bookmark it."), icon=":material/home_pin:")
+    st.stop()
+
+z = chosen
+fz = f  # the sidebar's other filters (dates, race, ...) apply too
+county = f.without("zips")
+zmap, race_stops, res, outcomes, years, reasons, grid, cov = queries.gather(
+    partial(queries.zip_map, county),
+    partial(queries.stops_by, fz, "race", ignore=("races",)),
+    partial(queries.residents, [z]),
+    partial(queries.outcomes_by_race, fz),
+    partial(queries.stops_by, fz, "year", ignore=("dates",)),
+    partial(queries.stops_by, fz, "description", suppress=True),
+    partial(queries.location_grid, fz, 0.005),
+    queries.year_coverage,
+)
+row = zmap[zmap["zip5"] == z]
+stops = int(row["stops"].iloc[0]) if len(row) else 0
+residents = float(row["residents_in_county"].iloc[0]) if len(row) and pd.notna(row["residents_in_county"].iloc[0]) else 0.0
+county_stops = int(zmap["stops"].sum())
+county_res = float(zmap["residents_in_county"].fillna(0).sum())
+period = filters.period_text(f.date_from, f.date_to, filters.bounds())
+
+# --- The answer in one paragraph ------------------------------------------------------------------
+st.header(_("Stops in ZIP {zip}, {period}").format(zip=z, period=period))
+if stops == 0:
+    st.markdown(_("The data has **no stops** located in ZIP {zip} for these filters.").format(zip=z))
+elif tables.is_small(stops, k):
+    st.markdown(_("The data has **fewer than {k} stops** located in ZIP {zip} for these filters: too few to say "
+                  "more without risking identifying people.").format(k=k, zip=z))
+else:
+    text = _("Police made **{n} stops** located in ZIP {zip}.").format(n=fmt_int(stops), zip=z)
+    if residents >= 1000 and not f.races and not f.genders:
+        low, high = poisson_interval(stops)
+        rate = 1000 * stops / residents
+        county_rate = 1000 * county_stops / county_res if county_res else None
+        text += " " + _("That is **{rate} stops per 1,000 residents** (95% interval {low} to {high}), for {res} "
+                        "residents of its Montgomery County part.").format(
+            rate=fmt_num(rate, 1), low=fmt_num(1000 * float(low) / residents, 1),
+            high=fmt_num(1000 * float(high) / residents, 1), res=fmt_int(residents))
+        if county_rate:
+            ratio = rate / county_rate
+            text += " " + _("The county as a whole has {rate} stops per 1,000 residents, so this ZIP code has about "
+                            "**{ratio} times** the county's rate.").format(rate=fmt_num(county_rate, 1),
+                                                                            ratio=fmt_num(ratio, 1))
+    elif f.races or f.genders:
+        text += " " + _("No per-resident rate while a race or gender filter is on (the census counts residents, "
+                        "not drivers of a given race or gender).")
+    else:
+        text += " " + _("Fewer than 1,000 residents live in its county part, so a per-resident rate would be unstable.")
+    st.markdown(text)
+st.caption(_("Read with care: stops are placed in a ZIP code by where they happened, not where the driver lives. A ZIP "
+             "code with a highway or a shopping centre has many stops of people who live elsewhere, and residents "
+             "who don't drive are counted. The interval shows how much the rate could move by chance alone."))
+if st.session_state.get("is_sample"):
+    st.warning(_("These numbers come from the bundled sample, not the county's full record: they show how the "
+                 "page works, not how many stops really happened."), icon=":material/science:")
+
+# --- Who is stopped vs who lives there -----------------------------------------------------------
+shares = tables.race_share_table(race_stops, res, k)
+st.header(_("Who is stopped, and who lives there"))
+ui.chart(charts.share_bars(shares, _("Drivers stopped in ZIP {zip} vs its residents, by race").format(zip=z), k),
+         shares.assign(residents=shares["residents"].round(0).astype("Int64")), key="zip_race",
+         labels={"group": _("Group"), "stops": _("Stops"), "share_of_stops": _("Share of stops"),
+                 "acs_category": _("Census category"), "residents": _("Residents"),
+                 "share_of_residents": _("Share of residents")},
+         percent=("share_of_stops", "share_of_residents"))
+st.caption(_("Race as recorded by the officer. Census categories overlap ('White alone' and 'Black alone' include "
+             "Hispanic residents), so residents' shares add up to more than 100%. A gap between the bars is a "
+             "question, not proof of bias."))
+
+# --- What happened after the stop ----------------------------------------------------------------
+st.header(_("What the stops ended in"))
+totals = outcomes[["stops", "warnings", "seros", "citations"]].sum()
+if tables.is_small(int(totals["stops"]), k) or int(totals["stops"]) == 0:
+    st.markdown(_("Too few stops to describe their outcomes."))
+else:
+    parts = []
+    for col, code in labels.OUTCOME_COLUMNS:
+        n = int(totals[col])
+        share = _("fewer than {k} stops").format(k=k) if tables.is_small(n, k) else fmt_pct(n / int(totals["stops"]), 0)
+        parts.append(f"{labels.outcome(code)}: **{share}**")
+    st.markdown("; ".join(parts) + ".")
+
+# --- The trend -----------------------------------------------------------------------------------
+st.header(_("Stops per year"))
+per_year = pd.DataFrame({"stop_year": pd.to_numeric(years["label"]).astype(int),
+                         "stops": years["stops"].astype("int64")}).sort_values("stop_year")
+ui.chart(charts.year_bars(per_year, k, _("Stops per year in ZIP {zip}").format(zip=z)),
+         per_year.assign(stops=tables.mask_small(per_year["stops"], k), stop_year=per_year["stop_year"].astype(str)),
+         key="zip_years", labels={"stop_year": _("Year"), "stops": _("Stops")})
+partial_years = [str(int(r.stop_year)) for r in cov.itertuples(index=False)
+                 if int(r.days_covered) < (366 if int(r.stop_year) % 4 == 0 else 365)]
+notes = [_("Years differ in how many days the data covers, so compare years with care.")]
+if partial_years:
+    notes.append(_("Partial years (fewer days with data than the calendar): {years}.").format(years=", ".join(partial_years)))
+if st.session_state.get("is_sample"):
+    notes.append(_("On the bundled sample the years differ because of how each public copy was drawn."))
+notes.append(_("The Trends page compares two years over the days both have data for."))
+st.caption(" ".join(notes))
+
+# --- Top reasons ---------------------------------------------------------------------------------
+st.header(_("Most common reasons for a stop"))
+top = reasons.dropna(subset=["stops"]).sort_values("stops", ascending=False).head(5)
+if top.empty:
+    st.markdown(_("Too few stops to list reasons."))
+else:
+    ui.table(top.assign(label=[charts.short_label(x, 80) for x in top["label"]], stops=top["stops"].astype("Int64")),
+             {"label": _("Most serious charge"), "stops": _("Stops")}, key="zip_reasons")
+    st.caption(_("A stop's reason here is its most serious charge, worded as the county publishes it (in English). "
+                 "Reasons with fewer than {k} stops are not listed.").format(k=k))
+
+# --- Where in the ZIP code -----------------------------------------------------------------------
+st.header(_("Where in the ZIP code"))
+if z in features:
+    inside = grid  # cells of the ZIP's stops (the stops are already filtered to the ZIP)
+    base_path = (st.get_option("server.baseUrlPath") or "").strip("/")
+    style = "/" + (base_path + "/" if base_path else "") + "app/static/blank-style.json"
+    st.pydeck_chart(maps.single_zip_map(features[z], inside, 0.005, style), height=380, key="zip_where",
+                    alt=_("Map of ZIP code {zip}: its outline and orange squares where stops happened.").format(zip=z))
+    st.caption(_("Orange squares: where stops happened, in cells of about 550 m; the more stops, the darker. Squares "
+                 "with fewer than {k} stops are not drawn. The outline is simplified, so a square near its edge may "
+                 "fall just outside it.").format(k=k))
+st.caption(_("To print this page, use your browser's Print command: the sidebar and buttons are left out."))

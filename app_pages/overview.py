@@ -1,0 +1,99 @@
+"""Overview: how many stops and charges, per resident, compared with a year earlier, over time."""
+
+from functools import partial
+
+import streamlit as st
+
+from dashboard import charts, filters, queries, tables, ui
+from dashboard.i18n import _, fmt_date, fmt_int, fmt_pct, fmt_signed_pct
+from dashboard.maps import fmt_rate
+
+f = filters.current()
+k = queries.small_count()
+lo, hi = filters.bounds()
+ui.header(_("Traffic stops in Montgomery County, MD"),
+          _("Montgomery County Police traffic stops, from the county's open-data portal."))
+
+d_from, d_to = f.date_from or lo, f.date_to or hi
+per_capita_ok = not f.races and not f.genders
+prev_from, prev_to = tables.same_period_last_year(d_from, d_to)
+compare = (d_to - d_from).days <= 366
+# The page's queries are independent of each other: run them at once.
+tot_df, residents_df, covered, daily_any, daily, monthly = queries.gather(
+    partial(queries.totals, f),
+    partial(queries.residents, f.zips) if per_capita_ok else lambda: None,
+    queries.covered_days,
+    partial(queries.daily, f, ignore=("dates",)) if compare else lambda: None,
+    partial(queries.daily, f),
+    partial(queries.monthly, f),
+)
+tot = tot_df.iloc[0]
+stops, charges = int(tot["stops"]), int(tot["charges"])
+if stops == 0:
+    ui.no_stops()
+    st.stop()
+small = tables.is_small(stops, k)
+
+residents = float(residents_df.iloc[0]["residents"]) if per_capita_ok else 0.0
+rate = 1000 * stops / residents if residents > 0 and not small else None
+cmp = (tables.assess(tables.compare_periods(covered, daily_any, (prev_from, prev_to), (d_from, d_to)), k,
+                     st.session_state.get("is_sample", False)) if compare else None)
+
+# One plain-language sentence for the current filters.
+parts = [_("{where}, {period}: **{stops} stops**").format(
+    where=filters.area_text(f.zips), period=filters.period_text(d_from, d_to), stops=tables.count_text(stops, k))]
+if not small:
+    parts.append(_("({charges} charges)").format(charges=fmt_int(charges)))
+if rate is not None:
+    parts.append(_("**{rate} per 1,000 residents**").format(rate=fmt_rate(rate)))
+sentence = " ".join(parts[:2]) + ("; " + parts[2] if len(parts) > 2 else "") + "."
+if cmp is not None and cmp.change is not None:
+    word = _("more") if cmp.change >= 0 else _("fewer")
+    sentence += " " + _("That is **{pct} {word}** than on the same days a year earlier ({before} stops).").format(
+        pct=fmt_pct(abs(cmp.change), 0), word=word, before=fmt_int(cmp.stops_a))
+    if cmp.partial and cmp.first_b and cmp.last_b:
+        sentence += " " + _("Compared over the {n} days both periods have data ({first} to {last}).").format(
+            n=fmt_int(cmp.matched_days), first=fmt_date(cmp.first_b), last=fmt_date(cmp.last_b))
+elif cmp is not None:
+    sentence += " " + _("No change from a year earlier is shown: {reason}.").format(reason=cmp.reason)
+st.markdown(sentence)
+
+c1, c2, c3, c4 = st.columns(4)
+c1.metric(_("Stops"), tables.count_text(stops, k), help=_("A stop is one traffic stop; it can have several charges."))
+c2.metric(_("Charges (rows)"), fmt_int(charges) if not small else "–",
+          help=_("The source has one row per charge; a stop has one or more charges."))
+c3.metric(_("Stops per 1,000 residents"), fmt_rate(rate) if rate is not None else "–",
+          help=_("Stops divided by residents of the area (census ACS 2015-2019). Residents are not drivers."))
+c4.metric(_("Change vs a year earlier"), fmt_signed_pct(cmp.change) if cmp is not None and cmp.change is not None else "–",
+          help=_("Stops in this date range compared with the same days one year earlier, counting only days that "
+                 "both periods have data for (shown for ranges of up to one year, and never on the bundled sample)."))
+notes = [_("Stops from {first} to {last} ({days} days with stops).").format(
+    first=fmt_date(tot["first_stop"]), last=fmt_date(tot["last_stop"]), days=fmt_int(tot["days_with_stops"]))]
+if int(tot["stops_without_zip"]) and not tables.is_small(int(tot["stops_without_zip"]), k):
+    notes.append(_("{n} of these stops have no usable location, so no ZIP code; they count in county totals but "
+                   "not on the map.").format(n=fmt_int(tot["stops_without_zip"])))
+if not compare:
+    notes.append(_("Pick a date range of a year or less to compare it with the same days a year earlier."))
+if not per_capita_ok:
+    notes.append(_("No per-resident rate while a race or gender filter is on: the census counts residents, not "
+                   "drivers of a given race or gender, so the ratio would mislead."))
+st.caption(" ".join(notes))
+ui.residents_caveat()
+ui.small_count_note(k)
+
+counts, unit = tables.period_counts(daily) if not daily.empty else (None, "day")
+day_table = (counts.rename("stops").rename_axis("date").reset_index().assign(stops=lambda d: tables.mask_small(d["stops"], k))
+             if counts is not None else None)
+ui.chart(charts.daily_trend(daily, k), day_table, key="daily",
+         labels={"date": _("Week starting") if unit == "week" else _("Date"), "stops": _("Stops")},
+         dates={"date": "YYYY-MM-DD"})
+if st.session_state.get("is_sample"):
+    st.caption(_("On the bundled sample, the peaks and gaps come from how each public copy was drawn (one covers a "
+                 "few weeks in full, another a few rows a day for years), not from changes in policing."))
+month_table = tables.month_index(monthly)
+month_table = month_table.assign(stops=tables.mask_small(month_table["stops"], k),
+                                 charges=month_table["charges"].where(month_table["stops"].eq(0) | month_table["stops"].ge(k)))
+ui.chart(charts.monthly_trend(monthly, k), month_table, key="monthly",
+         labels={"month": _("Month"), "stops": _("Stops"), "charges": _("Charges (rows)")}, dates={"month": "YYYY-MM"})
+st.caption(_("Stops vs charges: the portal publishes one row per charge. This dashboard counts a stop once (charges "
+             "sharing the stop's sequence number, date and time) and labels every number as stops or charges."))

@@ -1,0 +1,95 @@
+"""People: who is stopped compared with who lives here, and what happens after the stop."""
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts, filters, labels, queries, tables, ui
+from dashboard.i18n import _
+
+f = filters.current()
+k = queries.small_count()
+ui.header(_("Who is stopped, and what happens next"),
+          _("Drivers' race and gender as recorded by the officer, compared with the residents of the area."))
+
+area = filters.area_text(f.zips)
+SHARE_LABELS = {"group": _("Group"), "stops": _("Stops"), "share_of_stops": _("Share of stops"),
+                "acs_category": _("Census category"), "residents": _("Residents"),
+                "share_of_residents": _("Share of residents")}
+
+# --- Race: share of stops vs share of residents ------------------------------------------------
+race_stops = queries.stops_by(f, "race", ignore=("races",))
+if int(race_stops["stops"].sum()) == 0:
+    ui.no_stops()
+    st.stop()
+res = queries.residents(f.zips)
+shares = tables.race_share_table(race_stops, res, k)
+st.header(_("Share of stops by race vs share of residents ({area})").format(area=area))
+ui.chart(charts.share_bars(shares, _("Drivers stopped vs residents, by race"), k),
+         shares.assign(residents=shares["residents"].round(0).astype("Int64")), key="race_share",
+         labels=SHARE_LABELS, percent=("share_of_stops", "share_of_residents"))
+st.caption(_(
+    "The race filter is not applied here (every group is shown). Residents: census ACS 2015-2019 5-year estimates "
+    "for {area} (only its Montgomery County part). **The census categories overlap**: 'White alone' and 'Black "
+    "alone' include Hispanic residents of that race, and 'Hispanic' is of any race, so residents' shares add up to "
+    "more than 100% and don't match the officer-recorded categories one to one. Groups with fewer than {k} stops "
+    "show no share. Residents are not the driving population: commuters, visitors and through traffic are stopped "
+    "too, and not every resident drives. A gap between the two bars is a question, not proof of bias."
+).format(area=area, k=k))
+
+# --- Gender -----------------------------------------------------------------------------------
+gender = queries.stops_by(f, "gender", ignore=("genders",))
+total_g = gender["stops"].sum()
+g = pd.DataFrame({"group": [labels.gender(x) for x in gender["label"]], "stops": gender["stops"].astype("int64")})
+g["share_of_stops"] = (g["stops"] / total_g).where(~g["stops"].between(1, k - 1))
+g["stops"] = tables.mask_small(g["stops"], k)
+st.header(_("Share of stops by gender"))
+ui.chart(charts.share_bars(g, _("Drivers stopped, by gender"), k), g, key="gender_share",
+         labels={"group": _("Group"), "stops": _("Stops"), "share_of_stops": _("Share of stops")},
+         percent=("share_of_stops",))
+st.caption(_("The gender filter is not applied here. The reference data has no residents-by-sex counts yet, so "
+             "there is no residents' bar (about half of the county's residents are women)."))
+
+# --- Outcomes by race -------------------------------------------------------------------------
+out = queries.outcomes_by_race(f)
+st.header(_("What the stop ended in, by race"))
+otab = tables.outcome_share_table(out, k)
+ui.chart(charts.outcome_bars(otab), otab, key="outcomes",
+         labels={"group": _("Group"), "stops": _("Stops"),
+                 **{f"{col}_share": labels.outcome(code) for col, code in labels.OUTCOME_COLUMNS}},
+         percent=tuple(f"{col}_share" for col, _code in labels.OUTCOME_COLUMNS))
+st.caption(_("Outcome = the stop's most serious charge: a citation (ticket) outranks a repair order (SERO, safety "
+             "equipment repair order), which outranks a warning. The outcome filter is not applied here. Groups with "
+             "fewer than {k} stops, and shares that would reveal fewer than {k} stops, are not shown.").format(k=k))
+
+# --- Searches, arrests, contraband ------------------------------------------------------------
+st.header(_("Searches and arrests"))
+recorded = int(out["stops_search_recorded"].sum())
+total = int(out["stops"].sum())
+st.markdown(_("Only **{recorded} of {total} stops** here have the search fields filled in (the portal added them "
+              "around 2019); search, arrest and contraband rates use those stops as the denominator.").format(
+    recorded=tables.count_text(recorded, k), total=tables.count_text(total, k)))
+if recorded == 0:
+    st.info(_("None of the stops matching these filters has search information, so no search rates can be shown."))
+else:
+    search = tables.rate_table(out, "searched", "stops_search_recorded", k)
+    arrest = tables.rate_table(out, "arrested", "stops_search_recorded", k)
+    hits = tables.rate_table(out, "contraband_found", "searched", k)
+    rate_labels = {"group": _("Group"), "rate": _("Rate")}
+    too_few = _("Too few stops with search information to show a rate.")
+    c1, c2 = st.columns(2)
+    with c1:
+        ui.chart(charts.rate_bars(search, "searched", "stops_search_recorded", _("Search rate"), too_few), search,
+                 key="search_rate", labels={**rate_labels, "searched": _("Searched"),
+                                            "stops_search_recorded": _("Stops with search fields")}, percent=("rate",))
+    with c2:
+        ui.chart(charts.rate_bars(arrest, "arrested", "stops_search_recorded", _("Arrest rate"), too_few), arrest,
+                 key="arrest_rate", labels={**rate_labels, "arrested": _("Arrested"),
+                                            "stops_search_recorded": _("Stops with search fields")}, percent=("rate",))
+    ui.chart(charts.rate_bars(hits, "contraband_found", "searched", _("Contraband found when searched (hit rate)"),
+                              _("Too few searches to show a rate.")), hits,
+             key="hit_rate", labels={**rate_labels, "contraband_found": _("Contraband found"), "searched": _("Searched")},
+             percent=("rate",))
+    st.caption(_("A rate is withheld when its denominator or its numerator is fewer than {k} stops. An arrest here is "
+                 "a search outcome of 'Arrest' in the source. A lower hit rate for a group can indicate a lower bar "
+                 "for searching it (the 'outcome test'), but small numbers make these rates noisy.").format(k=k))
+ui.small_count_note(k)

@@ -1,0 +1,157 @@
+"""The dashboard's one vocabulary: stored codes -> URL codes and plain-language labels (EN/ES).
+
+Race, gender, outcome and district values are stored as the source writes them (``BLACK``,
+``Citation``, ``4th District, Wheaton``); every page, chart, table and CSV shows them through the
+functions here, translated for the current language.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Mapping
+
+from .i18n import N_, _
+
+# Canonical values (as stored in the warehouse) by URL code. Order = display order.
+RACES: dict[str, str] = {
+    "white": "WHITE",
+    "black": "BLACK",
+    "hispanic": "HISPANIC",
+    "asian": "ASIAN",
+    "native": "NATIVE AMERICAN",
+    "other": "OTHER",
+}
+GENDERS: dict[str, str] = {"f": "F", "m": "M", "u": "U"}
+OUTCOMES: dict[str, str] = {"citation": "Citation", "sero": "SERO", "warning": "Warning"}
+DISTRICTS: dict[str, str] = {
+    "1": "1st District, Rockville",
+    "2": "2nd District, Bethesda",
+    "3": "3rd District, Silver Spring",
+    "4": "4th District, Wheaton",
+    "5": "5th District, Germantown",
+    "6": "6th District, Gaithersburg / Montgomery Village",
+    "hq": "Headquarters and Special Operations",
+}
+RACE_ORDER: list[str] = list(RACES.values())
+
+_RACE: Mapping[str, str] = {
+    "WHITE": N_("White"),
+    "BLACK": N_("Black"),
+    "HISPANIC": N_("Hispanic"),
+    "ASIAN": N_("Asian"),
+    "NATIVE AMERICAN": N_("Native American"),
+    "OTHER": N_("Other / unknown"),
+    "ALL": N_("All drivers"),
+}
+_GENDER: Mapping[str, str] = {"F": N_("Female"), "M": N_("Male"), "U": N_("Unknown")}
+_OUTCOME: Mapping[str, str] = {
+    "Citation": N_("Citation (ticket)"),
+    "SERO": N_("Repair order (SERO)"),
+    "Warning": N_("Warning only"),
+}
+# Outcome columns of outcomes_by_race.sql, in the order the stacked bars draw them.
+OUTCOME_COLUMNS: list[tuple[str, str]] = [("warnings", "Warning"), ("seros", "SERO"), ("citations", "Citation")]
+
+# Stop race category -> (residents column of queries.residents(), the ACS category it is set against).
+# NOTE: census race-alone categories include Hispanic residents; the stop data's are exclusive.
+RESIDENT_CATEGORY: Mapping[str, tuple[str | None, str]] = {
+    "WHITE": ("white_alone", N_("White alone (incl. Hispanic whites)")),
+    "BLACK": ("black_alone", N_("Black alone (incl. Hispanic Blacks)")),
+    "HISPANIC": ("hispanic_any_race", N_("Hispanic (any race)")),
+    "ASIAN": ("asian_alone", N_("Asian alone")),
+    "NATIVE AMERICAN": ("native_alone", N_("American Indian alone")),
+    "OTHER": (None, N_("no matching census category")),
+}
+
+# Benchmark views of the Disparities analysis.
+_VIEW: Mapping[str, str] = {
+    "all_stops_county": N_("All stops in the county"),
+    "residents_county": N_("County residents only"),
+    "all_stops_zip": N_("Stops located in the ZIP code"),
+}
+
+# The measures of mart_data_quality (sql/marts/refresh.sql), as the Data page shows them.
+_QUALITY: Mapping[str, str] = {
+    "charges (rows)": N_("charges (rows)"),
+    "stops": N_("stops"),
+    "charges without location": N_("charges without location"),
+    "charges without ZIP5": N_("charges without ZIP code"),
+    "charges located outside the county": N_("charges located outside the county"),
+    "charges with race OTHER or missing": N_("charges with race OTHER or missing"),
+    "charges with gender unknown": N_("charges with gender unknown"),
+    "stops with search fields recorded": N_("stops with search fields recorded"),
+    "quarantined rows (all loads)": N_("rows set aside as unreadable (all loads)"),
+}
+
+_UNKNOWN = {"(no ZIP)": N_("(no ZIP code)"), "(unknown)": N_("(unknown)"), "(none recorded)": N_("(none recorded)"),
+            "All stops": N_("All stops")}
+
+
+def race(code: str | None) -> str:
+    return _(_RACE.get(code or "OTHER", code or ""))
+
+
+def gender(code: str | None) -> str:
+    return _(_GENDER.get(code or "U", code or ""))
+
+
+def outcome(code: str | None) -> str:
+    return _(_OUTCOME.get(code or "", code or ""))
+
+
+def outcome_short(code: str) -> str:
+    """'Citation' / 'Cita' without the parenthesis (for sentences)."""
+    return outcome(code).split(" (")[0]
+
+
+def view(code: str) -> str:
+    return _(_VIEW.get(code, code))
+
+
+def acs_category(race_code: str) -> str:
+    return _(RESIDENT_CATEGORY[race_code][1])
+
+
+def district_short(name: str | None) -> str:
+    """'4th District, Wheaton' -> '4th Wheaton' (narrow screens, chart labels)."""
+    if not name or name == "(unknown)":
+        return _("(unknown)")
+    if name.startswith("Headquarters"):
+        return _("HQ / Special Operations")
+    m = re.match(r"^(\d)\w\w District, (.*)$", name)
+    return _("District {n}, {place}").format(n=m.group(1), place=m.group(2)) if m else name
+
+
+# pipeline_runs.status values (pipeline/runlog.py).
+_RUN_STATUS: Mapping[str, str] = {"success": N_("success"), "failed": N_("failed"), "running": N_("running"),
+                                  "abandoned": N_("abandoned")}
+
+
+def run_status(status: str | None) -> str:
+    return _(_RUN_STATUS.get(status or "", status or ""))
+
+
+def quality_measure(name: str) -> str:
+    return _(_QUALITY.get(name, name))
+
+
+def placeholder(value: str) -> str:
+    """The SQL's stand-ins for a missing value ('(no ZIP)', '(unknown)'...), translated."""
+    return _(_UNKNOWN[value]) if value in _UNKNOWN else value
+
+
+def dimension_value(dim: str, value: str | None) -> str:
+    """A label of queries.DIMENSIONS ``dim`` as a reader sees it."""
+    if value is None:
+        return ""
+    if dim == "race":
+        return race(value)
+    if dim == "gender":
+        return gender(value)
+    if dim == "outcome":
+        return outcome(value)
+    if dim == "district":
+        return district_short(value) if value != "(unknown)" else placeholder(value)
+    if dim == "month" and len(value) == 6:
+        return f"{value[:4]}-{value[4:]}"
+    return placeholder(value)

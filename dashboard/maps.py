@@ -1,0 +1,269 @@
+"""Pure pydeck map builders: the ZIP choropleth, its legend, the stop-location grid (no Streamlit, no SQL).
+
+Offline the map has no basemap, so it draws its own landmarks: the county outline and every ZIP
+code's number at its interior point. ``table`` arguments come from :func:`tables.map_table`, so a
+ZIP with 1..k-1 stops has no value and its tooltip says so.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+import pydeck as pdk
+
+from .i18n import N_, _, fmt_int, fmt_num, fmt_pct
+
+# viridis: perceptually uniform, readable with colour-vision deficiency and in greyscale, and (unlike
+# cividis, whose middle is grey) clearly different from the grey of "no value".
+VIRIDIS_5 = ["#440154", "#3b528b", "#21918c", "#5ec962", "#fde725"]
+NO_DATA_RGBA = [200, 200, 200, 140]
+# The county seen whole: a phone-width map (~360 px) still shows the eastern edge at this zoom.
+VIEW = {"latitude": 39.14, "longitude": -77.2, "zoom": 8.3, "min_zoom": 7, "max_zoom": 14}
+
+
+@dataclass(frozen=True)
+class LegendItem:
+    color: str  # hex
+    label: str
+
+
+@dataclass(frozen=True)
+class MapMetric:
+    column: str
+    label: str  # marked for translation; shown through _()
+    fmt: Callable[[Any], str]
+
+
+def fmt_rate(value: Any) -> str:
+    if value is None or pd.isna(value):
+        return "–"
+    v = float(value)
+    return fmt_num(v, 1) if v >= 10 else fmt_num(v, 2)
+
+
+MAP_METRICS = {
+    "rate": MapMetric("stops_per_1000", N_("Stops per 1,000 residents"), fmt_rate),
+    "stops": MapMetric("stops", N_("Stops"), fmt_int),
+}
+OVERLAYS = {
+    "none": None,
+    "poverty": ("poverty_rate", N_("Poverty rate")),
+    "density": ("density_per_sqmi", N_("Residents per sq mi")),
+}
+
+
+def _hex_to_rgb(hex_colour: str) -> list[int]:
+    h = hex_colour.lstrip("#")
+    return [int(h[i:i + 2], 16) for i in (0, 2, 4)]
+
+
+def _rgb_hex(rgba: Sequence[int]) -> str:
+    return "#" + "".join(f"{int(c):02x}" for c in rgba[:3])
+
+
+def class_breaks(values: pd.Series, n: int = 5) -> list[float]:
+    """Quantile class edges (unique, ascending) for the choropleth."""
+    v = pd.Series(values, dtype="float64").dropna()
+    if v.empty:
+        return []
+    edges = sorted(set(np.quantile(v, np.linspace(0, 1, n + 1)).round(6)))
+    if len(edges) == 1:
+        edges = [edges[0], edges[0]]
+    return edges
+
+
+def classify(value: float, edges: list[float]) -> int:
+    if len(edges) < 2:
+        return 0
+    for i in range(1, len(edges) - 1):
+        if value < edges[i]:
+            return i - 1
+    return len(edges) - 2
+
+
+def palette_for(edges: list[float]) -> list[str]:
+    k = max(len(edges) - 1, 1)
+    if k >= len(VIRIDIS_5):
+        return VIRIDIS_5
+    idx = np.linspace(0, len(VIRIDIS_5) - 1, k).round().astype(int)
+    return [VIRIDIS_5[i] for i in idx]
+
+
+def zip_choropleth(
+    features: Sequence[dict[str, Any]],
+    table: pd.DataFrame,
+    metric: str,
+    k: int,
+    overlay: str = "none",
+    selected: Sequence[str] = (),
+    map_style: str | None = None,
+    grid: pd.DataFrame | None = None,
+    grid_cell: float = 0.01,
+    outline: dict[str, Any] | None = None,
+) -> tuple[pdk.Deck, list[LegendItem]]:
+    """Choropleth of the county's ZIPs (``features`` from queries.county_zctas) coloured by ``metric``.
+
+    Overlay values are drawn as hollow circles whose *area* is proportional to the value (a second,
+    colour-free encoding). Selected ZIPs get a thick outline. ``grid`` (cell_y, cell_x, stops) adds
+    the binned stop locations as squares; ``outline`` (GeoJSON) the county boundary.
+    """
+    m = MAP_METRICS[metric]
+    by_zip = table.set_index("zip5")
+    eligible = table.loc[table["value"].notna(), "value"]
+    edges = class_breaks(eligible)
+    colours = palette_for(edges)
+    selected_set = set(selected)
+
+    out_features = []
+    centroids = []
+    names = []
+    for feat in features:
+        z = feat["zip5"]
+        row = by_zip.loc[z] if z in by_zip.index else None
+        value = None if row is None or pd.isna(row["value"]) else float(row["value"])
+        fill = NO_DATA_RGBA if value is None else _hex_to_rgb(colours[classify(value, edges)]) + [200]
+        props = _tooltip_props(z, row, k)
+        props.update({"fill": fill, "line_w": 4 if z in selected_set else 1,
+                      "line": [0, 0, 0, 255] if z in selected_set else [60, 60, 60, 200]})
+        out_features.append({"type": "Feature", "geometry": feat["geometry"], "properties": props})
+        names.append({"zip5": z, "lon": feat["lon"], "lat": feat["lat"]})
+        if overlay != "none" and row is not None:
+            ov = row[OVERLAYS[overlay][0]]
+            if not pd.isna(ov):
+                centroids.append({**props, "lon": feat["lon"], "lat": feat["lat"], "ov": float(ov)})
+
+    layers = [
+        pdk.Layer(
+            "GeoJsonLayer", id="zips", data={"type": "FeatureCollection", "features": out_features},
+            pickable=True, stroked=True, filled=True, auto_highlight=True,
+            get_fill_color="properties.fill", get_line_color="properties.line",
+            get_line_width="properties.line_w", line_width_units=pdk.types.String("pixels"),
+        )
+    ]
+    if grid is not None and not grid.empty:
+        layers.append(grid_layer(grid, grid_cell))
+    if centroids:
+        top = max(c["ov"] for c in centroids) or 1.0
+        for c in centroids:
+            c["radius"] = 2200.0 * math.sqrt(max(c["ov"], 0) / top)  # area proportional to value
+        layers.append(pdk.Layer(
+            "ScatterplotLayer", id="overlay", data=centroids, pickable=False, stroked=True, filled=True,
+            get_position="[lon, lat]", get_radius="radius", radius_units=pdk.types.String("meters"),
+            get_fill_color=[255, 255, 255, 60], get_line_color=[213, 94, 0, 255],
+            line_width_min_pixels=2,
+        ))
+    if outline is not None:
+        layers.append(pdk.Layer(
+            "GeoJsonLayer", id="county", data=outline, pickable=False, stroked=True, filled=False,
+            get_line_color=[0, 0, 0, 255], get_line_width=3, line_width_units=pdk.types.String("pixels"),
+        ))
+    layers.append(pdk.Layer(
+        "TextLayer", id="labels", data=names, pickable=False, get_position="[lon, lat]", get_text="zip5",
+        get_size=11, get_color=[0, 0, 0, 255], outline_width=2, outline_color=[255, 255, 255, 255],
+        font_settings={"sdf": True}, font_family=pdk.types.String("sans-serif"),
+    ))
+    deck = pdk.Deck(
+        layers=layers,
+        initial_view_state=pdk.ViewState(**VIEW),
+        map_style=map_style,
+        map_provider="carto" if map_style and "cartocdn" in map_style else None,
+        tooltip={
+            "html": "<b>{title}</b><br/>{l1}<br/>{l2}<br/>{l3}<br/>{l4}<br/>{l5}",
+            "style": {"fontSize": "13px", "maxWidth": "280px", "whiteSpace": "normal"},
+        },
+    )
+    legend = [LegendItem(colours[i], _("{low} to under {high}").format(low=m.fmt(edges[i]), high=m.fmt(edges[i + 1]))
+                         if i < len(edges) - 2 else _("{low} to {high}").format(low=m.fmt(edges[i]), high=m.fmt(edges[i + 1])))
+              for i in range(len(edges) - 1)]
+    legend.append(LegendItem(_rgb_hex(NO_DATA_RGBA),
+                             _("no value (fewer than {k} stops or fewer than 1,000 residents)").format(k=k)
+                             if metric == "rate" else _("no value (fewer than {k} stops)").format(k=k)))
+    return deck, legend
+
+
+def _tooltip_props(zip5: str, row: pd.Series | None, k: int) -> dict[str, Any]:
+    title = _("ZIP {zip}").format(zip=zip5)
+    if row is None:
+        return {"zip5": zip5, "title": title, "l1": _("No data"), "l2": "", "l3": "", "l4": "", "l5": ""}
+    stops = int(row["stops"])
+    res = row["residents_in_county"]
+    if row["small_count"]:
+        l1 = _("Fewer than {k} stops: not shown").format(k=k)
+        l2 = ""
+    else:
+        l1 = _("{n} stops").format(n=fmt_int(stops))
+        l2 = (_("{rate} stops per 1,000 residents ({stops} ÷ {residents})").format(
+            rate=fmt_rate(row["stops_per_1000"]), stops=fmt_int(stops), residents=fmt_int(res))
+              if not row["few_residents"] else _("fewer than 1,000 county residents: no rate shown"))
+    return {
+        "zip5": zip5, "title": title, "l1": l1, "l2": l2,
+        "l3": _("Residents in the county part: {n}").format(n=fmt_int(res)),
+        "l4": _("Poverty rate (whole ZIP code): {p}").format(p=fmt_pct(row["poverty_rate"])),
+        "l5": _("Density (whole ZIP code): {n} residents per sq mi").format(n=fmt_int(row["density_per_sqmi"])),
+    }
+
+
+def grid_layer(grid: pd.DataFrame, cell: float) -> pdk.Layer:
+    """Binned stop locations as squares (the query left out cells under the threshold).
+
+    Not pickable: a click goes through to the ZIP code underneath, which is what a reader wants to
+    filter by (a square is not a filter of its own).
+    """
+    top = float(grid["stops"].max())
+    cells = []
+    for r in grid.itertuples(index=False):
+        y0, x0 = r.cell_y * cell, r.cell_x * cell
+        share = math.sqrt(r.stops / top) if top else 0
+        cells.append({
+            "polygon": [[x0, y0], [x0 + cell, y0], [x0 + cell, y0 + cell], [x0, y0 + cell]],
+            "fill": [213, 94, 0, int(60 + 170 * share)],
+        })
+    return pdk.Layer(
+        "PolygonLayer", id="grid", data=cells, pickable=False, stroked=True, filled=True,
+        get_polygon="polygon", get_fill_color="fill", get_line_color=[120, 40, 0, 200], line_width_min_pixels=1,
+    )
+
+
+def overlay_legend(table: pd.DataFrame, overlay: str) -> str:
+    """Plain-text key for the circle overlay (circle area proportional to the value)."""
+    if overlay == "none":
+        return ""
+    col, label = OVERLAYS[overlay]
+    v = table[col].dropna()
+    if v.empty:
+        return ""
+    fmt = fmt_pct if overlay == "poverty" else (lambda x: _("{n} per sq mi").format(n=fmt_int(x)))
+    return _("Hollow orange circles: {what} of each ZIP code (whole ZIP code); circle area is proportional "
+             "to it. Largest circle = {top}, median ZIP code = {median}.").format(
+        what=_(label).lower(), top=fmt(v.max()), median=fmt(v.median()))
+
+
+def single_zip_map(feature: dict[str, Any], grid: pd.DataFrame | None, cell: float, map_style: str | None) -> pdk.Deck:
+    """One ZIP code's outline with the squares where its stops happened (My ZIP page)."""
+    lons, lats = _bounds(feature["geometry"])
+    span = max(max(lons) - min(lons), (max(lats) - min(lats)) * 1.3, 0.01)
+    zoom = max(8.0, min(13.0, math.log2(360 / span) - 0.6))
+    layers = [pdk.Layer(
+        "GeoJsonLayer", id="zip", data={"type": "Feature", "geometry": feature["geometry"], "properties": {}},
+        pickable=False, stroked=True, filled=True, get_fill_color=[0, 114, 178, 30],
+        get_line_color=[0, 0, 0, 255], get_line_width=3, line_width_units=pdk.types.String("pixels"),
+    )]
+    if grid is not None and not grid.empty:
+        layers.append(grid_layer(grid, cell))
+    return pdk.Deck(
+        layers=layers, map_style=map_style,
+        map_provider="carto" if map_style and "cartocdn" in map_style else None,
+        initial_view_state=pdk.ViewState(latitude=(min(lats) + max(lats)) / 2, longitude=(min(lons) + max(lons)) / 2,
+                                         zoom=zoom, min_zoom=7, max_zoom=15),
+    )
+
+
+def _bounds(geometry: dict[str, Any]) -> tuple[list[float], list[float]]:
+    coords: list[Any] = geometry["coordinates"]
+    rings = coords if geometry["type"] == "Polygon" else [r for poly in coords for r in poly]
+    points = [p for ring in rings for p in ring]
+    return [p[0] for p in points], [p[1] for p in points]

@@ -1,0 +1,311 @@
+"""Pure table builders and the small-count policy (DataFrames in, DataFrames out; no Streamlit, no SQL).
+
+One small-count policy for every page, chart, table and CSV: a count of stops between 1 and k-1
+(k = ``PIPELINE_SMALL_COUNT``, 10 by default) is never shown, nor anything it could be recovered
+from (a share, a rate, a change); it reads "fewer than k". Zero is shown (it protects no one).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import labels
+from .i18n import _, fmt_int
+
+# ------------------------------------------------------------------------------------------------
+# The small-count policy
+# ------------------------------------------------------------------------------------------------
+
+
+def is_small(n: Any, k: int) -> bool:
+    """True for a count of 1..k-1 (a count that must not be shown)."""
+    if n is None or (isinstance(n, float) and math.isnan(n)) or n is pd.NA:
+        return False
+    return 0 < float(n) < k
+
+
+def count_text(n: Any, k: int) -> str:
+    """'1,234', '0', or 'fewer than 10'."""
+    return _("fewer than {k}").format(k=fmt_int(k)) if is_small(n, k) else fmt_int(n)
+
+
+def mask_small(values: pd.Series, k: int) -> pd.Series:
+    """Counts of 1..k-1 -> missing (nullable integers)."""
+    v = pd.to_numeric(values, errors="coerce")
+    return v.where(~((v > 0) & (v < k))).round().astype("Int64")
+
+
+def pct_change(new: float, old: float) -> float | None:
+    if not old:
+        return None
+    return (new - old) / old
+
+
+def same_period_last_year(date_from: date, date_to: date) -> tuple[date, date]:
+    def back(d: date) -> date:
+        try:
+            return d.replace(year=d.year - 1)
+        except ValueError:  # 29 February
+            return d.replace(year=d.year - 1, day=28)
+
+    return back(date_from), back(date_to)
+
+
+# ------------------------------------------------------------------------------------------------
+# Comparing two periods honestly
+# ------------------------------------------------------------------------------------------------
+
+# Two periods whose records per covered day differ more than this are not compared: the gap is in
+# the recording (a sample, an under-recorded stretch), not necessarily in the stops.
+MAX_DENSITY_RATIO = 2.0
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The verdict on comparing period A (earlier) with period B (from :func:`compare_periods`)."""
+
+    stops_a: int
+    stops_b: int
+    matched_days: int
+    covered_a: int
+    covered_b: int
+    first_b: date | None
+    last_b: date | None
+    change: float | None  # None: not shown (see ``reason``)
+    reason: str  # why no change is shown ('' when it is)
+
+    @property
+    def partial(self) -> bool:
+        """The matched days are fewer than the days either period covers."""
+        return self.matched_days < max(self.covered_a, self.covered_b)
+
+
+def match_days(covered: pd.Series, a: tuple[date, date], b: tuple[date, date]) -> pd.DataFrame:
+    """day_a, day_b: the days of period A and of period B that both have data and sit at the same
+    place in their period (years from the period's start year, month, day). ``covered`` holds the
+    days with at least one stop, whatever the filters. Grain: one row per matched pair."""
+    days = pd.to_datetime(pd.Series(covered)).dt.normalize().drop_duplicates()
+
+    def keyed(start: date, end: date) -> pd.DataFrame:
+        d = days[(days >= pd.Timestamp(start)) & (days <= pd.Timestamp(end))]
+        return pd.DataFrame({"day": d.dt.date, "rel_year": d.dt.year - start.year, "month": d.dt.month,
+                             "dom": d.dt.day})
+
+    both = keyed(*a).merge(keyed(*b), on=["rel_year", "month", "dom"], suffixes=("_a", "_b"))
+    return both[["day_a", "day_b"]].sort_values("day_b").reset_index(drop=True)
+
+
+def day_ranges(days: "pd.Series | list[date]") -> list[tuple[date, date]]:
+    """Consecutive days merged into (first, last) ranges, in order."""
+    out: list[tuple[date, date]] = []
+    for d in sorted(set(pd.to_datetime(pd.Series(list(days))).dt.date)):
+        if out and (d - out[-1][1]).days == 1:
+            out[-1] = (out[-1][0], d)
+        else:
+            out.append((d, d))
+    return out
+
+
+def compare_periods(all_daily: pd.DataFrame, filtered_daily: pd.DataFrame, a: tuple[date, date],
+                    b: tuple[date, date]) -> pd.Series:
+    """The two periods on the days both cover: stops_a, stops_b (the filtered stops), all_a, all_b
+    (every stop: the recording density), covered_a, covered_b, matched_days, first_b, last_b.
+
+    ``all_daily`` / ``filtered_daily``: date_of_stop, stops (queries.covered_days / queries.daily).
+    """
+    days = pd.to_datetime(all_daily["date_of_stop"]).dt.date
+    pairs = match_days(days, a, b)
+    every = dict(zip(days, all_daily["stops"]))
+    chosen = dict(zip(pd.to_datetime(filtered_daily["date_of_stop"]).dt.date, filtered_daily["stops"]))
+
+    def covered(start: date, end: date) -> int:
+        return int(((days >= start) & (days <= end)).sum())
+
+    return pd.Series({
+        "stops_a": int(sum(chosen.get(d, 0) for d in pairs["day_a"])),
+        "stops_b": int(sum(chosen.get(d, 0) for d in pairs["day_b"])),
+        "all_a": int(sum(every[d] for d in pairs["day_a"])),
+        "all_b": int(sum(every[d] for d in pairs["day_b"])),
+        "covered_a": covered(*a), "covered_b": covered(*b), "matched_days": len(pairs),
+        "first_b": pairs["day_b"].min() if len(pairs) else None,
+        "last_b": pairs["day_b"].max() if len(pairs) else None,
+        "days_a": list(pairs["day_a"]), "days_b": list(pairs["day_b"]),
+    })
+
+
+def _day(value: Any) -> date | None:
+    if value is None or pd.isna(value):
+        return None
+    return pd.Timestamp(value).date()
+
+
+def assess(row: pd.Series, k: int, is_sample: bool) -> Comparison:
+    """Decide whether a change between the two periods may be printed, and say why not.
+
+    ``row``: :func:`compare_periods`."""
+    a, b = int(row["stops_a"] or 0), int(row["stops_b"] or 0)
+    all_a, all_b = int(row["all_a"] or 0), int(row["all_b"] or 0)
+    matched = int(row["matched_days"] or 0)
+    reason = ""
+    if is_sample:
+        reason = _("the bundled sample was drawn unevenly over the years, so its counts can't show change")
+    elif matched == 0:
+        reason = _("the two periods have no day with data in common")
+    elif min(all_a, all_b) == 0 or max(all_a, all_b) / min(all_a, all_b) > MAX_DENSITY_RATIO:
+        reason = _("one period has far fewer records per day than the other (under-recording or a gap "
+                   "in the data), so the difference may not be real")
+    elif is_small(a, k) or is_small(b, k):
+        reason = _("one of the counts is too small to compare")
+    change = pct_change(b, a) if not reason else None
+    if not reason and change is None:
+        reason = _("there were no stops in the earlier period")
+    return Comparison(a, b, matched, int(row["covered_a"] or 0), int(row["covered_b"] or 0),
+                      _day(row["first_b"]), _day(row["last_b"]), change, reason)
+
+
+# ------------------------------------------------------------------------------------------------
+# Time
+# ------------------------------------------------------------------------------------------------
+
+
+def month_index(df: pd.DataFrame) -> pd.DataFrame:
+    """Monthly rows with a ``month`` timestamp; months with no stops in the range filled with 0."""
+    if df.empty:
+        return df.assign(month=pd.Series(dtype="datetime64[ns]"))
+    m = df.assign(month=pd.to_datetime({"year": df["stop_year"], "month": df["stop_month"], "day": 1}))
+    full = pd.date_range(m["month"].min(), m["month"].max(), freq="MS")
+    m = m.set_index("month").reindex(full)
+    m.index.name = "month"
+    m["stops"] = m["stops"].fillna(0).astype("int64")
+    m["charges"] = m["charges"].fillna(0).astype("int64")
+    m["stop_year"] = m.index.year
+    m["stop_month"] = m.index.month
+    return m.reset_index()
+
+
+def period_counts(df: pd.DataFrame) -> tuple[pd.Series, str]:
+    """Stops per day, or per week when the range is longer than about a year: (series, 'day'|'week')."""
+    d = df.assign(date_of_stop=pd.to_datetime(df["date_of_stop"])).set_index("date_of_stop")["stops"]
+    if (d.index.max() - d.index.min()).days > 370:
+        return d.resample("W-MON", label="left", closed="left").sum(), "week"
+    return d.resample("D").sum(), "day"
+
+
+def weekday_hour_matrix(df: pd.DataFrame, k: int = 0) -> pd.DataFrame:
+    """7 x 24 counts, rows Monday..Sunday (SQL gives 0 = Sunday); cells of 1..k-1 missing."""
+    grid = (
+        df.assign(row=(df["stop_weekday"].astype(int) + 6) % 7)
+        .pivot_table(index="row", columns="stop_hour", values="stops", aggfunc="sum", fill_value=0)
+        .reindex(index=range(7), columns=range(24), fill_value=0)
+    )
+    return grid.apply(lambda col: mask_small(col, k)) if k else grid.astype("Int64")
+
+
+def change_table(df: pd.DataFrame, k: int) -> pd.DataFrame:
+    """label, stops_a, stops_b, change_pct; counts of 1..k-1 missing, and no change next to them."""
+    out = pd.DataFrame({
+        "label": df["label"],
+        "stops_a": mask_small(df["stops_a"], k),
+        "stops_b": mask_small(df["stops_b"], k),
+    })
+    a = out["stops_a"].astype("Float64")
+    b = out["stops_b"].astype("Float64")
+    out["change_pct"] = ((b - a) / a.where(a > 0)).astype("Float64")
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# People
+# ------------------------------------------------------------------------------------------------
+
+
+def race_share_table(stops: pd.DataFrame, residents: pd.DataFrame, k: int) -> pd.DataFrame:
+    """Per race: stops, share of stops, residents (census category), share of residents.
+
+    ``stops``: label (race), stops. ``residents``: one row from queries.residents(). Groups with
+    1..k-1 stops show neither count nor share. Resident shares overlap (race alone includes
+    Hispanics), so they do not add up to 100%.
+    """
+    total_stops = float(stops["stops"].sum()) if not stops.empty else 0.0
+    res = residents.iloc[0] if not residents.empty else pd.Series(dtype=float)
+    total_res = float(res.get("residents", 0) or 0)
+    rows = []
+    for race, (col, _acs) in labels.RESIDENT_CATEGORY.items():
+        n = int(stops.loc[stops["label"] == race, "stops"].sum()) if not stops.empty else 0
+        r = float(res.get(col, np.nan)) if col else np.nan
+        small = is_small(n, k)
+        rows.append({
+            "race": race,
+            "group": labels.race(race),
+            "stops": pd.NA if small else n,
+            "share_of_stops": np.nan if small or not total_stops else n / total_stops,
+            "acs_category": labels.acs_category(race),
+            "residents": r,
+            "share_of_residents": r / total_res if total_res and not math.isnan(r) else np.nan,
+        })
+    out = pd.DataFrame(rows)
+    out["stops"] = out["stops"].astype("Int64")
+    return out
+
+
+def outcome_share_table(df: pd.DataFrame, k: int) -> pd.DataFrame:
+    """Per race: stops and the share ending in each outcome; groups under ``k`` stops suppressed,
+    and a share whose count is 1..k-1 withheld (it would give the count away)."""
+    rows = []
+    for r in df.itertuples(index=False):
+        small = r.stops < k
+        row: dict[str, Any] = {"race": r.race, "group": labels.race(r.race),
+                               "stops": pd.NA if small else int(r.stops), "suppressed": small}
+        for col, _code in labels.OUTCOME_COLUMNS:
+            n = int(getattr(r, col))
+            row[f"{col}_share"] = np.nan if small or not r.stops or is_small(n, k) else n / r.stops
+        rows.append(row)
+    out = pd.DataFrame(rows, columns=["race", "group", "stops", "suppressed"]
+                       + [f"{c}_share" for c, _ in labels.OUTCOME_COLUMNS])
+    out["stops"] = out["stops"].astype("Int64")
+    return out
+
+
+def rate_table(df: pd.DataFrame, num: str, den: str, k: int) -> pd.DataFrame:
+    """Per race: numerator, denominator, rate. The rate (and both counts) are withheld when either
+    count is 1..k-1: a rate over a small denominator is noise, and one with a small numerator gives
+    the numerator away."""
+    n = df[num].astype("int64")
+    d = df[den].astype("int64")
+    suppressed = (d < max(k, 1)) | ((n > 0) & (n < k))
+    out = pd.DataFrame({
+        "race": df["race"],
+        "group": [labels.race(r) for r in df["race"]],
+        num: n.where(~suppressed).astype("Int64"),
+        den: mask_small(d, k),
+        "rate": (n / d.where(d > 0)).where(~suppressed),
+        "suppressed": suppressed,
+    })
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# Map
+# ------------------------------------------------------------------------------------------------
+
+
+def map_table(zips: pd.DataFrame, metric: str, k: int, min_residents: float = 1000) -> pd.DataFrame:
+    """The map's numbers per ZIP: stops, residents, rate, overlays, and flags for withheld cells.
+
+    A ZIP's value is withheld when it has 1..k-1 stops (small count); its rate is also withheld when
+    fewer than ``min_residents`` county residents live there (unstable ratio).
+    """
+    t = zips.copy()
+    t["small_count"] = (t["stops"] > 0) & (t["stops"] < k)
+    t["few_residents"] = t["residents_in_county"].fillna(0) < min_residents
+    col = "stops_per_1000" if metric == "rate" else "stops"
+    t["value"] = t[col].astype("float64").where(~t["small_count"])
+    if metric == "rate":
+        t.loc[t["few_residents"], "value"] = np.nan
+    return t

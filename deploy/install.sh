@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Install a lock file (exact versions + sha256 hashes) into ./.venv, creating it if needed.
+#   bash deploy/install.sh requirements.lock       # runtime (run.sh, servers)
+#   bash deploy/install.sh requirements-dev.lock   # runtime + tests (test.sh, CI)
+# uv does the install (seconds instead of a minute); it is bootstrapped into the venv with pip from
+# the package registry, itself pinned and hashed (deploy/uv.lock). When uv can't be had (no wheel for
+# this platform, registry blocked for it) or fails, pip installs the same lock with --require-hashes.
+# uv trusts the system certificate store (--system-certs), as pip does through its configuration.
+# INSTALL_WITH=pip forces that fallback. PYTHON picks the interpreter for a new venv (3.11+).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+lock="${1:?usage: deploy/install.sh requirements.lock|requirements-dev.lock}"
+[ -f "$lock" ] || { echo "install: no such lock file: $lock" >&2; exit 2; }
+PY="${PYTHON:-$(command -v python3.11 || command -v python3)}"
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+pip_install() { .venv/bin/python -m pip install --quiet --disable-pip-version-check "$@"; }
+
+if [ "${INSTALL_WITH:-uv}" != pip ] && { [ -x .venv/bin/uv ] ||
+        pip_install --only-binary :all: --require-hashes -r deploy/uv.lock; }; then
+    if .venv/bin/uv pip install --quiet --system-certs --python .venv/bin/python --require-hashes -r "$lock"; then
+        exit 0
+    fi
+    echo "install: uv failed; installing $lock with pip instead" >&2
+elif [ "${INSTALL_WITH:-uv}" != pip ]; then
+    echo "install: uv could not be installed; installing $lock with pip instead" >&2
+fi
+pip_install --require-hashes -r "$lock"

@@ -1,0 +1,162 @@
+"""Spanish: every visible string has a translation, the catalogue matches the code, and each page,
+rendered in Spanish, shows no string that is still the English one."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+from streamlit.testing.v1 import AppTest
+
+from dashboard import db, i18n
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "streamlit_app.py"
+PAGES = ["app_pages/overview.py", "app_pages/my_zip.py", "app_pages/map.py", "app_pages/trends.py",
+         "app_pages/people.py", "app_pages/disparities.py", "app_pages/changes.py", "app_pages/data.py"]
+PLACEHOLDER = re.compile(r"\{\w*\}")
+
+
+def extracted() -> dict[str, str]:
+    """msgid -> where, exactly as `pybabel extract -F babel.cfg` finds them in the code."""
+    method_map, options_map = [], {}
+    for line in (ROOT / "babel.cfg").read_text().splitlines():
+        m = re.match(r"\[python: (.+)\]", line.strip())
+        if m:
+            method_map.append((m.group(1), "python"))
+    out = {}
+    for filename, lineno, message, _comments, _context in extract_from_dir(str(ROOT), method_map, options_map):
+        out[message if isinstance(message, str) else message[0]] = f"{filename}:{lineno}"
+    return out
+
+
+def test_every_visible_string_has_a_spanish_translation():
+    with open(i18n.po_path("es"), "rb") as fh:
+        catalogue = read_po(fh, locale="es")
+    translated = {}
+    for m in catalogue:
+        if not m.id:
+            continue
+        key = m.id if isinstance(m.id, str) else m.id[0]
+        strings = [m.string] if isinstance(m.string, str) else list(m.string)
+        translated[key] = (m, strings)
+    code = extracted()
+    assert len(code) > 300
+    missing = [f"{where}: {msg!r}" for msg, where in code.items()
+               if msg not in translated or not all(s.strip() for s in translated[msg][1]) or translated[msg][0].fuzzy]
+    assert not missing, "untranslated strings (run pybabel extract/update, then translate):\n" + "\n".join(missing)
+    for msg, (m, strings) in translated.items():
+        wanted = sorted(PLACEHOLDER.findall(msg))
+        for s in strings:
+            if s:
+                assert sorted(PLACEHOLDER.findall(s)) == wanted or m.pluralizable, f"placeholders differ: {msg!r}"
+
+
+def test_the_catalogue_holds_no_string_the_code_no_longer_uses():
+    with open(i18n.po_path("es"), "rb") as fh:
+        catalogue = read_po(fh, locale="es")
+    stale = {m.id if isinstance(m.id, str) else m.id[0] for m in catalogue if m.id} - set(extracted())
+    assert not stale, f"remove from the catalogue (pybabel update): {sorted(stale)[:5]}"
+
+
+def test_the_terms_are_consistent():
+    """One Spanish word per concept for a general audience: 'parada' for a stop, 'cargo' for a charge."""
+    with open(i18n.po_path("es"), "rb") as fh:
+        catalogue = read_po(fh, locale="es")
+    for m in catalogue:
+        if not m.id or not isinstance(m.id, str):
+            continue
+        en, es = m.id.lower(), m.string.lower()
+        if re.search(r"\bstops?\b", en) and "stop outcome" not in en and "stop's" not in en:
+            assert "parada" in es, (m.id, m.string)
+        if re.search(r"\bcharges?\b", en) and "most serious charge" not in en:
+            assert "cargo" in es, (m.id, m.string)
+        for wrong in ("detención", "infracción", "parar de tráfico", "cobro"):
+            assert wrong not in es, (m.id, m.string)
+
+
+def visible_texts(at: AppTest) -> list[tuple[str, str]]:
+    """(kind, text) of every element a reader sees, in page order, plus chart titles and axis titles."""
+    out: list[tuple[str, str]] = []
+    for kind in ("title", "header", "subheader", "markdown", "caption", "info", "warning", "error", "success"):
+        out += [(kind, e.value) for e in at.get(kind)]
+    out += [("metric", m.label) for m in at.metric]
+    for kind in ("selectbox", "multiselect", "radio", "toggle", "date_input", "button"):
+        out += [(kind, w.label) for w in at.get(kind)]
+    out += [("tab", t.label) for t in at.tabs]
+    out += [("expander", e.label) for e in at.expander]
+    for el in at.get("plotly_chart"):
+        spec = json.loads(el.proto.spec)
+        layout = spec["layout"]
+        out.append(("chart title", (layout.get("title") or {}).get("text", "")))
+        for axis in ("xaxis", "yaxis"):
+            out.append((f"chart {axis}", ((layout.get(axis) or {}).get("title") or {}).get("text", "")))
+        for trace in spec["data"]:
+            if trace.get("name") and not str(trace["name"]).isdigit():
+                out.append(("chart series", str(trace["name"])))
+    return out
+
+
+def _has_words(text: str) -> bool:
+    # A text a translation could change: letters beyond ZIP codes, years, numbers and codes.
+    return bool(re.search(r"[A-Za-z]{3,}", re.sub(r"\b(ZIP|ACS|SERO|CSV|UTC|MD|CI)\b", "", text)))
+
+
+def render(settings, monkeypatch, page: str, lang: str) -> AppTest:
+    monkeypatch.setenv("PIPELINE_WAREHOUSE", settings.warehouse_url)
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.query_params = {"lang": lang, **({"zip": "20902"} if "my_zip" in page else {})}
+    at.run()
+    if page != PAGES[0]:
+        at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_each_page_in_spanish_shows_no_english_string(sample_warehouse, monkeypatch, page):
+    english = visible_texts(render(sample_warehouse, monkeypatch, page, "en"))
+    spanish_at = render(sample_warehouse, monkeypatch, page, "es")
+    spanish = visible_texts(spanish_at)
+    assert [k for k, _ in english] == [k for k, _ in spanish], "the same elements in both languages"
+    same = [(k, en) for (k, en), (_, es) in zip(english, spanish) if en == es and _has_words(en)]
+    assert not same, f"still in English on {page}: {same[:8]}"
+    assert spanish_at.query_params.get("lang") == "es"  # the language stays in the address
+    db.reset()
+
+
+def test_the_language_is_kept_in_the_url_across_pages_and_filters(sample_warehouse, monkeypatch):
+    monkeypatch.setenv("PIPELINE_WAREHOUSE", sample_warehouse.warehouse_url)
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.query_params = {"lang": "es"}
+    at.run()
+    assert at.metric[0].label == "Paradas"
+    at.switch_page("app_pages/trends.py").run()
+    assert at.query_params == {"lang": "es"} and at.title[0].value == "Tendencias"
+    # a filter chosen in one language survives a switch to the other
+    at.switch_page("app_pages/overview.py").run()
+    at.query_params = {"lang": "es", "race": "black"}
+    at2 = AppTest.from_file(str(APP), default_timeout=60)
+    at2.query_params = {"lang": "es", "race": "black"}
+    at2.run()
+    assert at2.sidebar.multiselect(key="flt_race").value == ["BLACK"]
+    at2.sidebar.segmented_control(key="ui_lang").set_value("en").run()
+    assert at2.title[0].value == "Traffic stops in Montgomery County, MD"
+    assert at2.query_params == {"race": "black"}
+    assert at2.sidebar.multiselect(key="flt_race").value == ["BLACK"]
+    db.reset()
+
+
+def test_no_translated_call_hides_inside_an_f_string():
+    """Babel can't see `_()` inside an f-string, so such a string would never reach the catalogue."""
+    hidden = []
+    for pattern in ("streamlit_app.py", "dashboard/**/*.py", "app_pages/**/*.py"):
+        for path in ROOT.glob(pattern):
+            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                if re.search(r"\{_\(|\{ngettext\(", line):
+                    hidden.append(f"{path.relative_to(ROOT)}:{n}")
+    assert not hidden, hidden

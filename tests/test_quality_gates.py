@@ -1,0 +1,155 @@
+"""Gates that stop a load before anything is published (exit 3), and the value rules every backend shares.
+
+No source quirk may lose rows silently: a load that lands nothing, one that quarantines more than
+PIPELINE_MAX_QUARANTINE_SHARE, a file that is not a CSV export, or a field that disappeared at the
+source (its null rate jumps against the run log's history) stops with exit 3 naming the cause; the
+previous data keeps serving and freshness is not reset. Over-long text is clipped to the warehouse
+widths in the transform, so DuckDB and PostgreSQL accept and hold the same rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import re
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from pipeline import cli
+from pipeline.config import SAMPLE_DIR, SQL_DIR, load_settings
+from pipeline.warehouse import open_warehouse
+from tests.pg_fixtures import PG_URL, drop_schema, new_schema, pg_schema_url
+
+pytest_plugins = ["tests.pg_fixtures"]
+
+BASE = SAMPLE_DIR / "mcpd_tv_sample_tolu238_2017.csv.gz"
+
+
+def read(path: Path) -> tuple[list[str], list[list[str]]]:
+    with gzip.open(path, "rt", encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.reader(fh))
+    return rows[0], rows[1:]
+
+
+def write(path: Path, header: list[str], rows: list[list[str]]) -> Path:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows([header, *rows])
+    return path
+
+
+@pytest.fixture(params=["duckdb", "postgresql"])
+def env(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    values = {"PIPELINE_LAKE": str(tmp_path / "lake")}
+    schema = None
+    if request.param == "duckdb":
+        values["PIPELINE_WAREHOUSE"] = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+    else:
+        pytest.importorskip("psycopg")
+        schema = new_schema("gate")
+        values["PIPELINE_WAREHOUSE"] = pg_schema_url(schema)
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    yield values
+    if schema:
+        import psycopg
+
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            drop_schema(conn, schema)
+
+
+def load(path: Path, *extra: str) -> int:
+    return cli.main(["backfill", "--source", "file", "--file", str(path), "--skip-analyze", *extra])
+
+
+def state(env: dict[str, str]) -> tuple[int, object, list[str]]:
+    """(charges served, last successful load, run statuses) as the dashboard and `status` see them."""
+    warehouse = open_warehouse(load_settings(env))
+    charges = int(warehouse.query("select count(*) as n from moco_traffic_violations").iloc[0, 0])
+    last = warehouse.query("select max(finished_at) as t from pipeline_runs where status = 'success'").iloc[0, 0]
+    statuses = warehouse.query("select status from pipeline_runs order by started_at")["status"].tolist()
+    return charges, last, statuses
+
+
+def test_a_file_whose_every_row_is_quarantined_stops_and_keeps_serving(env, tmp_path, caplog) -> None:
+    assert load(BASE) == 0
+    before = state(env)
+    header, rows = read(BASE)
+    col = header.index("Violation Type")
+    bad = write(tmp_path / "all_bad.csv", header, [[*r[:col], "NOT A TYPE", *r[col + 1:]] for r in rows[:50]])
+    assert load(bad) == 3
+    assert "nothing landed: all 50 row(s) were quarantined" in caplog.text
+    charges, last, statuses = state(env)
+    assert (charges, last) == before[:2]  # still serving, freshness not reset
+    assert statuses == ["success", "failed"]
+
+
+def test_a_load_quarantining_more_than_the_allowed_share_stops(env, tmp_path, caplog, monkeypatch) -> None:
+    assert load(BASE) == 0
+    header, rows = read(BASE)
+    col = header.index("Race")
+    mixed = [[*r[:col], "PURPLE", *r[col + 1:]] if i % 5 == 0 else r for i, r in enumerate(rows[:200])]
+    path = write(tmp_path / "mixed.csv", header, mixed)
+    assert load(path) == 3  # 40 of 200 = 20% > 10%
+    assert "40 of 200 rows (20.0%) quarantined, above PIPELINE_MAX_QUARANTINE_SHARE=10%" in caplog.text
+    monkeypatch.setenv("PIPELINE_MAX_QUARANTINE_SHARE", "0.25")
+    assert load(path) == 0  # a maintainer who raised the limit loads it, quarantine kept with reasons
+    warehouse = open_warehouse(load_settings(env))
+    assert int(warehouse.query("select count(*) as n from quarantine_rows where reason like 'race not an allowed%'")
+               .iloc[0, 0]) == 40
+
+
+def test_a_file_that_is_not_a_csv_export_is_named_in_the_error(env, tmp_path, caplog) -> None:
+    assert load(BASE) == 0
+    binary = tmp_path / "export.csv.gz"
+    binary.write_bytes(bytes(range(256)) * 64)
+    assert load(binary) == 3
+    err = caplog.text
+    assert str(binary) in err and "not a CSV export" in err
+    assert state(env)[2] == ["success", "failed"]
+
+
+def test_a_renamed_optional_field_stops_the_load_until_accepted(env, tmp_path, caplog) -> None:
+    header, rows = read(BASE)
+    assert load(write(tmp_path / "day1.csv", header, rows[:500])) == 0
+    before = state(env)
+    renamed = ["Violation Description" if h == "Description" else h for h in header]
+    day2 = write(tmp_path / "day2.csv", renamed, rows[500:])
+    assert load(day2) == 3
+    err = caplog.text
+    assert "description (null in 0% of rows usually, 100% now)" in err and "--accept-schema-change" in err
+    assert state(env)[:2] == before[:2]
+    assert load(day2, "--accept-schema-change") == 0  # the maintainer says the change is real
+    warehouse = open_warehouse(load_settings(env))
+    message = warehouse.query("select message from pipeline_runs where status = 'success' order by started_at desc")
+    assert "schema change accepted" in message.iloc[0, 0]
+
+
+def test_over_long_text_is_clipped_the_same_on_every_backend(env, tmp_path) -> None:
+    header, rows = read(BASE)
+    col = header.index("Location")
+    long = ("É" + "X" * 299) * 2  # 600 characters, 602 bytes
+    path = write(tmp_path / "long.csv", header, [[*r[:col], long, *r[col + 1:]] for r in rows[:100]])
+    assert load(path) == 0
+    warehouse = open_warehouse(load_settings(env))
+    got = warehouse.query("select location, count(*) as n from moco_traffic_violations group by location")
+    assert len(got) == 1 and int(got["n"].iloc[0]) == 100
+    value = got["location"].iloc[0]
+    assert len(value.encode()) == 512 and long.startswith(value) and len(value) == 510  # two 2-byte É: 510 characters
+    message = warehouse.query("select message from pipeline_runs").iloc[0, 0]
+    assert "100 over-long text value(s) clipped" in message
+
+
+def test_the_transform_clips_every_text_column_at_its_warehouse_width() -> None:
+    schema = (SQL_DIR / "warehouse" / "schema.sql").read_text()
+    table = schema[schema.index("create table if not exists moco_traffic_violations"):]
+    widths = dict(re.findall(r"^\s+(\w+) varchar\((\d+)\)", table[:table.index(");")], re.M))
+    standardize = (SQL_DIR / "transform" / "standardize.sql").read_text()
+    clips = dict(re.findall(r"clip\((\w+), (\d+)\) as \1", standardize))
+    flags = dict(re.findall(r"too_long\((\w+), (\d+)\)", standardize))
+    source_text = {c for c in clips}  # every clipped column is a warehouse column of the same width
+    assert clips and all(widths[c] == w for c, w in clips.items()), {c: (w, widths.get(c)) for c, w in clips.items()}
+    assert flags == clips  # each clip is counted
+    derived = {"row_id", "stop_id", "content_key", "source", "load_id", "source_file", "district", "zip5", "zip_status"}
+    assert set(widths) - derived == source_text  # no source text column left unclipped
