@@ -99,9 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--file", type=Path, action="append", metavar="PATH",
                        help="a CSV export from the portal, plain or .gz (repeat for several)")
         p.add_argument("--since", type=_date, metavar="YYYY-MM-DD",
-                       help="only stops on or after this date (socrata: a date_of_stop filter in the query; "
+                       help="only stops on or after this date (inclusive; socrata: a date_of_stop filter in the query; "
                        "such a partial run never moves the :updated_at watermark)")
-        p.add_argument("--until", type=_date, metavar="YYYY-MM-DD", help="only stops before this date")
+        p.add_argument("--until", type=_date, metavar="YYYY-MM-DD", help="only stops on or before this date (inclusive)")
         p.add_argument("--accept-schema-change", action="store_true",
                        help="load even though a known source field disappeared or went null (a real change at the "
                        "source, checked by a maintainer); without it such a load stops with exit 3 naming the field")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence, Union
 
 from .config import SQL_DIR
 
@@ -37,13 +37,22 @@ def load_sql(name: str, dialect: str | None = None) -> str:
     return _read(str(path))
 
 
-def render(sql: str, identifiers: Mapping[str, str], allowed: Mapping[str, Iterable[str]]) -> str:
-    """Fill ``{{ slot }}`` identifiers; each value must be in ``allowed[slot]``."""
+# A slot's allow-list: the fixed values it may take, or a test that a value is well formed (for
+# generated text such as a WHERE clause of fixed templates, whose combinations are not listable).
+AllowList = Union[Iterable[str], Callable[[str], bool]]
+
+
+def render(sql: str, identifiers: Mapping[str, str], allowed: Mapping[str, AllowList]) -> str:
+    """Fill ``{{ slot }}`` identifiers; each value must be in (or pass) ``allowed[slot]``."""
+
+    def permitted(slot: str, value: str) -> bool:
+        rule = allowed.get(slot, ())
+        return bool(rule(value)) if callable(rule) else value in set(rule)
 
     def fill(match: re.Match[str]) -> str:
         slot = match.group(1)
         value = identifiers.get(slot)
-        if value is None or value not in set(allowed.get(slot, ())):
+        if value is None or not permitted(slot, value):
             raise ValueError(f"identifier {slot}={value!r} is not in the allow-list")
         return value
 

@@ -5,7 +5,8 @@ that need it also name it in their own ``pytest_plugins``; pytest registers a pl
 
 Every test run gets its own schema (``t_<pid>_<random>``), dropped at the end of the run, and a test
 that needs an empty warehouse asks for ``pg_fresh_url`` (one more schema, dropped after the test).
-``TEST_PG_URL`` overrides the server; without a reachable server the tests that need it are skipped.
+``TEST_PG_URL`` overrides the server. Without a reachable server the tests that need it are skipped,
+or fail when ``MOCO_REQUIRE_SERVICES=1`` (CI: see tests/services.py).
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from datetime import date
 from pathlib import Path
 from typing import Iterator
 
+import psycopg
 import pytest
 
 from pipeline.config import Settings
+from tests.services import service_missing
 
 PG_URL = os.environ.get("TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -101,12 +104,11 @@ def drop_schema(conn, schema: str) -> None:  # noqa: ANN001
 
 @pytest.fixture(scope="session")
 def pg_admin() -> Iterator[object]:
-    """An autocommit psycopg connection to the test database (skips the test if the server is down)."""
-    psycopg = pytest.importorskip("psycopg")
+    """An autocommit psycopg connection to the test database (skip, or fail in CI, if the server is down)."""
     try:
         conn = psycopg.connect(PG_URL, autocommit=True, connect_timeout=3)
     except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {exc}")
+        service_missing(f"PostgreSQL not reachable at {PG_URL}: {exc}")
     try:
         yield conn
     finally:

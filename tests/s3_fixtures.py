@@ -14,6 +14,9 @@ import uuid
 from typing import Iterator
 
 import pytest
+import moto.server  # noqa: F401  (a dev requirement: missing is an import error, never a skip)
+
+from tests.services import service_missing
 
 __all__ = ["moto_endpoint", "s3_env", "s3_client", "s3_bucket", "s3_lake_url", "FAKE_AWS_ENV", "list_keys"]
 
@@ -39,7 +42,6 @@ def moto_endpoint() -> Iterator[str]:
     import subprocess
     import sys
 
-    pytest.importorskip("moto.server")
     proc = subprocess.Popen([sys.executable, "-u", "-m", "moto.server", "-H", "127.0.0.1", "-p", "0"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     endpoint = None
@@ -50,7 +52,7 @@ def moto_endpoint() -> Iterator[str]:
                 endpoint = match.group(1)
                 break
         if endpoint is None:
-            raise RuntimeError("moto server did not start")
+            service_missing("the moto S3 server did not start")
         # Keep draining its log so the pipe never fills and blocks the server.
         import threading
 

@@ -31,6 +31,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from pipeline import cli
 from pipeline.alerts import alert_abandoned, alert_on_failure, failure_alert, sender_address
 from pipeline.config import PROJECT_ROOT, SAMPLE_DIR, Settings
+from tests.ports import closed_port
 
 PASSWORD = "Al3rt-pw-Secret"
 TOKEN = "Al3rt-token-Secret"
@@ -45,7 +46,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-closed_port = free_port  # nothing listens on a port just released
+# NOTE: free_port still binds and releases (aiosmtpd's Controller cannot report a port-0 bind);
+# a port that must stay closed comes from tests.ports, held for the whole run.
 
 
 class Webhook:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from pipeline.analysis import aggregate_search_counts, outcome_test
 from pipeline.analysis.outcome import COLUMNS, LEVEL_POOLED, LEVEL_WEIGHTED
@@ -82,7 +83,10 @@ def test_the_test_refuses_when_cells_have_too_few_searches() -> None:
     result = outcome_test(aggregate_search_counts(synthetic_stops(seed=5, hit_gap=0.1, stops_per_cell=small)))
     assert not result.ran
     assert "too few searches" in result.reason and "50+" in result.reason
+    counts = aggregate_search_counts(synthetic_stops(seed=5, hit_gap=0.1, stops_per_cell=small))
+    assert f"the largest race x district cell has {int(counts['discretionary_searches'].max())}" in result.reason
     district_rows = result.table[result.table["level"] == "district"]
+    assert district_rows["flag"].str.contains("fewer than 50 discretionary searches: hit rate not compared").all()
     assert len(district_rows) == 8 and not district_rows["eligible_hit"].any()
     assert district_rows["search_rate_low"].notna().all(), "what can be shown still has its CI"
 
@@ -98,3 +102,85 @@ def test_the_test_refuses_without_search_fields() -> None:
     result = outcome_test(aggregate_search_counts(stops))
     assert not result.ran and "no stop in the data has search fields" in result.reason
     assert len(result.table) == 1 and list(result.table.columns) == COLUMNS
+
+
+def test_the_standardised_rates_and_their_intervals_match_a_hand_computation() -> None:
+    """Two districts, every figure recomputed here from the formula in docs/METHODS.md section 4."""
+    counts = pd.DataFrame(
+        [("d1", "WHITE", 1000, 110, 100, 0, 30), ("d1", "BLACK", 800, 70, 60, 0, 12),
+         ("d2", "WHITE", 500, 55, 50, 0, 20), ("d2", "BLACK", 1200, 130, 120, 0, 30)],
+        columns=["district", "race", "stops", "searches", "discretionary_searches", "searches_reason_missing", "hits"])
+    z = 1.959964
+    result = outcome_test(counts)
+    t = result.table
+    assert result.details == {"stops_with_search_fields": 3500, "discretionary_searches": 330, "searches": 365, "hits": 92}
+    black, white = weighted_row(t, "BLACK"), weighted_row(t, "WHITE")
+
+    # Hit rates: weights = discretionary searches per district (160, 170), the same for both groups.
+    w = np.array([160, 170]) / 330
+    hits_b, disc_b, hits_w, disc_w = np.array([12, 30]), np.array([60, 120]), np.array([30, 20]), np.array([100, 50])
+    rate_b, rate_w = w @ (hits_b / disc_b), w @ (hits_w / disc_w)
+    var = lambda k, n: ((k + 2) / (n + 4)) * (1 - (k + 2) / (n + 4)) / n  # noqa: E731
+    se_b, se_w = np.sqrt(w**2 @ var(hits_b, disc_b)), np.sqrt(w**2 @ var(hits_w, disc_w))
+    se_d = np.sqrt(w**2 @ (var(hits_b, disc_b) + var(hits_w, disc_w)))
+    assert black[["hit_rate", "hit_rate_low", "hit_rate_high"]].astype(float).tolist() == pytest.approx(
+        [rate_b, rate_b - z * se_b, rate_b + z * se_b], abs=1e-6)
+    assert black[["ref_hit_rate", "hit_rate_diff", "hit_rate_diff_low", "hit_rate_diff_high"]].astype(float).tolist() == (
+        pytest.approx([rate_w, rate_b - rate_w, rate_b - rate_w - z * se_d, rate_b - rate_w + z * se_d], abs=1e-6))
+    assert white[["hit_rate", "hit_rate_low", "hit_rate_high"]].astype(float).tolist() == pytest.approx(
+        [rate_w, rate_w - z * se_w, rate_w + z * se_w], abs=1e-6)
+
+    # Each district x race cell: its own rates and Wilson intervals (textbook formula, z = 1.959964).
+    def wilson(k: float, n: float) -> tuple[float, float]:
+        p, d = k / n, 1 + z * z / n
+        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+        return (p + z * z / (2 * n)) / d - half, (p + z * z / (2 * n)) / d + half
+
+    cells = t[t["level"] == "district"].set_index(["district", "race"])
+    for row in counts.itertuples():
+        cell = cells.loc[(row.district, row.race)]
+        search, hit = row.discretionary_searches / row.stops, row.hits / row.discretionary_searches
+        assert cell[["search_rate", "search_rate_low", "search_rate_high", "hit_rate", "hit_rate_low", "hit_rate_high"]
+                    ].astype(float).tolist() == pytest.approx(
+            [search, *wilson(row.discretionary_searches, row.stops), hit, *wilson(row.hits, row.discretionary_searches)],
+            abs=1e-6)
+        assert bool(cell["eligible_hit"]) and bool(cell["eligible_search"])
+    assert t["ran"].all() and (t["reason"] == result.reason).all()
+    assert result.reason == ("hit rates compared with White for BLACK over districts with 50+ discretionary "
+                             "searches per group")
+    assert (t["min_searches"] == 50).all() and (t["min_stops"] == 100).all()
+    assert t["level"].tolist() == ["district"] * 4 + [LEVEL_WEIGHTED] * 2 + [LEVEL_POOLED] * 2
+
+    # The crude all-district rates (county_pooled): sums over districts.
+    pooled = t[t["level"] == LEVEL_POOLED].set_index("race")
+    assert pooled.loc["BLACK", ["search_rate", "hit_rate"]].astype(float).tolist() == pytest.approx([180 / 2000, 42 / 180])
+    assert pooled.loc["WHITE", ["search_rate", "hit_rate"]].astype(float).tolist() == pytest.approx([150 / 1500, 50 / 150])
+    assert pooled.loc["WHITE", ["hit_rate_low", "hit_rate_high"]].astype(float).tolist() == pytest.approx(wilson(50, 150), abs=1e-6)
+    assert (t.loc[t["level"] != LEVEL_POOLED, "flag"] == "").all()  # every cell qualifies: nothing to flag
+    assert (pooled["flag"] == "crude: all districts summed, so district mix can drive differences").all()
+
+    # Search rates: weights = stops per district (1800, 1700).
+    w = np.array([1800, 1700]) / 3500
+    disc_rate_b, disc_rate_w = w @ (disc_b / np.array([800, 1200])), w @ (disc_w / np.array([1000, 500]))
+    assert float(black["search_rate"]) == pytest.approx(disc_rate_b, abs=1e-9)
+    assert float(black["search_rate_diff"]) == pytest.approx(disc_rate_b - disc_rate_w, abs=1e-9)
+
+
+def weighted_row(table: pd.DataFrame, race: str) -> pd.Series:
+    return table[(table["level"] == LEVEL_WEIGHTED) & (table["race"] == race)].iloc[0]
+
+
+def test_searches_without_a_reason_are_counted_and_stops_without_a_district_kept() -> None:
+    stops = pd.DataFrame({
+        "district": ["1st", "1st", "1st", None],
+        "race": ["WHITE"] * 4,
+        "search_recorded": [1, 1, 1, 1],
+        "searched": [1, 0, 1, 1],
+        "search_reason": [None, None, "Probable Cause", None],  # the unsearched stop has no reason either
+        "contraband_found": [0, 0, 1, 1],
+    })
+    counts = aggregate_search_counts(stops).set_index("district", drop=False)
+    assert counts["stops"].sum() == 4 and counts["searches"].sum() == 3
+    assert counts["searches_reason_missing"].sum() == 2  # searched and no reason: rows 1 and 4
+    assert counts["discretionary_searches"].sum() == 3 and counts["hits"].sum() == 2
+    assert counts["district"].isna().sum() == 1  # the stop without a district is a group, not dropped

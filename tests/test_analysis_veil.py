@@ -12,12 +12,16 @@ from scipy.special import expit
 from pipeline.analysis import intertwilight_window, sun_times, veil_of_darkness
 from pipeline.analysis.veil_of_darkness import (
     COLUMNS,
+    COUNTY_LATITUDE,
+    COUNTY_LONGITUDE,
     MODEL_TIME,
     MODEL_TIME_DISTRICT,
     SPLINE_DF,
+    interpret,
     pool_small_districts,
     prepare,
 )
+from tests.sun_reference import sunset_and_dusk
 
 DISTRICT_EFFECT = {"1st District, Rockville": -0.4, "3rd District, Silver Spring": 0.5, "5th District, Germantown": 0.0}
 
@@ -26,14 +30,15 @@ def synthetic_stops(n: int, beta: float, seed: int, year: int = 2016) -> pd.Data
     """Stops of Black/White drivers on random days of ``year`` between 16:30 and 21:30.
 
     P(Black) = expit(-0.2 + smooth function of clock time + district effect + beta * is_dark),
-    with is_dark from the real sun times, so beta is the planted log odds ratio.
+    with is_dark from the USNO method (tests/sun_reference.py, not the implementation's astral), so
+    beta is the planted log odds ratio.
     """
     rng = np.random.default_rng(seed)
     dates = pd.Timestamp(f"{year}-01-01") + pd.to_timedelta(rng.integers(0, 365, n), unit="D")
     minute = rng.integers(16 * 60 + 30, 21 * 60 + 30, n)
     district = rng.choice(list(DISTRICT_EFFECT), n)
-    sun = sun_times(dates.date).set_index("date")
-    dusk = sun.loc[list(dates.date), "dusk_minute"].to_numpy()
+    dusk_of = {d: sunset_and_dusk(d, COUNTY_LATITUDE, COUNTY_LONGITUDE)[1] for d in set(dates.date)}
+    dusk = np.array([dusk_of[d] for d in dates.date])
     is_dark = minute > dusk
     logit = (-0.2 + 0.5 * np.sin((minute - 1000) / 90.0) + pd.Series(district).map(DISTRICT_EFFECT).to_numpy()
              + beta * is_dark)
@@ -137,3 +142,58 @@ def test_counted_stops_give_the_same_results_as_one_row_per_stop() -> None:
         fit = smf.glm(formula, data=data, family=sm.families.Binomial()).fit()
         assert b.loc[name, "coef_is_dark"] == pytest.approx(fit.params["is_dark"], rel=1e-9), name
         assert b.loc[name, "se"] == pytest.approx(fit.bse["is_dark"], rel=1e-9), name
+
+
+def test_districts_with_fewer_than_30_stops_are_pooled_and_30_are_kept() -> None:
+    data = pd.DataFrame({"district": ["a", "a", "b", "c"], "n_stops": [20, 10, 29, 31]})
+    assert pool_small_districts(data).tolist() == ["a", "a", "(small districts pooled)", "c"]
+
+
+def test_prepare_keeps_only_black_and_white_stops_with_a_date_a_time_and_a_weight() -> None:
+    day = dt.date(2016, 12, 7)  # sunset ~16:46, dusk ~17:16: 18:00 is dark
+    stops = pd.DataFrame({
+        "date_of_stop": [day, day, day, day, None, day],
+        "clock_minute": [18 * 60, 18 * 60, 18 * 60, None, 18 * 60, 18 * 60],
+        "race": ["BLACK", "HISPANIC", "WHITE", "WHITE", "BLACK", "WHITE"],
+        "district": ["x"] * 6,
+        "n_stops": [3, 5, 0, 2, 4, 1],
+    })
+    data, info = prepare(stops)
+    assert data[["race", "n_stops", "is_black", "is_dark"]].values.tolist() == [["BLACK", 3, 1, 1], ["WHITE", 1, 0, 1]]
+    assert info["window"] == intertwilight_window([2016]) and info["n_twilight_dropped"] == 0
+
+
+def test_prepare_of_no_usable_stops_is_empty_with_its_columns() -> None:
+    stops = pd.DataFrame({"date_of_stop": [dt.date(2016, 1, 4)], "clock_minute": [18 * 60], "race": ["ASIAN"],
+                          "district": ["x"]})
+    data, info = prepare(stops)
+    assert data.empty and {"is_black", "is_dark"} <= set(data.columns)
+    assert info == {"window": None, "n_twilight_dropped": 0}
+
+
+def test_the_window_is_exactly_the_extremes_of_that_years_sun_times() -> None:
+    year = sun_times([dt.date(2016, 1, 1) + dt.timedelta(days=i) for i in range(366)])
+    assert intertwilight_window([2016]) == (year["sunset_minute"].min(), year["dusk_minute"].max())
+
+
+@pytest.mark.parametrize(("odds", "model_name", "expected"), [
+    ((0.8, 0.7, 0.9), MODEL_TIME_DISTRICT,
+     "After dark, the odds that a stopped driver (Black or White) is Black are 0.80 times the daylight odds at the "
+     "same clock time and district (95% CI 0.70 to 0.90). Black drivers are a smaller share of stops when darkness "
+     "makes race harder to see, which is evidence consistent with racial bias in daylight stop decisions (Pierson "
+     "et al. 2020); it is not proof (street lighting, seasonal driving patterns)."),
+    ((1.2, 1.1, 1.3), MODEL_TIME,
+     "After dark, the odds that a stopped driver (Black or White) is Black are 1.20 times the daylight odds at the "
+     "same clock time (95% CI 1.10 to 1.30). Black drivers are a larger share of stops after dark: this test finds "
+     "no sign of daylight bias against Black drivers; who drives, where and when may differ after dark."),
+    ((1.0, 0.9, 1.0), MODEL_TIME,
+     "After dark, the odds that a stopped driver (Black or White) is Black are 1.00 times the daylight odds at the "
+     "same clock time (95% CI 0.90 to 1.00). The interval includes 1: no detectable difference between daylight "
+     "and darkness, so this test neither shows nor rules out bias in stop decisions."),
+    ((1.5, 1.0, 2.2), MODEL_TIME,
+     "After dark, the odds that a stopped driver (Black or White) is Black are 1.50 times the daylight odds at the "
+     "same clock time (95% CI 1.00 to 2.20). The interval includes 1: no detectable difference between daylight "
+     "and darkness, so this test neither shows nor rules out bias in stop decisions."),
+])
+def test_the_sentence_says_what_the_interval_shows(odds, model_name, expected) -> None:  # noqa: ANN001
+    assert interpret(*odds, model_name) == expected

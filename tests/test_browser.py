@@ -1,7 +1,8 @@
 """The real dashboard in Debian's chromium (Playwright's Python API, never `playwright install`).
 
-Starts `streamlit run streamlit_app.py` on a free port against the sample warehouse (bound to
-127.0.0.1 by .streamlit/config.toml, not by a flag), opens every page in English and Spanish at
+Starts `streamlit run streamlit_app.py` on port 0 (the OS picks a free port and the test reads it
+back from the server's own log line: no port is chosen and released first) against the sample
+warehouse (bound to 127.0.0.1 by .streamlit/config.toml, not by a flag), opens every page in English and Spanish at
 desktop and phone width, runs axe-core on each (no serious or critical violation), changes filters
 and checks that the numbers update, opens hostile links, watches the first paint, saves a
 screenshot per page to test-artifacts/, and records every request the browser makes: none may leave
@@ -14,7 +15,6 @@ import io
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +24,8 @@ from urllib.parse import urlsplit
 
 import duckdb
 import pytest
+
+from tests.services import service_missing
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -37,36 +39,39 @@ SERVER: dict = {}
 PAGES = ["", "my-zip?zip=20902", "map", "trends", "people", "disparities", "data", "changes"]
 VIEWPORTS = {"desktop": {"width": 1280, "height": 1000}, "phone": {"width": 390, "height": 844}}
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium (apt-get install chromium)"
-)
+SERVER_URL = re.compile(r"URL: (http://127\.0\.0\.1:(\d+))")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+@pytest.fixture(scope="module", autouse=True)
+def chromium() -> Path:
+    if not CHROMIUM.exists():
+        service_missing("Debian's chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
+    return CHROMIUM
 
 
 @pytest.fixture(scope="module")
 def server(sample_warehouse, tmp_path_factory):
-    port = _free_port()
-    env = {**os.environ, "PIPELINE_WAREHOUSE": sample_warehouse.warehouse_url}
+    env = {**os.environ, "PIPELINE_WAREHOUSE": sample_warehouse.warehouse_url, "PYTHONUNBUFFERED": "1"}
     env.pop("PIPELINE_STALE_AFTER_DAYS", None)
     log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
     log = open(log_path, "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"), "--server.headless", "true",
-         "--server.port", str(port), "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+         "--server.port", "0", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
-    base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
+    base = port = None
     while True:
+        if base is None:
+            found = SERVER_URL.search(log_path.read_text())
+            if found:
+                base, port = found.group(1), int(found.group(2))
         try:
-            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    break
+            if base is not None:
+                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
         except OSError:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -373,7 +378,10 @@ def test_a_filter_changes_the_numbers_in_spanish(browser_page, server, con):
     expect(metric_value(page, "Stops").first).to_have_text(f"{black:,}", timeout=TIMEOUT_MS)
 
 
-def test_no_request_leaves_this_machine(browser_page):
+def test_no_request_leaves_this_machine(browser_page, server):
+    # Run alone, no other test has opened a page yet: open every page here too.
+    for path in PAGES:
+        open_page(browser_page, server, path)
     assert browser_page.requests, "the browser made requests"
     external = []
     for url in browser_page.requests:

@@ -167,11 +167,11 @@ def test_date_window_loads_only_the_chosen_dates(settings: Settings) -> None:
     src = DateWindow(FileSource([SAMPLE_DIR / "mcpd_tv_sample_tolu238_2017.csv.gz"]), None, None)
     from datetime import date
 
-    src.since, src.until = date(2013, 1, 1), date(2014, 1, 1)
+    src.since, src.until = date(2013, 1, 1), date(2013, 12, 31)
     result = run_load(settings, src, "backfill")
     with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
         lo, hi = con.execute("select min(date_of_stop), max(date_of_stop) from moco_traffic_violations").fetchall()[0]
-    assert str(lo) >= "2013-01-01" and str(hi) < "2014-01-01"
+    assert str(lo) >= "2013-01-01" and str(hi) <= "2013-12-31"
     assert result.rows_raw == result.rows_landed + result.rows_quarantined
 
 

@@ -241,7 +241,7 @@ DASHBOARD_CASES = [
 # Functions of dashboard.queries that are plumbing, not questions a page asks.
 NOT_QUERIES = {
     "settings_env", "settings", "warehouse", "state", "small_count", "stale_after_days", "bypass_cache",
-    "run", "clear_cache", "stop_filter", "county_zctas", "county_outline", "gather",
+    "run", "clear_cache", "stop_filter", "is_stop_filter", "county_zctas", "county_outline", "gather",
     "analysis_results",  # the analysis tables themselves, compared across backends in test_analysis_postgres.py
 }
 
@@ -256,7 +256,7 @@ def dashboard_on(q, settings: Settings, monkeypatch: pytest.MonkeyPatch, call, f
 def test_every_dashboard_query_gives_the_same_answer_on_postgresql(
     name: str, filters: dict, sample_warehouse: Settings, pg_sample_warehouse: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    q = pytest.importorskip("dashboard.queries")
+    from dashboard import queries as q
     from dashboard.filters import FilterState
 
     call, _ = DASHBOARD_CALLS[name]
@@ -276,7 +276,7 @@ def test_every_dashboard_query_gives_the_same_answer_on_postgresql(
 def test_the_parity_check_covers_every_dashboard_query() -> None:
     import inspect
 
-    q = pytest.importorskip("dashboard.queries")
+    from dashboard import queries as q
     public = {n for n, fn in inspect.getmembers(q, inspect.isfunction)
               if fn.__module__ == q.__name__ and not n.startswith("_")}
     covered = {name.split("_of_")[0] for name in DASHBOARD_CALLS} | {
@@ -317,15 +317,22 @@ def test_least_privilege_roles_load_and_read(pg_admin, tmp_path) -> None:  # noq
         pg_admin.execute(f"drop role if exists {reader}")
 
 
+class _Rollback(Exception):
+    """Raised inside a session so the shared, read-only PostgreSQL sample schema is left as it was."""
+
+
 def test_the_analyses_run_on_postgresql_and_match_duckdb(sample_warehouse_copy: Settings, pg_sample_warehouse: Settings) -> None:
     """pipeline.analysis (run after every load) reads and writes through the same session interface."""
     from pipeline.analysis import run_all
     from pipeline.analysis.runner import read_results
 
     run_all(sample_warehouse_copy)
-    run_all(pg_sample_warehouse)
     duck = read_results(open_warehouse(sample_warehouse_copy))
-    pg = read_results(open_warehouse(pg_sample_warehouse))
+    with pytest.raises(_Rollback):  # written and read back in one transaction, then rolled back
+        with open_warehouse(pg_sample_warehouse).session() as s:
+            run_all(s, settings=pg_sample_warehouse)
+            pg = read_results(s)
+            raise _Rollback
     assert duck.keys() == pg.keys() and all(len(df) for df in duck.values())
     for table in duck:
         d, p = (frame.drop(columns=["computed_at"], errors="ignore") for frame in (duck[table], pg[table]))

@@ -202,6 +202,19 @@ def test_stops_by_suppresses_small_cells_and_the_rest_add_up(wh):
     assert {f"{r.label}/{r.label2}": r.stops for r in raw.itertuples()} == direct
 
 
+def test_a_cell_of_exactly_the_threshold_is_shown_and_one_below_is_not(wh, monkeypatch):
+    """The threshold is "fewer than k stops": a cell of k is shown, k - 1 is suppressed."""
+    f = FILTERS["one zip in 2016"]
+    clause, values = where(f)
+    sizes = dict(wh.execute(f"select race, count(*) from stops s where {clause} group by 1", values).fetchall())
+    race, n = min(((r, c) for r, c in sizes.items() if c >= 2), key=lambda rc: rc[1])
+    for k, suppressed in ((n, 0), (n + 1, 1)):
+        monkeypatch.setenv("PIPELINE_SMALL_COUNT", str(k))
+        row = queries.stops_by(f, "race", suppress=True).set_index("label").loc[race]
+        assert int(row["suppressed"]) == suppressed, (race, n, k)
+        assert (int(row["stops"]) == n) if not suppressed else pd.isna(row["stops"])
+
+
 def test_stops_by_month_and_ignore(wh):
     f = FilterState(races=("BLACK",), date_from=date(2016, 1, 1), date_to=date(2016, 12, 31))
     by_month = queries.stops_by(f, "month")
@@ -257,6 +270,27 @@ def test_values_are_bound_and_identifiers_come_from_allow_lists():
     assert "BLACK'; drop table stops; --" in params.values()
     with pytest.raises(KeyError):
         queries.stops_by(FilterState(), "race; drop table stops")
+
+
+@pytest.mark.parametrize("clause", [
+    "1 = 1 or 1 = 1",
+    "1 = 1; drop table stops",
+    "1 = 1 and s.race in (:f_races_0) or true",
+    "1 = 1 and s.driver_city in (:x)",
+    "1 = 1 and s.date_of_stop >= '2016-01-01'",
+])
+def test_a_filter_clause_not_made_of_the_templates_never_reaches_the_sql(wh, monkeypatch, clause):
+    """The stop_filter slot's allow-list judges the text itself, not a list built from that text."""
+    monkeypatch.setattr(queries, "stop_filter", lambda f, ignore=(): (clause, {}))
+    with pytest.raises(ValueError, match="not in the allow-list"):
+        queries.totals(FilterState())
+
+
+@pytest.mark.parametrize("name", sorted(FILTERS))
+def test_every_clause_the_filters_build_passes_the_allow_list(name):
+    for ignore in ((), ("dates",), ("races", "zips")):
+        clause, _ = queries.stop_filter(FILTERS[name], ignore)
+        assert queries.is_stop_filter(clause), clause
 
 
 def test_a_secret_fills_in_only_when_the_environment_has_no_warehouse():

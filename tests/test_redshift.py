@@ -505,7 +505,7 @@ def test_the_redshift_backend_loads_the_sample_like_duckdb(redshift_on_postgres,
 def test_the_dashboard_reads_the_redshift_backend_like_duckdb(redshift_on_postgres, sample_warehouse: Settings,  # noqa: ANN001
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """Every dashboard query through the Redshift read path (format-style binding, autocommit reader)."""
-    q = pytest.importorskip("dashboard.queries")
+    from dashboard import queries as q
     from dashboard.filters import FilterState
 
     settings, warehouse, connections = redshift_on_postgres

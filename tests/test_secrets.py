@@ -6,7 +6,6 @@ import http.server
 import json
 import logging
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -19,6 +18,7 @@ import pytest
 from pipeline import cli
 from pipeline.config import PROJECT_ROOT, Settings, load_settings
 from pipeline.warehouse import WarehouseError, open_warehouse
+from tests.ports import closed_port
 
 PASSWORD = "Pw-9f3Kq!x7"
 ENCODED_PASSWORD = "p%40ss%3Aw%2Frd%25Zq"  # the URL form of ...
@@ -26,11 +26,6 @@ DECODED_PASSWORD = "p@ss:w/rd%Zq"          # ... this password
 TOKEN = "AppTok3n-5ecret-Value"
 SECRETS = (PASSWORD, DECODED_PASSWORD, ENCODED_PASSWORD, TOKEN)
 
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]  # nothing listens once the socket is closed
 
 
 def assert_clean(*texts: str) -> None:

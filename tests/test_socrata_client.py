@@ -281,16 +281,18 @@ def test_500_then_success_backs_off_with_full_jitter(socrata_settings, fake_socr
 
 def test_a_timeout_is_retried(fake_socrata, sleeps):
     settings = load_settings(
-        {"SOCRATA_DOMAIN": fake_socrata.url, "SOCRATA_PAGE_SIZE": "1000", "SOCRATA_TIMEOUT": "0.5", "SOCRATA_MAX_RETRIES": "2"}
+        {"SOCRATA_DOMAIN": fake_socrata.url, "SOCRATA_PAGE_SIZE": "1000", "SOCRATA_TIMEOUT": "2", "SOCRATA_MAX_RETRIES": "2"}
     )
-    fake_socrata.slow(3.0, when=FakeSocrata.at_offset(1000))
+    fake_socrata.slow(3.5, when=FakeSocrata.at_offset(1000))
     ex = SocrataExtractor(settings, sleep=sleeps)
 
     _, ids = collect(ex.pages())
 
     assert len(set(ids)) == 3000
-    assert len(sleeps.calls) == 1
-    assert [r.fault for r in fake_socrata.data_requests() if r.offset == 1000] == ["slow", None]
+    requests = fake_socrata.data_requests()
+    assert [r.fault for r in requests if r.offset == 1000][:2] == ["slow", None]
+    # One back-off per repeated request (a loaded machine may make another page outlast 2 s too).
+    assert len(sleeps.calls) == len(requests) - len({r.offset for r in requests}) >= 1
 
 
 @pytest.mark.parametrize("full_length", [False, True], ids=["invalid-json", "short-read"])

@@ -354,7 +354,7 @@ def test_incremental_runs_catch_edits_and_late_rows_and_move_the_watermark_only_
 def test_a_stop_date_filter_loads_only_those_stops_and_keeps_the_watermark(
     small_settings, small_fake, zip_assigner, sleeps
 ):
-    result, _ = load(small_settings, zip_assigner, sleeps, full=True, since=date(2017, 1, 1), until=date(2020, 1, 1))
+    result, _ = load(small_settings, zip_assigner, sleeps, full=True, since=date(2017, 1, 1), until=date(2019, 12, 31))
 
     assert "date_of_stop >= '2017-01-01T00:00:00.000' AND date_of_stop < '2020-01-01T00:00:00.000'" in (
         page_requests(small_fake)[0].params["$where"]
@@ -405,7 +405,10 @@ def test_a_transient_failure_is_retried_and_the_load_is_still_exact(
     retries = 2 if fault.startswith("500") else 1
     assert len(log) == retries + 1 and log[-1] == (offset, None, 200)
     assert all(entry[1] is not None for entry in log[:-1])  # each failed attempt was the scripted fault
-    assert len(sleeps) == retries
+    # One back-off per repeated request. Not an exact count: on a loaded machine another page may
+    # also outlast the 2 s timeout, and its retry is just as correct.
+    pages = page_requests(small_fake)
+    assert len(sleeps) == len(pages) - len({r.offset for r in pages}) >= retries
     if expect_sleeps is not None:
         assert sleeps == expect_sleeps  # Retry-After honoured
     assert watermark(small_settings) == server_max_updated_at(small_fake)

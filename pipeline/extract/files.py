@@ -173,7 +173,8 @@ class SampleSource(FileSource):
 
 
 class DateWindow:
-    """Keep only stops in [since, until) from a file source; the rest are counted, not loaded.
+    """Keep only stops from ``since`` to ``until`` (both inclusive) from a file source; the rest are
+    counted, not loaded.
 
     The window is applied while the transform streams the rows (``TransformCounts.outside_window``),
     with the same date parsing as sql/transform/standardize.sql; unparseable dates stay in (they go

@@ -32,7 +32,7 @@ import logging
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable, Iterable
 
 import duckdb
@@ -59,7 +59,7 @@ def raw_page_key(load_date: date, load_id: str, number: int) -> str:
 
 
 def stop_date_where(since: date | None, until: date | None) -> str | None:
-    """SoQL filter on the stop date: ``date_of_stop >= since AND date_of_stop < until``.
+    """SoQL filter on the stop date, both ends inclusive: ``since <= date_of_stop < until + 1 day``.
 
     ``date_of_stop`` is a floating timestamp column on the portal (``2016-11-23T00:00:00.000``).
     """
@@ -67,7 +67,7 @@ def stop_date_where(since: date | None, until: date | None) -> str | None:
     if since is not None:
         clauses.append(f"date_of_stop >= '{since.isoformat()}T00:00:00.000'")
     if until is not None:
-        clauses.append(f"date_of_stop < '{until.isoformat()}T00:00:00.000'")
+        clauses.append(f"date_of_stop < '{(until + timedelta(days=1)).isoformat()}T00:00:00.000'")
     return " AND ".join(clauses) or None
 
 
@@ -178,8 +178,8 @@ class SocrataSource:
         warehouse: Any = None,
         progress_bar: bool | None = None,
     ) -> None:
-        if since and until and since >= until:
-            raise ValueError(f"--since {since} must be before --until {until}")
+        if since and until and since > until:
+            raise ValueError(f"--since {since} must not be after --until {until}")
         self.settings = settings
         self.full = full
         self.since = since

@@ -60,7 +60,7 @@ final as (
             date_txt, time_txt, subagency, lat_txt, lon_txt, violation_type, race, gender, description) end as raw_text,
         date_of_stop is null
             or ((cast(:since as date) is null or date_of_stop >= cast(:since as date))
-                and (cast(:until as date) is null or date_of_stop < cast(:until as date))) as in_window
+                and (cast(:until as date) is null or date_of_stop <= cast(:until as date))) as in_window
     from hashed
 )
 
