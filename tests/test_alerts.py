@@ -46,8 +46,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-# NOTE: free_port still binds and releases (aiosmtpd's Controller cannot report a port-0 bind);
-# a port that must stay closed comes from tests.ports, held for the whole run.
+# NOTE: free_port still binds and releases before the SMTP Controller starts on that port (a small
+# race, not yet removed); a port that must stay closed comes from tests.ports, held for the run.
 
 
 class Webhook:
