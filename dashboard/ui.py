@@ -65,6 +65,8 @@ def styled(df: pd.DataFrame, percent: tuple[str, ...] = ()) -> Any:
     blank (never "None"), while the cells stay numbers underneath (sorting, tests)."""
     formats: dict[str, Any] = {}
     for col in df.columns:
+        if not pd.api.types.is_numeric_dtype(df[col]):
+            continue  # already text (blank_missing)
         if col in percent:
             formats[col] = fmt_pct
         elif pd.api.types.is_integer_dtype(df[col]):
@@ -72,6 +74,27 @@ def styled(df: pd.DataFrame, percent: tuple[str, ...] = ()) -> Any:
         elif pd.api.types.is_float_dtype(df[col]):
             formats[col] = (lambda v: fmt_int(v)) if _whole(df[col]) else (lambda v: fmt_num(v, 2))
     return df.style.format(formats, na_rep="").format(na_rep="", subset=[c for c in df.columns if c not in formats])
+
+
+def blank_missing(df: pd.DataFrame, percent: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Columns holding a missing value, as the reader's text with the gaps blank.
+
+    NOTE: Streamlit's data grid draws a null cell as a grey "None" whatever the Styler's ``na_rep``
+    says (seen on the Data page's withheld cells), so only columns without gaps stay numbers.
+    """
+    out = df.copy()
+    for col in out.columns:
+        values = out[col]
+        if not values.isna().any():
+            continue
+        if col in percent:
+            fmt = fmt_pct
+        elif pd.api.types.is_numeric_dtype(values):
+            fmt = fmt_int if pd.api.types.is_integer_dtype(values) or _whole(values) else (lambda v: fmt_num(v, 2))
+        else:
+            fmt = str
+        out[col] = pd.Series(["" if pd.isna(v) else fmt(v) for v in values], index=out.index, dtype=object)
+    return out
 
 
 def _whole(values: pd.Series) -> bool:
@@ -88,7 +111,8 @@ def table(df: pd.DataFrame, labels: Mapping[str, str], percent: tuple[str, ...] 
         st.table(styled(df[cols].reset_index(drop=True).rename(columns=dict(labels)),
                         tuple(labels[c] for c in percent if c in labels)).hide(axis="index"))
         return
-    st.dataframe(styled(df[cols].reset_index(drop=True), percent), hide_index=True, width="stretch", key=key,
+    shown = blank_missing(df[cols].reset_index(drop=True), percent)
+    st.dataframe(styled(shown, percent), hide_index=True, width="stretch", key=key,
                  column_config=column_config(labels, dates))
 
 
@@ -106,7 +130,7 @@ def chart(fig: go.Figure, data: pd.DataFrame | None, key: str, labels: Mapping[s
             if labels:
                 table(data, labels, percent, dates)
             else:
-                st.dataframe(styled(data.reset_index(drop=True)), hide_index=True, width="stretch")
+                st.dataframe(styled(blank_missing(data.reset_index(drop=True))), hide_index=True, width="stretch")
 
 
 def csv_bytes(df: pd.DataFrame, labels: Mapping[str, str], note: str) -> bytes:
