@@ -116,6 +116,24 @@ def test_postgresql_holds_exactly_what_duckdb_holds(sample_warehouse: Settings, 
         pd.testing.assert_frame_equal(p, d, obj=table)
 
 
+def test_the_stops_rebuild_joins_the_affected_stops_instead_of_a_subplan_per_row(pg_sample_warehouse: Settings) -> None:
+    """The plan shape behind a 300k-row incremental that ran 15+ minutes (`flag OR stop_id IN (...)`
+    became a SubPlan per charge). Timed at scale by `python -m bench.pg_incremental` (BENCHMARKS.md)."""
+    from pipeline.sqlfiles import render, split_statements, load_sql
+    from pipeline.warehouse.base import AFFECTED_SCOPE
+
+    warehouse = open_warehouse(pg_sample_warehouse)
+    text = render(load_sql("marts/stops", "postgresql"), {"scope": AFFECTED_SCOPE}, {"scope": (AFFECTED_SCOPE, "")})
+    insert = next(st for st in split_statements(text) if st.lstrip().startswith("insert"))
+    with pytest.raises(RuntimeError, match="rolled back on purpose"):
+        with warehouse.session() as s:
+            s.execute("create temp table affected_stops as select stop_id from stops limit 3000")
+            s.execute("analyze affected_stops")
+            plan = "\n".join(s.query("explain " + insert, {"year_from": 0, "year_to": 9999}).iloc[:, 0])
+            assert "SubPlan" not in plan and "Join" in plan, plan
+            raise RuntimeError("rolled back on purpose")  # the shared sample schema stays as it was
+
+
 def test_a_failed_session_rolls_back_everything(pg_sample_warehouse: Settings) -> None:
     warehouse = open_warehouse(pg_sample_warehouse)
     stops = int(warehouse.query("select count(*) as n from stops").iloc[0, 0])
