@@ -273,10 +273,10 @@ def converge(table: CuratedTable, recorded: int | None, warehouse_rows: int, run
     return f"curated zone restored to version {recorded} (as {new}): a run died after its lake commit"
 
 
-def staging_select(load_id_param: str = "?") -> str:
+def staging_select(files: str = "?", load_id: str = "?") -> str:
     """SQL (DuckDB) reading curated files back with warehouse types, one load's rows only."""
     return (
         "select * replace (cast(time_of_stop as time) as time_of_stop) "
-        "from read_parquet(?, hive_partitioning = false, union_by_name = true) "
-        f"where load_id = {load_id_param}"
+        f"from read_parquet({files}, hive_partitioning = false, union_by_name = true) "
+        f"where load_id = {load_id}"
     )

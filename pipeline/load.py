@@ -187,37 +187,26 @@ def _load(
         with ExitStack() as stack:
             staging = None
             if batch.commit is not None:
-                staging = _staging(con, lake, batch.commit, result.run_id, stack, local=not settings.lake_is_s3)
+                # DuckDB beside a local lake reads the committed files itself (a view: no copy of a
+                # 2M-row batch); any other pair streams them through the work connection.
+                in_place = not settings.lake_is_s3 and warehouse.kind == "duckdb"
+                staging = _staging(con, lake, batch.commit, result.run_id, stack, in_place)
             _publish(result, started, warehouse, table, batch, staging, checks)
     finally:
         con.close()
 
 
-def _staging(con, lake: Lake, commit: CuratedCommit, run_id: str, stack: ExitStack, local: bool):  # noqa: ANN001, ANN202
-    """What the warehouse stages from: the files the curated commit added (this run's rows only).
-
-    On a local lake DuckDB reads those files itself (a view: no copy of a 2M-row batch); otherwise
-    they stream through the work connection as Arrow batches.
-    """
-    if local:
+def _staging(con, lake: Lake, commit: CuratedCommit, run_id: str, stack: ExitStack, in_place: bool):  # noqa: ANN001, ANN202
+    """What the warehouse stages from: the files the curated commit added (this run's rows only),
+    as their paths (``in_place``) or as Arrow batches."""
+    if in_place:
         return [lake.uri(f.key) for f in commit.new_files]
     return curated_batch_reader(con, lake, commit.new_files, run_id, stack)
 
 
 def _stage(s, batch, run_id: str) -> int:  # noqa: ANN001
-    if isinstance(batch, list) and hasattr(s, "stage_parquet"):
+    if isinstance(batch, list):
         return int(s.stage_parquet("stg_charges", batch, run_id, like="moco_traffic_violations"))
-    if isinstance(batch, list):  # a server warehouse beside a local lake: stream the files
-        import duckdb
-
-        from .curated import staging_select
-
-        con = duckdb.connect()
-        try:
-            return int(s.stage("stg_charges", con.sql(staging_select(), params=[batch, run_id]).to_arrow_reader(64_000),
-                               like="moco_traffic_violations"))
-        finally:
-            con.close()
     return int(s.stage("stg_charges", batch, like="moco_traffic_violations"))
 
 

@@ -101,11 +101,10 @@ def _remove_from_curated(lake: Lake, removed: pa.Table, run_id: str) -> int | No
         con.close()
 
 
-def reconcile(*args, **kwargs) -> ReconcileResult:  # noqa: ANN002, ANN003
+def reconcile(settings: Settings, warehouse: Warehouse, *args, **kwargs) -> ReconcileResult:  # noqa: ANN002, ANN003
     """:func:`_reconcile` under the load lock (a reconcile and a load never interleave)."""
-    warehouse = kwargs["warehouse"] if "warehouse" in kwargs else args[1]
     with warehouse.run_lock():
-        return _reconcile(*args, **kwargs)
+        return _reconcile(settings, warehouse, *args, **kwargs)
 
 
 def _reconcile(

@@ -79,8 +79,7 @@ class DuckDBSession:
         else:
             self.con.execute("set variable stage_files = ?", [paths])
             self.con.execute("set variable stage_load_id = ?", [load_id])
-            select = staging_select("getvariable('stage_load_id')").replace(
-                "read_parquet(?", "read_parquet(getvariable('stage_files')")
+            select = staging_select("getvariable('stage_files')", "getvariable('stage_load_id')")
             self.con.execute(f"create or replace temp view {table} as {select}")
         return self.con.execute(f"select count(*) from {table}").fetchall()[0][0]
 
