@@ -106,6 +106,7 @@ def create(session: Any) -> None:
     """Create every cube table that does not exist yet (idempotent)."""
     for cube in CUBES:
         _run(session, "marts/cube_schema", cube)
+    session.script("marts/stop_indexes")
 
 
 def _built_version(session: Any) -> str | None:
