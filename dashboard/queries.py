@@ -72,7 +72,7 @@ DIMENSIONS: Mapping[str, tuple[str, str]] = {
 _DIM_ALLOWED = [expr for expr, _ in DIMENSIONS.values()]
 # The facts columns each dimension reads (a cube must keep them to serve the query).
 DIMENSION_COLUMNS: Mapping[str, tuple[str, ...]] = {
-    "none": (), "zip": ("zip5",), "district": ("district",), "year": (), "month": (),
+    "none": (), "zip": ("zip5",), "district": ("district",), "year": ("stop_year",), "month": ("stop_year", "stop_month"),
     "race": ("race",), "gender": ("gender",), "outcome": ("outcome",), "description": ("top_description",),
 }
 
@@ -231,20 +231,23 @@ def month_aligned(date_from: date | None, date_to: date | None) -> bool:
     return starts and ends
 
 
-def facts(f: FilterState, ignore: Sequence[str] = (), columns: Sequence[str] = (), day: bool = False) -> str:
+def facts(f: FilterState, ignore: Sequence[str] = (), columns: Sequence[str] = (), day: bool = False,
+          fallback: str = "dashboard/stop_facts") -> str:
     """The ``{{ facts }}`` a query over ``f`` reads: the smallest stop cube keeping every filtered and
-    grouped column (``columns``), at day grain when ``day`` or when the dates are not whole months;
-    else the stops themselves (``stop_facts.sql``: the same columns, one stop per row)."""
+    grouped column (``columns``; a date filter adds ``date_of_stop``), at day grain when ``day`` or
+    when the dates are not whole months; else the stops themselves (``fallback``: the same columns,
+    one stop per row)."""
     needed = set(columns)
     needed |= {col.removeprefix("s.") for name, col in FILTER_COLUMNS.items() if getattr(f, name) and name not in ignore}
-    if "dates" not in ignore and not month_aligned(f.date_from, f.date_to):
-        day = True
+    if "dates" not in ignore and (f.date_from is not None or f.date_to is not None):
+        needed.add("date_of_stop")
+        day = day or not month_aligned(f.date_from, f.date_to)
     cube = marts.covering(needed, day) if marts_ready() else None
-    return cube.name if cube is not None else load_sql("dashboard/stop_facts")
+    return cube.name if cube is not None else load_sql(fallback)
 
 
 def _facts_allowed(value: str) -> bool:
-    return value in marts.CUBE_NAMES or value == load_sql("dashboard/stop_facts")
+    return value in marts.CUBE_NAMES or value in (load_sql("dashboard/stop_facts"), load_sql("dashboard/stop_cells"))
 
 
 def clear_cache() -> None:
@@ -457,13 +460,13 @@ def zip_options() -> list[str]:
 
 def year_coverage() -> pd.DataFrame:
     """stop_year, stops, first_stop, last_stop, days_covered (unfiltered)."""
-    source = facts(FilterState(), day=True)
+    source = facts(FilterState(), columns=("date_of_stop", "stop_year"), day=True)
     return run("year_coverage", slots={"facts": source}, allowed={"facts": _facts_allowed})
 
 
 def totals(f: FilterState) -> pd.DataFrame:
     """One row: stops, charges, first_stop, last_stop, days_with_stops, stops_without_zip."""
-    return _filtered("totals", f, day=True)
+    return _filtered("totals", f, columns=("date_of_stop",), day=True)
 
 
 def residents(zips: Sequence[str] = ()) -> pd.DataFrame:
@@ -480,12 +483,12 @@ def residents(zips: Sequence[str] = ()) -> pd.DataFrame:
 
 def daily(f: FilterState, ignore: Sequence[str] = ()) -> pd.DataFrame:
     """date_of_stop, stops, charges."""
-    return _filtered("daily_counts", f, ignore, day=True)
+    return _filtered("daily_counts", f, ignore, columns=("date_of_stop",), day=True)
 
 
 def monthly(f: FilterState, ignore: Sequence[str] = ()) -> pd.DataFrame:
     """stop_year, stop_month, stops, charges."""
-    return _filtered("monthly_counts", f, ignore)
+    return _filtered("monthly_counts", f, ignore, columns=("stop_year", "stop_month"))
 
 
 def zip_map(f: FilterState) -> pd.DataFrame:
@@ -495,9 +498,18 @@ def zip_map(f: FilterState) -> pd.DataFrame:
 
 
 def location_grid(f: FilterState, cell: float = 0.01, min_count: int | None = None) -> pd.DataFrame:
-    """cell_y, cell_x (floor(lat/cell), floor(lon/cell)), stops; cells under the threshold left out."""
+    """cell_y, cell_x (floor(lat/cell), floor(lon/cell)), stops; cells under the threshold left out.
+
+    Read from the all-time grid cube for the cell sizes it keeps (``marts.GRID_CELLS``) and no date
+    filter; else from the located stops (``stop_cells.sql``)."""
     k = small_count() if min_count is None else min_count
-    return _filtered("location_grid", f, params={"cell": float(cell), "min_count": int(k)})
+    clause, filter_params = stop_filter(f)
+    source = facts(f, columns=tuple(sorted(marts.CELLS)), fallback="dashboard/stop_cells")
+    if cell not in marts.GRID_CELLS:
+        source = load_sql("dashboard/stop_cells")
+    params = {**filter_params, "cell": float(cell), "min_count": int(k)}
+    return run("location_grid", params, {"stop_filter": clause, "facts": source},
+               {"stop_filter": is_stop_filter, "facts": _facts_allowed})
 
 
 def weekday_hour(f: FilterState) -> pd.DataFrame:
@@ -508,7 +520,7 @@ def weekday_hour(f: FilterState) -> pd.DataFrame:
 def covered_days() -> pd.DataFrame:
     """date_of_stop, stops, charges for every day with at least one stop, whatever the filters: the
     days the data covers (a comparison of two periods counts only days both cover)."""
-    return _filtered("daily_counts", FilterState(), day=True)
+    return _filtered("daily_counts", FilterState(), columns=("date_of_stop",), day=True)
 
 
 _RANGE_ROW = "select cast(:r{i}_from as date) as day_from, cast(:r{i}_to as date) as day_to, cast(:r{i}_period as varchar(1)) as period"
@@ -546,7 +558,8 @@ def year_compare(f: FilterState, dim: str, days_a: Sequence[date], days_b: Seque
     return _filtered(
         "year_compare", f, ignore=("dates",), params={**values, "top_n": int(top_n)},
         slots={"dim": DIMENSIONS[dim][0], "day_ranges": ranges},
-        allowed={"dim": _DIM_ALLOWED, "day_ranges": [ranges]}, columns=DIMENSION_COLUMNS[dim], day=True,
+        allowed={"dim": _DIM_ALLOWED, "day_ranges": [ranges]}, columns=DIMENSION_COLUMNS[dim] + ("date_of_stop",),
+        day=True,
     )
 
 

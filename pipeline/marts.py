@@ -4,11 +4,12 @@ A *stop cube* is ``stops`` aggregated by a time grain (day or month) and a subse
 dimensions, with additive measures (stops, charges, searches, ...). Each dashboard query reads the
 smallest cube that keeps every column its filters and groupings use (:func:`covering`); only the
 questions no cube can answer (stop locations, the most serious charge) read ``stops``. On the
-2M-row SYNTHETIC warehouse the nine cubes hold 170 to 414k rows against 1.29M stops.
+2M-row SYNTHETIC warehouse the twelve cubes hold 170 to 414k rows against 1.29M stops.
 
 Refresh, in the load's transaction (so a reader sees the cubes and the stops of the same load):
-``marts/stops.sql`` notes the months of every stop it deletes or inserts in ``refresh_months``;
-:func:`refresh` deletes those months from every cube and aggregates them again from ``stops``.
+``marts/stops.sql`` notes every stop it deletes (sign -1) and inserts (+1) in ``stop_changes``;
+:func:`refresh` deletes the months those stops fall in from every day and month cube and
+aggregates them again from ``stops``, and adds the signed counts to the all-time cubes.
 A warehouse whose cubes were built by another definition (``MARTS_VERSION`` in pipeline_state)
 gets every cube rebuilt in full instead; until then the dashboard reads ``stops`` (:func:`ready`).
 """
@@ -26,7 +27,7 @@ from .sqlfiles import load_sql, render, split_statements
 log = logging.getLogger(__name__)
 
 # Bump when a cube's definition changes: the next load rebuilds every cube in full.
-MARTS_VERSION = "cubes-1"
+MARTS_VERSION = "cubes-2"
 MARTS_VERSION_KEY = "marts_version"
 
 # Columns a cube may keep besides the time grain, and the null each cube stores when it does not.
@@ -39,25 +40,57 @@ DIMENSIONS: Mapping[str, str] = {
     "stop_weekday": "cast(null as integer)",
     "stop_hour": "cast(null as integer)",
 }
+# All-time cubes may also keep these (map cells, the most serious charge).
+SPAN_COLUMNS: Mapping[str, tuple[str, str]] = {
+    "cell_size": ("g.cell_size", "cast(null as double precision)"),
+    "cell_y": ("cast(floor(d.latitude / g.cell_size) as integer)", "cast(null as integer)"),
+    "cell_x": ("cast(floor(d.longitude / g.cell_size) as integer)", "cast(null as integer)"),
+    "top_description": ("d.top_description", "cast(null as varchar(1024))"),
+}
 PEOPLE = frozenset({"race", "gender", "outcome"})
 PLACE = frozenset({"zip5", "district"})
+HOUR = frozenset({"stop_weekday", "stop_hour"})
+CELLS = frozenset({"cell_size", "cell_y", "cell_x"})
+# The map grid's cell sizes (degrees) kept by cube_all_grid; the dashboard draws no other.
+GRID_CELLS = (0.01, 0.005)
+GRID_JOIN = ("inner join (select cast(0.01 as double precision) as cell_size\n"
+             "        union all select cast(0.005 as double precision)) as g\n"
+             "        on d.zip_status in ('matched', 'nearest') and d.latitude is not null and d.longitude is not null")
 DAY = "s.date_of_stop"
-MONTH = "cast(date_trunc('month', s.date_of_stop) as date)"
+MONTH = "cast(date_trunc('month', cast(s.date_of_stop as timestamp)) as date)"
+TIME = frozenset({"date_of_stop", "stop_year", "stop_month"})
 
 
 @dataclass(frozen=True)
 class Cube:
     name: str
-    grain: str  # "day" or "month"
+    grain: str  # "day", "month", or "all" (every date together)
     dims: frozenset[str]
 
     @property
     def columns(self) -> frozenset[str]:
-        """What a query may filter or group on: the dimensions, plus the weekday on day cubes
-        (a day has one weekday, so keeping it costs no rows)."""
-        return self.dims | {"stop_weekday"} if self.grain == "day" else self.dims
+        """What a query may filter or group on: the dimensions, the time columns of day and month
+        cubes, and the weekday on day cubes (a day has one weekday, so keeping it costs no rows)."""
+        if self.grain == "all":
+            return self.dims
+        return self.dims | TIME | ({"stop_weekday"} if self.grain == "day" else frozenset())
+
+    @property
+    def own(self) -> frozenset[str]:
+        """An all-time cube's reason to exist (map cells, weekday x hour, the charge): it answers only
+        queries that read one of these, since it keeps only the stops and charges counts, and the
+        grid cube only located stops."""
+        return self.dims - PEOPLE - PLACE
+
+    @property
+    def template(self) -> str:
+        return "span" if self.grain == "all" else "cube"
 
     def slots(self) -> dict[str, str]:
+        if self.grain == "all":
+            values = {dim: f"d.{dim}" if dim in self.dims else null for dim, null in DIMENSIONS.items()}
+            values.update({col: kept if col in self.dims else null for col, (kept, null) in SPAN_COLUMNS.items()})
+            return {"cube": self.name, "grid": GRID_JOIN if "cell_size" in self.dims else "", **values}
         values = {dim: f"s.{dim}" if dim in self.columns else null for dim, null in DIMENSIONS.items()}
         return {"cube": self.name, "day": DAY if self.grain == "day" else MONTH, **values}
 
@@ -66,33 +99,45 @@ class Cube:
 # warehouse (1.29M stops) in brackets; adding a dimension to a day cube multiplies it, which is
 # why there is a lattice and not one cube. No day x every-dimension cube: it would hold 981k rows
 # (76% of the stops) and cost more to refresh than the few queries needing it save; they read stops.
+# The all-time cubes answer the unfiltered-by-date views (the default) of what a month cube could
+# not keep small: map cells, weekday x hour by place, the most serious charge.
 CUBES: tuple[Cube, ...] = (
-    Cube("cube_month", "month", frozenset()),                                          # 170
-    Cube("cube_day", "day", frozenset()),                                              # 5k
-    Cube("cube_month_people", "month", PEOPLE),                                        # 6k
-    Cube("cube_month_hour", "month", frozenset({"stop_weekday", "stop_hour"})),        # 28k
-    Cube("cube_month_place", "month", PLACE),                                          # 29k
-    Cube("cube_day_people", "day", PEOPLE),                                            # 130k
-    Cube("cube_month_all", "month", PEOPLE | PLACE),                                   # 244k
-    Cube("cube_day_place", "day", PLACE),                                              # 343k
-    Cube("cube_month_hour_people", "month", PEOPLE | {"stop_weekday", "stop_hour"}),   # 414k
+    Cube("cube_month", "month", frozenset()),                           # 170
+    Cube("cube_day", "day", frozenset()),                               # 5k
+    Cube("cube_month_people", "month", PEOPLE),                         # 6k
+    Cube("cube_month_hour", "month", HOUR),                             # 28k
+    Cube("cube_month_place", "month", PLACE),                           # 29k
+    Cube("cube_all_grid", "all", CELLS | PEOPLE | PLACE),               # 61k (both cell sizes)
+    Cube("cube_all_description", "all", frozenset({"top_description"}) | PEOPLE | PLACE),  # 113k
+    Cube("cube_day_people", "day", PEOPLE),                             # 130k
+    Cube("cube_all_hour", "all", HOUR | PEOPLE | PLACE),                # 131k
+    Cube("cube_month_all", "month", PEOPLE | PLACE),                    # 244k
+    Cube("cube_day_place", "day", PLACE),                               # 343k
+    Cube("cube_month_hour_people", "month", PEOPLE | HOUR),             # 414k
 )
 CUBE_NAMES = tuple(c.name for c in CUBES)
 
 
 def covering(columns: Iterable[str], day: bool) -> Cube | None:
-    """The smallest cube keeping every column in ``columns`` (at day grain when ``day``), or None."""
+    """The smallest cube keeping every column in ``columns`` (at day grain when ``day``), or None.
+
+    A query over a date range lists ``date_of_stop`` among its columns, so only day and month
+    cubes can answer it; the caller asks for ``day`` when the range is not whole months. An
+    all-time cube answers only a query reading what it exists for (:attr:`Cube.own`).
+    """
     needed = frozenset(columns)
     for cube in CUBES:
-        if needed <= cube.columns and (cube.grain == "day" or not day):
+        if needed <= cube.columns and (cube.grain == "day" or not day) and (cube.grain != "all" or needed & cube.own):
             return cube
     return None
 
 
 def allow_list() -> dict[str, Any]:
-    allowed: dict[str, Any] = {"cube": CUBE_NAMES, "day": (DAY, MONTH)}
+    allowed: dict[str, Any] = {"cube": CUBE_NAMES, "day": (DAY, MONTH), "grid": (GRID_JOIN, "")}
     for dim, null in DIMENSIONS.items():
-        allowed[dim] = (f"s.{dim}", null)
+        allowed[dim] = (f"s.{dim}", f"d.{dim}", null)
+    for col, values in SPAN_COLUMNS.items():
+        allowed[col] = values
     return allowed
 
 
@@ -105,7 +150,7 @@ def _run(session: Any, name: str, cube: Cube) -> None:
 def create(session: Any) -> None:
     """Create every cube table that does not exist yet (idempotent)."""
     for cube in CUBES:
-        _run(session, "marts/cube_schema", cube)
+        _run(session, f"marts/{cube.template}_schema", cube)
     session.script("marts/stop_indexes")
 
 
@@ -117,28 +162,30 @@ def _built_version(session: Any) -> str | None:
 def refresh(session: Any, now: datetime | None = None) -> str:
     """Bring every mart up to date inside the load's transaction; return "incremental" or "full".
 
-    Cubes: the months in ``refresh_months`` (left by the stops rebuild), or all of them when the
+    Cubes: from ``stop_changes`` (left by the stops rebuild), or from every stop when the
     warehouse's cubes come from another definition. Then the small marts of marts/refresh.sql,
     which are cheap enough to recompute in full.
     """
     create(session)
-    session.script("marts/refresh_months")
+    session.script("marts/stop_changes")
     full = _built_version(session) != MARTS_VERSION
-    if full:
-        session.script("marts/refresh_months_all")
+    if full:  # every stop, as if new, into emptied cubes
+        session.script("marts/stop_changes_all")
         for cube in CUBES:
             _run(session, "marts/cube_clear", cube)
-    months = int(session.scalar("select count(distinct stop_year * 100 + stop_month) from refresh_months"))
+    changed = int(session.scalar("select count(*) from stop_changes"))
+    session.script("marts/changed_months")
     for cube in CUBES:
-        _run(session, "marts/cube_refresh", cube)
-    session.execute("drop table refresh_months")
+        _run(session, f"marts/{cube.template}_refresh", cube)
+    session.execute("drop table changed_months")
+    session.execute("drop table stop_changes")
     session.script("marts/refresh")
     counts = load_sql("marts/provenance_counts")
     for statement in split_statements(render(load_sql("marts/provenance"), {"counts": counts}, {"counts": (counts,)})):
         session.execute(statement)
     runlog.set_state(session, MARTS_VERSION_KEY, MARTS_VERSION, now or datetime.now(timezone.utc))
     mode = "full" if full else "incremental"
-    log.info("marts: %s refresh of %d month(s) in %d cubes", mode, months, len(CUBES))
+    log.info("marts: %s refresh of %d cubes from %d stop change(s)", mode, len(CUBES), changed)
     return mode
 
 

@@ -21,7 +21,7 @@ import psycopg
 import pytest
 
 from pipeline.config import Settings
-from pipeline.marts import CUBE_NAMES
+from pipeline.marts import CUBES
 from tests.services import service_missing
 
 PG_URL = os.environ.get("TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -32,8 +32,9 @@ __all__ = [
 ]
 
 
-CUBE_KEYS = ["date_of_stop", "stop_year", "stop_month", "stop_weekday", "stop_hour", "race", "gender", "zip5",
-             "outcome", "district"]
+DIMENSION_KEYS = ["stop_weekday", "stop_hour", "race", "gender", "zip5", "outcome", "district"]
+CUBE_KEYS = ["date_of_stop", "stop_year", "stop_month", *DIMENSION_KEYS]
+SPAN_KEYS = ["cell_size", "cell_y", "cell_x", "top_description", *DIMENSION_KEYS]
 
 # Each warehouse table, the key that orders it, and the columns that legitimately differ between
 # two loads of the same data (run ids and load timestamps). Used to compare backends table by table.
@@ -48,7 +49,7 @@ WAREHOUSE_TABLES: dict[str, tuple[list[str], list[str]]] = {
     "pipeline_state": (["state_key"], ["updated_at"]),
     "pipeline_runs": (["command", "status"], ["run_id", "started_at", "finished_at", "message", "null_rates", "lake_version"]),
     "mart_provenance": (["charges"], []),
-    **{cube: (CUBE_KEYS, []) for cube in CUBE_NAMES},
+    **{cube.name: (SPAN_KEYS if cube.grain == "all" else CUBE_KEYS, []) for cube in CUBES},
 }
 
 

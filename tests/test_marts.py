@@ -49,15 +49,20 @@ def backend_warehouse(request: pytest.FixtureRequest) -> Settings:
 
 def test_each_query_reads_the_smallest_cube_keeping_its_columns() -> None:
     assert marts.covering([], day=False).name == "cube_month"
-    assert marts.covering([], day=True).name == "cube_day"
+    assert marts.covering(["date_of_stop"], day=True).name == "cube_day"
     assert marts.covering(["race"], day=False).name == "cube_month_people"
     assert marts.covering(["race", "stop_weekday"], day=True).name == "cube_day_people"  # weekday is a day's
-    assert marts.covering(["zip5"], day=True).name == "cube_day_place"
+    assert marts.covering(["zip5", "date_of_stop"], day=True).name == "cube_day_place"
     assert marts.covering(["race", "zip5"], day=False).name == "cube_month_all"
     assert marts.covering(["race", "zip5"], day=True) is None  # too many cells by day: the stops answer
-    assert marts.covering(["stop_weekday", "stop_hour", "gender"], day=False).name == "cube_month_hour_people"
-    assert marts.covering(["stop_hour"], day=True) is None  # no day x hour cube: the stops answer
-    assert marts.covering(["top_description"], day=False) is None
+    assert marts.covering(["stop_weekday", "stop_hour", "gender"], day=False).name == "cube_all_hour"
+    assert marts.covering(["stop_weekday", "stop_hour", "gender", "date_of_stop"], day=False).name == "cube_month_hour_people"
+    assert marts.covering(["stop_hour", "date_of_stop"], day=True) is None  # no day x hour cube
+    assert marts.covering(["top_description", "zip5"], day=False).name == "cube_all_description"
+    assert marts.covering(["top_description", "date_of_stop"], day=False) is None
+    assert marts.covering(["cell_size", "cell_y", "cell_x", "race"], day=False).name == "cube_all_grid"
+    # An all-time cube keeps only what it exists for: never the answer to a question without it.
+    assert marts.covering(["race", "outcome", "zip5"], day=False).name == "cube_month_all"
 
 
 @pytest.mark.parametrize(("date_from", "date_to", "whole"), [
@@ -134,25 +139,41 @@ def test_a_warehouse_without_this_codes_cubes_is_read_from_the_stops(
 # ---------------------------------------------------------------- refresh = full build
 
 
+CELL_SIZES = "(select cast(0.01 as double precision) as cell_size union all select cast(0.005 as double precision))"
+
+
+def _keys(cube: marts.Cube, computed: bool) -> list[tuple[str, str]]:
+    """(expression over stops, the cube's column) for each key of ``cube``."""
+    if cube.grain == "all":
+        cells = {"cell_size": "g.cell_size", "cell_y": "cast(floor(latitude / g.cell_size) as integer)",
+                 "cell_x": "cast(floor(longitude / g.cell_size) as integer)"}
+        return [(cells.get(d, d) if computed else d, d) for d in sorted(cube.dims)]
+    time_key = "date_of_stop" if cube.grain == "day" else "stop_year * 100 + stop_month"
+    return [(time_key, time_key)] + [(d, d) for d in sorted(cube.dims)]
+
+
 def expected_cube(con_query, cube: marts.Cube) -> pd.DataFrame:  # noqa: ANN001
     """The cube as the test computes it straight from ``stops`` (its own SQL, not the pipeline's)."""
-    time_key = "date_of_stop" if cube.grain == "day" else "stop_year * 100 + stop_month"
-    keys = [time_key, *sorted(cube.dims)]
-    sql = (f"select {', '.join(f'{k} as k{i}' for i, k in enumerate(keys))}, count(*) as stops, sum(n_charges) as charges, "
-           "sum(case when search_recorded = 1 then searched else 0 end) as searched "
-           f"from stops group by {', '.join(keys)}")
+    keys = [expr for expr, _ in _keys(cube, computed=True)]
+    searched = "" if cube.grain == "all" else ", sum(case when search_recorded = 1 then searched else 0 end) as searched"
+    source = "stops"
+    if "cell_size" in cube.dims:  # located stops, once per cell size
+        source = (f"stops cross join {CELL_SIZES} as g where zip_status in ('matched', 'nearest') "
+                  "and latitude is not null and longitude is not null")
+    sql = (f"select {', '.join(f'{k} as k{i}' for i, k in enumerate(keys))}, count(*) as stops, "
+           f"sum(n_charges) as charges{searched} from {source} group by {', '.join(keys)}")
     return _sorted(con_query(sql))
 
 
 def actual_cube(con_query, cube: marts.Cube) -> pd.DataFrame:  # noqa: ANN001
-    time_key = "date_of_stop" if cube.grain == "day" else "stop_year * 100 + stop_month"
-    keys = [time_key, *sorted(cube.dims)]
-    sql = (f"select {', '.join(f'{k} as k{i}' for i, k in enumerate(keys))}, stops, charges, searched from {cube.name}")
+    keys = [col for _, col in _keys(cube, computed=False)]
+    searched = "" if cube.grain == "all" else ", searched"
+    sql = f"select {', '.join(f'{k} as k{i}' for i, k in enumerate(keys))}, stops, charges{searched} from {cube.name}"
     return _sorted(con_query(sql))
 
 
 def _sorted(df: pd.DataFrame) -> pd.DataFrame:
-    df = df.astype({c: "int64" for c in ("stops", "charges", "searched")})
+    df = df.astype({c: "int64" for c in ("stops", "charges", "searched") if c in df.columns})
     df = df.astype({c: str for c in df.columns if c.startswith("k")})
     return df.sort_values(list(df.columns)).reset_index(drop=True)
 

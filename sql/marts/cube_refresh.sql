@@ -1,11 +1,11 @@
--- Refresh one stop cube ({{ cube }}) for the months in refresh_months: delete those months, then
+-- Refresh one stop cube ({{ cube }}) for the months named in stop_changes: delete those months, then
 -- aggregate them again from stops. Run in the load's transaction, after the stops rebuild, so the
 -- cubes always equal an aggregate of the stops being served. A full build lists every month.
 -- Grain: one row per (time grain x kept dimensions) with at least one stop; columns the cube does
 -- not keep are filled with null by the slots (pipeline/marts.py), never by data.
--- Deletes and inserts join refresh_months (never `in (subquery)`: PostgreSQL would plan a subplan).
+-- Deletes and inserts join those months (never `in (subquery)`: PostgreSQL would plan a subplan).
 delete from {{ cube }}
-using (select distinct stop_year, stop_month from refresh_months) as m
+using changed_months as m
 where {{ cube }}.stop_year = m.stop_year and {{ cube }}.stop_month = m.stop_month;
 
 insert into {{ cube }}
@@ -29,7 +29,7 @@ with scoped as (
         case when s.search_recorded = 1 then s.arrested else 0 end as arrested,
         case when s.search_recorded = 1 and s.searched = 1 then s.contraband_found else 0 end as contraband_found
     from stops as s
-    inner join (select distinct stop_year, stop_month from refresh_months) as m
+    inner join changed_months as m
         on m.stop_year = s.stop_year and m.stop_month = s.stop_month
 ),
 

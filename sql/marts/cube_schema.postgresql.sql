@@ -1,6 +1,7 @@
 -- A stop cube (see cube_schema.sql for the grain and columns), with the indexes PostgreSQL needs:
 -- a row store scans whole rows, so a filter on dates or ZIP codes (the Overview's period, My ZIP)
--- reads only its share of a large cube through an index instead of all of it.
+-- reads only its share of a large cube through an index instead of all of it; the refresh deletes
+-- the months a load changed through the month index.
 create table if not exists {{ cube }} (
     date_of_stop date not null,
     stop_year integer not null,
@@ -24,3 +25,5 @@ create table if not exists {{ cube }} (
 create index if not exists {{ cube }}_date on {{ cube }} (date_of_stop);
 
 create index if not exists {{ cube }}_zip5 on {{ cube }} (zip5);
+
+create index if not exists {{ cube }}_month on {{ cube }} (stop_year, stop_month);

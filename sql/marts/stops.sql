@@ -7,12 +7,31 @@
 -- Outcome is the most serious charge: Citation > SERO/ESERO (safety equipment repair order) > Warning.
 -- NOTE: search fields exist only in exports from about 2019 on; search_recorded says whether a
 -- stop's row carries them, so rates use stops with search_recorded = 1 as the denominator.
--- The months these stops fall in, before and after the rebuild, are noted in refresh_months: the
--- stop cubes (pipeline/marts.py) are refreshed for exactly those months in the same transaction.
-create temp table if not exists refresh_months (stop_year integer, stop_month integer);
+-- Every stop this rebuild deletes (sign -1) and inserts (sign +1) is noted in stop_changes: the stop
+-- cubes (pipeline/marts.py) are refreshed from it in the same transaction, month cubes for the
+-- months it names, all-time cubes by adding its signed counts.
+create temp table if not exists stop_changes (
+    sign integer,
+    stop_year integer,
+    stop_month integer,
+    stop_weekday integer,
+    stop_hour integer,
+    top_description varchar(1024),
+    latitude double precision,
+    longitude double precision,
+    zip_status varchar(16),
+    race varchar(32),
+    gender varchar(4),
+    zip5 varchar(5),
+    outcome varchar(16),
+    district varchar(128),
+    n_charges integer
+);
 
-insert into refresh_months
-select distinct c.stop_year, c.stop_month
+insert into stop_changes
+select
+    -1, c.stop_year, c.stop_month, c.stop_weekday, c.stop_hour, c.top_description, c.latitude, c.longitude,
+    c.zip_status, c.race, c.gender, c.zip5, c.outcome, c.district, c.n_charges
 from stops as c
 {{ scope }}
 where c.stop_year between :year_from and :year_to;
@@ -107,8 +126,10 @@ final as (
 
 select * from final;
 
-insert into refresh_months
-select distinct c.stop_year, c.stop_month
+insert into stop_changes
+select
+    1, c.stop_year, c.stop_month, c.stop_weekday, c.stop_hour, c.top_description, c.latitude, c.longitude,
+    c.zip_status, c.race, c.gender, c.zip5, c.outcome, c.district, c.n_charges
 from stops as c
 {{ scope }}
 where c.stop_year between :year_from and :year_to;
