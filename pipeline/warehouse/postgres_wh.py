@@ -26,6 +26,7 @@ import decimal
 import io
 import logging
 import re
+import threading
 import time
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator, Mapping, Sequence
@@ -211,11 +212,24 @@ def frame_from_rows(description: Sequence[Any], rows: Sequence[Sequence[Any]]) -
         arrays.append(_to_arrow(values, typ))
         names.append(_unique(name, names))
     table = pa.Table.from_arrays(arrays, names=names) if names else pa.table({})
-    con = duckdb.connect()
+    con = _converter().cursor()
     try:
         return con.from_arrow(table).df()
     finally:
         con.close()
+
+
+_CONVERTER: list[duckdb.DuckDBPyConnection] = []
+_CONVERTER_LOCK = threading.Lock()
+
+
+def _converter() -> duckdb.DuckDBPyConnection:
+    """One in-memory DuckDB per process for the conversion: a cursor costs ~2 ms, a new instance
+    ~35-50 ms, which every dashboard query on PostgreSQL paid (bench/readers.py)."""
+    with _CONVERTER_LOCK:
+        if not _CONVERTER:
+            _CONVERTER.append(duckdb.connect())
+        return _CONVERTER[0]
 
 
 def _unique(name: str, taken: list[str]) -> str:
