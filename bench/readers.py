@@ -217,6 +217,7 @@ def run_level(sessions: int, seed: int, duration: float, think: float, min_chang
         by_page[name] = {"n": len(page_ms), "p50": statistics.median(page_ms), "p95": percentile(page_ms, 0.95)}
     return {"sessions": sessions, "n": len(ms), "p50": statistics.median(ms), "p95": percentile(ms, 0.95),
             "max": ms[-1], "wall_s": wall, "changes_per_s": len(ms) / wall, "cpu_pct": 100 * cpu / wall,
+            "cpu_ms_per_change": 1000 * cpu / len(ms),
             "queries_per_change": calls / len(ms), "cache_hit_pct": 100 * (1 - executed / calls) if calls else 0.0,
             "load_start": load_start, "load_end": os.getloadavg()[0], "by_page": by_page}
 
@@ -252,13 +253,13 @@ def report(name: str, rows_label: str, results: list[dict], seed: int, think: fl
     lines = [f"**{name}** ({rows_label} warehouse), seed {seed}, pause between changes: exponential, mean "
              f"{think:g} s; {duration:g} s per level:\n",
              "| sessions | filter changes | p50 | p95 | max | p95 / 1 session | changes/s | cache hits | "
-             "queries per change | this process's CPU | load avg start / end |",
+             "queries per change | this process's CPU (per change) | load avg start / end |",
              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         ratio = f"**{r['p95'] / base:.2f}x**" if base else "-"
         lines.append(f"| {r['sessions']} | {r['n']} | {r['p50']:.0f} ms | **{r['p95']:.0f} ms** | {r['max']:.0f} ms | "
                      f"{ratio} | {r['changes_per_s']:.1f} | {r['cache_hit_pct']:.0f}% | {r['queries_per_change']:.1f} | "
-                     f"{r['cpu_pct']:.0f}% | {r['load_start']:.1f} / {r['load_end']:.1f} |")
+                     f"{r['cpu_pct']:.0f}% ({r['cpu_ms_per_change']:.0f} ms) | {r['load_start']:.1f} / {r['load_end']:.1f} |")
     top = results[-1]
     lines.append(f"\np95 by page at {top['sessions']} sessions: " + ", ".join(
         f"{page} {v['p95']:.0f} ms (n {v['n']})" for page, v in top["by_page"].items()) + ".")
