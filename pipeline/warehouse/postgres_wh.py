@@ -10,8 +10,8 @@ pyarrow in slices, never row by row), merged by the shared SQL, and published by
 exception rolls everything back, so readers see the previous load until the commit. A session-level
 advisory lock keeps two loads of the same schema from interleaving.
 
-Reads for the dashboard go through one long-lived, read-only, autocommit connection (re-opened if it
-breaks). Results are converted to pandas through DuckDB's own conversion, so a query returns the same
+Reads for the dashboard go through a small pool of long-lived, read-only, autocommit connections
+(:mod:`pipeline.warehouse.pool`; a broken one is replaced), so concurrent sessions don't queue on one. Results are converted to pandas through DuckDB's own conversion, so a query returns the same
 dtypes on PostgreSQL as on the DuckDB warehouse (numbers as numbers, dates as ``datetime64[us]``,
 integer columns with NULLs as nullable ``Int32``/``Int64``).
 
@@ -41,6 +41,7 @@ import pyarrow.csv as pacsv
 from ..config import redact_url
 from ..sqlfiles import bind, load_sql, split_statements
 from .base import WarehouseError, sql_type, server_exists, server_version
+from .pool import ConnectionPool
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ CONNECTION_DEFAULTS = {"application_name": APPLICATION_NAME, "keepalives": 1, "k
                        "keepalives_interval": 10, "keepalives_count": 3}
 LOCK_SQL = "select pg_try_advisory_lock(hashtext(:ns), hashtext(coalesce(:schema, current_schema(), '')))"
 READ_TIMEOUT_MS = 120_000  # a dashboard or status query is cancelled after two minutes
+READ_POOL_SIZE = 4  # read connections per process: 50 sessions on 2 cores, bench/readers.py
 STATS_COLUMNS = {"row_id", "stop_id", "content_key", "source", "load_id"}  # join/filter keys of the merges
 BYTE_ORDER_COLLATIONS = {"c", "posix", "c.utf-8", "c.utf8", "ucs_basic"}
 
@@ -210,11 +212,24 @@ def frame_from_rows(description: Sequence[Any], rows: Sequence[Sequence[Any]]) -
         arrays.append(_to_arrow(values, typ))
         names.append(_unique(name, names))
     table = pa.Table.from_arrays(arrays, names=names) if names else pa.table({})
-    con = duckdb.connect()
+    con = _converter().cursor()
     try:
         return con.from_arrow(table).df()
     finally:
         con.close()
+
+
+_CONVERTER: list[duckdb.DuckDBPyConnection] = []
+_CONVERTER_LOCK = threading.Lock()
+
+
+def _converter() -> duckdb.DuckDBPyConnection:
+    """One in-memory DuckDB per process for the conversion: a cursor costs ~2 ms, a new instance
+    ~35-50 ms, which every dashboard query on PostgreSQL paid (bench/readers.py)."""
+    with _CONVERTER_LOCK:
+        if not _CONVERTER:
+            _CONVERTER.append(duckdb.connect())
+        return _CONVERTER[0]
 
 
 def _unique(name: str, taken: list[str]) -> str:
@@ -391,7 +406,7 @@ class PostgresWarehouse:
     kind = "postgresql"
 
     def __init__(self, url: str, connect_timeout: int = 10, *, lock_wait_s: float = 60.0,
-                 statement_timeout_s: float = 1800.0) -> None:
+                 statement_timeout_s: float = 1800.0, read_pool_size: int = READ_POOL_SIZE) -> None:
         self.lock_wait_s = lock_wait_s
         self.statement_timeout_s = statement_timeout_s
         self._run_lock_held = False
@@ -400,8 +415,7 @@ class PostgresWarehouse:
         self.conninfo, self.schema, password = parse_postgres_url(url)
         self._secrets = [password]
         self.connect_timeout = connect_timeout
-        self._reader: Any = None
-        self._reader_lock = threading.Lock()
+        self.readers = ConnectionPool(self._reader_connection, read_pool_size)
         self._collation_checked = False
 
     def __repr__(self) -> str:
@@ -441,10 +455,7 @@ class PostgresWarehouse:
         return conn
 
     def close(self) -> None:
-        with self._reader_lock:
-            if self._reader is not None:
-                self._reader.close()
-                self._reader = None
+        self.readers.close()
 
     # -- Warehouse --------------------------------------------------------------------------------
     def _try_lock(self, session: "PostgresSession", wait_s: float) -> None:
@@ -519,16 +530,15 @@ class PostgresWarehouse:
         import psycopg
 
         text, values = bind_format(sql, params)
-        with self._reader_lock:
-            for attempt in (1, 2):
-                conn = self._reader_connection()
+        for attempt in (1, 2):
+            with self.readers.connection() as conn:
                 try:
                     with conn.cursor() as cur:
                         cur.execute(text, values)
                         description, rows = cur.description, (cur.fetchall() if cur.description else [])
                     break
                 except psycopg.OperationalError as exc:
-                    self._drop_reader()
+                    conn.close()  # not returned to the pool
                     if attempt == 2:
                         raise WarehouseError(f"PostgreSQL query failed ({first_line(sql)}): "
                                              f"{scrub(str(exc), self._secrets)}") from None
@@ -538,19 +548,10 @@ class PostgresWarehouse:
         return frame_from_rows(description, rows)
 
     def _reader_connection(self) -> Any:
-        if self._reader is None or self._reader.closed or self._reader.broken:
-            conn = self._connect(autocommit=True)
-            conn.execute("set default_transaction_read_only = on")
-            conn.execute(f"set statement_timeout = {int(READ_TIMEOUT_MS)}")
-            self._reader = conn
-        return self._reader
-
-    def _drop_reader(self) -> None:
-        if self._reader is not None:
-            try:
-                self._reader.close()
-            finally:
-                self._reader = None
+        conn = self._connect(autocommit=True)
+        conn.execute("set default_transaction_read_only = on")
+        conn.execute(f"set statement_timeout = {int(READ_TIMEOUT_MS)}")
+        return conn
 
     def exists(self) -> bool:
         return server_exists(self.query)
