@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from .config import test_pause
 from .schema import SOURCE_COLUMNS
-from .sqlfiles import bind, load_sql, split_statements
+from .sqlfiles import bind, load_sql, run_script, split_statements
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +66,7 @@ def work_connection(temp_dir: Path | None = None, memory_limit: str = "1500MB", 
 
 
 def run_sql(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None) -> None:
-    for i, statement in enumerate(split_statements(load_sql(name))):
-        used = {k: v for k, v in (params or {}).items() if f":{k}" in statement}
-        text, values = bind(statement, used, "qmark")
-        start = time.perf_counter()
-        con.execute(text, values)
-        log.debug("%s[%d]: %.2f s", name, i, time.perf_counter() - start)
+    run_script(lambda statement, used: con.execute(*bind(statement, used, "qmark")), load_sql(name), params, name)
 
 
 def assign_zips(con: duckdb.DuckDBPyConnection, assign: ZipAssigner) -> None:

@@ -36,7 +36,7 @@ MAX_RECORD_BYTES = 2 << 20  # DuckDB's default max_line_size: no valid record is
 BLOCK_BYTES = 16 << 20  # read size; must exceed MAX_RECORD_BYTES (a block always decides something)
 
 
-def _record_end(buf: bytes, quotes: np.ndarray, breaks: np.ndarray, start: int) -> int:
+def _record_end(buf: bytes | memoryview, quotes: np.ndarray, breaks: np.ndarray, start: int) -> int:
     """The index of the line break that ends the record starting at ``start`` (by the module's rule).
 
     ``quotes`` and ``breaks`` are the sorted positions of ``"`` and ``\\n`` in ``buf``; ``buf`` ends
@@ -105,7 +105,7 @@ class RecordCounter:
         if last < 0 or horizon <= 0:
             self._carry = b"" if final else buf
             return
-        view = buf[: last + 1]  # whole lines only: the tail is carried to the next block
+        view = memoryview(buf)[: last + 1]  # whole lines only (no copy): the tail is carried to the next block
         a = np.frombuffer(view, np.uint8)
         breaks = np.flatnonzero(a == LF)
         quotes = np.flatnonzero(a == QUOTE)
