@@ -73,7 +73,7 @@ def bind(sql: str, params: Mapping[str, Any] | None, style: str) -> tuple[str, l
     values: list[Any] = []
     out: list[str] = []
     for i, chunk in enumerate(_LITERAL_OR_COMMENT.split(sql)):
-        if i % 2 == 1:  # a literal or a comment (psycopg's extra escaping: postgres_wh.bind_format)
+        if i % 2 == 1:  # a literal or a comment (psycopg's extra escaping: dbapi.bind_format)
             out.append(chunk)
             continue
         if style == "format":
