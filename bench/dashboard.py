@@ -99,8 +99,19 @@ def pages():  # noqa: ANN201
             "Map + location grid": map_grid, "Trends": trends, "People": people, "What changed": changes, "Data": data}
 
 
-def time_pages(url: str) -> list[dict]:
+def _p(samples: list[float]) -> dict:
+    samples = sorted(samples)
+    return {"n": len(samples), "p50": statistics.median(samples), "p95": samples[int(0.95 * (len(samples) - 1))],
+            "max": samples[-1]}
+
+
+def time_pages(url: str, stops_only: bool = False, repeat: int = REPEAT) -> dict:
+    """p50/p95 per page and per query (each ``queries.run`` call timed by its SQL file's name).
+
+    ``stops_only``: every query reads ``stops`` as before the cubes (the baseline beside the figures).
+    """
     os.environ["PIPELINE_WAREHOUSE"] = url
+    import contextlib
     import logging
 
     logging.disable(logging.WARNING)
@@ -108,21 +119,32 @@ def time_pages(url: str) -> list[dict]:
     from dashboard import queries as q
 
     db.reset()
+    per_query: dict[str, list[float]] = {}
+    plain_run = q.run
+
+    def timed_run(name, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        t = time.perf_counter()
+        try:
+            return plain_run(name, *args, **kwargs)
+        finally:
+            per_query.setdefault(name, []).append(1000 * (time.perf_counter() - t))
+
+    q.run = timed_run
     rows = []
-    with q.bypass_cache():
+    with q.bypass_cache(), (q.stops_only() if stops_only else contextlib.nullcontext()):
         for fn in pages().values():  # warm-up: imports, file cache, connection
             fn(combos()[0])
+        per_query.clear()
         for name, fn in pages().items():
             samples = []
-            for _ in range(REPEAT):
+            for _ in range(repeat):
                 for f in combos():
                     t = time.perf_counter()
                     fn(f)
                     samples.append(1000 * (time.perf_counter() - t))
-            samples.sort()
-            rows.append({"page": name, "n": len(samples), "p50": statistics.median(samples),
-                         "p95": samples[int(0.95 * (len(samples) - 1))], "max": samples[-1]})
-    return rows
+            rows.append({"page": name, **_p(samples)})
+    q.run = plain_run
+    return {"pages": rows, "queries": [{"query": k, **_p(v)} for k, v in sorted(per_query.items())]}
 
 
 COLD = r"""
@@ -156,23 +178,44 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--warehouse", action="append", required=True, help="a PIPELINE_WAREHOUSE URL (repeat)")
     parser.add_argument("--rows", default="2M SYNTHETIC", help="what the warehouses hold (for the report)")
+    parser.add_argument("--baseline-repeat", type=int, default=1,
+                        help="repeats of the baseline (every query reading stops, as before the cubes); 0 skips it")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--stops-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:  # one backend per process: connections and caches never mix
-        print(json.dumps(time_pages(args.warehouse[0])))
+        repeat = args.baseline_repeat if args.stops_only else REPEAT
+        print(json.dumps(time_pages(args.warehouse[0], stops_only=args.stops_only, repeat=repeat)))
         return
     for url in args.warehouse:
         body = []
         m = measure([PYTHON, "-m", "bench.dashboard", "--child", "--warehouse", url])
-        rows = json.loads(m.stdout.strip().splitlines()[-1])
+        result = json.loads(m.stdout.strip().splitlines()[-1])
+        base = {"pages": [], "queries": []}
+        if args.baseline_repeat:
+            m = measure([PYTHON, "-m", "bench.dashboard", "--child", "--stops-only", "--baseline-repeat",
+                         str(args.baseline_repeat), "--warehouse", url])
+            base = json.loads(m.stdout.strip().splitlines()[-1])
         cold = cold_start(url)
         name = label(url)
-        print(f"{name}: " + "; ".join(f"{r['page']} p50 {r['p50']:.0f} ms p95 {r['p95']:.0f} ms" for r in rows))
+        print(f"{name}: " + "; ".join(f"{r['page']} p95 {r['p95']:.0f} ms" for r in result["pages"]))
+        print(f"{name}: " + "; ".join(f"{r['query']} p95 {r['p95']:.0f} ms" for r in result["queries"]))
         print(f"{name}: cold start {cold['first_render_s']:.1f} s, all pages {cold['all_pages_s']:.1f} s, "
               f"peak RSS {cold['peak_rss_mb']:.0f} MB")
-        body.append(f"**{name}** ({args.rows} warehouse), uncached, {len(combos())} filter combinations x {REPEAT}:\n")
-        body.append("| page (its queries per filter change) | n | p50 | p95 | max |\n|---|---:|---:|---:|---:|")
-        body += [f"| {r['page']} | {r['n']} | {r['p50']:.0f} ms | **{r['p95']:.0f} ms** | {r['max']:.0f} ms |" for r in rows]
+        before = {r.get("page") or r.get("query"): r for r in base["pages"] + base["queries"]}
+
+        def was(key: str) -> str:
+            return f"{before[key]['p95']:.0f} ms" if key in before else "-"
+
+        body.append(f"**{name}** ({args.rows} warehouse), uncached, {len(combos())} filter combinations x {REPEAT}; "
+                    f"\"stops\" = the same calls with every query reading `stops` (as before the cubes), "
+                    f"x {args.baseline_repeat}, measured in the same run:\n")
+        body.append("| page (its queries per filter change) | n | p50 | p95 | max | p95 reading stops |\n|---|---:|---:|---:|---:|---:|")
+        body += [f"| {r['page']} | {r['n']} | {r['p50']:.0f} ms | **{r['p95']:.0f} ms** | {r['max']:.0f} ms | {was(r['page'])} |"
+                 for r in result["pages"]]
+        body.append("\n| query (sql/dashboard/) | n | p50 | p95 | max | p95 reading stops |\n|---|---:|---:|---:|---:|---:|")
+        body += [f"| {r['query']} | {r['n']} | {r['p50']:.0f} ms | **{r['p95']:.0f} ms** | {r['max']:.0f} ms | {was(r['query'])} |"
+                 for r in result["queries"]]
         body.append(f"\nCold start (fresh process, import + first Overview render via AppTest): "
                     f"**{cold['first_render_s']:.1f} s**; all eight pages rendered once: {cold['all_pages_s']:.1f} s; "
                     f"that process's peak RSS: **{cold['peak_rss_mb']:.0f} MB**.\n")

@@ -23,7 +23,7 @@ import threading
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
@@ -31,6 +31,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import pandas as pd
 import streamlit as st
 
+from pipeline import marts
 from pipeline.config import REFERENCE_DIR, Settings, load_settings
 from pipeline.sqlfiles import AllowList, expand_list, load_sql, render
 from pipeline.warehouse import Warehouse, open_warehouse
@@ -68,8 +69,14 @@ DIMENSIONS: Mapping[str, tuple[str, str]] = {
     "description": ("coalesce(s.top_description, '(none recorded)')", N_("Most serious charge")),
 }
 _DIM_ALLOWED = [expr for expr, _ in DIMENSIONS.values()]
+# The facts columns each dimension reads (a cube must keep them to serve the query).
+DIMENSION_COLUMNS: Mapping[str, tuple[str, ...]] = {
+    "none": (), "zip": ("zip5",), "district": ("district",), "year": (), "month": (),
+    "race": ("race",), "gender": ("gender",), "outcome": ("outcome",), "description": ("top_description",),
+}
 
 _bypass: ContextVar[bool] = ContextVar("dashboard_bypass_cache", default=False)
+_stops_only: ContextVar[bool] = ContextVar("dashboard_stops_only", default=False)
 
 
 # --------------------------------------------------------------------------------------------
@@ -176,6 +183,54 @@ def run(name: str, params: Mapping[str, Any] | None = None, slots: Mapping[str, 
     return _execute_cached(wh_key, wh.version(), sql, frozen)
 
 
+@contextmanager
+def stops_only() -> Iterator[None]:
+    """Read ``stops`` instead of the cubes inside this block (tests compare the two; benchmarks)."""
+    token = _stops_only.set(True)
+    try:
+        yield
+    finally:
+        _stops_only.reset(token)
+
+
+@lru_cache(maxsize=32)
+def _marts_built(wh_key: str, version: str) -> bool:
+    df = _execute(wh_key, load_sql("dashboard/marts_version"), ())
+    return marts.ready(None if df.empty else str(df.iloc[0, 0]))
+
+
+def marts_ready() -> bool:
+    """Whether the served warehouse's cubes are built by this code's definition (checked once per
+    warehouse version); before the first load after an upgrade the dashboard reads ``stops``."""
+    if _stops_only.get():
+        return False
+    wh_key, wh = warehouse()
+    return _marts_built(wh_key, wh.version())
+
+
+def month_aligned(date_from: date | None, date_to: date | None) -> bool:
+    """True when a date filter keeps whole calendar months, so a month cube can answer it."""
+    starts = date_from is None or date_from.day == 1
+    ends = date_to is None or (date_to + timedelta(days=1)).day == 1
+    return starts and ends
+
+
+def facts(f: FilterState, ignore: Sequence[str] = (), columns: Sequence[str] = (), day: bool = False) -> str:
+    """The ``{{ facts }}`` a query over ``f`` reads: the smallest stop cube keeping every filtered and
+    grouped column (``columns``), at day grain when ``day`` or when the dates are not whole months;
+    else the stops themselves (``stop_facts.sql``: the same columns, one stop per row)."""
+    needed = set(columns)
+    needed |= {col.removeprefix("s.") for name, col in FILTER_COLUMNS.items() if getattr(f, name) and name not in ignore}
+    if "dates" not in ignore and not month_aligned(f.date_from, f.date_to):
+        day = True
+    cube = marts.covering(needed, day) if marts_ready() else None
+    return cube.name if cube is not None else load_sql("dashboard/stop_facts")
+
+
+def _facts_allowed(value: str) -> bool:
+    return value in marts.CUBE_NAMES or value == load_sql("dashboard/stop_facts")
+
+
 def clear_cache() -> None:
     _execute_cached.clear()
 
@@ -256,10 +311,12 @@ def stop_filter(f: FilterState, ignore: Sequence[str] = ()) -> tuple[str, dict[s
 
 
 def _filtered(name: str, f: FilterState, ignore: Sequence[str] = (), params: Mapping[str, Any] | None = None,
-              slots: Mapping[str, str] | None = None, allowed: Mapping[str, AllowList] | None = None) -> pd.DataFrame:
+              slots: Mapping[str, str] | None = None, allowed: Mapping[str, AllowList] | None = None,
+              columns: Sequence[str] = (), day: bool = False) -> pd.DataFrame:
+    """Run a query over the filtered stops; ``columns`` and ``day``: what it reads besides the filters."""
     clause, filter_params = stop_filter(f, ignore)
-    all_slots = {"stop_filter": clause, **(slots or {})}
-    all_allowed = {"stop_filter": is_stop_filter, **(allowed or {})}
+    all_slots = {"stop_filter": clause, "facts": facts(f, ignore, columns, day), **(slots or {})}
+    all_allowed = {"stop_filter": is_stop_filter, "facts": _facts_allowed, **(allowed or {})}
     return run(name, {**filter_params, **(params or {})}, all_slots, all_allowed)
 
 
@@ -359,7 +416,9 @@ def _text(value: Any) -> str | None:
 
 
 def provenance() -> Provenance:
-    row = run("provenance").iloc[0]
+    counts = load_sql("marts/provenance_counts")
+    source = "mart_provenance" if marts_ready() else counts
+    row = run("provenance", slots={"provenance": source}, allowed={"provenance": ("mart_provenance", counts)}).iloc[0]
     return Provenance(
         charges=int(row["charges"] or 0),
         stops=int(row["stops"] or 0),
@@ -374,18 +433,20 @@ def provenance() -> Provenance:
 
 def zip_options() -> list[str]:
     """ZIPs a resident can pick: the county's ZCTAs plus any ZIP that has stops."""
-    with_stops = set(run("zip_options")["zip5"].astype(str))
+    source = facts(FilterState(), columns=("zip5",))
+    with_stops = set(run("zip_options", slots={"facts": source}, allowed={"facts": _facts_allowed})["zip5"].astype(str))
     return sorted(with_stops | {z["zip5"] for z in county_zctas()})
 
 
 def year_coverage() -> pd.DataFrame:
-    """stop_year, stops, first_stop, last_stop (unfiltered)."""
-    return run("year_coverage")
+    """stop_year, stops, first_stop, last_stop, days_covered (unfiltered)."""
+    source = facts(FilterState(), day=True)
+    return run("year_coverage", slots={"facts": source}, allowed={"facts": _facts_allowed})
 
 
 def totals(f: FilterState) -> pd.DataFrame:
     """One row: stops, charges, first_stop, last_stop, days_with_stops, stops_without_zip."""
-    return _filtered("totals", f)
+    return _filtered("totals", f, day=True)
 
 
 def residents(zips: Sequence[str] = ()) -> pd.DataFrame:
@@ -402,7 +463,7 @@ def residents(zips: Sequence[str] = ()) -> pd.DataFrame:
 
 def daily(f: FilterState, ignore: Sequence[str] = ()) -> pd.DataFrame:
     """date_of_stop, stops, charges."""
-    return _filtered("daily_counts", f, ignore)
+    return _filtered("daily_counts", f, ignore, day=True)
 
 
 def monthly(f: FilterState, ignore: Sequence[str] = ()) -> pd.DataFrame:
@@ -413,7 +474,7 @@ def monthly(f: FilterState, ignore: Sequence[str] = ()) -> pd.DataFrame:
 def zip_map(f: FilterState) -> pd.DataFrame:
     """Per ZIP: stops, charges, residents_in_county, stops_per_1000, residents_zcta, poverty_rate,
     density_per_sqmi, land_area_sqmi, notes. The ZIP filter is ignored (the map shows every ZIP)."""
-    return _filtered("zip_map", f, ignore=("zips",))
+    return _filtered("zip_map", f, ignore=("zips",), columns=("zip5",))
 
 
 def location_grid(f: FilterState, cell: float = 0.01, min_count: int | None = None) -> pd.DataFrame:
@@ -424,13 +485,13 @@ def location_grid(f: FilterState, cell: float = 0.01, min_count: int | None = No
 
 def weekday_hour(f: FilterState) -> pd.DataFrame:
     """stop_weekday (0 = Sunday), stop_hour, stops."""
-    return _filtered("weekday_hour", f)
+    return _filtered("weekday_hour", f, columns=("stop_weekday", "stop_hour"))
 
 
 def covered_days() -> pd.DataFrame:
     """date_of_stop, stops, charges for every day with at least one stop, whatever the filters: the
     days the data covers (a comparison of two periods counts only days both cover)."""
-    return _filtered("daily_counts", FilterState())
+    return _filtered("daily_counts", FilterState(), day=True)
 
 
 _RANGE_ROW = "select cast(:r{i}_from as date) as day_from, cast(:r{i}_to as date) as day_to, cast(:r{i}_period as varchar(1)) as period"
@@ -468,7 +529,7 @@ def year_compare(f: FilterState, dim: str, days_a: Sequence[date], days_b: Seque
     return _filtered(
         "year_compare", f, ignore=("dates",), params={**values, "top_n": int(top_n)},
         slots={"dim": DIMENSIONS[dim][0], "day_ranges": ranges},
-        allowed={"dim": _DIM_ALLOWED, "day_ranges": [ranges]},
+        allowed={"dim": _DIM_ALLOWED, "day_ranges": [ranges]}, columns=DIMENSION_COLUMNS[dim], day=True,
     )
 
 
@@ -483,13 +544,14 @@ def stops_by(f: FilterState, dim: str, dim2: str = "none", suppress: bool = Fals
         params={"min_count": small_count() if suppress else 0},
         slots={"dim": DIMENSIONS[dim][0], "dim2": DIMENSIONS[dim2][0]},
         allowed={"dim": _DIM_ALLOWED, "dim2": _DIM_ALLOWED},
+        columns=DIMENSION_COLUMNS[dim] + DIMENSION_COLUMNS[dim2],
     )
 
 
 def outcomes_by_race(f: FilterState) -> pd.DataFrame:
     """race, stops, warnings, seros, citations, stops_search_recorded, searched, arrested,
     contraband_found. The outcome filter is ignored (this table *is* the outcomes)."""
-    return _filtered("outcomes_by_race", f, ignore=("outcomes",))
+    return _filtered("outcomes_by_race", f, ignore=("outcomes",), columns=("race", "outcome"))
 
 
 def data_quality() -> pd.DataFrame:

@@ -92,10 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     def load_options(p: argparse.ArgumentParser, default_source: str) -> None:
         p.add_argument(
-            "--source", choices=("socrata", "file", "sample"), default=default_source,
-            help=f"where rows come from (default: {default_source}): the Socrata API, a CSV export "
-            "(--file), or the real sample bundled in data/sample",
+            "--source", choices=("socrata", "file", "sample"), default=None,
+            help=f"where rows come from (default: file with --file, else {default_source}): the Socrata API, "
+            "a CSV export (--file), or the real sample bundled in data/sample",
         )
+        p.set_defaults(default_source=default_source)
         p.add_argument("--file", type=Path, action="append", metavar="PATH",
                        help="a CSV export from the portal, plain or .gz (repeat for several)")
         p.add_argument("--since", type=_date, metavar="YYYY-MM-DD",
@@ -149,6 +150,11 @@ def _setup_logging(settings: Settings, verbose: bool) -> None:
 def _make_source(args: argparse.Namespace, settings: Settings, command: str):  # noqa: ANN202
     from .extract.files import FileSource, SampleSource
 
+    # --file alone means a file load: silently loading the sample instead would be a surprise.
+    if args.source is None:
+        args.source = "file" if args.file else args.default_source
+    elif args.file and args.source != "file":
+        raise SystemExit(f"--file goes with --source file, not --source {args.source}")
     if args.source == "file":
         if not args.file:
             raise SystemExit("--source file needs --file PATH (a CSV export, plain or .gz)")

@@ -30,7 +30,7 @@ from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import runlog
+from . import marts, runlog
 from .batch import Batch
 from .config import Settings, test_pause
 from .contract import check_batch, check_schema
@@ -261,7 +261,7 @@ def _publish(
         checks.equal("stops cover every charge", int(stop_charges), result.warehouse_rows, "charges")
         # The zone's total from the Delta log's per-file counts, against the warehouse's.
         checks.equal("curated zone = warehouse", table.row_count(), result.warehouse_rows, "rows")
-        s.script("marts/refresh")
+        marts.refresh(s)  # the stop cubes of the months this load touched, and the small marts
         now = datetime.now(timezone.utc)
         runlog.set_state(s, runlog.LAKE_VERSION_KEY, str(result.lake_version), now)  # set by the curated commit
         if result.watermark is not None:
@@ -280,6 +280,7 @@ def _record_quiet_run(s, result: LoadResult, started: datetime, table: CuratedTa
     result.warehouse_rows = rows
     result.warehouse_stops = int(s.scalar("select count(*) from stops"))
     checks.equal("curated zone = warehouse", table.row_count(), rows, "rows")
+    marts.ensure(s)  # after an upgrade the marts are built on the first run, new rows or not
     now = datetime.now(timezone.utc)
     result.lake_version = table.version()
     if result.watermark is not None:

@@ -17,7 +17,7 @@ from typing import Callable, Iterable
 import duckdb
 import pyarrow as pa
 
-from . import runlog
+from . import marts, runlog
 from .config import Settings
 from .curated import CuratedTable, stage_partitioned
 from .extract.socrata import SocrataExtractor
@@ -230,7 +230,7 @@ def _reconcile(
                 rebuild_stops(s)  # rebuilds the affected stops from the remaining charges
                 remaining = int(s.scalar("select count(*) from stops as s join (select distinct stop_id from affected_stops) as a on a.stop_id = s.stop_id"))
                 s.execute("drop table affected_stops")
-                s.script("marts/refresh")
+                marts.refresh(s)
                 result.deleted = len(removed)
                 run.changes = {"charges_removed": result.deleted, "stops_edited": remaining,
                                "stops_removed": result.stops_rebuilt - remaining}

@@ -47,7 +47,8 @@ AllowList = Union[Iterable[str], Callable[[str], bool]]
 
 
 def render(sql: str, identifiers: Mapping[str, str], allowed: Mapping[str, AllowList]) -> str:
-    """Fill ``{{ slot }}`` identifiers; each value must be in (or pass) ``allowed[slot]``."""
+    """Fill ``{{ slot }}`` identifiers outside comments and literals; each value must be in (or pass)
+    ``allowed[slot]``."""
 
     def permitted(slot: str, value: str) -> bool:
         rule = allowed.get(slot, ())
@@ -60,7 +61,10 @@ def render(sql: str, identifiers: Mapping[str, str], allowed: Mapping[str, Allow
             raise ValueError(f"identifier {slot}={value!r} is not in the allow-list")
         return value
 
-    return _SLOT.sub(fill, sql)
+    # Slots are filled in code only: a slot named in a comment stays as written (a multi-line value
+    # put into a `--` comment would turn its later lines into SQL).
+    chunks = _LITERAL_OR_COMMENT.split(sql)
+    return "".join(chunk if i % 2 else _SLOT.sub(fill, chunk) for i, chunk in enumerate(chunks))
 
 
 def bind(sql: str, params: Mapping[str, Any] | None, style: str) -> tuple[str, list[Any]]:

@@ -21,6 +21,7 @@ import psycopg
 import pytest
 
 from pipeline.config import Settings
+from pipeline.marts import CUBE_NAMES
 from tests.services import service_missing
 
 PG_URL = os.environ.get("TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -30,6 +31,9 @@ __all__ = [
     "pg_schema_url", "new_schema", "drop_schema",
 ]
 
+
+CUBE_KEYS = ["date_of_stop", "stop_year", "stop_month", "stop_weekday", "stop_hour", "race", "gender", "zip5",
+             "outcome", "district"]
 
 # Each warehouse table, the key that orders it, and the columns that legitimately differ between
 # two loads of the same data (run ids and load timestamps). Used to compare backends table by table.
@@ -43,6 +47,8 @@ WAREHOUSE_TABLES: dict[str, tuple[list[str], list[str]]] = {
     "mart_data_quality": (["measure"], []),
     "pipeline_state": (["state_key"], ["updated_at"]),
     "pipeline_runs": (["command", "status"], ["run_id", "started_at", "finished_at", "message", "null_rates", "lake_version"]),
+    "mart_provenance": (["charges"], []),
+    **{cube: (CUBE_KEYS, []) for cube in CUBE_NAMES},
 }
 
 

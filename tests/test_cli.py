@@ -70,7 +70,11 @@ def test_backfill_from_an_export_twice_changes_no_counts(tmp_path: Path) -> None
 
 def test_gzipped_export_and_if_empty(tmp_path: Path) -> None:
     gz = SAMPLE_DIR / "mcpd_tv_sample_tolu238_2017.csv.gz"
-    assert cli(tmp_path, "backfill", "--source", "file", "--file", str(gz)).returncode == 0
+    # --file alone is a file load (it once loaded the bundled sample instead, ignoring the file).
+    loaded = cli(tmp_path, "--json", "backfill", "--file", str(gz))
+    assert loaded.returncode == 0, loaded.stderr
+    result = json.loads(loaded.stdout)
+    assert result["source"] == "file" and result["rows_raw"] < 18_412
     again = cli(tmp_path, "backfill", "--source", "sample", "--if-empty")
     assert again.returncode == 0 and "nothing to do" in again.stderr
 
@@ -81,6 +85,7 @@ def test_gzipped_export_and_if_empty(tmp_path: Path) -> None:
         (["status"], {"PIPELINE_WAREHOUSE": "mysql://x"}, 2, "PIPELINE_WAREHOUSE"),
         (["backfill", "--source", "file", "--file", "/nonexistent.csv"], None, 2, "not found"),
         (["backfill", "--source", "file"], None, 2, "--file"),
+        (["backfill", "--source", "sample", "--file", "x.csv"], None, 2, "--file goes with --source file"),
         (["status"], None, 1, "no warehouse yet"),
     ],
 )

@@ -35,13 +35,14 @@ from pipeline.config import PROJECT_ROOT, SAMPLE_DIR, Settings, load_settings
 from pipeline.curated import CuratedTable
 from pipeline.lake import LocalLake
 from pipeline.warehouse import open_warehouse
+from pipeline.marts import CUBE_NAMES
 from tests.pg_fixtures import PG_URL, drop_schema, new_schema, pg_schema_url, table_frame
 
 pytest_plugins = ["tests.pg_fixtures"]
 
 STAGES = ["begin", "extracted", "transforming", "landed", "curated", "warehouse", "committed"]
-DATA_TABLES = ["moco_traffic_violations", "stops", "quarantine_rows", "mart_data_quality", "pipeline_state",
-               "zip_demographics"]
+DATA_TABLES = ["moco_traffic_violations", "stops", "quarantine_rows", "mart_data_quality", "mart_provenance",
+               "pipeline_state", "zip_demographics", *CUBE_NAMES]
 
 
 def _rows(path: Path) -> tuple[list[str], list[list[str]]]:

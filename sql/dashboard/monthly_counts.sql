@@ -1,8 +1,9 @@
 -- Stops and charges per calendar month for the filtered stops.
 -- Grain: one row per (year, month) with at least one stop.
+-- the facts slot: a stop cube or the stops themselves (dashboard/queries.py facts()).
 with filtered as (
-    select s.stop_year, s.stop_month, s.n_charges
-    from stops as s
+    select s.stop_year, s.stop_month, s.stops, s.charges
+    from {{ facts }} as s
     where {{ stop_filter }}
 ),
 
@@ -10,8 +11,8 @@ final as (
     select
         stop_year,
         stop_month,
-        cast(count(*) as bigint) as stops,
-        cast(sum(n_charges) as bigint) as charges
+        cast(sum(stops) as bigint) as stops,
+        cast(sum(charges) as bigint) as charges
     from filtered
     group by stop_year, stop_month
 )

@@ -2,17 +2,11 @@
 -- Only a *successful* load counts as the last load: a failed, running or abandoned run never
 -- describes the data being served (the previous data keeps serving after a failure).
 -- sample_charges: charges from the bundled sample (a subset of real rows, not the full record).
-with charges as (
-    select
-        count(*) as charges,
-        sum(case when source = 'sample' then 1 else 0 end) as sample_charges,
-        min(date_of_stop) as first_stop,
-        max(date_of_stop) as last_stop
-    from moco_traffic_violations
-),
-
-stop_count as (
-    select count(*) as stops from stops
+-- the provenance slot: mart_provenance (one row, rebuilt by each load), or provenance_counts.sql
+-- (the same row counted from the tables) on a warehouse whose marts are not built yet.
+with served as (
+    select charges, sample_charges, stops, first_stop, last_stop
+    from {{ provenance }} as p
 ),
 
 ranked_ok as (
@@ -31,7 +25,7 @@ final as (
     select
         cast(c.charges as bigint) as charges,
         cast(coalesce(c.sample_charges, 0) as bigint) as sample_charges,
-        cast(s.stops as bigint) as stops,
+        cast(c.stops as bigint) as stops,
         c.first_stop,
         c.last_stop,
         l.finished_at as last_success_at,
@@ -40,8 +34,7 @@ final as (
         l.warehouse_rows as last_success_charges,
         l.warehouse_stops as last_success_stops,
         l.max_date_of_stop as last_success_newest_stop
-    from charges as c
-    cross join stop_count as s
+    from served as c
     left join last_ok as l on 1 = 1
 )
 

@@ -1,17 +1,19 @@
 -- Stops and charges of the filtered stops grouped by one or two dimensions (from an allow-list).
 -- Grain: one row per (label, label2). With :min_count > 0, counts below it are suppressed (null) and
 -- flagged, so a downloaded table never shows a cell under the small-count threshold.
+-- the facts slot: a stop cube keeping the dimensions, or the stops themselves (dashboard/queries.py facts()).
 with filtered as (
     select
         {{ dim }} as label,
         {{ dim2 }} as label2,
-        s.n_charges
-    from stops as s
+        s.stops,
+        s.charges
+    from {{ facts }} as s
     where {{ stop_filter }}
 ),
 
 counts as (
-    select label, label2, count(*) as stops, sum(n_charges) as charges
+    select label, label2, sum(stops) as stops, sum(charges) as charges
     from filtered
     group by label, label2
 ),

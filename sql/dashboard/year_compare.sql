@@ -1,7 +1,8 @@
 -- Stops of two periods by a dimension, counted only on the days both periods cover. The days come
 -- as ranges of consecutive days (the day_ranges slot: rows of day_from, day_to, period 'a' or 'b',
 -- every value a bound parameter), made by dashboard/tables.match_days + day_ranges; a join on a
--- handful of ranges is much faster than a long IN list.
+-- handful of ranges is much faster than a long IN list. the facts slot: a day-grain stop cube keeping
+-- the dimensions, or the stops themselves (dashboard/queries.py facts()).
 -- Grain: one row per dimension value, ranked by stops in period B; the top :top_n rows.
 with ranges as (
     {{ day_ranges }}
@@ -10,8 +11,9 @@ with ranges as (
 filtered as (
     select
         {{ dim }} as label,
-        r.period
-    from stops as s
+        r.period,
+        s.stops
+    from {{ facts }} as s
     inner join ranges as r on s.date_of_stop between r.day_from and r.day_to
     where {{ stop_filter }}
 ),
@@ -19,8 +21,8 @@ filtered as (
 counts as (
     select
         label,
-        cast(sum(case when period = 'a' then 1 else 0 end) as bigint) as stops_a,
-        cast(sum(case when period = 'b' then 1 else 0 end) as bigint) as stops_b
+        cast(sum(case when period = 'a' then stops else 0 end) as bigint) as stops_a,
+        cast(sum(case when period = 'b' then stops else 0 end) as bigint) as stops_b
     from filtered
     group by label
 ),

@@ -1,5 +1,6 @@
 -- Stops per ZIP code with the residents and area measures the map needs.
 -- Grain: one row per ZIP code that has Montgomery County residents or filtered stops.
+-- the facts slot: a stop cube keeping zip5, or the stops themselves (dashboard/queries.py facts()).
 -- residents_in_county: residents of the Montgomery County part of the ZIP (tract counts allocated by
 -- zip_tract.weight); the rate's denominator, because stops outside the county are not in the data.
 -- poverty_rate, density_per_sqmi, residents_zcta: the whole ZCTA (zip_demographics), for overlays.
@@ -19,8 +20,8 @@ zip_residents as (
 ),
 
 zip_stops as (
-    select s.zip5, count(*) as stops, sum(s.n_charges) as charges
-    from stops as s
+    select s.zip5, sum(s.stops) as stops, sum(s.charges) as charges
+    from {{ facts }} as s
     where {{ stop_filter }} and s.zip5 is not null
     group by s.zip5
 ),

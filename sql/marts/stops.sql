@@ -7,6 +7,16 @@
 -- Outcome is the most serious charge: Citation > SERO/ESERO (safety equipment repair order) > Warning.
 -- NOTE: search fields exist only in exports from about 2019 on; search_recorded says whether a
 -- stop's row carries them, so rates use stops with search_recorded = 1 as the denominator.
+-- The months these stops fall in, before and after the rebuild, are noted in refresh_months: the
+-- stop cubes (pipeline/marts.py) are refreshed for exactly those months in the same transaction.
+create temp table if not exists refresh_months (stop_year integer, stop_month integer);
+
+insert into refresh_months
+select distinct c.stop_year, c.stop_month
+from stops as c
+{{ scope }}
+where c.stop_year between :year_from and :year_to;
+
 delete from stops
 where stop_id in (select stop_id from affected_stops)
     and stop_year between :year_from and :year_to;
@@ -96,3 +106,9 @@ final as (
 )
 
 select * from final;
+
+insert into refresh_months
+select distinct c.stop_year, c.stop_month
+from stops as c
+{{ scope }}
+where c.stop_year between :year_from and :year_to;

@@ -200,3 +200,12 @@ create table if not exists mart_data_quality (
     value bigint,
     denominator bigint
 );
+
+-- Grain: one row: what is served (rebuilt by marts/refresh.sql; the dashboard's header reads it).
+create table if not exists mart_provenance (
+    charges bigint not null,
+    sample_charges bigint not null,
+    stops bigint not null,
+    first_stop date,
+    last_stop date
+);

@@ -1,0 +1,2 @@
+-- Empty one stop cube before a full build (the cube definition changed, or a first build).
+delete from {{ cube }};

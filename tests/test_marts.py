@@ -1,0 +1,219 @@
+"""The stop cubes: every dashboard answer read from a cube equals the answer read from ``stops``, on
+DuckDB and PostgreSQL; a load refreshes exactly the months it touched and ends equal to a full build."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from pipeline import marts
+from pipeline.config import Settings
+from pipeline.extract.files import FileSource, SampleSource
+from pipeline.load import run_load
+from pipeline.warehouse import open_warehouse
+
+try:  # one module object whether tests/ or the project root is on sys.path
+    from tests.pg_fixtures import *  # noqa: F401,F403 - fixtures
+    from tests.pg_fixtures import DASHBOARD_CALLS
+    from tests.handmade import charge, write_csv
+except ImportError:  # pragma: no cover
+    from pg_fixtures import *  # type: ignore[no-redef]  # noqa: F401,F403
+    from pg_fixtures import DASHBOARD_CALLS  # type: ignore[no-redef]
+    from handmade import charge, write_csv  # type: ignore[no-redef]
+
+BACKENDS = ["duckdb", "postgresql"]
+
+# Filters that send the queries to different cubes: none, people, place, both, whole months, odd days.
+FILTERS = {
+    "none": {},
+    "people": {"races": ("BLACK", "HISPANIC"), "genders": ("M",)},
+    "place": {"zips": ("20902", "20906"), "districts": ("4th District, Wheaton",)},
+    "people+place": {"outcomes": ("Citation",), "zips": ("20902", "20910", "20906")},
+    "whole months": {"date_from": date(2016, 1, 1), "date_to": date(2016, 12, 31), "races": ("WHITE",)},
+    "odd days": {"date_from": date(2016, 3, 5), "date_to": date(2017, 2, 11), "districts": ("3rd District, Silver Spring",)},
+}
+
+
+@pytest.fixture
+def backend_warehouse(request: pytest.FixtureRequest) -> Settings:
+    name = request.param
+    return request.getfixturevalue("sample_warehouse" if name == "duckdb" else "pg_sample_warehouse")
+
+
+# ------------------------------------------------------------------------------------ routing
+
+
+def test_each_query_reads_the_smallest_cube_keeping_its_columns() -> None:
+    assert marts.covering([], day=False).name == "cube_month"
+    assert marts.covering([], day=True).name == "cube_day"
+    assert marts.covering(["race"], day=False).name == "cube_month_people"
+    assert marts.covering(["race", "stop_weekday"], day=True).name == "cube_day_people"  # weekday is a day's
+    assert marts.covering(["zip5"], day=True).name == "cube_day_place"
+    assert marts.covering(["race", "zip5"], day=False).name == "cube_month_all"
+    assert marts.covering(["race", "zip5"], day=True).name == "cube_day_all"
+    assert marts.covering(["stop_weekday", "stop_hour", "gender"], day=False).name == "cube_month_hour_people"
+    assert marts.covering(["stop_hour"], day=True) is None  # no day x hour cube: the stops answer
+    assert marts.covering(["top_description"], day=False) is None
+
+
+@pytest.mark.parametrize(("date_from", "date_to", "whole"), [
+    (None, None, True), (date(2016, 1, 1), None, True), (None, date(2016, 2, 29), True),
+    (date(2016, 1, 1), date(2016, 12, 31), True), (date(2016, 1, 2), None, False),
+    (None, date(2016, 2, 28), False), (date(2016, 3, 1), date(2016, 3, 30), False),
+])
+def test_only_whole_months_can_be_read_from_a_month_cube(date_from, date_to, whole) -> None:  # noqa: ANN001
+    from dashboard import queries as q
+
+    assert q.month_aligned(date_from, date_to) is whole
+
+
+# ------------------------------------------------------------------ cube answers = stops answers
+
+
+@pytest.mark.parametrize("backend_warehouse", BACKENDS, indirect=True)
+@pytest.mark.parametrize("filters", list(FILTERS), ids=list(FILTERS))
+def test_every_dashboard_query_answers_the_same_from_the_cubes_as_from_the_stops(
+    backend_warehouse: Settings, filters: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dashboard import queries as q
+    from dashboard.filters import FilterState
+
+    monkeypatch.setenv("PIPELINE_WAREHOUSE", backend_warehouse.warehouse_url)
+    f = FilterState(**FILTERS[filters])
+    with q.bypass_cache():
+        assert q.marts_ready()
+        read_cubes = 0
+        for name, (call, filtered) in DASHBOARD_CALLS.items():
+            if not filtered and filters != "none":
+                continue
+            from_cubes = call(q, f)
+            with q.stops_only():
+                from_stops = call(q, f)
+            if isinstance(from_cubes, pd.DataFrame):
+                pd.testing.assert_frame_equal(from_cubes, from_stops, obj=name)
+            else:
+                assert from_cubes == from_stops, name
+        for dim in q.DIMENSIONS:  # every grouping, suppressed as the Data page does
+            from_cubes = q.stops_by(f, dim, "outcome", suppress=True)
+            with q.stops_only():
+                pd.testing.assert_frame_equal(from_cubes, q.stops_by(f, dim, "outcome", suppress=True), obj=dim)
+            read_cubes += q.facts(f, columns=q.DIMENSION_COLUMNS[dim] + ("outcome",)) in marts.CUBE_NAMES
+        assert read_cubes >= 7  # the check compared cubes, not the stops with themselves
+
+
+def test_a_warehouse_without_this_codes_cubes_is_read_from_the_stops(
+    sample_warehouse_copy: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dashboard import db
+    from dashboard import queries as q
+    from dashboard.filters import FilterState
+
+    db.reset()
+    with duckdb.connect(str(sample_warehouse_copy.duckdb_path)) as con:
+        con.execute("update pipeline_state set state_value = 'cubes-0' where state_key = 'marts_version'")
+        con.execute("delete from cube_month_people")  # stale cubes must not be read
+    monkeypatch.setenv("PIPELINE_WAREHOUSE", sample_warehouse_copy.warehouse_url)
+    with q.bypass_cache():
+        assert not q.marts_ready()
+        assert q.facts(FilterState(races=("WHITE",))).lstrip().startswith("(")
+        assert int(q.totals(FilterState(races=("WHITE",)))["stops"].iloc[0]) > 0
+    db.reset()
+
+
+# ---------------------------------------------------------------- refresh = full build
+
+
+def expected_cube(con_query, cube: marts.Cube) -> pd.DataFrame:  # noqa: ANN001
+    """The cube as the test computes it straight from ``stops`` (its own SQL, not the pipeline's)."""
+    time_key = "date_of_stop" if cube.grain == "day" else "stop_year * 100 + stop_month"
+    keys = [time_key, *sorted(cube.dims)]
+    sql = (f"select {', '.join(f'{k} as k{i}' for i, k in enumerate(keys))}, count(*) as stops, sum(n_charges) as charges, "
+           "sum(case when search_recorded = 1 then searched else 0 end) as searched "
+           f"from stops group by {', '.join(keys)}")
+    return _sorted(con_query(sql))
+
+
+def actual_cube(con_query, cube: marts.Cube) -> pd.DataFrame:  # noqa: ANN001
+    time_key = "date_of_stop" if cube.grain == "day" else "stop_year * 100 + stop_month"
+    keys = [time_key, *sorted(cube.dims)]
+    sql = (f"select {', '.join(f'{k} as k{i}' for i, k in enumerate(keys))}, stops, charges, searched from {cube.name}")
+    return _sorted(con_query(sql))
+
+
+def _sorted(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.astype({c: "int64" for c in ("stops", "charges", "searched")})
+    df = df.astype({c: str for c in df.columns if c.startswith("k")})
+    return df.sort_values(list(df.columns)).reset_index(drop=True)
+
+
+def assert_cubes_equal_the_stops(settings: Settings) -> None:
+    wh = open_warehouse(settings)
+    for cube in marts.CUBES:
+        pd.testing.assert_frame_equal(actual_cube(wh.query, cube), expected_cube(wh.query, cube), obj=cube.name)
+
+
+@pytest.fixture
+def backend_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    if request.param == "duckdb":
+        return Settings(warehouse_url=f"duckdb:///{tmp_path / 'wh.duckdb'}", lake_url=str(tmp_path / "lake"))
+    return request.getfixturevalue("pg_settings")
+
+
+@pytest.mark.parametrize("backend_settings", BACKENDS, indirect=True)
+def test_loads_refresh_the_months_they_touch_and_equal_a_full_build(backend_settings: Settings, tmp_path: Path) -> None:
+    settings = backend_settings
+    run_load(settings, SampleSource(), "backfill")
+    assert_cubes_equal_the_stops(settings)
+    # New stops in a month the sample has and in one it lacks; one charge added to an existing stop's day.
+    extra = write_csv(tmp_path / "extra.csv", [
+        charge(**{"Date Of Stop": "03/01/2016", "Time Of Stop": "10:00:00"}),
+        charge(**{"Date Of Stop": "03/01/2016", "Time Of Stop": "10:00:00", "Charge": "21-201(a1)",
+                  "Violation Type": "Warning"}),
+        charge(**{"Date Of Stop": "07/04/2018", "Race": "ASIAN", "Latitude": "39.0400", "Longitude": "-77.0500"}),
+    ])
+    result = run_load(settings, FileSource([extra]), "run")
+    assert result.status == "success" and result.changes["stops_added"] == 2
+    assert_cubes_equal_the_stops(settings)
+    month_2018 = open_warehouse(settings).query(
+        "select sum(stops) as n from cube_month_people where stop_year = 2018 and race = 'ASIAN'")
+    assert int(month_2018["n"].iloc[0]) == 1
+
+
+def test_a_stop_moved_to_another_month_leaves_both_months_right(tmp_path: Path) -> None:
+    """An API edit can move a charge's date: its old month loses it, its new month gains it."""
+    settings = Settings(warehouse_url=f"duckdb:///{tmp_path / 'wh.duckdb'}", lake_url=str(tmp_path / "lake"))
+    first = write_csv(tmp_path / "a.csv", [charge(), charge(**{"Date Of Stop": "05/02/2016"})])
+    run_load(settings, FileSource([first]), "backfill")
+    wh = open_warehouse(settings)
+    # Rewrite one stop's charges in place, as a re-stamped API row would: same row ids, new date.
+    with wh.session() as s:
+        s.execute("create temp table affected_stops as select stop_id from stops where date_of_stop = date '2016-03-01'")
+        s.execute("update moco_traffic_violations set date_of_stop = date '2016-08-15', stop_month = 8 "
+                  "where date_of_stop = date '2016-03-01'")
+        from pipeline.warehouse.base import rebuild_stops
+
+        rebuild_stops(s)
+        s.execute("drop table affected_stops")
+        marts.refresh(s)
+    assert_cubes_equal_the_stops(settings)
+    months = wh.query("select stop_month, stops from cube_month order by stop_month")
+    assert months.to_dict("list") == {"stop_month": [5, 8], "stops": [1, 1]}  # March is gone, not left at 1
+
+
+def test_a_changed_cube_definition_rebuilds_every_cube_on_the_next_run(sample_warehouse_copy: Settings) -> None:
+    settings = sample_warehouse_copy
+    with duckdb.connect(str(settings.duckdb_path)) as con:
+        con.execute("update pipeline_state set state_value = 'cubes-0' where state_key = 'marts_version'")
+        con.execute("delete from cube_day_all")
+        con.execute("insert into cube_month select * from cube_month")  # stale rows a refresh must not keep
+    # What a quiet run (nothing new) does first: bring the marts to this code's definition.
+    wh = open_warehouse(settings)
+    with wh.session() as s:
+        marts.ensure(s)
+    assert_cubes_equal_the_stops(settings)
+    assert wh.query("select state_value from pipeline_state where state_key = 'marts_version'").iloc[0, 0] == marts.MARTS_VERSION
+
