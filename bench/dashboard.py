@@ -129,12 +129,10 @@ def time_pages(url: str, stops_only: bool = False, repeat: int = REPEAT) -> dict
         finally:
             per_query.setdefault(name, []).append(1000 * (time.perf_counter() - t))
 
-    q.run = timed_run
     rows = []
     with q.bypass_cache(), (q.stops_only() if stops_only else contextlib.nullcontext()):
         for fn in pages().values():  # warm-up: imports, file cache, connection
             fn(combos()[0])
-        per_query.clear()
         for name, fn in pages().items():
             samples = []
             for _ in range(repeat):
@@ -143,7 +141,17 @@ def time_pages(url: str, stops_only: bool = False, repeat: int = REPEAT) -> dict
                     fn(f)
                     samples.append(1000 * (time.perf_counter() - t))
             rows.append({"page": name, **_p(samples)})
-    q.run = plain_run
+        # Each query alone: the pages again with gather made sequential, so a query's time is its own
+        # (inside gather it would include waiting for the page's other queries).
+        plain_gather, q.run = q.gather, timed_run
+        q.gather = lambda *calls: [c() for c in calls]
+        try:
+            for fn in pages().values():
+                for _ in range(repeat):
+                    for f in combos():
+                        fn(f)
+        finally:
+            q.run, q.gather = plain_run, plain_gather
     return {"pages": rows, "queries": [{"query": k, **_p(v)} for k, v in sorted(per_query.items())]}
 
 

@@ -20,6 +20,7 @@ import logging
 import os
 import re
 import threading
+import time
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -148,6 +149,21 @@ def stale_after_days() -> float:
 # --------------------------------------------------------------------------------------------
 
 
+VERSION_TTL_S = 5.0
+_versions: dict[str, tuple[float, str]] = {}
+
+
+def served_version(wh_key: str, wh: Warehouse) -> str:
+    """``wh.version()``, asked at most every VERSION_TTL_S seconds: on a server warehouse it is two
+    queries, which every cached query paid before; a committed load still shows within seconds."""
+    now = time.monotonic()
+    seen = _versions.get(wh_key)
+    if seen is None or now - seen[0] > VERSION_TTL_S:
+        seen = (now, wh.version())
+        _versions[wh_key] = seen
+    return seen[1]
+
+
 @contextmanager
 def bypass_cache() -> Iterator[None]:
     """Run queries uncached inside this block (benchmarks, tests)."""
@@ -180,7 +196,7 @@ def run(name: str, params: Mapping[str, Any] | None = None, slots: Mapping[str, 
     frozen = tuple(sorted((params or {}).items()))
     if _bypass.get():
         return _execute(wh_key, sql, frozen)
-    return _execute_cached(wh_key, wh.version(), sql, frozen)
+    return _execute_cached(wh_key, served_version(wh_key, wh), sql, frozen)
 
 
 @contextmanager
@@ -205,7 +221,7 @@ def marts_ready() -> bool:
     if _stops_only.get():
         return False
     wh_key, wh = warehouse()
-    return _marts_built(wh_key, wh.version())
+    return _marts_built(wh_key, served_version(wh_key, wh))
 
 
 def month_aligned(date_from: date | None, date_to: date | None) -> bool:
@@ -233,6 +249,7 @@ def _facts_allowed(value: str) -> bool:
 
 def clear_cache() -> None:
     _execute_cached.clear()
+    _versions.clear()
 
 
 def gather(*calls: Callable[[], Any]) -> list[Any]:
@@ -578,4 +595,4 @@ def _analysis(wh_key: str, version: str) -> dict[str, pd.DataFrame]:
 def analysis_results() -> dict[str, pd.DataFrame]:
     """The ``analysis_*`` tables that ``python -m pipeline analyze`` writes after each load."""
     wh_key, wh = warehouse()
-    return _analysis(wh_key, wh.version())
+    return _analysis(wh_key, served_version(wh_key, wh))

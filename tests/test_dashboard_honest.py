@@ -103,6 +103,7 @@ def full_data_copy(sample_warehouse_copy):
     """The sample relabelled as if it came from the portal, so comparisons are not refused outright."""
     c = duckdb.connect(str(sample_warehouse_copy.duckdb_path))
     c.execute("update moco_traffic_violations set source = 'file'")
+    c.execute("update mart_provenance set sample_charges = 0")  # the load's one-row summary of the same
     c.close()
     yield sample_warehouse_copy
     db.reset()

@@ -303,13 +303,18 @@ def test_a_committed_load_changes_the_cache_key(sample_warehouse_copy, monkeypat
     """Results are cached by warehouse version: after a load commits, the new numbers show."""
     from pipeline.warehouse import open_warehouse
 
+    from pipeline import marts
+
     monkeypatch.setenv("PIPELINE_WAREHOUSE", sample_warehouse_copy.warehouse_url)
+    monkeypatch.setattr(queries, "VERSION_TTL_S", 0.0)  # the version is re-read at every query
     before = int(queries.totals(FilterState()).iloc[0]["stops"])
     wh = open_warehouse(sample_warehouse_copy)
     old_reader = db._reader(wh)
     assert db._reader(wh) is old_reader  # one attached reader per published file, reused
     with wh.session() as s:  # the pipeline builds the next file beside it and renames it over
         s.execute("delete from stops where stop_year = 2016")
+        s.execute("update pipeline_state set state_value = 'rebuild' where state_key = 'marts_version'")
+        marts.refresh(s)  # as a load does after changing stops (here: a full build)
     after = int(queries.totals(FilterState()).iloc[0]["stops"])
     assert after < before
     assert db._reader(wh) is not old_reader
@@ -354,3 +359,20 @@ def test_gather_keeps_the_cache_bypass_of_the_calling_thread(wh, monkeypatch):
     assert calls == []  # both ran uncached, on other threads
     queries.gather(lambda: queries.totals(FilterState()), lambda: queries.monthly(FilterState()))
     assert len(calls) == 2
+
+
+def test_the_served_version_is_asked_at_most_every_few_seconds(monkeypatch):
+    class Counting:
+        calls = 0
+
+        def version(self):
+            self.calls += 1
+            return f"v{self.calls}"
+
+    clock = [1000.0]
+    monkeypatch.setattr(queries.time, "monotonic", lambda: clock[0])
+    wh = Counting()
+    assert queries.served_version("k-test", wh) == queries.served_version("k-test", wh) == "v1"
+    clock[0] += queries.VERSION_TTL_S + 0.1  # a load committed meanwhile shows after the TTL
+    assert queries.served_version("k-test", wh) == "v2" and wh.calls == 2
+    queries._versions.pop("k-test")
