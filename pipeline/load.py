@@ -157,6 +157,8 @@ def _load(
         )
         batch = Batch(result.run_id, source.name, extracted, counts)
         result.rows_raw = extracted.raw_records if extracted.raw_records is not None else counts.records
+        if extracted.file_records:  # counted from the files' bytes, not by the reader that split them
+            result.rows_raw = sum(extracted.file_records.values()) - counts.outside_window
         result.watermark = extracted.watermark
         log.info("raw: %s records in %d object(s)", f"{result.rows_raw:,}", len(extracted.raw_keys))
         if counts.outside_window:
@@ -166,6 +168,7 @@ def _load(
         result.rows_with_zip = counts.with_zip
         result.zip_status, result.quarantine_reasons = counts.zip_status, counts.quarantine_reasons
         checks = Checks()
+        checks.files_read_whole(extracted.file_records, counts.read_by_file)
         checks.equal("raw = landing + quarantine", result.rows_raw, counts.landed + counts.quarantined, "records")
         if counts.quarantined:
             log.warning("quarantined %s row(s): %s", f"{counts.quarantined:,}", counts.quarantine_reasons)

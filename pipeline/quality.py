@@ -21,5 +21,12 @@ class Checks:
     def equal(self, name: str, left: int | None, right: int | None, detail: str) -> None:
         self.check(name, left == right, f"{detail}: {left:,} vs {right:,}" if None not in (left, right) else detail)
 
+    def files_read_whole(self, counted: dict[str, int], read: dict[str, int]) -> None:
+        """Each source file's records, counted from its bytes, against the rows its reader parsed
+        plus the lines it rejected: a reader that drops or merges a record fails the load here."""
+        for name, records in counted.items():
+            self.equal(f"{name}: records in the file = parsed + rejected by the CSV reader", records,
+                       read.get(name, 0), "records counted from the file's bytes vs read by the reader")
+
     def summary(self) -> str:
         return "; ".join(f"{name}: {'ok' if ok else 'FAILED'}" for name, ok, _ in self.results)

@@ -8,11 +8,15 @@ is never formatted into SQL text. Identifiers can't be bound; :func:`render` sub
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 from functools import lru_cache
 from typing import Any, Callable, Iterable, Mapping, Sequence, Union
 
 from .config import SQL_DIR
+
+log = logging.getLogger(__name__)
 
 _PARAM = re.compile(r"(?<![:\w]):([a-zA-Z_][a-zA-Z0-9_]*)")
 _SLOT = re.compile(r"\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}")
@@ -73,7 +77,7 @@ def bind(sql: str, params: Mapping[str, Any] | None, style: str) -> tuple[str, l
     values: list[Any] = []
     out: list[str] = []
     for i, chunk in enumerate(_LITERAL_OR_COMMENT.split(sql)):
-        if i % 2 == 1:  # a literal or a comment (psycopg's extra escaping: postgres_wh.bind_format)
+        if i % 2 == 1:  # a literal or a comment (psycopg's extra escaping: dbapi.bind_format)
             out.append(chunk)
             continue
         if style == "format":
@@ -107,6 +111,19 @@ def split_statements(sql: str) -> list[str]:
                 current = []
     statements.append("".join(current))
     return [s.strip() for s in statements if s.strip()]
+
+
+def run_script(execute: Callable[[str, dict[str, Any]], Any], sql: str, params: Mapping[str, Any] | None = None,
+               name: str = "script") -> None:
+    """Run each statement of ``sql`` through ``execute`` with only the parameters it names (timed at DEBUG).
+
+    The one place a script's parameters are filtered per statement: every engine runs scripts here.
+    """
+    for i, statement in enumerate(split_statements(sql)):
+        used = {k: v for k, v in (params or {}).items() if f":{k}" in statement}
+        start = time.perf_counter()
+        execute(statement, used)
+        log.debug("%s[%d]: %.2f s", name, i, time.perf_counter() - start)
 
 
 def expand_list(name: str, values: Sequence[Any]) -> tuple[str, dict[str, Any]]:

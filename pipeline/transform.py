@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Callable
@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from .config import test_pause
 from .schema import SOURCE_COLUMNS
-from .sqlfiles import bind, load_sql, split_statements
+from .sqlfiles import bind, load_sql, run_script, split_statements
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,7 @@ class TransformCounts:
     landing_files: list[Path]  # one per stop year (the curated view reads these)
     quarantine: pa.Table  # rejected records with their reason (sql/transform/quarantine.sql)
     clipped: int = 0  # over-long text values clipped to the warehouse widths (rows kept)
+    read_by_file: dict[str, int] = field(default_factory=dict)  # source file -> rows parsed + lines rejected
 
     @property
     def records(self) -> int:
@@ -65,12 +66,7 @@ def work_connection(temp_dir: Path | None = None, memory_limit: str = "1500MB", 
 
 
 def run_sql(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None) -> None:
-    for i, statement in enumerate(split_statements(load_sql(name))):
-        used = {k: v for k, v in (params or {}).items() if f":{k}" in statement}
-        text, values = bind(statement, used, "qmark")
-        start = time.perf_counter()
-        con.execute(text, values)
-        log.debug("%s[%d]: %.2f s", name, i, time.perf_counter() - start)
+    run_script(lambda statement, used: con.execute(*bind(statement, used, "qmark")), load_sql(name), params, name)
 
 
 def assign_zips(con: duckdb.DuckDBPyConnection, assign: ZipAssigner) -> None:
@@ -154,13 +150,14 @@ def landing_year(path: Path | str) -> int | None:
 
 def write_landing(
     con: duckdb.DuckDBPyConnection, params: dict, landing_dir: Path, batch_rows: int = 122_880
-) -> tuple[int, int, int, pa.Table, list[Path]]:
+) -> tuple[dict[str, int], int, int, pa.Table, list[Path]]:
     """Stream typed rows once (sql/transform/landing.sql) and split them as they arrive.
 
     Passing rows go to one Parquet file per stop year in ``landing_dir``, rejected rows are
     returned as an Arrow table for the quarantine, rows outside the date window are only counted.
     One pass over the source keeps memory flat: nothing of the batch is materialised in DuckDB.
-    Returns (rows seen, rows outside the window, values clipped, rejected rows, landing files).
+    Returns (rows seen by source file, rows outside the window, values clipped, rejected rows,
+    landing files).
     """
     statement = split_statements(load_sql("transform/landing"))[0]
     text, values = bind(statement, params, "qmark")
@@ -169,11 +166,14 @@ def write_landing(
     reader = con.sql(text, params=values).to_arrow_reader(batch_rows)
     drop = ("quarantine_reason", "raw_text", "in_window", "n_clipped")
     schema = pa.schema([f for f in reader.schema if f.name not in drop])
-    seen = outside = clipped = 0
+    seen: dict[str, int] = {}
+    outside = clipped = 0
     rejects: list[pa.RecordBatch] = []
     years = YearFiles(landing_dir, schema)
     for batch in reader:
-        seen += batch.num_rows
+        by_file = pc.value_counts(batch.column("source_file"))
+        for name, n in zip(by_file.field("values").to_pylist(), by_file.field("counts").to_pylist()):
+            seen[name] = seen.get(name, 0) + n
         keep = batch.column("in_window")
         outside += batch.num_rows - (pc.sum(keep).as_py() or 0)
         failed = pc.is_valid(batch.column("quarantine_reason"))
@@ -186,7 +186,7 @@ def write_landing(
             years.write(passed.select(schema.names))
         test_pause("transforming")  # mid-stream: landing files open and unfinished
     files = years.close()
-    log.debug("transform/landing: %s rows in %.2f s", f"{seen:,}", time.perf_counter() - start)
+    log.debug("transform/landing: %s rows in %.2f s", f"{sum(seen.values()):,}", time.perf_counter() - start)
     rejected_table = pa.Table.from_batches(rejects, reader.schema) if rejects else reader.schema.empty_table()
     return seen, outside, clipped, rejected_table, files
 
@@ -209,10 +209,13 @@ def transform(
     landing_dir = work_dir / "landing"
     landing_dir.mkdir(parents=True, exist_ok=True)
     params = {"source": source, "load_id": load_id, "since": window[0], "until": window[1]}
-    typed, outside, clipped, rejected, landing = write_landing(con, params, landing_dir)
+    seen, outside, clipped, rejected, landing = write_landing(con, params, landing_dir)
     if clipped:
         log.warning("%s over-long text value(s) clipped to the warehouse column widths (rows kept)", f"{clipped:,}")
     reader_rejects = finish(con) if finish else con.execute("select count(*) from src_rejects").fetchall()[0][0]
+    read_by_file = dict(seen)
+    for name, n in con.execute("select source_file, count(*) from src_rejects group by 1").fetchall():
+        read_by_file[name] = read_by_file.get(name, 0) + n
     con.register("_typed_rejects", rejected)
     con.execute("create or replace temp table typed_rejects as select * from _typed_rejects")
     con.unregister("_typed_rejects")
@@ -247,7 +250,7 @@ def transform(
     quarantine = con.table("quarantine").to_arrow_table()
     con.execute("drop table quarantine")
     return TransformCounts(
-        typed=typed,
+        typed=sum(seen.values()),
         outside_window=outside,
         reader_rejects=int(reader_rejects),
         landed=landed,
@@ -258,6 +261,7 @@ def transform(
         landing_files=landing,
         quarantine=quarantine,
         clipped=clipped,
+        read_by_file=read_by_file,
     )
 
 

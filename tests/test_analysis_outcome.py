@@ -184,3 +184,75 @@ def test_searches_without_a_reason_are_counted_and_stops_without_a_district_kept
     assert counts["searches_reason_missing"].sum() == 2  # searched and no reason: rows 1 and 4
     assert counts["discretionary_searches"].sum() == 3 and counts["hits"].sum() == 2
     assert counts["district"].isna().sum() == 1  # the stop without a district is a group, not dropped
+
+
+HAND_COUNTS = [("d1", "WHITE", 1000, 110, 100, 0, 30), ("d1", "BLACK", 800, 70, 60, 0, 12),
+               ("d2", "WHITE", 500, 55, 50, 0, 20), ("d2", "BLACK", 1200, 130, 120, 0, 30)]
+COUNT_NAMES = ["district", "race", "stops", "searches", "discretionary_searches", "searches_reason_missing", "hits"]
+
+
+def wilson_textbook(k: float, n: float, z: float = 1.959964) -> tuple[float, float]:
+    p, d = k / n, 1 + z * z / n
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+    return (p + z * z / (2 * n)) / d - half, (p + z * z / (2 * n)) / d + half
+
+
+def test_the_refusal_is_one_complete_status_row_with_the_thresholds_used() -> None:
+    stops = synthetic_stops(seed=6, hit_gap=0.0).assign(search_recorded=0)
+    result = outcome_test(aggregate_search_counts(stops), min_searches=7, min_stops=11)
+    assert result.name == "outcome_test" and result.ran is False
+    assert result.details == {"stops_with_search_fields": 0, "discretionary_searches": 0, "searches": 0, "hits": 0}
+    row = result.table.iloc[0]
+    assert row["level"] == LEVEL_WEIGHTED and result.table["ran"].tolist() == [False]
+    assert row["reason"] == row["flag"] == result.reason
+    assert (row["min_searches"], row["min_stops"]) == (7, 11)
+    assert result.table[["eligible_search", "eligible_hit"]].iloc[0].tolist() == [False, False]
+    rest = [c for c in COLUMNS if c not in
+            ("level", "ran", "reason", "flag", "min_searches", "min_stops", "eligible_search", "eligible_hit")]
+    assert row[rest].isna().all()
+
+
+def test_a_count_column_missing_or_null_counts_as_zero() -> None:
+    full = pd.DataFrame(HAND_COUNTS, columns=COUNT_NAMES)
+    partial = full.drop(columns=["searches_reason_missing"]).astype({"hits": "float"})
+    partial.loc[0, "hits"] = np.nan
+    zeroed = full.copy()
+    zeroed.loc[0, "hits"] = 0
+    got, want = outcome_test(partial).table, outcome_test(zeroed).table
+    pd.testing.assert_frame_equal(got, want)
+    assert (got.loc[got["level"] == "district", "searches_reason_missing"] == 0).all()
+    assert got.loc[(got["level"] == "district") & (got["district"] == "d1") & (got["race"] == "WHITE"), "hits"].iloc[0] == 0
+
+
+def test_eligibility_thresholds_are_inclusive_and_reach_the_county_rows() -> None:
+    # BLACK cells: exactly 50 discretionary searches (eligible) but 99 stops (not eligible for the search rate).
+    counts = pd.DataFrame(
+        [("d1", "WHITE", 100, 60, 50, 0, 20), ("d1", "BLACK", 99, 60, 50, 0, 10),
+         ("d2", "WHITE", 100, 60, 49, 0, 20), ("d2", "BLACK", 99, 60, 50, 0, 10)], columns=COUNT_NAMES)
+    t = outcome_test(counts).table
+    cells = t[t["level"] == "district"].set_index(["district", "race"])
+    assert cells["eligible_search"].to_dict() == {("d1", "BLACK"): False, ("d1", "WHITE"): True,
+                                                  ("d2", "BLACK"): False, ("d2", "WHITE"): True}
+    assert cells["eligible_hit"].to_dict() == {("d1", "BLACK"): True, ("d1", "WHITE"): True,
+                                               ("d2", "BLACK"): True, ("d2", "WHITE"): False}
+    black, white = weighted_row(t, "BLACK"), weighted_row(t, "WHITE")
+    assert black["eligible_search"] == False and black["eligible_hit"] == True  # noqa: E712
+    assert (black["n_districts_search"], black["n_districts_hit"]) == (0, 1)
+    assert pd.isna(black["search_rate"]) and pd.isna(black["search_rate_diff"])
+    assert white["eligible_search"] == True and (white["n_districts_search"], white["n_districts_hit"]) == (2, 1)  # noqa: E712
+    assert t["eligible_search"].map(type).eq(bool).all() and t["eligible_hit"].map(type).eq(bool).all()
+
+
+def test_the_pooled_rates_carry_wilson_intervals_and_ran_is_a_real_boolean() -> None:
+    result = outcome_test(pd.DataFrame(HAND_COUNTS, columns=COUNT_NAMES))
+    t = result.table
+    pooled = t[t["level"] == LEVEL_POOLED].set_index("race")
+    for race, (disc, stops, hits) in {"BLACK": (180, 2000, 42), "WHITE": (150, 1500, 50)}.items():
+        assert pooled.loc[race, ["search_rate_low", "search_rate_high"]].astype(float).tolist() == pytest.approx(
+            wilson_textbook(disc, stops), abs=1e-6)
+        assert pooled.loc[race, ["hit_rate_low", "hit_rate_high"]].astype(float).tolist() == pytest.approx(
+            wilson_textbook(hits, disc), abs=1e-6)
+        assert pooled.loc[race, COUNT_NAMES[2:]].astype(float).tolist() == [
+            float(sum(r[i] for r in HAND_COUNTS if r[1] == race)) for i in range(2, 7)]
+    assert t["ran"].tolist() == [True] * len(t)
+    assert pd.isna(t["computed_at"]).all()

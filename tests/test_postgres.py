@@ -15,6 +15,7 @@ from pipeline.extract.files import SampleSource
 from pipeline.load import run_load
 from pipeline.reference import ensure_reference
 from pipeline.warehouse import WarehouseError, open_warehouse
+from pipeline.warehouse.dbapi import statement_timeout_sql
 from pipeline.warehouse.postgres_wh import PostgresWarehouse, bind_format, parse_postgres_url
 
 pytest_plugins = ["tests.pg_fixtures"]
@@ -62,6 +63,26 @@ def test_percent_signs_in_literals_survive_binding_for_psycopg() -> None:
     assert text == "select 'a%%' || %s where b like '%%c%%' -- 100%%\n and 5 %% 2 = 1"
     assert values == [1]
     assert bind_format("select 5 % 2, 'x%'", {}) == ("select 5 % 2, 'x%'", None)
+
+
+@pytest.mark.parametrize("seconds, sql", [(1800, "set statement_timeout to 1800000"), (0.5, "set statement_timeout to 500"),
+                                          ("90", "set statement_timeout to 90000")])
+def test_the_statement_timeout_is_written_as_a_validated_whole_number(seconds, sql: str) -> None:  # noqa: ANN001
+    assert statement_timeout_sql(seconds) == sql
+
+
+@pytest.mark.parametrize("bad", [0, -1, 0.0004, float("nan"), float("inf"), 1e10, "1; drop table stops", None])
+def test_a_statement_timeout_that_is_not_a_sane_number_is_refused(bad) -> None:  # noqa: ANN001
+    with pytest.raises(WarehouseError, match="statement timeout must be"):
+        statement_timeout_sql(bad)
+
+
+def test_load_sessions_and_reads_run_under_their_statement_timeouts(pg_fresh_url: str) -> None:
+    warehouse = PostgresWarehouse(pg_fresh_url, statement_timeout_s=90)
+    with warehouse.session() as s:
+        assert s.scalar("show statement_timeout") == "90s"
+    assert warehouse.query("show statement_timeout").iloc[0, 0] == "2min"  # the dashboard's reads
+    warehouse.close()
 
 
 # ------------------------------------------------------------------------------------- the full load

@@ -119,9 +119,10 @@ def _weighted_count(data: pd.DataFrame, mask: pd.Series | None = None) -> int:
 def prepare(stops: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, object]]:
     """Stops (date_of_stop, clock_minute, race, district[, n_stops]) -> modelling frame + window facts.
 
-    Output columns: date, clock_minute, is_black (0/1), is_dark (0/1), district, minutes_after_sunset,
-    n_stops (stops the row stands for; 1 per row when the input has no ``n_stops``). One output
-    row per input row kept; ``n_twilight_dropped`` counts stops, not rows.
+    Output columns: date, clock_minute, is_black (0/1), is_dark (0/1), district, n_stops (stops the
+    row stands for; 1 per row when the input has no ``n_stops``), plus the input's other columns and
+    the day's sun times. One output row per input row kept; ``n_twilight_dropped`` counts stops,
+    not rows.
     """
     s = _with_weights(stops)
     s = s[s["race"].isin(["BLACK", "WHITE"]) & s["clock_minute"].notna()
@@ -142,7 +143,6 @@ def prepare(stops: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, object]]:
     s = s[~twilight].copy()
     s["is_dark"] = (s["clock_minute"] > s["dusk_minute"]).astype(int)
     s["is_black"] = (s["race"] == "BLACK").astype(int)
-    s["minutes_after_sunset"] = s["clock_minute"] - s["sunset_minute"]
     s["district"] = s["district"].astype(object).where(s["district"].notna(), "(not recorded)")
     return s.reset_index(drop=True), info
 

@@ -27,7 +27,9 @@ class ExtractResult:
 
     A file source makes ``src_rows`` a lazy view instead (the transform streams it once) and gives
     ``finish``: called after that scan, it creates ``src_rejects`` and returns how many lines the
-    reader rejected. Its ``raw_records`` is None until the transform has counted the rows.
+    reader rejected. Its ``raw_records`` is None until the transform has counted the rows, and
+    ``file_records`` holds each file's records counted from its bytes, independently of the reader
+    (pipeline/extract/csv_records.py), for the load to check the reader against.
     """
 
     raw_keys: list[str]
@@ -37,6 +39,7 @@ class ExtractResult:
     pages: int = 0
     notes: list[str] = field(default_factory=list)
     finish: Callable[[duckdb.DuckDBPyConnection], int] | None = None
+    file_records: dict[str, int] = field(default_factory=dict)  # file name -> records (file sources only)
 
 
 class Source(Protocol):

@@ -6,6 +6,7 @@ import csv
 import gzip
 import hashlib
 import logging
+import time
 from datetime import date
 from pathlib import Path
 from typing import Callable
@@ -16,6 +17,7 @@ from ..config import SAMPLE_DIR
 from ..lake import Lake
 from ..schema import SOURCE_COLUMNS, map_headers
 from .base import ExtractResult, SchemaError
+from .csv_records import count_records, split_records
 
 log = logging.getLogger(__name__)
 
@@ -122,12 +124,43 @@ def read_csv_files(
                     f"first(error_message), first(csv_line) from rejects_{index} group by line",
                     [path.name],
                 )
+                split_swallowed(con, path.name)
             rejected = con.execute("select count(*) from src_rejects where source_file = ?", [path.name]).fetchall()[0][0]
             records += rejected
             log.info("%s: %s line(s) rejected by the CSV reader", path.name, f"{rejected:,}")
         return records
 
     return finish, unknown_all
+
+
+def split_swallowed(con: duckdb.DuckDBPyConnection, source_file: str) -> int:
+    """Give each record a reject swallowed its own ``src_rejects`` row; return how many were split out.
+
+    A stray quote makes DuckDB read on to the next quote, often on a later line, and reject all of
+    it as one line (pipeline/extract/csv_records.py). The records caught in it are cut back apart by
+    the same rule that counts the file, so each is quarantined (and counted) on its own.
+    """
+    merged = con.execute(
+        "select raw_line, reason, raw_text from src_rejects where source_file = ? and contains(raw_text, chr(10))",
+        [source_file],
+    ).fetchall()
+    added = 0
+    for line, reason, text in merged:
+        pieces = split_records(text)
+        if len(pieces) < 2:
+            continue  # one record with a line break inside a quoted field
+        rows = [(source_file, line, reason, pieces[0][1])] + [
+            (source_file, line + offset,
+             f"SWALLOWED BY A STRAY QUOTE: the CSV reader read this record as part of line {line} ({reason})", piece)
+            for offset, piece in pieces[1:]
+        ]
+        con.execute("delete from src_rejects where source_file = ? and raw_line = ?", [source_file, line])
+        con.executemany("insert into src_rejects values (?, ?, ?, ?)", rows)
+        added += len(pieces) - 1
+    if added:
+        log.warning("%s: %d record(s) the CSV reader read as part of a stray-quoted line quarantined on their own",
+                    source_file, added)
+    return added
 
 
 def _sql_string(text: str) -> str:
@@ -155,9 +188,18 @@ class FileSource:
             if not lake.exists(key):
                 lake.put_file(key, path)
             keys.append(key)
-        finish, unknown = read_csv_files(con, self.paths, self.name)
-        # Records are counted while the transform streams the files (parsed) and by finish() (rejected).
-        return ExtractResult(raw_keys=keys, raw_records=None, unknown_columns=unknown, finish=finish)
+        finish, unknown = read_csv_files(con, self.paths, self.name)  # checks each file's header first
+        # Counted from the bytes, not by the reader: the load checks the reader's parsed + rejected
+        # rows against these, file by file.
+        counted = {}
+        for path in self.paths:
+            start = time.perf_counter()
+            counted[path.name] = count_records(path)
+            log.info("%s: %s record(s) counted from the file's bytes in %.2f s", path.name,
+                     f"{counted[path.name]:,}", time.perf_counter() - start)
+        # Rows are counted while the transform streams the files (parsed) and by finish() (rejected).
+        return ExtractResult(raw_keys=keys, raw_records=None, unknown_columns=unknown, finish=finish,
+                             file_records=counted)
 
 
 class SampleSource(FileSource):

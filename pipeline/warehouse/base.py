@@ -14,7 +14,7 @@ from typing import Any, Callable, Mapping, Protocol
 import pandas as pd
 import pyarrow as pa
 
-from ..sqlfiles import load_sql, render, split_statements
+from ..sqlfiles import load_sql, render, run_script
 
 
 # marts/stops.sql's scope: the stops in affected_stops (a join), or every stop of the years given.
@@ -26,8 +26,7 @@ def rebuild_stops(session: "LoadSession", year: int | None = None) -> None:
     scope = AFFECTED_SCOPE if year is None else ""
     text = render(load_sql("marts/stops", session.kind), {"scope": scope}, {"scope": (AFFECTED_SCOPE, "")})
     params = {"year_from": 0, "year_to": 9999} if year is None else {"year_from": year, "year_to": year}
-    for statement in split_statements(text):
-        session.execute(statement, {k: v for k, v in params.items() if f":{k}" in statement})
+    run_script(session.execute, text, params, "marts/stops")
 
 
 class WarehouseError(RuntimeError):

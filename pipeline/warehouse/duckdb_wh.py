@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ..curated import staging_select
-from ..sqlfiles import bind, load_sql, split_statements
+from ..sqlfiles import bind, load_sql, run_script
 from .base import WarehouseError
 
 log = logging.getLogger(__name__)
@@ -41,11 +41,7 @@ class DuckDBSession:
         self.con.execute(text, values)
 
     def script(self, name: str, params: Mapping[str, Any] | None = None) -> None:
-        for i, statement in enumerate(split_statements(load_sql(name, self.kind))):
-            used = {k: v for k, v in (params or {}).items() if f":{k}" in statement}
-            start = time.perf_counter()
-            self.execute(statement, used)
-            log.debug("%s[%d]: %.2f s", name, i, time.perf_counter() - start)
+        run_script(self.execute, load_sql(name, self.kind), params, name)
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
         text, values = bind(sql, params, "qmark")

@@ -15,11 +15,12 @@ from typing import Any, Callable, Iterator
 
 
 class ConnectionPool:
-    def __init__(self, connect: Callable[[], Any], size: int) -> None:
+    def __init__(self, connect: Callable[[], Any], size: int, usable: Callable[[Any], bool] | None = None) -> None:
         if size < 1:
             raise ValueError("a pool needs at least one connection")
         self.size = size
         self._connect = connect
+        self._usable = usable or _usable
         self._slots = threading.BoundedSemaphore(size)
         self._lock = threading.Lock()
         self._idle: list[tuple[Any, int]] = []
@@ -27,20 +28,25 @@ class ConnectionPool:
 
     @contextmanager
     def connection(self) -> Iterator[Any]:
-        """A connection for one statement; waits while ``size`` are in use. Close it to discard it."""
+        """A connection for one statement; waits while ``size`` are in use. A connection is not
+        reused when the statement raised, when it was closed, or when ``usable`` says so."""
         with self._slots:
             with self._lock:
                 conn, generation = self._idle.pop() if self._idle else (None, self._generation)
             if conn is None:
                 conn = self._connect()
+            failed = True
             try:
                 yield conn
+                failed = False
             finally:
+                # A statement that raised may have left the connection in any state: not reused.
+                usable = not failed and self._usable(conn)
                 with self._lock:
-                    keep = _usable(conn) and generation == self._generation
+                    keep = usable and generation == self._generation
                     if keep:
                         self._idle.append((conn, generation))
-                if not keep and _usable(conn):
+                if not keep and not getattr(conn, "closed", False):
                     conn.close()
 
     def close(self) -> None:

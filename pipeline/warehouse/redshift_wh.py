@@ -33,10 +33,9 @@ from __future__ import annotations
 import io
 import logging
 import re
-import threading
 import uuid
 from contextlib import contextmanager
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import pandas as pd
@@ -44,19 +43,19 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..config import Settings, redact_url
-from ..sqlfiles import load_sql, split_statements
-from .base import WarehouseError, sql_type, server_exists, server_version
-from .postgres_wh import (
-    SCHEMA_NAME,
+from .base import WarehouseError, sql_type
+from .dbapi import (
     TEMPORAL_OIDS,
+    DBAPISession,
+    DBAPIWarehouse,
     arrow_type_for_oid,
-    bind_format_literal_aware,
     check_identifier,
+    check_schema,
     conform_batch,
-    first_line,
-    frame_from_rows,
     iter_batches,
+    peek_schema,
     scrub,
+    statement_timeout_sql,
 )
 
 log = logging.getLogger(__name__)
@@ -115,9 +114,7 @@ def parse_redshift_url(url: str) -> tuple[dict[str, Any], str | None]:
     schema = None
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
         if key == "schema":
-            if not SCHEMA_NAME.match(value):
-                raise WarehouseError(f"not an allowed schema name: {value!r}")
-            schema = value
+            schema = check_schema(value)
         elif key in _BOOL_OPTIONS:
             kwargs[key] = _truthy(value)
         elif key in _INT_OPTIONS:
@@ -133,61 +130,18 @@ def _redshift_type(typ: pa.DataType) -> str:
     return sql_type(typ, "varchar(65535)")
 
 
-class RedshiftSession:
-    """One load transaction (see :class:`pipeline.warehouse.base.LoadSession`)."""
+class RedshiftSession(DBAPISession):
+    """One load transaction (see :class:`pipeline.warehouse.base.LoadSession`); paramstyle ``format``
+    with literals left to redshift-connector's own parser (the base's :meth:`bind`)."""
 
     kind = "redshift"
+    label = "Redshift"
 
     def __init__(self, conn: Any, warehouse: "RedshiftWarehouse") -> None:
-        self.conn = conn
+        super().__init__(conn, warehouse.secrets)
         self.wh = warehouse
         self.session_id = uuid.uuid4().hex
         self.staged_keys: list[str] = []
-
-    def _fail(self, sql: str, exc: BaseException) -> WarehouseError:
-        msg = scrub(f"{type(exc).__name__}: {exc}".strip(), self.wh.secrets)
-        err = WarehouseError(f"Redshift statement failed ({first_line(sql)}): {msg}")
-        err.sqlstate = getattr(exc, "sqlstate", None)  # type: ignore[attr-defined]
-        return err
-
-    def _run(self, sql: str, params: Mapping[str, Any] | None = None, fetch: bool = False) -> Any:
-        text, values = bind_format_literal_aware(sql, params)
-        cursor = self.conn.cursor()
-        try:
-            cursor.execute(text, values)
-            if fetch:
-                return cursor.description, (cursor.fetchall() if cursor.description else [])
-            return None
-        except WarehouseError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - the driver's errors, redacted, as WarehouseError
-            raise self._fail(sql, exc) from exc
-        finally:
-            try:
-                cursor.close()
-            except Exception:  # noqa: BLE001
-                pass
-
-    # -- LoadSession ------------------------------------------------------------------------------
-    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
-        self._run(sql, params)
-
-    def script(self, name: str, params: Mapping[str, Any] | None = None) -> None:
-        for statement in split_statements(load_sql(name, self.kind)):
-            used = {k: v for k, v in (params or {}).items() if f":{k}" in statement}
-            self._run(statement, used)
-
-    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
-        description, rows = self._run(sql, params, fetch=True)
-        return frame_from_rows(description, rows)
-
-    def scalar(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
-        _, rows = self._run(sql, params, fetch=True)
-        return rows[0][0] if rows else None
-
-    def column_oids(self, table: str) -> list[tuple[str, int]]:
-        description, _ = self._run(f"select * from {check_identifier(table)} where 1 = 0", fetch=True)
-        return [(str(d[0]), int(d[1])) for d in description]
 
     def stage(self, table: str, data: Any, like: str | None = None) -> int:
         """Parquet to S3, then COPY into a new temp table ``table``; returns its row count."""
@@ -199,11 +153,9 @@ class RedshiftSession:
         if like:
             self._run(f"create temp table {table} as select * from {check_identifier(like)} where 1 = 0")
         else:
-            first = next(batches, None)
-            schema = first.schema if first is not None else pa.schema([])
+            schema, batches = peek_schema(batches)
             cols = ", ".join(f"{check_identifier(f.name, 'column')} {_redshift_type(f.type)}" for f in schema)
             self._run(f"create temp table {table} ({cols})")
-            batches = _prepend(first, batches)
         oids = self.column_oids(table)
         temporal = [name for name, oid in oids if oid in TEMPORAL_OIDS]
         # Wire types: TIME/TIMESTAMP as text (cast by Redshift below), everything else native.
@@ -282,18 +234,14 @@ class RedshiftSession:
         return len(data)
 
 
-def _prepend(first: pa.RecordBatch | None, rest: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    if first is not None:
-        yield first
-    yield from rest
-
-
 def _cast_target(oid: int) -> str:
     return {1083: "time", 1114: "timestamp", 1184: "timestamptz"}[oid]
 
 
-class RedshiftWarehouse:
+class RedshiftWarehouse(DBAPIWarehouse):
     kind = "redshift"
+    label = "Redshift"
+    session_class = RedshiftSession
 
     def __init__(
         self,
@@ -302,11 +250,9 @@ class RedshiftWarehouse:
         connect: Callable[..., Any] | None = None,
         s3_client: Any | None = None,
     ) -> None:
-        self.url = settings.warehouse_url
+        self.connect_kwargs, self.schema = parse_redshift_url(settings.warehouse_url)
+        super().__init__(settings.warehouse_url, [self.connect_kwargs.get("password")])
         self.statement_timeout_s = settings.statement_timeout_s
-        self.redacted = redact_url(self.url)
-        self.connect_kwargs, self.schema = parse_redshift_url(self.url)
-        self.secrets = [self.connect_kwargs.get("password")]
         self.iam_role = settings.redshift_iam_role
         self.s3_staging = settings.redshift_s3_staging
         # Fail fast on a malformed setting, even before the first stage().
@@ -316,11 +262,6 @@ class RedshiftWarehouse:
             validate_s3_staging(self.s3_staging)
         self._connect_fn = connect
         self._s3 = s3_client
-        self._reader: Any = None
-        self._reader_lock = threading.Lock()
-
-    def __repr__(self) -> str:
-        return f"RedshiftWarehouse({self.redacted!r})"
 
     @property
     def s3(self) -> Any:
@@ -343,12 +284,8 @@ class RedshiftWarehouse:
                 f"cannot connect to Redshift at {self.redacted}: {scrub(f'{type(exc).__name__}: {exc}', self.secrets)}"
             ) from None
 
-    def _set_schema(self, session: RedshiftSession) -> None:
-        if self.schema:
-            # Only when missing: a least-privilege loader may own its schema without CREATE on the database.
-            if not session.scalar("select count(*) from pg_namespace where nspname = :schema", {"schema": self.schema}):
-                session.execute(f"create schema if not exists {self.schema}")
-            session.execute(f"set search_path to {self.schema}")
+    def _new_session(self, conn: Any) -> RedshiftSession:
+        return RedshiftSession(conn, self)
 
     @contextmanager
     def run_lock(self) -> Iterator[None]:
@@ -356,32 +293,19 @@ class RedshiftWarehouse:
         overlap anyway conflict under serializable isolation (one fails and rolls back)."""
         yield
 
-    @contextmanager
-    def session(self, lock: bool = True) -> Iterator[RedshiftSession]:
-        """A load transaction (``lock`` is accepted for the common interface; see :meth:`run_lock`)."""
-        conn = self._connect()
-        session = RedshiftSession(conn, self)
-        try:
-            self._set_schema(session)
-            session.execute(f"set statement_timeout to {int(self.statement_timeout_s * 1000)}")
-            session.script("warehouse/schema")
-            yield session
-            try:
-                conn.commit()
-            except Exception as exc:  # noqa: BLE001
-                raise session._fail("commit", exc) from exc
-        except BaseException:
-            try:
-                conn.rollback()
-            except Exception:  # noqa: BLE001 - keep the original error
-                log.debug("rollback failed", exc_info=True)
-            raise
-        finally:
-            try:
-                conn.close()
-            except Exception:  # noqa: BLE001
-                pass
-            self._delete_staged(session.staged_keys)
+    def _begin(self, session: DBAPISession, lock: bool) -> None:
+        """Schema and search path, timeout, tables (``lock`` is accepted for the common interface;
+        see :meth:`run_lock`)."""
+        if self.schema:
+            # Only when missing: a least-privilege loader may own its schema without CREATE on the database.
+            if not session.scalar("select count(*) from pg_namespace where nspname = :schema", {"schema": self.schema}):
+                session.execute(f"create schema if not exists {check_schema(self.schema)}")
+            session.execute(f"set search_path to {check_schema(self.schema)}")
+        session.execute(statement_timeout_sql(self.statement_timeout_s))
+        session.script("warehouse/schema")
+
+    def _end(self, session: DBAPISession) -> None:
+        self._delete_staged(session.staged_keys)  # type: ignore[attr-defined]
 
     def _delete_staged(self, uris: list[str]) -> None:
         by_bucket: dict[str, list[str]] = {}
@@ -397,62 +321,17 @@ class RedshiftWarehouse:
                                 type(exc).__name__)
 
     # -- reads ------------------------------------------------------------------------------------
-    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
-        text, values = bind_format_literal_aware(sql, params)
-        with self._reader_lock:
-            for attempt in (1, 2):
-                conn = self._reader_connection()
-                cursor = None
-                try:
-                    cursor = conn.cursor()
-                    cursor.execute(text, values)
-                    description = cursor.description
-                    rows = cursor.fetchall() if description else []
-                    break
-                except Exception as exc:  # noqa: BLE001
-                    self._drop_reader()
-                    if attempt == 2 or not _is_connection_error(exc):
-                        raise WarehouseError(
-                            f"Redshift query failed ({first_line(sql)}): "
-                            f"{scrub(f'{type(exc).__name__}: {exc}', self.secrets)}"
-                        ) from None
-                finally:
-                    if cursor is not None:
-                        try:
-                            cursor.close()
-                        except Exception:  # noqa: BLE001
-                            pass
-        return frame_from_rows(description, rows)
+    def _open_reader(self) -> Any:
+        conn = self._connect()
+        conn.autocommit = True  # each read sees the latest committed load
+        if self.schema:
+            cur = conn.cursor()
+            cur.execute(f"set search_path to {check_schema(self.schema)}", None)
+            cur.close()
+        return conn
 
-    def _reader_connection(self) -> Any:
-        if self._reader is None:
-            conn = self._connect()
-            conn.autocommit = True  # each read sees the latest committed load
-            if self.schema:
-                cur = conn.cursor()
-                cur.execute(f"set search_path to {self.schema}", None)
-                cur.close()
-            self._reader = conn
-        return self._reader
-
-    def _drop_reader(self) -> None:
-        if self._reader is not None:
-            try:
-                self._reader.close()
-            except Exception:  # noqa: BLE001
-                pass
-            self._reader = None
-
-    def close(self) -> None:
-        with self._reader_lock:
-            self._drop_reader()
-
-    def exists(self) -> bool:
-        return server_exists(self.query)
-
-    def version(self) -> str:
-        """Changes whenever a load or a reference reload commits (the dashboard's cache key)."""
-        return server_version(self.query)
+    def _is_connection_error(self, exc: BaseException) -> bool:
+        return _is_connection_error(exc)
 
 
 def _is_connection_error(exc: BaseException) -> bool:
