@@ -4,7 +4,7 @@
 with values always bound (each driver's paramstyle through the :meth:`DBAPISession.bind` hook),
 driver errors turned into redacted :class:`WarehouseError` naming the statement (text only, never
 values). :class:`DBAPIWarehouse` opens those sessions (commit once at the end, roll back on any
-error), serves reads on one long-lived autocommit connection that is re-opened once if it broke,
+error), serves reads on a pool of long-lived autocommit connections (a read is retried once on a new one if its connection broke),
 and answers ``exists`` / ``version``. An adapter supplies only what differs: how to connect, what a
 new session sets up, how a batch is staged (COPY from STDIN; Parquet on S3 + COPY).
 
