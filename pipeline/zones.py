@@ -15,6 +15,7 @@ from typing import Callable, Iterable
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from .curated import CuratedError, CuratedFile, CuratedTable, StagedFile, stage_partitioned, staging_select
 from .lake import Lake, write_parquet
@@ -218,11 +219,13 @@ def merge_curated(
     con.execute(f"create or replace temp table batch_keys as {keys_sql}")
     schema = con.sql(MERGE_SQL.format(old_sql=NO_OLD_ROWS, new_where="false")).to_arrow_table().schema
     staged: list[StagedFile] = []
+    old_rows = 0  # rows the replaced files hold, from their footers (not the log's counts: checked below)
     out_root = work_dir / "curated"
     with ExitStack() as stack:
         for n, (year, lo, hi) in enumerate(chunks):
             old = [f.key for f in touched if f.year == year and lo <= f.month <= hi]
             old_paths = _local_paths(stack, lake, old)
+            old_rows += sum(pq.ParquetFile(p).metadata.num_rows for p in old_paths)
             landing_file = by_year.get(year)
             # The curated view reads the variable curate_files: this year's landing file only.
             con.execute("set variable curate_files = ?", [[landing_file] if landing_file else all_files[:1]])
@@ -238,7 +241,7 @@ def merge_curated(
         "select count(*) from read_parquet(?, hive_partitioning = false) where load_id = ?",
         [[str(f.path) for f in staged], load_id],
     ).fetchall()[0][0] if staged else 0
-    dropped = sum(f.rows for f in touched) - (sum(f.rows for f in staged) - int(batch_rows))
+    dropped = old_rows - (sum(f.rows for f in staged) - int(batch_rows))
     if must_drop is not None and dropped != must_drop:
         raise CuratedError(
             f"the curated files holding this batch's replaced rows lost {dropped:,} row(s), the warehouse names "
