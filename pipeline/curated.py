@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import logging
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
@@ -32,10 +33,18 @@ log = logging.getLogger(__name__)
 CURATED_TABLE = "curated/charges"
 PARTITION_BY = ["year", "month"]
 VACUUM_RETENTION_HOURS = 168
+CHECKPOINT_EVERY = 10  # versions between log checkpoints
+CHECKPOINT_ACTIONS = 100  # a commit adding/removing this many files is checkpointed at once
 
 
 class CuratedError(RuntimeError):
     """The curated zone and the warehouse disagree in a way no automatic step may repair."""
+
+
+# Columns whose per-file min/max go into each Add action's statistics: where a file's rows can be
+# (stop date) and which keys it can hold (row_id). The merge picks the files a batch must rewrite
+# from these alone (zones.files_holding), without reading any data file.
+STATS_COLUMNS = ("row_id", "date_of_stop")
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,21 @@ class CuratedFile:
     month: int
     rows: int
     size: int = 0
+    # From the Add action's statistics; None for a file committed without them (then it may hold anything).
+    min_date: date | None = None
+    max_date: date | None = None
+    min_row_id: str | None = None
+    max_row_id: str | None = None
+
+    def may_hold(self, row_id: str, day: date) -> bool:
+        """False only when the statistics prove the file holds no row ``row_id`` dated ``day``."""
+        if (day.year, day.month) != (self.year, self.month):
+            return False
+        if self.min_date is not None and self.max_date is not None and not self.min_date <= day <= self.max_date:
+            return False
+        if self.min_row_id is not None and self.max_row_id is not None:
+            return self.min_row_id <= row_id <= self.max_row_id
+        return True
 
 
 @dataclass(frozen=True)
@@ -56,28 +80,59 @@ class StagedFile:
     year: int
     month: int
     rows: int
+    stats: dict = field(default_factory=dict)  # Delta statistics (numRecords, minValues, maxValues, nullCount)
+
+    def key(self) -> str:
+        return f"{CURATED_TABLE}/{self.rel}"
+
+
+def file_stats(con, paths: list[str]) -> dict[str, dict]:  # noqa: ANN001
+    """Delta statistics of local Parquet files, by path: row count, min/max and nulls of STATS_COLUMNS.
+
+    Computed exactly with DuckDB (two columns of files this run just wrote), not taken from the
+    Parquet footer, whose string statistics a writer may truncate.
+    """
+    if not paths:
+        return {}
+    aggregates = ", ".join(f"min({c}), max({c}), count(*) - count({c})" for c in STATS_COLUMNS)
+    rows = con.execute(
+        f"select filename, count(*), {aggregates} from read_parquet(?, filename = true, hive_partitioning = false) "
+        "group by filename",
+        [paths],
+    ).fetchall()
+    out = {}
+    for filename, n, *values in rows:
+        mins, maxs, nulls = {}, {}, {}
+        for i, column in enumerate(STATS_COLUMNS):
+            lo, hi, null = values[3 * i: 3 * i + 3]
+            if lo is not None:
+                mins[column], maxs[column] = str(lo), str(hi)  # dates as YYYY-MM-DD, as Delta wants
+            nulls[column] = int(null)
+        out[filename] = {"numRecords": int(n), "minValues": mins, "maxValues": maxs, "nullCount": nulls}
+    return out
 
 
 def stage_partitioned(con, select_sql: str, params: list, out_dir: Path, tag: str) -> list[StagedFile]:  # noqa: ANN001
     """COPY a query (with ``year`` and ``month`` columns) to Parquet files partitioned like the table.
 
     DuckDB writes them in bounded memory (one query's rows at most); the files carry every column but
-    the partition columns, as Delta wants. ``tag`` makes the names unique to the run.
+    the partition columns, as Delta wants. ``tag`` makes the names unique to the run. Each file
+    comes back with its Delta statistics.
     """
-    import pyarrow.parquet as pq
-
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     con.execute(
         f"copy ({select_sql}) to '{out_dir}' (format parquet, compression zstd, compression_level 1, "
         f"partition_by (year, month), write_partition_columns false, filename_pattern 'part-{tag}-{{i}}')",
         params,
     )
+    paths = sorted(out_dir.glob("year=*/month=*/*.parquet"))
+    stats = file_stats(con, [str(p) for p in paths])
     staged = []
-    for path in sorted(out_dir.glob("year=*/month=*/*.parquet")):
+    for path in paths:
         rel = path.relative_to(out_dir).as_posix()
         parts = dict(p.split("=", 1) for p in rel.split("/")[:-1])
-        staged.append(StagedFile(rel, path, int(parts["year"]), int(parts["month"]),
-                                 pq.ParquetFile(path).metadata.num_rows))
+        file = stats[str(path)]
+        staged.append(StagedFile(rel, path, int(parts["year"]), int(parts["month"]), file["numRecords"], file))
     return staged
 
 
@@ -103,36 +158,53 @@ def storage_options(lake: Lake) -> dict[str, str] | None:
 
 
 class CuratedTable:
-    """The Delta table at ``<lake>/curated/charges``."""
+    """The Delta table at ``<lake>/curated/charges``.
+
+    One snapshot of the log is kept and brought forward on each use (``update_incremental`` lists
+    the log and reads only the commits since): opening the table afresh replays the log from its
+    last checkpoint, which on S3 is a dozen requests and every commit since, each time.
+    """
 
     def __init__(self, lake: Lake) -> None:
         self.lake = lake
         self.uri = lake.uri(CURATED_TABLE)
         self.options = storage_options(lake)
+        self._current = None  # deltalake.DeltaTable of the latest version, once loaded
 
     def _table(self, version: int | None = None):  # noqa: ANN202 - deltalake.DeltaTable
         from deltalake import DeltaTable
 
-        return DeltaTable(self.uri, version=version, storage_options=self.options)
+        if version is not None:
+            return DeltaTable(self.uri, version=version, storage_options=self.options)
+        if self._current is None:
+            self._current = DeltaTable(self.uri, storage_options=self.options)
+        else:
+            try:
+                self._current.update_incremental()
+            except Exception:  # noqa: BLE001 - the table was replaced under us: open it afresh
+                self._current = DeltaTable(self.uri, storage_options=self.options)
+        return self._current
 
     def exists(self) -> bool:
         from deltalake import DeltaTable
 
-        return DeltaTable.is_deltatable(self.uri, storage_options=self.options)
+        return self._current is not None or DeltaTable.is_deltatable(self.uri, storage_options=self.options)
 
     def version(self) -> int | None:
         return self._table().version() if self.exists() else None
 
     def files(self, version: int | None = None) -> list[CuratedFile]:
-        """The data files of a version (default: the current one), from the Delta log alone."""
+        """The data files of a version (default: the current one), with their statistics, from the Delta log alone."""
         if not self.exists():
             return []
         actions = pa.table(self._table(version).get_add_actions(flatten=True)).to_pydict()
+        none = [None] * len(actions["path"])
         return [
-            CuratedFile(f"{CURATED_TABLE}/{path}", int(year), int(month), int(rows), int(size))
-            for path, year, month, rows, size in zip(
+            CuratedFile(f"{CURATED_TABLE}/{path}", int(year), int(month), int(rows), int(size), *bounds)
+            for path, year, month, rows, size, *bounds in zip(
                 actions["path"], actions["partition.year"], actions["partition.month"], actions["num_records"],
-                actions["size_bytes"],
+                actions["size_bytes"], *(actions.get(f"{side}.{column}", none)
+                                         for column in ("date_of_stop", "row_id") for side in ("min", "max")),
             )
         ]
 
@@ -142,13 +214,16 @@ class CuratedTable:
 
     def same_content(self, version: int) -> bool:
         """True when the current version holds exactly the files of ``version`` (e.g. after a restore)."""
+        if version == self.version():
+            return True
         return {f.key for f in self.files()} == {f.key for f in self.files(version)}
 
     def commit_files(self, added: list[StagedFile], removed: list[CuratedFile], schema: pa.Schema, run_id: str) -> int:
         """Put ``added`` into the table and drop ``removed`` from it in ONE commit; return the new version.
 
         The files are placed first (a local move, or an S3 upload); until the commit no reader sees
-        them, and a crash before it leaves only unreferenced files for :meth:`vacuum`.
+        them, and a crash before it leaves only unreferenced files for :meth:`vacuum`. Each Add
+        action carries the file's statistics (:data:`STATS_COLUMNS`).
         """
         import json
         import time
@@ -161,21 +236,37 @@ class CuratedTable:
         place = getattr(self.lake, "move_file", self.lake.put_file)
         for f in added:
             size = f.path.stat().st_size
-            place(f"{CURATED_TABLE}/{f.rel}", f.path)
+            place(f.key(), f.path)
             adds.append(AddAction(f.rel, size, {"year": str(f.year), "month": str(f.month)}, now, True,
-                                  json.dumps({"numRecords": f.rows})))
+                                  json.dumps(f.stats or {"numRecords": f.rows})))
         props = CommitProperties(custom_metadata={"run_id": run_id})
         if not self.exists():
             create_table_with_add_actions(self.uri, Schema.from_arrow(schema), adds, mode="append",
                                           partition_by=PARTITION_BY, storage_options=self.options, commit_properties=props)
-            return self._table().version()
-        prefix = f"{CURATED_TABLE}/"
-        removes = [RemoveAction(f.key[len(prefix):], True, now, f.size, {"year": str(f.year), "month": str(f.month)})
-                   for f in removed]
-        table = self._table()
-        table.create_write_transaction([*removes, *adds], mode="append", schema=table.schema(),
-                                       partition_by=PARTITION_BY, commit_properties=props)
-        return self._table().version()
+        else:
+            prefix = f"{CURATED_TABLE}/"
+            removes = [RemoveAction(f.key[len(prefix):], True, now, f.size, {"year": str(f.year), "month": str(f.month)})
+                       for f in removed]
+            table = self._table()
+            table.create_write_transaction([*removes, *adds], mode="append", schema=table.schema(),
+                                           partition_by=PARTITION_BY, commit_properties=props)
+        version = self._table().version()
+        self._checkpoint(version, len(added) + len(removed))
+        return version
+
+    def _checkpoint(self, version: int, actions: int) -> None:
+        """Write a checkpoint after a big commit and every CHECKPOINT_EVERY versions.
+
+        A reader replays the log from the last checkpoint, every commit twice (delta-rs): without one,
+        a backfill's commit (one action per file) would be read again by every later run. Best effort:
+        a checkpoint only saves reading; a crash before it loses nothing.
+        """
+        if actions < CHECKPOINT_ACTIONS and version % CHECKPOINT_EVERY:
+            return
+        try:
+            self._table().create_checkpoint()
+        except Exception as exc:  # noqa: BLE001
+            log.warning("curated zone: checkpoint of version %s skipped: %s: %s", version, type(exc).__name__, exc)
 
     def delete_all(self, run_id: str) -> int:
         """Commit an empty version (the warehouse holds nothing): return the new version."""

@@ -26,7 +26,6 @@ import logging
 import shutil
 import tempfile
 import time
-from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -42,7 +41,7 @@ from .runlog import LoadResult
 from .sqlfiles import load_sql
 from .transform import TransformCounts, null_rates, transform, work_connection
 from .warehouse import Warehouse, open_warehouse
-from .warehouse.base import rebuild_stops
+from .warehouse.base import rebuild_stops, replaced_rows
 from .zones import CuratedCommit, curated_batch_reader, merge_curated, write_landing_and_quarantine
 
 log = logging.getLogger(__name__)
@@ -182,29 +181,28 @@ def _load(
             extracted.notes.append(f"{counts.clipped:,} over-long text value(s) clipped to the warehouse widths")
 
         if counts.landed:
-            batch.commit = merge_curated(con, lake, table, result.run_id, counts.landing_files, work_dir)
+            batch.commit = merge_curated(con, lake, table, result.run_id, counts.landing_files, work_dir,
+                                         replaced=lambda ids, keys: replaced_rows(warehouse, ids, keys))
             result.rows_curated = batch.commit.batch_rows
             result.lake_version = batch.commit.version
             checks.equal("landing = curated", counts.landed, batch.commit.batch_rows, "rows")
             test_pause("curated")
-        with ExitStack() as stack:
-            staging = None
-            if batch.commit is not None:
-                # DuckDB beside a local lake reads the committed files itself (a view: no copy of a
-                # 2M-row batch); any other pair streams them through the work connection.
-                in_place = not settings.lake_is_s3 and warehouse.kind == "duckdb"
-                staging = _staging(con, lake, batch.commit, result.run_id, stack, in_place)
-            _publish(result, started, warehouse, table, batch, staging, checks)
+        staging = None
+        if batch.commit is not None:
+            # A DuckDB warehouse reads the local copies of the committed files itself (a view: no
+            # copy of a 2M-row batch); the others stream them through the work connection.
+            staging = _staging(con, batch.commit, result.run_id, in_place=warehouse.kind == "duckdb")
+        _publish(result, started, warehouse, table, batch, staging, checks)
     finally:
         con.close()
 
 
-def _staging(con, lake: Lake, commit: CuratedCommit, run_id: str, stack: ExitStack, in_place: bool):  # noqa: ANN001, ANN202
-    """What the warehouse stages from: the files the curated commit added (this run's rows only),
-    as their paths (``in_place``) or as Arrow batches."""
+def _staging(con, commit: CuratedCommit, run_id: str, in_place: bool):  # noqa: ANN001, ANN202
+    """What the warehouse stages from: local copies of the files the curated commit added (this run's
+    rows only; nothing is read back from S3), as their paths (``in_place``) or as Arrow batches."""
     if in_place:
-        return [lake.uri(f.key) for f in commit.new_files]
-    return curated_batch_reader(con, lake, commit.new_files, run_id, stack)
+        return commit.local_files
+    return curated_batch_reader(con, commit.local_files, run_id)
 
 
 def _stage(s, batch, run_id: str) -> int:  # noqa: ANN001

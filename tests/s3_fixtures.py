@@ -1,5 +1,8 @@
 """pytest fixtures for S3: a moto server process (server mode, 127.0.0.1, a port the OS picks).
 
+The server is moto behind a traffic counter (tests/s3_traffic.py): a test can ask which objects a
+run read and how many bytes crossed the wire (``s3_traffic``), whoever made the requests.
+
 List this module in ``tests/conftest.py``: ``pytest_plugins = ["tests.s3_fixtures"]``.
 
 ``moto_endpoint`` starts the server once per run. ``s3_env`` (per test) points boto3 at it through
@@ -16,6 +19,7 @@ from typing import Iterator
 import pytest
 import moto.server  # noqa: F401  (a dev requirement: missing is an import error, never a skip)
 
+from pipeline.config import PROJECT_ROOT
 from tests.services import service_missing
 
 __all__ = ["moto_endpoint", "s3_env", "s3_client", "s3_bucket", "s3_lake_url", "FAKE_AWS_ENV", "list_keys"]
@@ -42,7 +46,7 @@ def moto_endpoint() -> Iterator[str]:
     import subprocess
     import sys
 
-    proc = subprocess.Popen([sys.executable, "-u", "-m", "moto.server", "-H", "127.0.0.1", "-p", "0"],
+    proc = subprocess.Popen([sys.executable, "-u", "-m", "tests.s3_traffic"], cwd=PROJECT_ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     endpoint = None
     try:

@@ -8,13 +8,15 @@ Redshift get it from a transaction.
 
 from __future__ import annotations
 
+import re
 from contextlib import AbstractContextManager
+from datetime import date
 from typing import Any, Callable, Mapping, Protocol
 
 import pandas as pd
 import pyarrow as pa
 
-from ..sqlfiles import load_sql, render, run_script
+from ..sqlfiles import expand_list, load_sql, render, run_script
 
 
 # marts/stops.sql's scope: the stops in affected_stops (a join), or every stop of the years given.
@@ -27,6 +29,27 @@ def rebuild_stops(session: "LoadSession", year: int | None = None) -> None:
     text = render(load_sql("marts/stops", session.kind), {"scope": scope}, {"scope": (AFFECTED_SCOPE, "")})
     params = {"year_from": 0, "year_to": 9999} if year is None else {"year_from": year, "year_to": year}
     run_script(session.execute, text, params, "marts/stops")
+
+
+REPLACED_ROWS_CHUNK = 5_000  # keys per lookup query (bound parameters; PostgreSQL allows 65,535)
+_PLACEHOLDERS = re.compile(r"^:k_\d+(, :k_\d+)*$")
+
+
+def replaced_rows(warehouse: "Warehouse", row_ids: list[str], content_keys: list[str]) -> list[tuple[str, date]]:
+    """(row_id, stop date) of the charges a batch replaces: those with one of ``row_ids``, and file/sample
+    rows with one of ``content_keys`` (its Socrata rows'). Read-only; empty when nothing is loaded."""
+    if not warehouse.exists():
+        return []
+    found: set[tuple[str, date]] = set()
+    for column, keys in (("row_id", row_ids), ("content_key", content_keys)):
+        for start in range(0, len(keys), REPLACED_ROWS_CHUNK):
+            placeholders, values = expand_list("k", keys[start:start + REPLACED_ROWS_CHUNK])
+            sql = render(load_sql("warehouse/replaced_rows", warehouse.kind),
+                         {"key_column": column, "keys": placeholders},
+                         {"key_column": ("row_id", "content_key"), "keys": _PLACEHOLDERS.match})
+            rows = warehouse.query(sql, {**values, "any_source": column == "row_id"})
+            found.update(zip(rows["row_id"], pd.to_datetime(rows["date_of_stop"]).dt.date))
+    return sorted(found)
 
 
 class WarehouseError(RuntimeError):
