@@ -123,13 +123,16 @@ class YearFiles:
 
     def write(self, batch: pa.RecordBatch) -> None:
         years = pc.year(batch.column("date_of_stop")).to_numpy(zero_copy_only=False)
-        order = np.argsort(years, kind="stable")  # one gather, then a slice per year
+        order = np.argsort(years, kind="stable")
         years = years[order]
-        batch = batch.take(pa.array(order))
         cuts = np.flatnonzero(np.diff(years)) + 1
         for start, end in zip(np.r_[0, cuts], np.r_[cuts, len(years)]):
             year = int(years[start])
-            self._buffers.setdefault(year, []).append(batch.slice(start, end - start))
+            # One gather per year, not slices of one gather: a slice keeps its whole parent batch alive
+            # while its year's buffer waits to fill, so a few late rows of an old year (an API read in
+            # :updated_at order has some on every page) held every page: +30 MB a page at 50,000 rows.
+            part = batch.take(pa.array(order[start:end]))
+            self._buffers.setdefault(year, []).append(part)
             self._counts[year] = self._counts.get(year, 0) + int(end - start)
             if self._counts[year] >= self.flush_rows:
                 self._flush(year)

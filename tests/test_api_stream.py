@@ -27,26 +27,15 @@ from pipeline.extract.socrata import SocrataExtractor
 from pipeline.extract.socrata_source import SocrataSource
 from pipeline.load import default_zip_assigner, run_load
 
-try:  # one module object whether tests/ or the project root is on sys.path
-    from tests.fake_socrata import (  # noqa: F401 - pytest fixtures
-        FAKE_APP_TOKEN,
-        FakeSocrata,
-        StoredSocrata,
-        copy_rows,
-        parse_stamp,
-        sample_api_rows,
-        store_rows,
-    )
-except ImportError:  # pragma: no cover
-    from fake_socrata import (  # type: ignore[no-redef]  # noqa: F401
-        FAKE_APP_TOKEN,
-        FakeSocrata,
-        StoredSocrata,
-        copy_rows,
-        parse_stamp,
-        sample_api_rows,
-        store_rows,
-    )
+from tests.fake_socrata import (  # noqa: F401 - sample_api_rows is a pytest fixture
+    FAKE_APP_TOKEN,
+    FakeSocrata,
+    StoredSocrata,
+    copy_rows,
+    parse_stamp,
+    sample_api_rows,
+    store_rows,
+)
 
 PER_RUN = {"moco_traffic_violations": ("load_id", "loaded_at"), "stops": (), "quarantine_rows": ("load_id",)}
 
