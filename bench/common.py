@@ -70,14 +70,16 @@ def machine() -> str:
 
 
 def ensure_synthetic(rows: int, seed: int = 42, fmt: str = "csv") -> Path:
-    """A SYNTHETIC export of ``rows`` rows (bench/generate.py), generated once and reused."""
-    suffix = "json" if fmt == "json" else "csv"
-    path = OUT / f"synthetic_{rows}_s{seed}.{suffix}"
+    """A SYNTHETIC export of ``rows`` rows (bench/generate.py), generated once and reused.
+
+    ``fmt``: ``csv`` (the portal export), ``json`` (one SODA API array) or ``jsonl`` (API rows, one a line).
+    """
+    path = OUT / f"synthetic_{rows}_s{seed}.{fmt}"
     if not path.exists() or not Path(str(path) + ".SYNTHETIC.txt").exists():
         OUT.mkdir(parents=True, exist_ok=True)
         print(f"generating {rows:,} SYNTHETIC rows -> {path}", file=sys.stderr)
-        measure([PYTHON, "-m", "bench.generate", "--rows", str(rows), "--seed", str(seed),
-                 "--format", fmt, "--out", str(path)])
+        options = ["--format", "json", "--jsonl"] if fmt == "jsonl" else ["--format", fmt]
+        measure([PYTHON, "-m", "bench.generate", "--rows", str(rows), "--seed", str(seed), *options, "--out", str(path)])
     return path
 
 

@@ -212,7 +212,7 @@ def main() -> None:
         "rows), so the appended files do not pile up. PUTs include the raw file as received (~830 KB of CSV). The "
         "process times were taken on a busy machine (see the load average) and are not compared."
     )
-    write_section("s3-incremental", "9. Daily incremental on an S3 lake: what it reads and writes",
+    write_section("s3-incremental", "10. Daily incremental on an S3 lake: what it reads and writes",
                   f"python -m bench.s3_incremental --base-rows {args.base_rows} --rows {args.rows} "
                   f"--before {args.before} --days {args.days}", body)
 

@@ -152,7 +152,7 @@ def _load(
         test_pause("extracted")
         counts: TransformCounts = transform(
             con, source.name, result.run_id, zip_assigner or default_zip_assigner(), work_dir,
-            finish=extracted.finish, window=getattr(source, "window", (None, None)),
+            finish=extracted.finish, window=getattr(source, "window", (None, None)), batches=extracted.batches,
         )
         batch = Batch(result.run_id, source.name, extracted, counts)
         result.rows_raw = extracted.raw_records if extracted.raw_records is not None else counts.records

@@ -1,10 +1,10 @@
 """load_raw -> clean -> standardise, on a DuckDB work connection (the processing engine).
 
-Sources create ``src_rows`` (a lazy view over CSV files, or a table of API pages); this module
-streams it once through ``typed`` (sql/transform/standardize.sql) into a landing Parquet file and a
-small ``quarantine`` table, then defines ``curated`` (keys, district, ZIP5, partition columns) as a
-view over the landing file. Nothing the size of the batch is held in memory. SQL lives in
-``sql/transform``.
+Sources give their rows as ``src_rows`` (a lazy view over CSV files) or as batches (API pages, as
+they arrive); this module streams them once through ``typed`` (sql/transform/standardize.sql) into
+landing Parquet files and a small ``quarantine`` table, then defines ``curated`` (keys, district,
+ZIP5, partition columns) as a view over the landing files. Nothing the size of the batch is held in
+memory. SQL lives in ``sql/transform``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable, Iterator
 
 import duckdb
 import numpy as np
@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .config import test_pause
+from .extract.base import src_schema
 from .schema import SOURCE_COLUMNS
 from .sqlfiles import bind, load_sql, run_script, split_statements
 
@@ -118,13 +119,16 @@ class YearFiles:
 
     def write(self, batch: pa.RecordBatch) -> None:
         years = pc.year(batch.column("date_of_stop")).to_numpy(zero_copy_only=False)
-        order = np.argsort(years, kind="stable")  # one gather, then a slice per year
+        order = np.argsort(years, kind="stable")
         years = years[order]
-        batch = batch.take(pa.array(order))
         cuts = np.flatnonzero(np.diff(years)) + 1
         for start, end in zip(np.r_[0, cuts], np.r_[cuts, len(years)]):
             year = int(years[start])
-            self._buffers.setdefault(year, []).append(batch.slice(start, end - start))
+            # One gather per year, not slices of one gather: a slice keeps its whole parent batch alive
+            # while its year's buffer waits to fill, so a few late rows of an old year (an API read in
+            # :updated_at order has some on every page) held every page: +30 MB a page at 50,000 rows.
+            part = batch.take(pa.array(order[start:end]))
+            self._buffers.setdefault(year, []).append(part)
             self._counts[year] = self._counts.get(year, 0) + int(end - start)
             if self._counts[year] >= self.flush_rows:
                 self._flush(year)
@@ -148,47 +152,121 @@ def landing_year(path: Path | str) -> int | None:
     return int(suffix) if suffix.isdigit() else None
 
 
+def _typed_readers(
+    con: duckdb.DuckDBPyConnection, text: str, values: list, batches: Iterable[pa.Table] | None, batch_rows: int
+) -> Iterator[pa.RecordBatchReader]:
+    """The typed rows, streamed: one reader over a lazy ``src_rows`` (file sources), or one per
+    arriving batch (API pages), each registered as ``src_rows`` in turn. A source with no batches
+    still gives one empty reader (over the empty ``src_rows`` :func:`transform` registered), for the schema."""
+    if batches is None:
+        yield con.sql(text, params=values).to_arrow_reader(batch_rows)
+        return
+    none = True
+    for table in batches:
+        none = False
+        con.register("src_rows", table)
+        yield con.sql(text, params=values).to_arrow_reader(batch_rows)
+    if none:
+        yield con.sql(text, params=values).to_arrow_reader(batch_rows)
+
+
 def write_landing(
-    con: duckdb.DuckDBPyConnection, params: dict, landing_dir: Path, batch_rows: int = 122_880
+    con: duckdb.DuckDBPyConnection, params: dict, landing_dir: Path, batches: Iterable[pa.Table] | None = None,
+    batch_rows: int = 122_880,
 ) -> tuple[dict[str, int], int, int, pa.Table, list[Path]]:
     """Stream typed rows once (sql/transform/landing.sql) and split them as they arrive.
 
     Passing rows go to one Parquet file per stop year in ``landing_dir``, rejected rows are
     returned as an Arrow table for the quarantine, rows outside the date window are only counted.
     One pass over the source keeps memory flat: nothing of the batch is materialised in DuckDB.
+    ``batches`` (API pages) are typed one at a time as the source produces them.
     Returns (rows seen by source file, rows outside the window, values clipped, rejected rows,
     landing files).
     """
     statement = split_statements(load_sql("transform/landing"))[0]
     text, values = bind(statement, params, "qmark")
     start = time.perf_counter()
-    # con.sql(...) streams; an execute() result would be copied whole before the first batch.
-    reader = con.sql(text, params=values).to_arrow_reader(batch_rows)
     drop = ("quarantine_reason", "raw_text", "in_window", "n_clipped")
-    schema = pa.schema([f for f in reader.schema if f.name not in drop])
     seen: dict[str, int] = {}
     outside = clipped = 0
     rejects: list[pa.RecordBatch] = []
-    years = YearFiles(landing_dir, schema)
-    for batch in reader:
-        by_file = pc.value_counts(batch.column("source_file"))
-        for name, n in zip(by_file.field("values").to_pylist(), by_file.field("counts").to_pylist()):
-            seen[name] = seen.get(name, 0) + n
-        keep = batch.column("in_window")
-        outside += batch.num_rows - (pc.sum(keep).as_py() or 0)
-        failed = pc.is_valid(batch.column("quarantine_reason"))
-        rejected = batch.filter(pc.and_(keep, failed))
-        if rejected.num_rows:
-            rejects.append(rejected)
-        passed = batch.filter(pc.and_(keep, pc.invert(failed)))
-        clipped += int(pc.sum(passed.column("n_clipped")).as_py() or 0)
-        if passed.num_rows:
-            years.write(passed.select(schema.names))
-        test_pause("transforming")  # mid-stream: landing files open and unfinished
+    years: YearFiles | None = None
+    typed_schema = schema = None
+    # con.sql(...) streams; an execute() result would be copied whole before the first batch.
+    for reader in _typed_readers(con, text, values, batches, batch_rows):
+        if years is None:
+            typed_schema = reader.schema
+            schema = pa.schema([f for f in typed_schema if f.name not in drop])
+            years = YearFiles(landing_dir, schema)
+        for batch in reader:
+            by_file = pc.value_counts(batch.column("source_file"))
+            for name, n in zip(by_file.field("values").to_pylist(), by_file.field("counts").to_pylist()):
+                seen[name] = seen.get(name, 0) + n
+            keep = batch.column("in_window")
+            outside += batch.num_rows - (pc.sum(keep).as_py() or 0)
+            failed = pc.is_valid(batch.column("quarantine_reason"))
+            rejected = batch.filter(pc.and_(keep, failed))
+            if rejected.num_rows:
+                rejects.append(rejected)
+            passed = batch.filter(pc.and_(keep, pc.invert(failed)))
+            clipped += int(pc.sum(passed.column("n_clipped")).as_py() or 0)
+            if passed.num_rows:
+                years.write(passed.select(schema.names))
+            test_pause("transforming")  # mid-stream: landing files open and unfinished
+        del reader  # finished: the connection is free for the source's next page
+    assert years is not None and typed_schema is not None
     files = years.close()
     log.debug("transform/landing: %s rows in %.2f s", f"{sum(seen.values()):,}", time.perf_counter() - start)
-    rejected_table = pa.Table.from_batches(rejects, reader.schema) if rejects else reader.schema.empty_table()
+    rejected_table = pa.Table.from_batches(rejects, typed_schema) if rejects else typed_schema.empty_table()
     return seen, outside, clipped, rejected_table, files
+
+
+def drop_superseded(con: duckdb.DuckDBPyConnection, files: list[Path]) -> int:
+    """Remove from the landing files and ``typed_rejects`` the records the source superseded; return how many.
+
+    ``src_superseded`` (``source_file``, ``raw_line``), when a source leaves one, lists records a
+    later copy of the same row replaces (an API row re-stamped while the read paged: both copies
+    were typed as they arrived). Only the files holding such a record are rewritten, batch by
+    batch, in their order.
+    """
+    exists = con.execute("select count(*) from duckdb_tables() where table_name = 'src_superseded'").fetchall()[0][0]
+    if not exists:
+        return 0
+    removed = 0
+    if con.execute("select count(*) from src_superseded").fetchall()[0][0]:
+        for path in files:
+            rows = con.execute(
+                "select l.file_row_number from read_parquet(?, file_row_number = true) as l "
+                "join src_superseded as s on l.source_file = s.source_file and l.raw_line = s.raw_line",
+                [str(path)],
+            ).fetchall()
+            if rows:
+                _rewrite_without(path, np.array([r[0] for r in rows], dtype=np.int64))
+                removed += len(rows)
+        before = con.execute("select count(*) from typed_rejects").fetchall()[0][0]
+        con.execute(
+            "delete from typed_rejects where exists (select 1 from src_superseded as s "
+            "where s.source_file = typed_rejects.source_file and s.raw_line = typed_rejects.raw_line)"
+        )
+        removed += before - con.execute("select count(*) from typed_rejects").fetchall()[0][0]
+    con.execute("drop table src_superseded")
+    return removed
+
+
+def _rewrite_without(path: Path, row_numbers: np.ndarray) -> None:
+    """Rewrite one landing file without the given rows (0-based), keeping the order of the rest."""
+    source = pq.ParquetFile(path)
+    keep = np.ones(source.metadata.num_rows, dtype=bool)
+    keep[row_numbers] = False
+    tmp = path.with_name(path.name + ".tmp")
+    at = 0
+    with pq.ParquetWriter(tmp, source.schema_arrow, compression="zstd", compression_level=1) as writer:
+        for batch in source.iter_batches(batch_size=65_536):
+            mask = pa.array(keep[at : at + batch.num_rows])
+            at += batch.num_rows
+            writer.write_batch(batch.filter(mask))
+    source.close()
+    tmp.replace(path)
 
 
 def transform(
@@ -200,16 +278,27 @@ def transform(
     *,
     finish: Callable[[duckdb.DuckDBPyConnection], int] | None = None,
     window: tuple[date | None, date | None] = (None, None),
+    batches: Iterable[pa.Table] | None = None,
 ) -> TransformCounts:
-    """``src_rows`` -> landing file in ``work_dir`` + ``quarantine`` table + ``curated`` view.
+    """Source rows -> landing file in ``work_dir`` + ``quarantine`` table + ``curated`` view.
 
-    ``finish`` (file sources) runs after the one scan of ``src_rows`` and creates ``src_rejects``.
+    The rows are the lazy view ``src_rows`` (file sources) or ``batches`` (API pages, typed as they
+    arrive). ``finish`` runs after the one scan: it creates ``src_rejects`` (and may create
+    ``src_superseded``, see :func:`drop_superseded`).
     """
+    if batches is not None:
+        con.register("src_rows", src_schema().empty_table())  # what standardize.sql binds to; each page replaces it
     run_sql(con, "transform/standardize")
     landing_dir = work_dir / "landing"
     landing_dir.mkdir(parents=True, exist_ok=True)
     params = {"source": source, "load_id": load_id, "since": window[0], "until": window[1]}
-    seen, outside, clipped, rejected, landing = write_landing(con, params, landing_dir)
+    try:
+        seen, outside, clipped, rejected, landing = write_landing(con, params, landing_dir, batches)
+    finally:
+        close = getattr(batches, "close", None)  # a generator: closes the source's read (and its client)
+        if close is not None:
+            close()
+    typed = sum(seen.values())
     if clipped:
         log.warning("%s over-long text value(s) clipped to the warehouse column widths (rows kept)", f"{clipped:,}")
     reader_rejects = finish(con) if finish else con.execute("select count(*) from src_rejects").fetchall()[0][0]
@@ -219,10 +308,16 @@ def transform(
     con.register("_typed_rejects", rejected)
     con.execute("create or replace temp table typed_rejects as select * from _typed_rejects")
     con.unregister("_typed_rejects")
+    superseded = drop_superseded(con, landing)
+    if superseded:
+        log.info("%s record(s) replaced by a later copy of the same row removed from the landing files", f"{superseded:,}")
+    typed -= superseded
     run_sql(con, "transform/quarantine", {"load_id": load_id})
     con.execute("drop view typed")
-    is_view = con.execute("select count(*) from duckdb_views() where view_name = 'src_rows'").fetchall()[0][0]
-    con.execute("drop view src_rows" if is_view else "drop table src_rows")  # the landing file holds the batch now
+    if batches is not None:
+        con.unregister("src_rows")
+    else:
+        con.execute("drop view src_rows")  # the landing file holds the batch now
     files = [str(p) for p in landing]
     con.execute("set variable landing_files = ?", [files])
     con.execute("set variable curate_files = ?", [files])  # zones.merge_curated narrows it year by year
@@ -250,7 +345,7 @@ def transform(
     quarantine = con.table("quarantine").to_arrow_table()
     con.execute("drop table quarantine")
     return TransformCounts(
-        typed=sum(seen.values()),
+        typed=typed,
         outside_window=outside,
         reader_rejects=int(reader_rejects),
         landed=landed,

@@ -1,7 +1,7 @@
 """A local fake of Socrata's SODA 2.1 ``/resource/<dataset>.json`` endpoint, for tests.
 
 The rows come from the *real* sample exports (``data/sample/*.csv.gz``, falling back to
-``/work/shared/data/traffic_violations``). :func:`export_rows_to_api_rows` converts them to the
+``<repo>/../shared/data/traffic_violations``). :func:`export_rows_to_api_rows` converts them to the
 shape the API returns: lowercase snake-case keys, every value a string (numbers and dates too),
 dates as floating timestamps (``2016-11-23T00:00:00.000``), ``geolocation`` as a location object,
 checkbox columns as JSON booleans, null values left out, plus the system fields ``:id``,
@@ -55,7 +55,8 @@ import pytest
 from requests.structures import CaseInsensitiveDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SAMPLE_DIRS = (PROJECT_ROOT / "data" / "sample", Path("/work/shared/data/traffic_violations"))
+# The bundled samples first, then the shared folder beside the repository (<repo>/../shared), if any.
+SAMPLE_DIRS = (PROJECT_ROOT / "data" / "sample", PROJECT_ROOT.parent / "shared" / "data" / "traffic_violations")
 FIXTURE_PAGE = Path(__file__).resolve().parent / "fixtures" / "api_rows.json"
 
 # Real samples used to build the fake dataset, in this order (see data/sample and SOURCES.md):
@@ -562,6 +563,11 @@ class FakeSocrata:
         """Requests for the dataset resource (excluding any other path)."""
         return [r for r in self.requests if r.path == self.resource_path]
 
+    def respond(self, params: dict[str, str], request_number: int = 0, *, empty: bool = False) -> tuple[bytes, list[str]]:
+        """The JSON body for SoQL ``params`` and the selected field names (``empty``: ``[]``, a fault)."""
+        rows, selected = self.query(params, request_number=request_number)
+        return render_rows([] if empty else rows), selected
+
     def query(self, params: dict[str, str], request_number: int = 0) -> tuple[list[dict], list[str]]:
         """Evaluate SoQL params against the current rows: (rows to send, selected field names)."""
         unknown = [k for k in params if k.startswith("$") and k not in ("$select", "$where", "$order", "$limit", "$offset")]
@@ -664,13 +670,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json_error(req, 404, "not_found", f"Cannot find dataset for {parts.path}")
             return
         try:
-            rows, selected = fake.query(params, request_number=number)
+            body, selected = fake.respond(params, number, empty=bool(fault and fault.kind == "empty"))
         except SoqlError as exc:
             self._send_json_error(req, 400, "query.soql.invalid", str(exc))
             return
-        if fault and fault.kind == "empty":
-            rows = []
-        body = render_rows(rows)
         req.status, req.body = 200, body
         headers = {"Content-Type": "application/json;charset=utf-8"}
         if fake.send_fields_header:
@@ -699,6 +702,125 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+
+
+# --------------------------------------------------------------------------------------------
+# Millions of rows: the same endpoint over a DuckDB file (benchmarks)
+# --------------------------------------------------------------------------------------------
+
+
+def store_rows(jsonl: str | Path, store: str | Path) -> int:
+    """Build a row store for :class:`StoredSocrata` from API rows as JSON lines; return the row count.
+
+    Each row's text is kept exactly as written, numbered ``n`` in ``(:updated_at, :id)`` order, so
+    a keyset page is a range of ``n`` (no sort, no row in Python that is not sent). The field list
+    (the ``X-SODA2-Fields`` header) is every key of every row, in order of first appearance.
+    """
+    import duckdb
+
+    Path(store).unlink(missing_ok=True)
+    with duckdb.connect(str(store)) as con:
+        con.execute("set preserve_insertion_order = true")
+        con.execute("set variable jsonl = ?", [str(jsonl)])
+        con.execute(
+            """create table rows as
+               with parsed as (
+                   select json_extract_string(json, '$.":id"') as id,
+                          cast(json_extract_string(json, '$.":updated_at"') as timestamp) as updated_at,
+                          json::varchar as body
+                   from read_json_objects(getvariable('jsonl'), format = 'newline_delimited')
+               )
+               select row_number() over (order by updated_at, id) - 1 as n, updated_at, id, body
+               from parsed order by n"""
+        )
+        con.execute(
+            """create table fields as
+               select key, min(n) as first from (select n, unnest(json_keys(body::json)) as key from rows)
+               group by key order by first, key"""
+        )
+        return int(con.execute("select count(*) from rows").fetchone()[0])
+
+
+def _where_sql(where: str) -> tuple[str, list[Any]]:
+    """A ``$where`` over ``:updated_at`` / ``:id`` as SQL with bound values (the clauses the client sends)."""
+    sql: list[str] = []
+    values: list[Any] = []
+    pos, text = 0, where.strip()
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if not match or not match.group(1):
+            raise SoqlError(f"unsupported $where near {text[pos:pos + 40]!r}")
+        token, pos = match.group(1), match.end()
+        if token in ("(", ")") or token.upper() in ("AND", "OR"):
+            sql.append(token.upper())
+            continue
+        clause = _CLAUSE.match(token)
+        assert clause is not None
+        column, op, literal = clause.group(1).lower(), clause.group(2), clause.group(3).replace("''", "'")
+        if column == ":id":
+            sql.append(f"id {op} ?")
+            values.append(literal)
+        elif column == ":updated_at":
+            sql.append(f"updated_at {op} ?")
+            values.append(parse_stamp(literal).astimezone(timezone.utc).replace(tzinfo=None))
+        else:
+            raise SoqlError(f"the stored fake filters on :updated_at and :id only, not {column!r}")
+    return " ".join(sql), values
+
+
+class StoredSocrata(FakeSocrata):
+    """The fake endpoint over a row store (:func:`store_rows`) instead of a list in memory.
+
+    For benchmarks: a page is read from the DuckDB file and sent as stored, so serving 2M rows costs
+    this process one page at a time. It answers what the pipeline's load asks: ``count(*)`` and
+    keyset pages (``$select=:*, *``, ``$order=:updated_at, :id``) with ``$where`` on ``:updated_at``
+    and ``:id``. Scripted faults work as in :class:`FakeSocrata`; dataset mutations do not.
+    """
+
+    def __init__(self, store: str | Path, dataset: str = DATASET) -> None:
+        import duckdb
+
+        super().__init__([], dataset)
+        self._con = duckdb.connect(str(store), read_only=True)
+        self.fields = [k for (k,) in self._con.execute("select key from fields order by first, key").fetchall()]
+
+    def keyset_position(self, params: dict[str, str]) -> int | None:
+        return None
+
+    def respond(self, params: dict[str, str], request_number: int = 0, *, empty: bool = False) -> tuple[bytes, list[str]]:
+        unknown = [k for k in params if k.startswith("$") and k not in ("$select", "$where", "$order", "$limit", "$offset")]
+        if unknown:
+            raise SoqlError(f"unsupported parameter(s): {', '.join(unknown)}")
+        where = (params.get("$where") or "").strip()
+        select = (params.get("$select") or "").strip()
+        with self.lock:
+            con = self._con
+            if re.fullmatch(r"count\(\s*\*\s*\)", select, re.IGNORECASE):
+                sql, values = _where_sql(where) if where else ("true", [])
+                count = con.execute(f"select count(*) from rows where {sql}", values).fetchone()[0]
+                return render_rows([{"count": str(count)}]), ["count"]
+            if select.replace(" ", "") != ":*,*" or not re.fullmatch(r":updated_at\s*,\s*:id", params.get("$order", "")):
+                raise SoqlError("the stored fake serves $select=:*, * in $order=:updated_at, :id only")
+            start, base = 0, where
+            keyset = _KEYSET.match(where)
+            if keyset:  # rows after the cursor are those numbered from the count of rows up to it
+                base = keyset.group("base") or ""
+                cursor = parse_stamp(keyset.group("t").replace("''", "'")).astimezone(timezone.utc).replace(tzinfo=None)
+                start = con.execute("select count(*) from rows where updated_at < ? or (updated_at = ? and id <= ?)",
+                                    [cursor, cursor, keyset.group("id").replace("''", "'")]).fetchone()[0]
+            sql, values = _where_sql(base) if base else ("true", [])
+            limit, offset = int(params.get("$limit", "1000")), int(params.get("$offset", "0"))
+            numbers = con.execute(f"select n from rows where n >= ? and ({sql}) order by n limit ? offset ?",
+                                  [start, *values, limit, offset]).fetchall()
+            if not numbers or empty:
+                return b"[]\n", list(self.fields)
+            bodies = con.execute(f"select body from rows where n between ? and ? and ({sql}) order by n",
+                                 [numbers[0][0], numbers[-1][0], *values]).fetchall()
+        return ("[" + "\n,".join(b for (b,) in bodies) + "]\n").encode("utf-8"), list(self.fields)
+
+    def stop(self) -> None:
+        super().stop()
+        self._con.close()
 
 
 # --------------------------------------------------------------------------------------------
@@ -745,11 +867,37 @@ def _write_fixture_page(path: Path = FIXTURE_PAGE, rows: int = 20) -> None:
     path.write_bytes(render_rows(data))
 
 
-if __name__ == "__main__":
+def _serve_store(store: Path) -> None:
+    """Serve a row store on 127.0.0.1 until SIGTERM/SIGINT; the first stdout line is the URL."""
+    import signal
     import sys
 
-    if "--write-fixture" in sys.argv:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with StoredSocrata(store) as fake:
+        print(fake.url, flush=True)
+        try:
+            stop.wait()
+        except KeyboardInterrupt:
+            pass
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m tests.fake_socrata", description="The local fake SODA server.")
+    parser.add_argument("--write-fixture", action="store_true", help=f"regenerate {FIXTURE_PAGE.name}")
+    parser.add_argument("--store", nargs=2, type=Path, metavar=("ROWS.jsonl", "STORE.duckdb"),
+                        help="build a row store from API rows as JSON lines (bench/generate.py --format json --jsonl)")
+    parser.add_argument("--serve", type=Path, metavar="STORE.duckdb", help="serve a row store; prints the URL")
+    args = parser.parse_args()
+    if args.write_fixture:
         _write_fixture_page()
         print(f"wrote {FIXTURE_PAGE}")
+    elif args.store:
+        print(f"{store_rows(*args.store):,} rows stored in {args.store[1]}")
+    elif args.serve:
+        _serve_store(args.serve)
     else:
-        print(__doc__)
+        parser.print_help()

@@ -120,11 +120,18 @@ def small_settings(small_fake: FakeSocrata, tmp_path: Path) -> Settings:
 
 
 class CrashAfterExtract(SocrataSource):
-    """The API source, dying right after its raw pages are written (a crash between extract and load)."""
+    """The API source, dying right after its last page is read and written to raw (before the load)."""
 
     def extract(self, *args: Any, **kwargs: Any):  # noqa: ANN201
-        super().extract(*args, **kwargs)
-        raise RuntimeError("simulated crash after extract")
+        result = super().extract(*args, **kwargs)
+        finish = result.finish
+
+        def crash(con):  # noqa: ANN001, ANN202
+            finish(con)
+            raise RuntimeError("simulated crash after extract")
+
+        result.finish = crash
+        return result
 
 
 def load(settings: Settings, zip_assigner, sleeps, *, full: bool = False, crash_after_extract: bool = False,
@@ -480,6 +487,10 @@ def test_a_crash_between_extract_and_load_then_a_rerun_converges(small_settings,
 
     with pytest.raises(RuntimeError, match="simulated crash"):
         load(small_settings, zip_assigner, sleeps, crash_after_extract=True)
+    crashed = runs(small_settings)[-1]
+    assert crashed[1] == "failed"
+    lake = LocalLake(small_settings.lake_path)
+    assert [k for k in lake.list("raw/source=socrata") if k.endswith("manifest.json")][1:]  # the whole read reached raw
     assert watermark(small_settings) == mark
     assert new_id not in warehouse_fingerprints(small_settings)
 

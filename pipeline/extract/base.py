@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Callable, Protocol
+from typing import Callable, Iterator, Protocol
 
 import duckdb
+import pyarrow as pa
 
 from ..lake import Lake
 from ..schema import SOURCE_COLUMNS
@@ -16,20 +17,33 @@ class SchemaError(ValueError):
     """The source's columns do not match the canonical schema (a required field is missing)."""
 
 
+# The rows a source hands over: every canonical column as text, plus its lineage.
+LINEAGE_TEXT = ("row_id", "source_updated_at", "source_file")
+
+
 @dataclass
 class ExtractResult:
     """What a source hands to the load after writing its raw objects.
 
-    The source has created two DuckDB temp tables on the work connection:
-    ``src_rows`` (every canonical column as VARCHAR, plus ``row_id``, ``source_updated_at``,
-    ``raw_line``, ``source_file``) and ``src_rejects`` (``source_file``, ``raw_line``, ``reason``,
-    ``raw_text``) for records the reader itself could not split into fields.
+    Rows come in canonical names, every column as VARCHAR, plus ``row_id``, ``source_updated_at``,
+    ``raw_line`` and ``source_file``, in one of two shapes the transform streams exactly once:
 
-    A file source makes ``src_rows`` a lazy view instead (the transform streams it once) and gives
-    ``finish``: called after that scan, it creates ``src_rejects`` and returns how many lines the
-    reader rejected. Its ``raw_records`` is None until the transform has counted the rows, and
-    ``file_records`` holds each file's records counted from its bytes, independently of the reader
-    (pipeline/extract/csv_records.py), for the load to check the reader against.
+    * a file source creates ``src_rows`` on the work connection, a lazy view over its files;
+    * an API source gives ``batches``: one Arrow table per page (:func:`src_schema`), produced
+      while the transform consumes them, each page's raw object written before it is yielded.
+      Nothing the size of the batch is held: each page is typed into landing files as it arrives.
+
+    ``finish(con)`` is called after that one scan. It creates ``src_rejects`` (``source_file``,
+    ``raw_line``, ``reason``, ``raw_text``: records the reader itself could not split into fields)
+    and returns how many there were. An API source may also create ``src_superseded``
+    (``source_file``, ``raw_line``): records a later copy of the same row replaces, which the
+    transform removes from what it landed. ``finish`` also completes what only the whole read
+    knows (``raw_records``, ``watermark``, ``pages``, ``notes``); ``raw_records`` None means the
+    transform's count is the source's.
+
+    A file source's ``file_records`` holds each file's records counted from its bytes,
+    independently of the reader (pipeline/extract/csv_records.py), for the load to check the reader
+    against.
     """
 
     raw_keys: list[str]
@@ -40,24 +54,25 @@ class ExtractResult:
     notes: list[str] = field(default_factory=list)
     finish: Callable[[duckdb.DuckDBPyConnection], int] | None = None
     file_records: dict[str, int] = field(default_factory=dict)  # file name -> records (file sources only)
+    batches: Iterator[pa.Table] | None = None
 
 
 class Source(Protocol):
     name: str
 
     def extract(self, con: duckdb.DuckDBPyConnection, lake: Lake, load_id: str, load_date: date) -> ExtractResult:
-        """Write raw objects to the lake, then create ``src_rows`` and ``src_rejects`` on ``con``."""
+        """Write raw objects to the lake (first), and give the rows as :class:`ExtractResult` says."""
         ...
 
 
-def create_src_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Empty ``src_rows`` / ``src_rejects`` with the shape :class:`ExtractResult` documents."""
-    canon = [c for c, _ in SOURCE_COLUMNS]
-    con.execute(
-        "create or replace temp table src_rows as select "
-        + ", ".join(f"cast(null as varchar) as {c}" for c in canon + ["row_id", "source_updated_at", "source_file"])
-        + ", cast(null as bigint) as raw_line limit 0"
-    )
+def src_schema() -> pa.Schema:
+    """The Arrow shape of source rows: canonical columns and lineage as text, ``raw_line`` int64."""
+    names = [c for c, _ in SOURCE_COLUMNS] + list(LINEAGE_TEXT)
+    return pa.schema([pa.field(n, pa.string()) for n in names] + [pa.field("raw_line", pa.int64())])
+
+
+def create_src_rejects(con: duckdb.DuckDBPyConnection) -> None:
+    """An empty ``src_rejects`` with the shape :class:`ExtractResult` documents."""
     con.execute(
         "create or replace temp table src_rejects (source_file varchar, raw_line bigint, reason varchar, raw_text varchar)"
     )

@@ -16,7 +16,7 @@ import duckdb
 from ..config import SAMPLE_DIR
 from ..lake import Lake
 from ..schema import SOURCE_COLUMNS, map_headers
-from .base import ExtractResult, SchemaError
+from .base import ExtractResult, SchemaError, create_src_rejects
 from .csv_records import count_records, split_records
 
 log = logging.getLogger(__name__)
@@ -110,9 +110,7 @@ def read_csv_files(
     con.execute("create or replace temp view src_rows as " + " union all by name ".join(selects))
 
     def finish(con: duckdb.DuckDBPyConnection) -> int:
-        con.execute(
-            "create or replace temp table src_rejects (source_file varchar, raw_line bigint, reason varchar, raw_text varchar)"
-        )
+        create_src_rejects(con)
         records = 0
         for index, path in enumerate(paths):
             exists = con.execute(

@@ -359,13 +359,15 @@ class SocrataExtractor:
             if clauses:
                 params["$where"] = " AND ".join(clauses)
             raw, rows, url, fields = self._fetch(params, offset=total)
+            received = len(rows)
             if rows:
                 number += 1
-                log.info("Socrata page %s: %s rows (%s so far)", number, len(rows), f"{total + len(rows):,}")
+                log.info("Socrata page %s: %s rows (%s so far)", number, received, f"{total + received:,}")
                 yield Page(number=number, offset=total, raw=raw, rows=rows, url=url, fields=fields)
-                total += len(rows)
+                total += received
                 after = _row_key(rows[-1], self.dataset)
-            if len(rows) < limit:
+            del raw, rows  # the consumer has the page: don't hold a second one through the next request
+            if received < limit:
                 break
         log.info("Socrata extract done: %s rows in %s page(s)", f"{total:,}", number)
 

@@ -1,4 +1,4 @@
-"""The Socrata source for the load: incremental on ``:updated_at``, raw pages first, then ``src_rows``.
+"""The Socrata source for the load: incremental on ``:updated_at``; each page to the raw zone, then to the transform.
 
 How a run avoids missing or duplicating a row:
 
@@ -15,7 +15,9 @@ How a run avoids missing or duplicating a row:
   :meth:`SocrataExtractor.pages`), so no row is skipped by a set that changes during the run, and
   the newest ``:updated_at`` received is a safe watermark even when the read ends early (an empty
   page from a flaky portal): every unread row sorts after it. A row re-stamped during the read can
-  arrive twice; duplicates are dropped here, keeping the newest ``:updated_at``.
+  arrive twice; the earlier copy is dropped (:func:`_superseded`), keeping the newest ``:updated_at``.
+* **Bounded memory.** Pages are typed into landing files as they arrive (``ExtractResult.batches``):
+  a 2M-row backfill holds one page, not the read (BENCHMARKS.md, "API backfill").
 * **Partial runs never advance the watermark.** A run filtered by ``--since/--until`` (stop
   dates) keeps the old watermark. So does a run that got no rows.
 * **Deletes.** SODA has no tombstones. :func:`pipeline.reconcile.reconcile` compares every ``:id`` at the portal with
@@ -33,7 +35,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterator
 
 import duckdb
 import pyarrow as pa
@@ -41,7 +43,7 @@ import pyarrow as pa
 from ..config import Settings
 from ..lake import Lake, open_lake
 from ..schema import SOURCE_COLUMNS
-from .base import ExtractResult, SchemaError, create_src_tables
+from .base import ExtractResult, SchemaError, create_src_rejects
 from .socrata import SocrataError, SocrataExtractor, parse_socrata_timestamp, rows_to_table, soql_timestamp
 
 log = logging.getLogger(__name__)
@@ -71,27 +73,49 @@ def stop_date_where(since: date | None, until: date | None) -> str | None:
     return " AND ".join(clauses) or None
 
 
-def _drop_duplicate_ids(con: duckdb.DuckDBPyConnection) -> int:
-    """Keep one row per ``row_id`` (the newest ``:updated_at``, then the later page); return rows dropped.
+def _track_ids(con: duckdb.DuckDBPyConnection, page: pa.Table, number: int) -> None:
+    """Note each row's ``:id``, ``:updated_at`` and place (page, line) in ``src_ids``, for :func:`_superseded`."""
+    con.register("_socrata_ids", page.select(["row_id", "source_updated_at", "raw_line"]))
+    try:
+        con.execute(
+            "insert into src_ids select row_id, try_cast(source_updated_at as timestamp), ?, raw_line "
+            "from _socrata_ids where row_id is not null", [number])
+    finally:
+        con.unregister("_socrata_ids")
 
-    A row seen twice means the result set shifted under offset paging during the run.
+
+def _superseded(con: duckdb.DuckDBPyConnection, page_key: Callable[[int], str]) -> int:
+    """Create ``src_superseded``: every copy of a row but the one kept; return how many.
+
+    A row seen twice means the result set shifted during the read (re-stamped while paging). The
+    copy kept has the newest ``:updated_at``, then the later page, then the later line. Only ids
+    seen more than once are ranked, so this stays small whatever the read's size.
     """
-    dupes = con.execute(
-        "select count(row_id) - count(distinct row_id) from src_rows"
-    ).fetchall()[0][0]
-    if not dupes:
-        return 0
     con.execute(
-        """create or replace temp table src_rows_dedup as
-           select * from src_rows
-           qualify row_id is null or row_number() over (
-               partition by row_id
-               order by try_cast(source_updated_at as timestamp) desc nulls last, source_file desc, raw_line desc
-           ) = 1"""
+        """create or replace temp table src_superseded_pages as
+           with repeated as (
+               select row_id from src_ids group by row_id having count(*) > 1
+           ),
+           ranked as (
+               select page, raw_line, row_number() over (
+                   partition by row_id order by updated_at desc nulls last, page desc, raw_line desc) as copy
+               from src_ids
+               where row_id in (select row_id from repeated)
+           )
+           select page, raw_line from ranked where copy > 1"""
     )
-    con.execute("drop table src_rows")
-    con.execute("alter table src_rows_dedup rename to src_rows")
-    return int(dupes)
+    pages = [p for (p,) in con.execute("select distinct page from src_superseded_pages").fetchall()]
+    con.register("_superseded_keys", pa.table({"page": pa.array(pages, pa.int64()),
+                                               "source_file": pa.array([page_key(p) for p in pages], pa.string())}))
+    try:
+        con.execute(
+            "create or replace temp table src_superseded as select k.source_file, s.raw_line "
+            "from src_superseded_pages as s join _superseded_keys as k using (page)")
+    finally:
+        con.unregister("_superseded_keys")
+    con.execute("drop table src_superseded_pages")
+    con.execute("drop table src_ids")
+    return int(con.execute("select count(*) from src_superseded").fetchall()[0][0])
 
 
 class _Progress:
@@ -141,8 +165,9 @@ class ExtractStats:
 
     http_seconds: float = 0.0  # waiting for the next page: request, retries, body, JSON parse
     raw_seconds: float = 0.0  # gzip + write to the raw zone
-    table_seconds: float = 0.0  # rows -> Arrow -> src_rows
-    total_seconds: float = 0.0
+    table_seconds: float = 0.0  # rows -> Arrow, ids noted for duplicates
+    total_seconds: float = 0.0  # the read from start to finish, typing into landing files included
+    t0: float = 0.0
     pages: int = 0
     rows_received: int = 0
     duplicates_dropped: int = 0
@@ -207,8 +232,15 @@ class SocrataSource:
     # -- the Source protocol -----------------------------------------------------------------
 
     def extract(self, con: duckdb.DuckDBPyConnection, lake: Lake, load_id: str, load_date: date) -> ExtractResult:
+        """Count the window, then hand the transform the pages as they arrive (raw zone first, each).
+
+        Nothing is read here but the watermark and ``count(*)``: the transform pulls
+        ``result.batches`` and types each page into landing files before the next is asked for,
+        so memory holds one page, whatever the read's size. ``result.finish`` then settles what
+        only the whole read knows: duplicates, the watermark, the manifest, the notes.
+        """
         stats = self.stats = ExtractStats()
-        t0 = time.perf_counter()
+        stats.t0 = time.perf_counter()
         stored = self._read_watermark()
         stats.watermark_before = stored
         since_ts = None if self.full else stored
@@ -217,61 +249,72 @@ class SocrataSource:
         mode = "full" if since_ts is None else f"incremental from {soql_timestamp(since_ts)}Z minus {self.settings.socrata_lookback_hours:g} h lookback"
         log.info("socrata: %s read%s (committed watermark: %s)", mode,
                  f", stop dates {date_where}" if date_where else "", stored.isoformat() if stored else "none")
-        create_src_tables(con)
-        keys: list[str] = []
-        unknown: list[str] = []
-        manifest_pages: list[dict[str, Any]] = []
-        seen: datetime | None = None
         try:
             stats.expected_rows = extractor.count(since_ts, where=date_where)
-            progress = _Progress(stats.expected_rows, self._progress_bar)
-            try:
-                pages = extractor.pages(since_ts, where=date_where)
-                while True:
-                    t_http = time.perf_counter()
-                    page = next(pages, None)
-                    stats.http_seconds += time.perf_counter() - t_http
-                    if page is None:
-                        break
-                    # 1. Raw zone first, exactly as received (gzipped), before anything parses it further.
-                    t_raw = time.perf_counter()
-                    key = raw_page_key(load_date, load_id, page.number)
-                    lake.put_bytes(key, gzip.compress(page.raw, compresslevel=6, mtime=0))
-                    keys.append(key)
-                    stats.raw_seconds += time.perf_counter() - t_raw
-                    manifest_pages.append({
-                        "key": key, "number": page.number, "offset": page.offset, "rows": len(page.rows),
-                        "bytes": len(page.raw), "sha256": hashlib.sha256(page.raw).hexdigest(), "url": page.url,
-                        "max_updated_at": page.max_updated_at,
-                    })
-                    # 2. Canonical string columns, appended to src_rows page by page (bounded memory).
-                    t_table = time.perf_counter()
-                    table, page_unknown = rows_to_table(page.rows, page.fields)
-                    unknown.extend(u for u in page_unknown if u not in unknown)
-                    table = table.append_column("source_file", pa.array([key] * table.num_rows, pa.string()))
-                    con.register("_socrata_page", table)
-                    try:
-                        con.execute("insert into src_rows by name select * from _socrata_page")
-                    finally:
-                        con.unregister("_socrata_page")
-                    stats.table_seconds += time.perf_counter() - t_table
-                    if page.max_updated_at:
-                        stamp = parse_socrata_timestamp(page.max_updated_at)
-                        seen = stamp if seen is None or stamp > seen else seen
-                    stats.pages += 1
-                    stats.rows_received += len(page.rows)
-                    progress.page(page.number, len(page.rows))
-                    del page, table
-            finally:
-                progress.close()
-        finally:
+        except BaseException:
             if owned:
                 extractor.close()
+            raise
+        result = ExtractResult(raw_keys=[], raw_records=None)
+        read = _Read(extractor, owned, since_ts, date_where, load_id, load_date)
+        result.batches = self._batches(con, lake, read, result)
+        result.finish = lambda con: self._finish(con, lake, read, result)
+        return result
 
-        stats.duplicates_dropped = _drop_duplicate_ids(con)
+    def _batches(self, con: duckdb.DuckDBPyConnection, lake: Lake, read: "_Read", result: ExtractResult) -> Iterator[pa.Table]:
+        """Each page: raw zone (exactly as received, gzipped), then its canonical text columns."""
+        stats = self.stats
+        con.execute("create or replace temp table src_ids (row_id varchar, updated_at timestamp, page bigint, raw_line bigint)")
+        progress = _Progress(stats.expected_rows, self._progress_bar)
+        try:
+            pages = read.extractor.pages(read.since_ts, where=read.date_where)
+            while True:
+                t_http = time.perf_counter()
+                page = next(pages, None)
+                stats.http_seconds += time.perf_counter() - t_http
+                if page is None:
+                    break
+                # 1. Raw zone first, exactly as received (gzipped), before anything parses it further.
+                t_raw = time.perf_counter()
+                key = raw_page_key(read.load_date, read.load_id, page.number)
+                lake.put_bytes(key, gzip.compress(page.raw, compresslevel=6, mtime=0))
+                result.raw_keys.append(key)
+                stats.raw_seconds += time.perf_counter() - t_raw
+                read.manifest_pages.append({
+                    "key": key, "number": page.number, "offset": page.offset, "rows": len(page.rows),
+                    "bytes": len(page.raw), "sha256": hashlib.sha256(page.raw).hexdigest(), "url": page.url,
+                    "max_updated_at": page.max_updated_at,
+                })
+                # 2. Canonical text columns for the transform, which types this page before asking for the next.
+                t_table = time.perf_counter()
+                table, page_unknown = rows_to_table(page.rows, page.fields)
+                result.unknown_columns.extend(u for u in page_unknown if u not in result.unknown_columns)
+                table = table.append_column("source_file", pa.array([key] * table.num_rows, pa.string()))
+                _track_ids(con, table, page.number)
+                stats.table_seconds += time.perf_counter() - t_table
+                if page.max_updated_at:
+                    stamp = parse_socrata_timestamp(page.max_updated_at)
+                    read.seen = stamp if read.seen is None or stamp > read.seen else read.seen
+                stats.pages += 1
+                stats.rows_received += len(page.rows)
+                progress.page(page.number, len(page.rows))
+                del page
+                yield table
+                del table
+        finally:
+            progress.close()
+            if read.owned:
+                read.extractor.close()
+
+    def _finish(self, con: duckdb.DuckDBPyConnection, lake: Lake, read: "_Read", result: ExtractResult) -> int:
+        """After the last page: duplicates, the watermark this run may commit, the manifest, the notes."""
+        stats = self.stats
+        create_src_rejects(con)  # the API has no reader rejects: a page is JSON or it is retried
+        stats.duplicates_dropped = _superseded(con, lambda n: raw_page_key(read.load_date, read.load_id, n))
         distinct = stats.rows_received - stats.duplicates_dropped
+        stored, seen = stats.watermark_before, read.seen
         stats.watermark_seen = seen
-        notes: list[str] = []
+        notes = result.notes
         if stats.duplicates_dropped:
             notes.append(f"{stats.duplicates_dropped} row(s) seen twice across pages (the result set shifted); newest kept")
             log.warning("socrata: %s", notes[-1])
@@ -282,7 +325,7 @@ class SocrataSource:
         keep_reason = ""
         if distinct == 0:
             keep_reason = "no changes: the source returned no rows"
-        elif date_where:
+        elif read.date_where:
             keep_reason = "stop-date filter (--since/--until): a partial read"
         if keep_reason or seen is None:
             stats.watermark_after = stored
@@ -303,35 +346,48 @@ class SocrataSource:
             notes.append(f"watermark kept at {stored.isoformat() if stored else 'none'} ({keep_reason})")
         elif stats.watermark_after is not None:
             notes.append(f"watermark {stored.isoformat() if stored else 'none'} -> {stats.watermark_after.isoformat()} (after commit)")
-        if unknown:
-            notes.append(f"new source field(s) kept in raw only: {', '.join(unknown)}")
+        if result.unknown_columns:
+            notes.append(f"new source field(s) kept in raw only: {', '.join(result.unknown_columns)}")
 
-        stats.total_seconds = time.perf_counter() - t0
+        stats.total_seconds = time.perf_counter() - stats.t0
         manifest = {
-            "source": "socrata", "dataset": self.settings.socrata_dataset, "load_id": load_id,
-            "mode": "full" if since_ts is None else "incremental",
+            "source": "socrata", "dataset": self.settings.socrata_dataset, "load_id": read.load_id,
+            "mode": "full" if read.since_ts is None else "incremental",
             "watermark_before": stored.isoformat() if stored else None,
-            "where": extractor.window_where(since_ts, None, date_where),
+            "where": read.extractor.window_where(read.since_ts, None, read.date_where),
             "lookback_hours": self.settings.socrata_lookback_hours,
             "expected_rows": stats.expected_rows, "rows_received": stats.rows_received,
             "duplicates_dropped": stats.duplicates_dropped, "max_updated_at": seen.isoformat() if seen else None,
-            "pages": manifest_pages, "unknown_fields": unknown,
+            "pages": read.manifest_pages, "unknown_fields": result.unknown_columns,
         }
-        lake.put_bytes(f"{raw_prefix(load_date, load_id)}/manifest.json", json.dumps(manifest, indent=1).encode())
+        lake.put_bytes(f"{raw_prefix(read.load_date, read.load_id)}/manifest.json", json.dumps(manifest, indent=1).encode())
         rate = stats.rows_received / max(stats.total_seconds, 1e-9)
         log.info(
             "socrata: %s rows in %d page(s) (%s expected, %d duplicate(s) dropped) in %.1f s (%s rows/s; "
-            "HTTP %.1f s, raw zone %.1f s, tables %.1f s); max :updated_at %s; watermark %s",
+            "HTTP %.1f s, raw zone %.1f s, tables %.1f s, the rest typing into landing files); max :updated_at %s; "
+            "watermark %s",
             f"{stats.rows_received:,}", stats.pages,
             f"{stats.expected_rows:,}" if stats.expected_rows is not None else "?", stats.duplicates_dropped,
             stats.total_seconds, f"{rate:,.0f}", stats.http_seconds, stats.raw_seconds, stats.table_seconds,
             seen.isoformat() if seen else "-",
             "kept" if not stats.advanced else f"-> {stats.watermark_after.isoformat()} once committed",
         )
-        return ExtractResult(
-            raw_keys=keys, raw_records=distinct, unknown_columns=unknown,
-            watermark=stats.watermark_after, pages=stats.pages, notes=notes,
-        )
+        result.raw_records, result.watermark, result.pages = distinct, stats.watermark_after, stats.pages
+        return 0
+
+
+@dataclass
+class _Read:
+    """One read's parameters and what it has seen so far (shared by the page stream and ``finish``)."""
+
+    extractor: SocrataExtractor
+    owned: bool
+    since_ts: datetime | None
+    date_where: str | None
+    load_id: str
+    load_date: date
+    seen: datetime | None = None  # the newest :updated_at received
+    manifest_pages: list[dict[str, Any]] = field(default_factory=list)
 
 
 __all__ += ["ExtractStats", "SchemaError", "SocrataError"]
