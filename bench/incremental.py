@@ -25,7 +25,7 @@ from .common import OUT, ensure_synthetic, run_pipeline, write_section
 
 
 def daily_file(src: Path, last_day: date = date(2025, 11, 1), seed: int = 7) -> Path:
-    """Re-date a SYNTHETIC file like a real daily pull: 95% of stops in the last 7 days, 5% late (<= 60 days).
+    """Re-date a SYNTHETIC (or REPLICATED REAL) file like a real daily pull: 95% of stops in the last 7 days, 5% late (<= 60 days).
 
     Without this the generator spreads 2,000 rows over 14 years and every month partition is
     rewritten, which is not what a morning run sees.
@@ -42,7 +42,9 @@ def daily_file(src: Path, last_day: date = date(2025, 11, 1), seed: int = 7) -> 
                 back = rng.randint(0, 6) if rng.random() < 0.95 else rng.randint(7, 60)
                 row[col] = (last_day - timedelta(days=back)).strftime("%m/%d/%Y")
             writer.writerow(row)
-    shutil.copyfile(str(src) + ".SYNTHETIC.txt", str(out) + ".SYNTHETIC.txt")
+    for marker in (".SYNTHETIC.txt", ".REPLICATED-REAL.txt"):  # what the rows are travels with them
+        if Path(str(src) + marker).exists():
+            shutil.copyfile(str(src) + marker, str(out) + marker)
     return out
 
 

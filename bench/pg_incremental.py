@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 
 from .common import OUT, PYTHON, ensure_replicated_real, measure, write_section
+from .incremental import daily_file
 
 PG = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -31,11 +32,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--base-rows", type=int, default=1_000_000)
     parser.add_argument("--rows", type=int, default=300_000)
-    parser.add_argument("--daily-rows", type=int, default=2_000, help="then a daily-sized incremental")
+    parser.add_argument("--daily-rows", type=int, default=2_000,
+                        help="then a daily-sized incremental, dated like a morning pull (bench.incremental.daily_file)")
     args = parser.parse_args()
     base = ensure_replicated_real(args.base_rows)
     incr = ensure_replicated_real(args.rows, salt=41)
-    daily = ensure_replicated_real(args.daily_rows, salt=43)
+    daily = daily_file(ensure_replicated_real(args.daily_rows, salt=43))  # dated like a morning pull
     results = {}
     schema = f"bench_{uuid.uuid4().hex[:8]}"
     for kind in ("duckdb", "postgresql"):

@@ -232,7 +232,7 @@ def month_aligned(date_from: date | None, date_to: date | None) -> bool:
 
 
 def facts(f: FilterState, ignore: Sequence[str] = (), columns: Sequence[str] = (), day: bool = False,
-          fallback: str = "dashboard/stop_facts") -> str:
+          fallback: str = "marts/stop_facts") -> str:
     """The ``{{ facts }}`` a query over ``f`` reads: the smallest stop cube keeping every filtered and
     grouped column (``columns``; a date filter adds ``date_of_stop``), at day grain when ``day`` or
     when the dates are not whole months; else the stops themselves (``fallback``: the same columns,
@@ -247,7 +247,7 @@ def facts(f: FilterState, ignore: Sequence[str] = (), columns: Sequence[str] = (
 
 
 def _facts_allowed(value: str) -> bool:
-    return value in marts.CUBE_NAMES or value in (load_sql("dashboard/stop_facts"), load_sql("dashboard/stop_cells"))
+    return value in marts.CUBE_NAMES or value in (load_sql("marts/stop_facts"), load_sql("dashboard/stop_cells"))
 
 
 def clear_cache() -> None:

@@ -56,6 +56,15 @@ GRID_CELLS = (0.01, 0.005)
 GRID_JOIN = ("inner join (select cast(0.01 as double precision) as cell_size\n"
              "        union all select cast(0.005 as double precision)) as g\n"
              "        on d.zip_status in ('matched', 'nearest') and d.latitude is not null and d.longitude is not null")
+# Redshift's physical design, filled into the schema templates' table_options slot:
+# * diststyle even: a dashboard query aggregates one cube and joins nothing large, so every slice
+#   scans its share (a distribution key would only skew the scan);
+# * day and month cubes sorted by month then day: date filters and the month-by-month refresh read
+#   only those months' blocks by zone maps. All-time cubes have no date to sort by.
+REDSHIFT_OPTIONS = {
+    "cube": "diststyle even compound sortkey (stop_year, stop_month, date_of_stop)",
+    "span": "diststyle even",
+}
 DAY = "s.date_of_stop"
 MONTH = "cast(date_trunc('month', cast(s.date_of_stop as timestamp)) as date)"
 TIME = frozenset({"date_of_stop", "stop_year", "stop_month"})
@@ -133,7 +142,9 @@ def covering(columns: Iterable[str], day: bool) -> Cube | None:
 
 
 def allow_list() -> dict[str, Any]:
-    allowed: dict[str, Any] = {"cube": CUBE_NAMES, "day": (DAY, MONTH), "grid": (GRID_JOIN, "")}
+    allowed: dict[str, Any] = {"cube": CUBE_NAMES, "day": (DAY, MONTH), "grid": (GRID_JOIN, ""),
+                               "table_options": ("", *REDSHIFT_OPTIONS.values()),
+                               "facts": (load_sql("marts/stop_facts"),)}
     for dim, null in DIMENSIONS.items():
         allowed[dim] = (f"s.{dim}", f"d.{dim}", null)
     for col, values in SPAN_COLUMNS.items():
@@ -141,16 +152,23 @@ def allow_list() -> dict[str, Any]:
     return allowed
 
 
+def cube_sql(name: str, kind: str, cube: Cube) -> str:
+    """``sql/<name>.sql`` for ``cube`` on a ``kind`` warehouse, its slots filled from the allow-list."""
+    slots = {**cube.slots(), "facts": load_sql("marts/stop_facts"),
+             "table_options": REDSHIFT_OPTIONS[cube.template] if kind == "redshift" else ""}
+    return render(load_sql(name, kind), slots, allow_list())
+
+
 def _run(session: Any, name: str, cube: Cube) -> None:
-    text = render(load_sql(name, session.kind), cube.slots(), allow_list())
-    for statement in split_statements(text):
+    for statement in split_statements(cube_sql(name, session.kind, cube)):
         session.execute(statement)
 
 
 def create(session: Any) -> None:
-    """Create every cube table that does not exist yet (idempotent)."""
+    """Create every cube table and index that does not exist yet (idempotent)."""
     for cube in CUBES:
         _run(session, f"marts/{cube.template}_schema", cube)
+        _run(session, f"marts/{cube.template}_indexes", cube)
     session.script("marts/stop_indexes")
 
 

@@ -159,7 +159,7 @@ def test_the_stops_rebuild_joins_the_affected_stops_instead_of_a_subplan_per_row
                       "values (1, 2016, 3, 1), (-1, 2016, 3, 1), (1, 2017, 1, 2)")
             s.script("marts/changed_months")
             cube = marts.CUBES[-1]
-            refresh = render(load_sql("marts/cube_refresh", "postgresql"), cube.slots(), marts.allow_list())
+            refresh = marts.cube_sql("marts/cube_refresh", "postgresql", cube)
             for statement in split_statements(refresh):
                 plan = "\n".join(s.query("explain " + statement).iloc[:, 0])
                 assert "SubPlan" not in plan and ("Join" in plan or "Nested Loop" in plan), plan
@@ -167,7 +167,7 @@ def test_the_stops_rebuild_joins_the_affected_stops_instead_of_a_subplan_per_row
                 assert "Seq Scan on stops" not in plan and f"Seq Scan on {cube.name}" not in plan, plan
             # The all-time cubes merge their change on hashable keys: a hash join, never a nested loop.
             span = next(c for c in marts.CUBES if c.grain == "all")
-            statements = split_statements(render(load_sql("marts/span_refresh", "postgresql"), span.slots(), marts.allow_list()))
+            statements = split_statements(marts.cube_sql("marts/span_refresh", "postgresql", span))
             s.execute(statements[0])  # span_delta
             for statement in statements[1:3]:  # span_next, the delete
                 sql = statement.replace("create temp table span_next as", "")

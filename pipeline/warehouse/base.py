@@ -28,6 +28,7 @@ def rebuild_stops(session: "LoadSession", year: int | None = None) -> None:
     scope = AFFECTED_SCOPE if year is None else ""
     text = render(load_sql("marts/stops", session.kind), {"scope": scope}, {"scope": (AFFECTED_SCOPE, "")})
     params = {"year_from": 0, "year_to": 9999} if year is None else {"year_from": year, "year_to": year}
+    session.script("marts/stop_changes")  # where stops.sql notes what it changed, for the cubes
     run_script(session.execute, text, params, "marts/stops")
 
 

@@ -1,5 +1,6 @@
 -- Refresh one stop cube ({{ cube }}) for the months named in stop_changes: delete those months, then
--- aggregate them again from stops. Run in the load's transaction, after the stops rebuild, so the
+-- aggregate them again from the stops (the facts slot: stop_facts.sql, one stop per row, the same
+-- rules the dashboard reads stops by when no cube fits). Run in the load's transaction, after the stops rebuild, so the
 -- cubes always equal an aggregate of the stops being served. A full build lists every month.
 -- Grain: one row per (time grain x kept dimensions) with at least one stop; columns the cube does
 -- not keep are filled with null by the slots (pipeline/marts.py), never by data.
@@ -21,14 +22,14 @@ with scoped as (
         {{ zip5 }} as zip5,
         {{ outcome }} as outcome,
         {{ district }} as district,
-        s.n_charges,
-        case when s.zip5 is null then 1 else 0 end as without_zip,
+        s.stops,
+        s.charges,
+        s.stops_without_zip,
         s.search_recorded,
-        -- The same denominators as outcomes_by_race.sql: search facts count only where recorded.
-        case when s.search_recorded = 1 then s.searched else 0 end as searched,
-        case when s.search_recorded = 1 then s.arrested else 0 end as arrested,
-        case when s.search_recorded = 1 and s.searched = 1 then s.contraband_found else 0 end as contraband_found
-    from stops as s
+        s.searched,
+        s.arrested,
+        s.contraband_found
+    from {{ facts }} as s
     inner join changed_months as m
         on m.stop_year = s.stop_year and m.stop_month = s.stop_month
 ),
@@ -37,9 +38,9 @@ final as (
     select
         date_of_stop, stop_year, stop_month, stop_weekday, stop_hour,
         race, gender, zip5, outcome, district,
-        cast(count(*) as bigint) as stops,
-        cast(sum(n_charges) as bigint) as charges,
-        cast(sum(without_zip) as bigint) as stops_without_zip,
+        cast(sum(stops) as bigint) as stops,
+        cast(sum(charges) as bigint) as charges,
+        cast(sum(stops_without_zip) as bigint) as stops_without_zip,
         cast(sum(search_recorded) as bigint) as search_recorded,
         cast(sum(searched) as bigint) as searched,
         cast(sum(arrested) as bigint) as arrested,

@@ -4,6 +4,7 @@
 -- the cube does not keep is null in every row; the dashboard only reads a cube that keeps every
 -- column its filters and groups use (dashboard/queries.py facts()).
 -- date_of_stop: the day (day cubes) or the month's first day (month cubes).
+-- table_options: Redshift's physical design (pipeline/marts.py REDSHIFT_OPTIONS), empty elsewhere.
 create table if not exists {{ cube }} (
     date_of_stop date not null,
     stop_year integer not null,
@@ -22,4 +23,5 @@ create table if not exists {{ cube }} (
     searched bigint not null,
     arrested bigint not null,
     contraband_found bigint not null
-);
+)
+{{ table_options }};

@@ -4,6 +4,7 @@
 -- Grain: one row per (kept columns) with at least one stop; columns the cube does not keep are null.
 -- cell_size, cell_y, cell_x: the map grid (floor(latitude / cell_size), floor(longitude / cell_size))
 -- for the two cell sizes the dashboard draws, located stops only.
+-- table_options: Redshift's physical design (pipeline/marts.py REDSHIFT_OPTIONS), empty elsewhere.
 create table if not exists {{ cube }} (
     cell_size double precision,
     cell_y integer,
@@ -18,4 +19,5 @@ create table if not exists {{ cube }} (
     district varchar(128),
     stops bigint not null,
     charges bigint not null
-);
+)
+{{ table_options }};

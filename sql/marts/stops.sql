@@ -9,25 +9,8 @@
 -- stop's row carries them, so rates use stops with search_recorded = 1 as the denominator.
 -- Every stop this rebuild deletes (sign -1) and inserts (sign +1) is noted in stop_changes: the stop
 -- cubes (pipeline/marts.py) are refreshed from it in the same transaction, month cubes for the
--- months it names, all-time cubes by adding its signed counts.
-create temp table if not exists stop_changes (
-    sign integer,
-    stop_year integer,
-    stop_month integer,
-    stop_weekday integer,
-    stop_hour integer,
-    top_description varchar(1024),
-    latitude double precision,
-    longitude double precision,
-    zip_status varchar(16),
-    race varchar(32),
-    gender varchar(4),
-    zip5 varchar(5),
-    outcome varchar(16),
-    district varchar(128),
-    n_charges integer
-);
-
+-- months it names, all-time cubes by adding its signed counts. The caller creates stop_changes
+-- (marts/stop_changes.sql).
 insert into stop_changes
 select
     -1, c.stop_year, c.stop_month, c.stop_weekday, c.stop_hour, c.top_description, c.latitude, c.longitude,

@@ -1,0 +1,2 @@
+-- Indexes on an all-time stop cube: none on DuckDB and Redshift (columnar: zone maps and sort keys do this);
+-- see the PostgreSQL override.
