@@ -169,7 +169,7 @@ def create(session: Any) -> None:
     for cube in CUBES:
         _run(session, f"marts/{cube.template}_schema", cube)
         _run(session, f"marts/{cube.template}_indexes", cube)
-    session.script("marts/stop_indexes")
+    session.script("marts/indexes")
 
 
 def _built_version(session: Any) -> str | None:

@@ -1,0 +1,2 @@
+-- Indexes on the charges and stops: none on DuckDB and Redshift (columnar: zone maps and sort keys do
+-- this); see the PostgreSQL override.

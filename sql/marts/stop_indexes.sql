@@ -1,3 +1,0 @@
--- Indexes on stops for the dashboard questions no cube answers (stop locations, the most serious
--- charge). None on DuckDB and Redshift (columnar: zone maps / sort keys do this); see the PostgreSQL
--- override.
