@@ -112,9 +112,9 @@ DEFAULT_MALFORMED_RATE = 1 / 20_000
 JSON_CHECKBOX_AS_STRING = False
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_SAMPLES = Path("/work/shared/data/traffic_violations")
+SHARED_SAMPLES = REPO_ROOT.parent / "shared" / "data" / "traffic_violations"  # beside the repository
 FALLBACK_SAMPLES = REPO_ROOT / "data" / "sample"
-PUBLISHED_FIGURES = "/work/shared/data/reference_figures/mcpd_published_counts.md"
+PUBLISHED_FIGURES = "../shared/data/reference_figures/mcpd_published_counts.md"  # cited, from the repository root
 
 # The portal CSV export's current layout (43 columns, this order) and the SODA API field names.
 CSV_COLUMNS = [

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .config import REFERENCE_DIR
+from .config import PROJECT_ROOT, REFERENCE_DIR
 from .demographics import (
     IMPUTED_RACE_SOURCE,
     MONTGOMERY_FIPS,
@@ -35,7 +35,7 @@ from .geo import BUNDLE_FILES, WGS84, compute_zip_tract_weights
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SHARED_DIR: Final = Path("/work/shared/data")
+DEFAULT_SHARED_DIR: Final = PROJECT_ROOT.parent / "shared" / "data"  # beside the repository
 NCR_COUNTIES: Final = ("24031", "24033", "24021", "24017")  # Montgomery, Prince George's, Frederick, Charles
 ACS_YEAR: Final = 2019
 POVERTY_YEAR: Final = 2021

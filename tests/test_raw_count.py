@@ -19,12 +19,12 @@ import numpy as np
 import pytest
 
 from bench import generate as gen
-from pipeline.config import SAMPLE_DIR
+from pipeline.config import PROJECT_ROOT, SAMPLE_DIR
 from pipeline.extract import csv_records
 from pipeline.extract.csv_records import RecordCounter, count_records, split_records
 from pipeline.extract.files import read_csv_files
 
-SHARED = Path("/work/shared/data/traffic_violations")
+SHARED = PROJECT_ROOT.parent / "shared" / "data" / "traffic_violations"  # beside the repository, when present
 SAMPLES = sorted(SAMPLE_DIR.glob("*.csv.gz")) + (sorted(SHARED.glob("*.csv")) if SHARED.is_dir() else [])
 
 
