@@ -504,9 +504,8 @@ def location_grid(f: FilterState, cell: float = 0.01, min_count: int | None = No
     filter; else from the located stops (``stop_cells.sql``)."""
     k = small_count() if min_count is None else min_count
     clause, filter_params = stop_filter(f)
-    source = facts(f, columns=tuple(sorted(marts.CELLS)), fallback="dashboard/stop_cells")
-    if cell not in marts.GRID_CELLS:
-        source = load_sql("dashboard/stop_cells")
+    source = (facts(f, columns=tuple(sorted(marts.CELLS)), fallback="dashboard/stop_cells")
+              if cell in marts.GRID_CELLS else load_sql("dashboard/stop_cells"))
     params = {**filter_params, "cell": float(cell), "min_count": int(k)}
     return run("location_grid", params, {"stop_filter": clause, "facts": source},
                {"stop_filter": is_stop_filter, "facts": _facts_allowed})
