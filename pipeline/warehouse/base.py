@@ -57,6 +57,16 @@ class WarehouseError(RuntimeError):
     """A warehouse operation failed; the message never contains credentials."""
 
 
+IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def check_identifier(name: str, what: str = "table") -> str:
+    """Table names are put into SQL text, so only plain lowercase identifiers are accepted."""
+    if not isinstance(name, str) or not IDENTIFIER.match(name):
+        raise WarehouseError(f"not an allowed {what} name: {name!r}")
+    return name
+
+
 class LoadSession(Protocol):
     kind: str
 

@@ -31,14 +31,13 @@ import pyarrow.compute as pc
 
 from ..config import redact_url
 from ..sqlfiles import bind, load_sql, run_script
-from .base import WarehouseError, server_exists, server_version
+from .base import WarehouseError, check_identifier, server_exists, server_version
 from .pool import ConnectionPool
 
 log = logging.getLogger(__name__)
 
 READ_POOL_SIZE = 4  # read connections per process: 50 sessions on 2 cores, bench/readers.py
 
-IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 MAX_TIMEOUT_MS = 2**31 - 1  # statement_timeout is an int4 of milliseconds on both servers
 
@@ -66,13 +65,6 @@ TEMPORAL_OIDS = {1083, 1114, 1184}
 # --------------------------------------------------------------------------------------------------
 # SQL text: identifiers, binding, timeouts, messages
 # --------------------------------------------------------------------------------------------------
-
-
-def check_identifier(name: str, what: str = "table") -> str:
-    """Table names are put into SQL text, so only plain lowercase identifiers are accepted."""
-    if not isinstance(name, str) or not IDENTIFIER.match(name):
-        raise WarehouseError(f"not an allowed {what} name: {name!r}")
-    return name
 
 
 def check_schema(name: str) -> str:

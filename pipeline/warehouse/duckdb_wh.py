@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from ..curated import staging_select
 from ..sqlfiles import bind, load_sql, run_script
-from .base import WarehouseError
+from .base import WarehouseError, check_identifier
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,7 @@ class DuckDBSession:
     # right (count(*) was correct) but `insert into target select ... from it` inserted 0 rows
     # once it held ~200k rows (DuckDB 2.0.0); the curated-vs-warehouse check caught it.
     def stage(self, table: str, data: pa.Table | pa.RecordBatchReader, like: str | None = None) -> int:
+        check_identifier(table)  # put into SQL text, as on the other warehouses
         self.con.register("_stage_src", data)
         try:
             self.con.execute(f"create or replace temp table {table} as select * from _stage_src")
