@@ -2,8 +2,9 @@
 
 Sets the page config once, picks the language (``?lang=es``), says where the data comes from,
 draws the shared sidebar filters (kept in the URL), shows a banner when the data is stale, then
-runs the chosen page. Pages live in ``app_pages/`` (not ``pages/``: Streamlit would show its own
-auto-discovered menu of that folder for a moment on a first visit) and stay thin.
+runs the chosen page. Pages live in ``pages/`` and stay thin; ``client.showSidebarNavigation = false``
+(.streamlit/config.toml) keeps Streamlit from painting its auto-discovered menu of that folder before
+``st.navigation`` draws ours.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import filters, i18n, queries
+from dashboard import filters, i18n, queries, routing
 from dashboard.i18n import _, fmt_date, fmt_int, fmt_num
 
 K_LANG = "ui_lang"
@@ -32,22 +33,26 @@ st.html(f"<style>{(Path(__file__).parent / 'static' / 'dashboard.css').read_text
 
 # One line per page: (file, URL path, title, icon). The first one is the home page.
 PAGES: list[tuple[str, str, str, str]] = [
-    ("app_pages/overview.py", "overview", i18n.N_("Overview"), ":material/dashboard:"),
-    ("app_pages/my_zip.py", "my-zip", i18n.N_("My ZIP code"), ":material/home_pin:"),
-    ("app_pages/map.py", "map", i18n.N_("Map"), ":material/map:"),
-    ("app_pages/trends.py", "trends", i18n.N_("Trends"), ":material/trending_up:"),
-    ("app_pages/people.py", "people", i18n.N_("People"), ":material/groups:"),
-    ("app_pages/disparities.py", "disparities", i18n.N_("Disparities"), ":material/balance:"),
-    ("app_pages/changes.py", "changes", i18n.N_("What changed"), ":material/history:"),
-    ("app_pages/data.py", "data", i18n.N_("Data"), ":material/table:"),
+    ("pages/overview.py", "overview", i18n.N_("Overview"), ":material/dashboard:"),
+    ("pages/my_zip.py", "my-zip", i18n.N_("My ZIP code"), ":material/home_pin:"),
+    ("pages/map.py", "map", i18n.N_("Map"), ":material/map:"),
+    ("pages/trends.py", "trends", i18n.N_("Trends"), ":material/trending_up:"),
+    ("pages/people.py", "people", i18n.N_("People"), ":material/groups:"),
+    ("pages/disparities.py", "disparities", i18n.N_("Disparities"), ":material/balance:"),
+    ("pages/changes.py", "changes", i18n.N_("What changed"), ":material/history:"),
+    ("pages/data.py", "data", i18n.N_("Data"), ":material/table:"),
 ]
 
-navigation = st.navigation([
-    st.Page(path, title=_(title), icon=icon, url_path=url, default=(i == 0))
-    for i, (path, url, title, icon) in enumerate(PAGES)
-])
+pages = [st.Page(path, title=_(title), icon=icon, url_path=url, default=(i == 0))
+         for i, (path, url, title, icon) in enumerate(PAGES)]
+# Our own menu of page links: with client.showSidebarNavigation off (so that the auto-discovered
+# pages/ menu never paints), Streamlit draws no menu for st.navigation either.
+navigation = st.navigation(pages, position="hidden")
 
 with st.sidebar:
+    with st.container(key="page_menu"):
+        for page in pages:
+            st.page_link(page)
     st.segmented_control(_("Language / Idioma"), list(i18n.LANGS), key=K_LANG, format_func=i18n.LANGS.get,
                          selection_mode="single", required=True)
 
@@ -93,4 +98,5 @@ if prov.is_stale(queries.stale_after_days()):
     )
 filters.show_notices()
 
-navigation.run()
+with routing.routed():
+    navigation.run()

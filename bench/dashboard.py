@@ -163,8 +163,8 @@ at = AppTest.from_file("streamlit_app.py", default_timeout=120)
 at.run()
 first = time.perf_counter() - t0
 assert not at.exception, at.exception
-for page in ("app_pages/my_zip.py", "app_pages/map.py", "app_pages/trends.py", "app_pages/people.py",
-             "app_pages/disparities.py", "app_pages/changes.py", "app_pages/data.py"):
+for page in ("pages/my_zip.py", "pages/map.py", "pages/trends.py", "pages/people.py",
+             "pages/disparities.py", "pages/changes.py", "pages/data.py"):
     at.switch_page(page).run()
     assert not at.exception, (page, at.exception)
 print(json.dumps({"first_render_s": first, "all_pages_s": time.perf_counter() - t0}))

@@ -33,7 +33,7 @@ def test_page_draws_the_outcome_and_veil_results_and_says_the_benchmark_is_missi
     from streamlit.testing.v1 import AppTest
 
     monkeypatch.setenv("PIPELINE_WAREHOUSE", synthetic_results.warehouse_url)
-    at = AppTest.from_file("../app_pages/disparities.py", default_timeout=60).run()
+    at = AppTest.from_file("../pages/disparities.py", default_timeout=60).run()
     assert not at.exception, [e.value for e in at.exception]
     assert any(s.value.startswith("hit rates compared with White for BLACK") for s in at.success)
     assert any("Cannot be computed on this data" in w.value for w in at.warning)  # no benchmark rows

@@ -156,7 +156,7 @@ def test_disparities_page_shows_results_and_says_what_cannot_be_computed(
 
     s, _ = analysed_sample
     monkeypatch.setenv("PIPELINE_WAREHOUSE", s.warehouse_url)
-    at = AppTest.from_file("../app_pages/disparities.py", default_timeout=60).run()
+    at = AppTest.from_file("../pages/disparities.py", default_timeout=60).run()
     assert not at.exception, [e.value for e in at.exception]
     warnings = re.sub(r"\\(.)", r"\1", " ".join(w.value for w in at.warning))  # shown as plain text
     assert "Cannot be computed on this data. No stop in the data has search fields" in warnings

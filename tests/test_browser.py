@@ -49,17 +49,17 @@ def chromium() -> Path:
     return CHROMIUM
 
 
-@pytest.fixture(scope="module")
-def server(sample_warehouse, tmp_path_factory):
-    env = {**os.environ, "PIPELINE_WAREHOUSE": sample_warehouse.warehouse_url, "PYTHONUNBUFFERED": "1"}
+def start_server(warehouse_url: str, log_path: Path) -> tuple[subprocess.Popen, str]:
+    """A new streamlit server on a port it picks; returns it and its base URL once healthy."""
+    env = {**os.environ, "PIPELINE_WAREHOUSE": warehouse_url, "PYTHONUNBUFFERED": "1"}
     env.pop("PIPELINE_STALE_AFTER_DAYS", None)
-    log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
     log = open(log_path, "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"), "--server.headless", "true",
          "--server.port", "0", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
+    log.close()  # the child holds its own descriptor
     deadline = time.monotonic() + 60
     base = port = None
     while True:
@@ -71,21 +71,38 @@ def server(sample_warehouse, tmp_path_factory):
             if base is not None:
                 with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
                     if r.status == 200:
-                        break
+                        return proc, base
         except OSError:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
             raise RuntimeError(f"streamlit did not start: {log_path.read_text()[-2000:]}")
         time.sleep(0.3)
-    SERVER.update(log=log_path, port=port)
-    yield base
+
+
+def stop_server(proc: subprocess.Popen) -> None:
     proc.terminate()
     try:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
-    log.close()
+
+
+@pytest.fixture(scope="module")
+def server(sample_warehouse, tmp_path_factory):
+    log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
+    proc, base = start_server(sample_warehouse.warehouse_url, log_path)
+    SERVER.update(log=log_path, port=int(base.rsplit(":", 1)[1]))
+    yield base
+    stop_server(proc)
+
+
+@pytest.fixture
+def fresh_server(sample_warehouse, tmp_path):
+    """A server no session has visited yet: Streamlit still runs in its pages/-folder mode."""
+    proc, base = start_server(sample_warehouse.warehouse_url, tmp_path / "server.log")
+    yield base
+    stop_server(proc)
 
 
 @pytest.fixture(scope="module")
@@ -290,21 +307,28 @@ def test_the_server_listens_on_127_0_0_1_only(server):
     assert f"URL: http://127.0.0.1:{port}" in log and "External URL" not in log and "Network URL" not in log
 
 
-def test_the_first_paint_shows_only_the_dashboards_own_menu(browser_page, server):
-    """No auto-discovered 'streamlit app / data / disparities...' menu, not even for a moment."""
+def test_the_first_paint_shows_only_the_dashboards_own_menu(browser_page, fresh_server):
+    """No auto-discovered 'streamlit app / data / disparities...' menu, not even for a moment, on the
+    first visit a new server gets, to a page other than the home page (pages/ is the folder
+    Streamlit's older multipage mode would discover and run by itself)."""
     page = browser_page
     seen: list[str] = []
-    page.goto(f"{server}/trends", wait_until="commit")
+    page.goto(f"{fresh_server}/trends", wait_until="commit")
     deadline = time.monotonic() + 8
     while time.monotonic() < deadline:
         seen += page.evaluate("""() => Array.from(document.querySelectorAll(
-            '[data-testid="stSidebarNav"] a, [data-testid="stSidebarNavLink"]')).map(a => a.textContent.trim())""")
+            '[data-testid="stSidebarNav"] a, [data-testid="stSidebarNavLink"], [data-testid="stPageLink-NavLink"]'))
+            .map(a => a.textContent.trim())""")
         page.wait_for_timeout(50)
     settle(page)
     assert seen, "the menu was sampled"
     titles = ("Overview", "My ZIP code", "Map", "Trends", "People", "Disparities", "What changed", "Data")
     assert all(s.endswith(titles) for s in seen), sorted(set(seen))  # (the text starts with the icon's name)
     assert "Page not found" not in page.content()
+    # The page ran through the router: its title, and the router's filters and provenance around it.
+    assert page.locator("h1").first.inner_text().startswith("Trends")
+    assert page.locator(".st-key-flt_race").count() == 1
+    assert page.get_by_text("Data: the bundled sample").count() >= 1
 
 
 HOSTILE = {

@@ -46,7 +46,7 @@ def con(sample_warehouse):
 
 
 def test_my_zip_says_in_plain_words_how_the_zip_compares_with_the_county(sample_warehouse, monkeypatch, con):
-    at = run_app(sample_warehouse, monkeypatch, "app_pages/my_zip.py", {"zip": "20902"})
+    at = run_app(sample_warehouse, monkeypatch, "pages/my_zip.py", {"zip": "20902"})
     assert at.selectbox(key="my_zip_pick").value == "20902"
     stops = con.execute("select count(*) from stops where zip5 = '20902'").fetchone()[0]
     residents = con.execute(
@@ -86,7 +86,7 @@ def test_my_zip_says_in_plain_words_how_the_zip_compares_with_the_county(sample_
 
 
 def test_my_zip_without_a_zip_asks_for_one_and_picking_one_sets_the_link(sample_warehouse, monkeypatch):
-    at = run_app(sample_warehouse, monkeypatch, "app_pages/my_zip.py")
+    at = run_app(sample_warehouse, monkeypatch, "pages/my_zip.py")
     assert any("Pick your ZIP code" in i.value for i in at.info)
     at.selectbox(key="my_zip_pick").set_value("20910").run()
     assert not at.exception
@@ -118,7 +118,7 @@ def all_stops_ratio(con, days_a, days_b) -> float:
 
 
 def test_the_sample_never_prints_a_change_across_periods(sample_warehouse, monkeypatch):
-    at = run_app(sample_warehouse, monkeypatch, "app_pages/trends.py")
+    at = run_app(sample_warehouse, monkeypatch, "pages/trends.py")
     for i, a in enumerate(YEARS):
         for b in YEARS[i + 1:]:
             at.selectbox(key="trend_year_b").set_value(b)
@@ -128,7 +128,7 @@ def test_the_sample_never_prints_a_change_across_periods(sample_warehouse, monke
             assert changes in ([], ["–"]), (a, b, changes)
             assert not any(re.search(r"[+−-]\d+%", m.value) for m in at.markdown)
     for year in YEARS:
-        over = run_app(sample_warehouse, monkeypatch, "app_pages/overview.py",
+        over = run_app(sample_warehouse, monkeypatch, "pages/overview.py",
                        {"from": f"{year}-01-01", "to": f"{year}-12-31"})
         assert [m.value for m in over.metric if m.label == "Change vs a year earlier"] == ["–"]
         assert not any(re.search(r"\d+% (more|fewer)", m.value) for m in over.markdown)
@@ -137,7 +137,7 @@ def test_the_sample_never_prints_a_change_across_periods(sample_warehouse, monke
 
 def test_on_full_data_a_change_is_printed_only_over_matched_days_of_even_recording(full_data_copy, monkeypatch):
     c = duckdb.connect(str(full_data_copy.duckdb_path), read_only=True)
-    at = run_app(full_data_copy, monkeypatch, "app_pages/trends.py")
+    at = run_app(full_data_copy, monkeypatch, "pages/trends.py")
     printed = refused = 0
     for i, a in enumerate(YEARS):
         for b in YEARS[i + 1:]:
@@ -291,24 +291,24 @@ def _csv_numbers(line: str) -> list[float]:
 
 
 @pytest.mark.parametrize("link", SWEEP_LINKS, ids=lambda d: "&".join(f"{k}={v}" for k, v in d.items()))
-@pytest.mark.parametrize("page", [p for p in PAGES if p != "app_pages/disparities.py"])
+@pytest.mark.parametrize("page", [p for p in PAGES if p != "pages/disparities.py"])
 def test_no_count_under_the_threshold_is_shown_anywhere(sample_warehouse, monkeypatch, downloads, page, link):
     at = run_app(sample_warehouse, monkeypatch, page, link)
-    if page == "app_pages/data.py":  # every grouping of the download
+    if page == "pages/data.py":  # every grouping of the download
         for dim2 in ("none", "gender", "year"):
             at.selectbox(key="data_dim2").set_value(dim2).run()
             assert not sweep(at), sweep(at)[:5]
         assert downloads and not csv_small_counts(downloads), csv_small_counts(downloads)[:5]
-    elif page == "app_pages/map.py":
+    elif page == "pages/map.py":
         at.toggle(key="map_grid").set_value(True).run()
-    elif page == "app_pages/my_zip.py" and "zip" not in link:
+    elif page == "pages/my_zip.py" and "zip" not in link:
         at.selectbox(key="my_zip_pick").set_value("20902").run()
     assert not sweep(at), sweep(at)[:8]
     db.reset()
 
 
 def test_the_disparities_page_shows_no_small_count(analysed_sample, monkeypatch):
-    at = run_app(analysed_sample[0], monkeypatch, "app_pages/disparities.py")
+    at = run_app(analysed_sample[0], monkeypatch, "pages/disparities.py")
     for year in at.selectbox(key="disp_year").options:
         at.selectbox(key="disp_year").set_value(int(year)).run()
         assert not sweep(at), sweep(at)[:8]
@@ -317,7 +317,7 @@ def test_the_disparities_page_shows_no_small_count(analysed_sample, monkeypatch)
 def test_the_sweep_finds_a_small_count_when_there_is_one(sample_warehouse, monkeypatch):
     """The sweep itself can fail: with the threshold at 100, counts of 10-99 are 'small' to it."""
     global K
-    at = run_app(sample_warehouse, monkeypatch, "app_pages/people.py", {"race": "native"})
+    at = run_app(sample_warehouse, monkeypatch, "pages/people.py", {"race": "native"})
     saved, K = K, 1000
     try:
         assert sweep(at)
@@ -343,7 +343,7 @@ def test_what_changed_lists_each_successful_load_in_plain_words(sample_warehouse
                      "order by finished_at desc").fetchall()
     c.close()
     assert len(runs) == 2 and runs[0][6] > 0  # the rerun replaced rows...
-    at = run_app(sample_warehouse_copy, monkeypatch, "app_pages/changes.py")
+    at = run_app(sample_warehouse_copy, monkeypatch, "pages/changes.py")
     lines = [md.value for md in at.markdown if "Added" in md.value]
     assert len(lines) == 2  # the failed run is not a load that changed anything
     for line, (ca, ce, cr, sa, se, sr, _replaced) in zip(lines, runs):
@@ -352,6 +352,6 @@ def test_what_changed_lists_each_successful_load_in_plain_words(sample_warehouse
     assert "Added 0 stops (0 charges), corrected 0 stops (0 charges)" in lines[0]  # ...but changed nothing
     table = next(df.value for df in at.dataframe if "stops_added" in df.value.columns)
     assert list(table["stops_added"]) == [f"{r[3]:,}" for r in runs]
-    es = run_app(sample_warehouse_copy, monkeypatch, "app_pages/changes.py", {"lang": "es"})
+    es = run_app(sample_warehouse_copy, monkeypatch, "pages/changes.py", {"lang": "es"})
     assert any(f"Añadió {runs[1][3]:,} paradas".replace(",", ".") in md.value for md in es.markdown)
     db.reset()

@@ -16,8 +16,8 @@ from dashboard import db, i18n
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "streamlit_app.py"
-PAGES = ["app_pages/overview.py", "app_pages/my_zip.py", "app_pages/map.py", "app_pages/trends.py",
-         "app_pages/people.py", "app_pages/disparities.py", "app_pages/changes.py", "app_pages/data.py"]
+PAGES = ["pages/overview.py", "pages/my_zip.py", "pages/map.py", "pages/trends.py",
+         "pages/people.py", "pages/disparities.py", "pages/changes.py", "pages/data.py"]
 PLACEHOLDER = re.compile(r"\{\w*\}")
 
 
@@ -135,10 +135,10 @@ def test_the_language_is_kept_in_the_url_across_pages_and_filters(sample_warehou
     at.query_params = {"lang": "es"}
     at.run()
     assert at.metric[0].label == "Paradas"
-    at.switch_page("app_pages/trends.py").run()
+    at.switch_page("pages/trends.py").run()
     assert at.query_params == {"lang": "es"} and at.title[0].value == "Tendencias"
     # a filter chosen in one language survives a switch to the other
-    at.switch_page("app_pages/overview.py").run()
+    at.switch_page("pages/overview.py").run()
     at.query_params = {"lang": "es", "race": "black"}
     at2 = AppTest.from_file(str(APP), default_timeout=60)
     at2.query_params = {"lang": "es", "race": "black"}
@@ -154,7 +154,7 @@ def test_the_language_is_kept_in_the_url_across_pages_and_filters(sample_warehou
 def test_no_translated_call_hides_inside_an_f_string():
     """Babel can't see `_()` inside an f-string, so such a string would never reach the catalogue."""
     hidden = []
-    for pattern in ("streamlit_app.py", "dashboard/**/*.py", "app_pages/**/*.py"):
+    for pattern in ("streamlit_app.py", "dashboard/**/*.py", "pages/**/*.py"):
         for path in ROOT.glob(pattern):
             for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
                 if re.search(r"\{_\(|\{ngettext\(", line):

@@ -24,8 +24,8 @@ from dashboard import db
 from dashboard.labels import DISTRICTS
 
 APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
-PAGES = ["app_pages/overview.py", "app_pages/my_zip.py", "app_pages/map.py", "app_pages/trends.py",
-         "app_pages/people.py", "app_pages/disparities.py", "app_pages/changes.py", "app_pages/data.py"]
+PAGES = ["pages/overview.py", "pages/my_zip.py", "pages/map.py", "pages/trends.py",
+         "pages/people.py", "pages/disparities.py", "pages/changes.py", "pages/data.py"]
 ZIP_WITHOUT_STOPS = "20838"  # a Montgomery County ZCTA the bundled sample has no stop in
 
 
@@ -152,14 +152,14 @@ def test_the_date_range_filter_changes_the_numbers_but_the_sample_shows_no_chang
 def test_filters_are_kept_when_switching_pages(app, con):
     at = app.run()
     at.sidebar.multiselect(key="flt_race").set_value(["HISPANIC"]).run()
-    switch(at, "app_pages/people.py")
+    switch(at, "pages/people.py")
     no_errors(at)
     assert at.sidebar.multiselect(key="flt_race").value == ["HISPANIC"]
     assert at.query_params == {"race": "hispanic"}
     outcome_table = next(df.value for df in at.dataframe if "warnings_share" in df.value.columns)
     assert list(outcome_table["group"]) == ["Hispanic"]
     assert outcome_table["stops"].iloc[0] == count(con, "race = 'HISPANIC'")
-    switch(at, "app_pages/overview.py")
+    switch(at, "pages/overview.py")
     assert as_int(metric(at, "Stops")) == count(con, "race = 'HISPANIC'")
 
 
@@ -206,20 +206,20 @@ def test_a_zip_with_no_stops_gets_a_friendly_message(app, page):
         switch(at, page)
     no_errors(at)
     assert not any("Ignored" in w.value for w in at.warning)  # the ZIP is valid, just empty
-    if page in ("app_pages/disparities.py", "app_pages/changes.py"):  # not filtered by ZIP
+    if page in ("pages/disparities.py", "pages/changes.py"):  # not filtered by ZIP
         return
-    if page == "app_pages/my_zip.py":
+    if page == "pages/my_zip.py":
         assert any("no stops" in md.value for md in at.markdown)
         return
-    if page != "app_pages/map.py":
+    if page != "pages/map.py":
         assert any("No stops match" in i.value for i in at.info)
-    if page == "app_pages/map.py":  # the map still shows every ZIP, the chosen one outlined
+    if page == "pages/map.py":  # the map still shows every ZIP, the chosen one outlined
         props = {f["properties"]["zip5"]: f["properties"] for f in deck_spec(at)["layers"][0]["data"]["features"]}
         assert props[ZIP_WITHOUT_STOPS]["line_w"] == 4
 
 
 def test_the_map_shows_every_county_zip_with_counts_and_denominators(app, con):
-    at = switch(app.run(), "app_pages/map.py")
+    at = switch(app.run(), "pages/map.py")
     no_errors(at)
     spec = deck_spec(at)
     features = spec["layers"][0]["data"]["features"]
@@ -252,7 +252,7 @@ def test_the_map_shows_every_county_zip_with_counts_and_denominators(app, con):
 
 def test_the_map_flags_small_counts(app):
     app.query_params = {"race": "native"}
-    at = switch(app.run(), "app_pages/map.py")
+    at = switch(app.run(), "pages/map.py")
     no_errors(at)
     features = deck_spec(at)["layers"][0]["data"]["features"]
     small = [f for f in features if f["properties"]["l1"].startswith("Fewer than")]
@@ -286,7 +286,7 @@ def count_on(con, days: list, where: str = "true") -> int:
 
 
 def test_trends_compare_two_years_on_the_days_both_cover(app, con):
-    at = switch(app.run(), "app_pages/trends.py")
+    at = switch(app.run(), "pages/trends.py")
     no_errors(at)
     at.selectbox(key="trend_year_b").set_value(2016)
     at.selectbox(key="trend_year_a").set_value(2015).run()
@@ -318,7 +318,7 @@ def test_trends_compare_two_years_on_the_days_both_cover(app, con):
 
 
 def test_people_compare_stops_with_residents_and_give_denominators(app, con):
-    at = switch(app.run(), "app_pages/people.py")
+    at = switch(app.run(), "pages/people.py")
     no_errors(at)
     shares = next(df.value for df in at.dataframe if "share_of_residents" in df.value.columns)
     shares = shares.assign(**{c: shown_numbers(shares[c]) for c in ("stops", "share_of_stops", "share_of_residents")})
@@ -344,7 +344,7 @@ def test_people_compare_stops_with_residents_and_give_denominators(app, con):
 
 def test_the_data_page_suppresses_small_cells_and_offers_a_csv(app, con):
     app.query_params = {"zip": "20902"}
-    at = switch(app.run(), "app_pages/data.py")
+    at = switch(app.run(), "pages/data.py")
     no_errors(at)
     at.selectbox(key="data_dim").set_value("race")
     at.selectbox(key="data_dim2").set_value("gender").run()
@@ -374,7 +374,7 @@ def test_the_csv_says_which_filters_made_it_and_hides_small_cells(app):
     assert ui.csv_name("moco_traffic_stops_by_race", FilterState(races=("BLACK",), zips=("20902",))) == \
         "moco_traffic_stops_by_race__race-black_zip-20902.csv"
     app.query_params = {"zip": "20902", "race": "black"}
-    at = switch(app.run(), "app_pages/data.py")
+    at = switch(app.run(), "pages/data.py")
     no_errors(at)
     table = at.dataframe[0].value
     body = ui.csv_bytes(table, {"label": "Group", "stops": "Stops", "note": "Note"}, "Filters: x").decode()
@@ -397,7 +397,7 @@ def test_the_data_page_and_banner_read_the_last_successful_load(sample_warehouse
     monkeypatch.setenv("PIPELINE_WAREHOUSE", sample_warehouse_copy.warehouse_url)
     at = AppTest.from_file(str(APP), default_timeout=60)
     at.run()
-    at = switch(at, "app_pages/data.py")
+    at = switch(at, "pages/data.py")
     no_errors(at)
     text = " ".join(md.value for md in at.markdown)
     assert f"{charges:,} charges and {stops:,} stops" in text and "0 charges" not in text

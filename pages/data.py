@@ -3,8 +3,10 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import filters, labels, queries, tables, ui
+from dashboard import filters, labels, queries, routing, tables, ui
 from dashboard.i18n import _, fmt_date, fmt_int, fmt_num
+
+routing.require_router()
 
 f = filters.current()
 k = queries.small_count()

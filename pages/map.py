@@ -3,8 +3,10 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import filters, maps, queries, tables, ui
+from dashboard import filters, maps, queries, routing, tables, ui
 from dashboard.i18n import _, fmt_int
+
+routing.require_router()
 
 ALL = "all"
 BLANK_STYLE = "app/static/blank-style.json"

@@ -3,8 +3,10 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import queries, tables, ui
+from dashboard import queries, routing, tables, ui
 from dashboard.i18n import _, fmt_date
+
+routing.require_router()
 
 k = queries.small_count()
 ui.header(_("What changed"),

@@ -6,8 +6,10 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, filters, labels, queries, tables, ui
+from dashboard import charts, filters, labels, queries, routing, tables, ui
 from dashboard.i18n import _, fmt_date, fmt_int, fmt_signed_pct, weekday_names
+
+routing.require_router()
 
 f = filters.current()
 k = queries.small_count()

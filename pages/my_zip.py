@@ -5,9 +5,11 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, filters, labels, maps, queries, tables, ui
+from dashboard import charts, filters, labels, maps, queries, routing, tables, ui
 from dashboard.i18n import _, fmt_int, fmt_num, fmt_pct
 from pipeline.analysis.stats import poisson_interval
+
+routing.require_router()
 
 k = queries.small_count()
 f = filters.current()

@@ -11,9 +11,11 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import analysis_charts as ac
-from dashboard import labels, queries, tables, ui
+from dashboard import labels, queries, routing, tables, ui
 from dashboard.i18n import _, fmt_int, fmt_num, lang
 from pipeline.analysis.caveats import LABELS as CAVEAT_LABELS
+
+routing.require_router()
 
 k = queries.small_count()
 

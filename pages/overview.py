@@ -4,9 +4,11 @@ from functools import partial
 
 import streamlit as st
 
-from dashboard import charts, filters, queries, tables, ui
+from dashboard import charts, filters, queries, routing, tables, ui
 from dashboard.i18n import _, fmt_date, fmt_int, fmt_pct, fmt_signed_pct
 from dashboard.maps import fmt_rate
+
+routing.require_router()
 
 f = filters.current()
 k = queries.small_count()

@@ -3,8 +3,10 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, filters, labels, queries, tables, ui
+from dashboard import charts, filters, labels, queries, routing, tables, ui
 from dashboard.i18n import _
+
+routing.require_router()
 
 f = filters.current()
 k = queries.small_count()

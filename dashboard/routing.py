@@ -1,0 +1,40 @@
+"""The router runs every page: a page file never runs on its own.
+
+Pages live in ``pages/``, the folder Streamlit's older multipage mode discovers by itself. Until
+some session has called ``st.navigation``, Streamlit runs a page file of that folder directly when
+the address names it (a fresh server whose first visitor opens ``/map``; every run of ``AppTest``),
+so the router — language, provenance, sidebar filters — would be skipped. Each page therefore
+starts with ``require_router()``: outside the router it turns the folder mode off and reruns, and
+the rerun goes through ``streamlit_app.py`` to the same page.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from typing import Iterator
+
+import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
+
+_state = threading.local()  # Streamlit runs each session's script in a thread of its own
+
+
+@contextmanager
+def routed() -> Iterator[None]:
+    """Wrap ``navigation.run()`` in the router: the page runs inside it."""
+    _state.active = True
+    try:
+        yield
+    finally:
+        _state.active = False
+
+
+def require_router() -> None:
+    """First line of every page: rerun through the router when the page was run on its own."""
+    # NOTE: Streamlit internals. The flag is True only in the folder mode (st.navigation sets it
+    # False); a page run as a script of its own (a test of that page alone) is left to run.
+    if getattr(_state, "active", False) or not PagesManager.uses_pages_directory:
+        return
+    PagesManager.uses_pages_directory = False
+    st.rerun()
