@@ -41,10 +41,14 @@ from .runlog import LoadResult
 from .sqlfiles import load_sql
 from .transform import TransformCounts, null_rates, transform, work_connection
 from .warehouse import Warehouse, open_warehouse
-from .warehouse.base import rebuild_stops, replaced_rows
+from .warehouse.base import rebuild_stops, refresh_statistics, replaced_rows
 from .zones import CuratedCommit, curated_batch_reader, merge_curated, write_landing_and_quarantine
 
 log = logging.getLogger(__name__)
+
+# The large tables a load's own statements join: analyzed by the load when their statistics are
+# missing or stale (PostgreSQL; see warehouse/stale_statistics.postgresql.sql).
+STATISTICS_TABLES = ("moco_traffic_violations", "stops")
 
 
 def default_zip_assigner():  # noqa: ANN201 - returns the geo module's bound method
@@ -227,11 +231,14 @@ def _publish(
         staged = _stage(s, staging, result.run_id)
         checks.equal("curated = staged", result.rows_curated, int(staged), "rows")
         first_load = before == 0
+        if not first_load:
+            refresh_statistics(s, STATISTICS_TABLES)
         # A first load has nothing to replace and builds every stop, one stop year at a time.
         s.script("warehouse/first_load" if first_load else "warehouse/merge_charges")
         s.script("warehouse/insert_charges", {"loaded_at": started.replace(tzinfo=None)})
-        received = int(s.scalar("select count(*) from moco_traffic_violations where load_id = :run_id",
-                                {"run_id": result.run_id}))
+        if first_load:  # the stops are built from these charges: plan with their statistics
+            refresh_statistics(s, ("moco_traffic_violations",), force=True)
+        received = int(s.scalar(load_sql("warehouse/received"), {"run_id": result.run_id}))
         checks.equal("staged = received by the warehouse", int(staged), received, "rows")
         if first_load:
             years = s.query("select distinct stop_year from moco_traffic_violations order by 1")["stop_year"]
@@ -240,6 +247,7 @@ def _publish(
             result.changes = {"charges_added": received,
                               "stops_added": int(s.scalar("select count(*) from stops"))}
             s.execute("drop table affected_stops")
+            refresh_statistics(s, ("stops",), force=True)
         else:
             rebuild_stops(s)
             row = s.query(load_sql("warehouse/changes", s.kind)).iloc[0]
@@ -253,7 +261,7 @@ def _publish(
         result.rows_inserted = int(staged)
         result.rows_replaced = before + int(staged) - after
         result.warehouse_stops = int(s.scalar("select count(*) from stops"))
-        wh_dupes = s.scalar("select count(*) - count(distinct row_id) from moco_traffic_violations")
+        wh_dupes = s.scalar(load_sql("warehouse/duplicate_keys"))
         checks.check("no duplicate keys in warehouse", wh_dupes == 0, f"{wh_dupes} duplicate row_id(s)")
         stop_charges = s.scalar("select coalesce(sum(n_charges), 0) from stops")
         checks.equal("stops cover every charge", int(stop_charges), result.warehouse_rows, "charges")
@@ -265,7 +273,7 @@ def _publish(
         if result.watermark is not None:
             runlog.set_state(s, runlog.WATERMARK_KEY, result.watermark.isoformat(), now)
         test_pause("warehouse", busy=_server_busy(s))
-        max_date = s.scalar("select max(date_of_stop) from moco_traffic_violations")
+        max_date = s.scalar("select max(date_of_stop) from stops")  # stops cover every charge (checked above)
         result.status = "success"
         result.message = "; ".join([*batch.notes, checks.summary()])
         runlog.record(s, result, started, datetime.now(timezone.utc), batch.null_rates, max_date)

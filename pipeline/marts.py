@@ -23,6 +23,7 @@ from typing import Any, Iterable, Mapping
 
 from . import runlog
 from .sqlfiles import load_sql, render, split_statements
+from .warehouse.base import refresh_statistics
 
 log = logging.getLogger(__name__)
 
@@ -195,6 +196,9 @@ def refresh(session: Any, now: datetime | None = None) -> str:
     session.script("marts/changed_months")
     for cube in CUBES:
         _run(session, f"marts/{cube.template}_refresh", cube)
+    if full:  # the dashboard's plans read these; a daily refresh changes a few months of each, and
+        # analyzing them costs more than the plans it would change (autovacuum keeps them after)
+        refresh_statistics(session, CUBE_NAMES, force=True)
     session.execute("drop table changed_months")
     session.execute("drop table stop_changes")
     session.script("marts/refresh")

@@ -32,6 +32,30 @@ def rebuild_stops(session: "LoadSession", year: int | None = None) -> None:
     run_script(session.execute, text, params, "marts/stops")
 
 
+def refresh_statistics(session: "LoadSession", tables: tuple[str, ...], force: bool = False) -> list[str]:
+    """Analyze ``tables`` (every one when ``force``, else those whose planner statistics are missing or
+    stale: warehouse/stale_statistics.sql) inside the load's transaction; return the names analyzed.
+
+    The planner of the load's own next statements needs them: a first load's stops are built from
+    charges it has just inserted, and a daily merge joins 2,000 rows to every charge. DuckDB and
+    Redshift keep their own statistics, so nothing is ever stale there.
+    """
+    names = [check_identifier(t) for t in tables]
+    if session.kind != "postgresql":
+        return []
+    if not force:
+        placeholders, values = expand_list("t", names)
+        sql = render(load_sql("warehouse/stale_statistics", session.kind), {"tables": placeholders},
+                     {"tables": _TABLE_PLACEHOLDERS.match})
+        names = [str(t) for t in session.query(sql, values)["table_name"]]
+    for name in names:
+        session.execute(f"analyze {name}")
+    return names
+
+
+_TABLE_PLACEHOLDERS = re.compile(r"^:t_\d+(, :t_\d+)*$")
+
+
 REPLACED_ROWS_CHUNK = 5_000  # keys per lookup query (bound parameters; PostgreSQL allows 65,535)
 _PLACEHOLDERS = re.compile(r"^:k_\d+(, :k_\d+)*$")
 
