@@ -222,9 +222,12 @@ def test_postgres_lock_outlives_idle_session_timeout_and_the_refusal_names_only_
     time.sleep(4)  # four idle timeouts' worth
     assert len(lock_sessions(a_id)) == 1, "the lock session was ended by idle_session_timeout"
 
-    # A pipeline session in another database: the refusal must not list it.
-    with psycopg.connect(PG_URL.rsplit("/", 1)[0] + "/postgres", application_name="moco-pipeline") as other:
+    # A pipeline session in another database holding the same lock key there: the refusal must not list it.
+    schema = load_settings(env).warehouse_url.split("schema=")[1].split("&")[0]
+    with psycopg.connect(PG_URL.rsplit("/", 1)[0] + "/postgres", application_name="moco-pipeline",
+                         autocommit=True) as other:
         other_pid = other.info.backend_pid
+        other.execute("select pg_advisory_lock(hashtext('moco_traffic_stops.load'), hashtext(%s))", [schema])
         second = start({**env, "PIPELINE_LOCK_WAIT_SECONDS": "1"}, *load_args(inputs["B"]))
         b_exit, b_err = finish(second)
     assert b_exit == 1
