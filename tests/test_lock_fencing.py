@@ -340,6 +340,24 @@ def test_duckdb_two_loads_on_an_empty_warehouse_the_second_waits_then_loads(
     assert run_log(duck)["status"].tolist() == ["success", "success"]
 
 
+def test_duckdb_two_loads_started_together_the_second_waits_in_the_reference_step(
+    duck: dict[str, str], inputs: dict[str, Path], clean, tmp_path: Path,
+) -> None:
+    """The issue's case exactly: on an empty warehouse both loads first load the reference tables.
+    The first is paused inside that write (holding the lock); the second must wait there too, not
+    fail at once ("waited 0 s"), and then both load."""
+    first = start(duck, *load_args(inputs["A"]), pause="reference", tmp=tmp_path)
+    wait_for(tmp_path / "paused", first)
+    second = start(duck, *load_args(inputs["B"]))
+    time.sleep(3)
+    assert second.poll() is None, f"the second load did not wait: {second.stderr.read()[-2000:]}"
+    (tmp_path / "resume").touch()
+    (a_exit, a_err), (b_exit, b_err) = finish(first), finish(second)
+    assert (a_exit, b_exit) == (0, 0), (a_err[-2000:], b_err[-2000:])
+    assert_same(state(duck), clean("duckdb", "AB"))
+    assert run_log(duck)["status"].tolist() == ["success", "success"]
+
+
 def test_duckdb_reference_and_analyze_wait_for_a_load_and_a_refusal_reaches_status(
     duck: dict[str, str], inputs: dict[str, Path], clean, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
