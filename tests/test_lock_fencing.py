@@ -73,6 +73,21 @@ def start(env: dict[str, str], *args: str, pause: str | None = None, tmp: Path |
                             env=child_env(env, **extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def start_logged(env: dict[str, str], log: Path, *args: str) -> subprocess.Popen:
+    """``python -m pipeline <args>`` with its log (stderr) in a file the test can watch."""
+    return subprocess.Popen([sys.executable, "-m", "pipeline", *args], cwd=PROJECT_ROOT, env=child_env(env),
+                            stdout=subprocess.DEVNULL, stderr=open(log, "w"), text=True)
+
+
+def wait_until_waiting(proc: subprocess.Popen, log: Path, timeout: float = 120) -> None:
+    """Until the process says it is waiting for the lock (fails if it ends first)."""
+    deadline = time.monotonic() + timeout
+    while "waiting up to" not in log.read_text():
+        assert proc.poll() is None, f"ended (exit {proc.returncode}) without waiting: {log.read_text()[-2000:]}"
+        assert time.monotonic() < deadline, "never waited for the lock"
+        time.sleep(0.1)
+
+
 def load_args(path: Path) -> list[str]:
     return ["backfill", "--source", "file", "--file", str(path), "--skip-analyze"]
 
@@ -326,16 +341,16 @@ def test_duckdb_two_loads_on_an_empty_warehouse_the_second_waits_then_loads(
     not fail at once), ``status`` meanwhile says the first is running, and both load."""
     first = start(duck, *load_args(inputs["A"]), pause="curated", tmp=tmp_path)
     wait_for(tmp_path / "paused", first)
-    second = start(duck, *load_args(inputs["B"]))
-    time.sleep(3)
-    assert second.poll() is None, f"the second load did not wait: {second.stderr.read()[-2000:]}"
+    second = start_logged(duck, tmp_path / "second.log", *load_args(inputs["B"]))
+    wait_until_waiting(second, tmp_path / "second.log")
     a_id = running_run(duck)
     code, report = status(duck)
     # Nothing loaded yet: stale (exit 1), but the paused run is alive, not dead.
     assert (code, report["fresh"], report["dead_runs"]) == (1, False, []) and " running " in line_of(report, a_id)
     (tmp_path / "resume").touch()
-    (a_exit, a_err), (b_exit, b_err) = finish(first), finish(second)
-    assert (a_exit, b_exit) == (0, 0), (a_err[-2000:], b_err[-2000:])
+    a_exit, a_err = finish(first)
+    b_exit = second.wait(180)
+    assert (a_exit, b_exit) == (0, 0), (a_err[-2000:], (tmp_path / "second.log").read_text()[-2000:])
     assert_same(state(duck), clean("duckdb", "AB"))
     assert run_log(duck)["status"].tolist() == ["success", "success"]
 
@@ -348,12 +363,12 @@ def test_duckdb_two_loads_started_together_the_second_waits_in_the_reference_ste
     fail at once ("waited 0 s"), and then both load."""
     first = start(duck, *load_args(inputs["A"]), pause="reference", tmp=tmp_path)
     wait_for(tmp_path / "paused", first)
-    second = start(duck, *load_args(inputs["B"]))
-    time.sleep(3)
-    assert second.poll() is None, f"the second load did not wait: {second.stderr.read()[-2000:]}"
+    second = start_logged(duck, tmp_path / "second.log", *load_args(inputs["B"]))
+    wait_until_waiting(second, tmp_path / "second.log")
     (tmp_path / "resume").touch()
-    (a_exit, a_err), (b_exit, b_err) = finish(first), finish(second)
-    assert (a_exit, b_exit) == (0, 0), (a_err[-2000:], b_err[-2000:])
+    a_exit, a_err = finish(first)
+    b_exit = second.wait(180)
+    assert (a_exit, b_exit) == (0, 0), (a_err[-2000:], (tmp_path / "second.log").read_text()[-2000:])
     assert_same(state(duck), clean("duckdb", "AB"))
     assert run_log(duck)["status"].tolist() == ["success", "success"]
 
@@ -366,14 +381,16 @@ def test_duckdb_reference_and_analyze_wait_for_a_load_and_a_refusal_reaches_stat
     assert run_in_process(duck, load_args(inputs["C"]), monkeypatch) == 0
     first = start(duck, *load_args(inputs["A"]), pause="curated", tmp=tmp_path)
     wait_for(tmp_path / "paused", first)
-    reference, analyze = start(duck, "reference"), start(duck, "analyze")
+    reference = start_logged(duck, tmp_path / "reference.log", "reference")
+    analyze = start_logged(duck, tmp_path / "analyze.log", "analyze")
     refused = start({**duck, "PIPELINE_LOCK_WAIT_SECONDS": "1"}, *load_args(inputs["B"]))
     r_exit, r_err = finish(refused)
     assert r_exit == 1 and "(waited 1 s)" in r_err
-    assert reference.poll() is None and analyze.poll() is None, "reference/analyze did not wait for the load"
+    wait_until_waiting(reference, tmp_path / "reference.log")
+    wait_until_waiting(analyze, tmp_path / "analyze.log")
     (tmp_path / "resume").touch()
     assert finish(first)[0] == 0
-    assert finish(reference)[0] == 0 and finish(analyze)[0] == 0
+    assert reference.wait(180) == 0 and analyze.wait(180) == 0
 
     assert_same(state(duck), clean("duckdb", "CA"))
     assert run_log(duck)["status"].tolist() == ["success", "success"]  # the refused load: not in the run log...

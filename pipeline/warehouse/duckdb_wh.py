@@ -145,6 +145,7 @@ class DuckDBWarehouse:
         fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)  # no truncation: it names the holder
         try:
             deadline = time.monotonic() + wait_s
+            waiting = False
             while True:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -152,6 +153,10 @@ class DuckDBWarehouse:
                 except BlockingIOError:
                     if time.monotonic() >= deadline:
                         raise self._refuse(wait_s, owner, about) from None
+                    if not waiting:
+                        waiting = True
+                        log.info("waiting up to %g s for the load lock (%s holds it)", wait_s,
+                                 self.lock_holder()[1] or "another write")
                     time.sleep(0.2)
             os.ftruncate(fd, 0)
             os.pwrite(fd, json.dumps({"owner": owner, "about": about, "pid": os.getpid()}).encode(), 0)

@@ -263,6 +263,7 @@ class PostgresWarehouse(DBAPIWarehouse):
         the wait here outlasts it.
         """
         deadline = time.monotonic() + wait_s
+        waiting = False
         while not session.scalar(LOCK_SQL, self._lock_params()):
             if time.monotonic() >= deadline:
                 # Who holds this lock, in this database (not every pipeline session on the server).
@@ -271,6 +272,9 @@ class PostgresWarehouse(DBAPIWarehouse):
                                 f"{r.state} since {r.state_change})" for r in holders.itertuples())
                 raise LockRefused(f"another load holds the warehouse lock (waited {wait_s:g} s)"
                                   f"{': ' + who if who else ''}; try again when it finishes")
+            if not waiting:
+                waiting = True
+                log.info("waiting up to %g s for the load lock (another session holds it)", wait_s)
             time.sleep(0.5)
 
     @contextmanager
