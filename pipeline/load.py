@@ -24,6 +24,7 @@ after 5, a finished load. Every stage boundary has a test that kills a real proc
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import shutil
 import tempfile
@@ -58,7 +59,10 @@ def default_zip_assigner():  # noqa: ANN201 - returns the geo module's bound met
 def spill_dir(settings: Settings) -> Path:
     """Where DuckDB spills and batches are staged: beside a local lake, else the system temp dir (never the cwd)."""
     if settings.lake_is_s3:
-        return Path(tempfile.gettempdir()) / "moco-pipeline-spill"
+        # One folder per warehouse and lake: a run empties it of dead runs' work holding its own
+        # warehouse's load lock, which says nothing of another warehouse's runs on this machine.
+        key = hashlib.sha256(f"{settings.warehouse_url}|{settings.lake_url}".encode()).hexdigest()[:12]
+        return Path(tempfile.gettempdir()) / f"moco-pipeline-spill-{key}"
     return settings.lake_path / "_tmp"
 
 

@@ -116,6 +116,16 @@ def statement_timeout_sql(seconds: float) -> str:
     return f"set statement_timeout to {ms:d}"
 
 
+def new_fence_token(owner: str | None) -> str:
+    """A run's fencing token: who it is, and a random part (a run id alone could be reused by hand)."""
+    return f"{owner or 'lock'} {uuid.uuid4().hex[:8]}"
+
+
+def utc_now() -> _dt.datetime:
+    """Now in UTC, naive (the warehouses' ``timestamp`` columns)."""
+    return _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
+
+
 def first_line(sql: str, width: int = 120) -> str:
     """The first meaningful line of a statement, for error messages (SQL text only, never values)."""
     for line in sql.splitlines():
@@ -432,16 +442,14 @@ class DBAPIWarehouse:
         Writing it waits for a commit that holds the fence row (:meth:`_check_fence`), so a run that
         takes the lock while the previous holder is committing starts after that commit.
         """
-        token = f"{owner or 'lock'} {uuid.uuid4().hex[:8]}"
-        now = _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
+        token = new_fence_token(owner)
         with self.session() as s:
-            s.script("warehouse/fence_take", {"token": token, "now": now})
+            s.script("warehouse/fence_take", {"token": token, "now": utc_now()})
         self._fence = token
 
     def _check_fence(self, session: DBAPISession) -> None:
         """Lock the fence row and check it still holds this run's token, else roll back (LockLost)."""
-        now = _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
-        session.execute(load_sql("warehouse/fence_touch"), {"token": self._fence, "now": now})
+        session.execute(load_sql("warehouse/fence_touch"), {"token": self._fence, "now": utc_now()})
         owner = session.scalar(load_sql("warehouse/fence_owner"))
         if owner != self._fence:
             raise LockLost(f"this run lost the load lock before its commit: the fence names {owner!r}, not this "

@@ -47,9 +47,11 @@ from .dbapi import (
     check_schema,
     conform_batch,
     iter_batches,
+    new_fence_token,
     peek_schema,
     scrub,
     statement_timeout_sql,
+    utc_now,
 )
 
 log = logging.getLogger(__name__)
@@ -297,6 +299,18 @@ class PostgresWarehouse(DBAPIWarehouse):
             self._fence = None
             self._lock_session = None
             conn.close()
+
+    def _take_fence(self, owner: str | None) -> None:
+        """On the lock session itself (one small transaction; a new load session costs ~0.2 s), once
+        the fence table exists; before that, in a load session, which creates the tables."""
+        session = self._lock_session
+        if session is None or session.scalar("select to_regclass('pipeline_lock_fence') is null"):
+            super()._take_fence(owner)
+            return
+        token = new_fence_token(owner)
+        with session.conn.transaction():
+            session.script("warehouse/fence_take", {"token": token, "now": utc_now()})
+        self._fence = token
 
     def check_lock(self) -> None:
         """Between stages: the lock session is still there (else LockLost) and the fence is ours."""
