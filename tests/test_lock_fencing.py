@@ -439,3 +439,40 @@ def test_a_failed_row_keeps_what_was_read_and_nulls_what_was_never_published(
     failed = run_log(duck).iloc[1]
     assert failed["status"] == "failed" and failed["rows_raw"] == 300
     assert failed[["rows_curated", "warehouse_rows", "rows_inserted", "lake_version"]].isna().all(), failed
+
+
+# --------------------------------------------------------------------------------------------------
+# Redshift (its code path on PostgreSQL): no lock, but the fence
+# --------------------------------------------------------------------------------------------------
+
+
+def test_redshift_of_two_overlapping_runs_the_first_cannot_commit(pg_admin, tmp_path: Path) -> None:  # noqa: ANN001
+    """Redshift has no advisory lock, so two runs can overlap; the later one takes the fence, and
+    the earlier one's commit rolls back instead of publishing over it."""
+    from datetime import datetime
+
+    from pipeline.config import Settings
+    from pipeline.warehouse.base import LockLost
+    from pipeline.warehouse.redshift_wh import RedshiftWarehouse
+    from tests.test_redshift import PASSWORD, ROLE, PostgresAsRedshift
+
+    schema = new_schema("rsfence")
+    settings = Settings(warehouse_url=f"redshift://loader:{PASSWORD}@example-cluster:5439/dev?schema={schema}",
+                        lake_url=str(tmp_path / "lake"), redshift_iam_role=ROLE,
+                        redshift_s3_staging="s3://staging-bucket/redshift-staging")
+    first, second = (RedshiftWarehouse(settings, connect=lambda **_: PostgresAsRedshift(None, ROLE)) for _ in "ab")
+    probe = {"key": "probe", "now": datetime(2026, 12, 7)}
+    try:
+        with first.run_lock("run-a"), second.run_lock("run-b"):  # nothing refuses the second
+            with pytest.raises(LockLost, match="lost the load lock before its commit"):
+                with first.session() as s:
+                    s.script("runlog/state_set", {**probe, "value": "written by run-a"})
+            with second.session() as s:
+                s.script("runlog/state_set", {**probe, "value": "written by run-b"})
+        probe_rows = first.query("select state_value from pipeline_state where state_key = 'probe'")
+        assert probe_rows["state_value"].tolist() == ["written by run-b"]
+        assert first.lock_holder() == (None, None)  # status cannot tell on Redshift, and says so
+    finally:
+        first.close()
+        second.close()
+        drop_schema(pg_admin, schema)
