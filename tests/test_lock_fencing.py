@@ -56,6 +56,20 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return files
 
 
+STARTED: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_process_left() -> Iterator[None]:
+    """A failed test must not leave a paused load behind (it would wait for its resume file forever)."""
+    yield
+    while STARTED:
+        proc = STARTED.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(30)
+
+
 def child_env(env: dict[str, str], **extra: str) -> dict[str, str]:
     out = {k: v for k, v in os.environ.items() if not k.startswith(("PIPELINE_", "SOCRATA_"))}
     out.update(env, PYTHONPATH=str(PROJECT_ROOT), **extra)
@@ -69,14 +83,17 @@ def start(env: dict[str, str], *args: str, pause: str | None = None, tmp: Path |
     if pause:
         extra = {"PIPELINE_TEST_PAUSE_AT": pause, "PIPELINE_TEST_PAUSE_FILE": str(tmp / "paused"),
                  "PIPELINE_TEST_RESUME_FILE": str(tmp / "resume")}
-    return subprocess.Popen([sys.executable, "-m", "pipeline", *args], cwd=PROJECT_ROOT,
-                            env=child_env(env, **extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    STARTED.append(subprocess.Popen([sys.executable, "-m", "pipeline", *args], cwd=PROJECT_ROOT,
+                                    env=child_env(env, **extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    text=True))
+    return STARTED[-1]
 
 
 def start_logged(env: dict[str, str], log: Path, *args: str) -> subprocess.Popen:
     """``python -m pipeline <args>`` with its log (stderr) in a file the test can watch."""
-    return subprocess.Popen([sys.executable, "-m", "pipeline", *args], cwd=PROJECT_ROOT, env=child_env(env),
-                            stdout=subprocess.DEVNULL, stderr=open(log, "w"), text=True)
+    STARTED.append(subprocess.Popen([sys.executable, "-m", "pipeline", *args], cwd=PROJECT_ROOT, env=child_env(env),
+                                    stdout=subprocess.DEVNULL, stderr=open(log, "w"), text=True))
+    return STARTED[-1]
 
 
 def wait_until_waiting(proc: subprocess.Popen, log: Path, timeout: float = 120) -> None:
