@@ -29,13 +29,13 @@ embedded, offline set-up: a DuckDB file and a local lake folder under data/):
   PIPELINE_MEMORY_LIMIT  default 1500MB
       DuckDB memory for a load; beyond it, spills to <lake>/_tmp (local lake) or the temp dir (S3 lake)
   PIPELINE_STALE_AFTER_DAYS  default 2
-      `status` exits 1 (and `status --alert` alerts) past this age
+      `status` exits 1 (and `status --alert` alerts) past this age; it also exits 1 for a dead run
   PIPELINE_SMALL_COUNT  default 10
       dashboard cells with fewer stops are suppressed
   PIPELINE_LOG_LEVEL  default INFO
       DEBUG | INFO | WARNING
   PIPELINE_LOCK_WAIT_SECONDS  default 60
-      how long a load waits for another load's lock
+      how long a load (or `reference`, `analyze`) waits for another load's lock
   PIPELINE_STATEMENT_TIMEOUT_SECONDS  default 1800
       PostgreSQL/Redshift: a load statement is cancelled after this
   PIPELINE_MAX_QUARANTINE_SHARE  default 0.10
@@ -248,7 +248,8 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 
         alert_stale(settings, report)
     print(json.dumps(report, default=str, indent=2) if args.json else report["text"])
-    return EXIT_OK if report.get("fresh", True) else EXIT_FAILED
+    # Stale data, or a run that died (its row still says `running`), is a failure to look at.
+    return EXIT_OK if report.get("fresh", True) and not report.get("dead_runs") else EXIT_FAILED
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -158,15 +158,21 @@ def test_pause(stage: str, busy=None) -> None:  # noqa: ANN001
 
     With ``PIPELINE_TEST_PAUSE_AT=<stage>`` the run writes ``PIPELINE_TEST_PAUSE_FILE`` (so the
     test knows where it stopped) and then waits to be killed: in ``busy()`` when given (e.g. a
-    long server-side statement), else asleep. Unset (always, outside tests) it does nothing.
+    long server-side statement), else asleep; or, with ``PIPELINE_TEST_RESUME_FILE``, until that
+    file exists, and then goes on. Unset (always, outside tests) it does nothing.
     """
     if os.environ.get("PIPELINE_TEST_PAUSE_AT") != stage:
         return
     marker = os.environ.get("PIPELINE_TEST_PAUSE_FILE")
     if marker:
         Path(marker).write_text(stage)
-    if busy is not None:
-        busy()
     import time
 
+    resume = os.environ.get("PIPELINE_TEST_RESUME_FILE")
+    if resume:  # the lock tests resume a paused run instead of killing it
+        while not Path(resume).exists():
+            time.sleep(0.1)
+        return
+    if busy is not None:
+        busy()
     time.sleep(3600)

@@ -3,8 +3,9 @@
 The commit protocol (what makes a crash anywhere harmless):
 
 1. Take the load lock for the whole run (:meth:`Warehouse.run_lock`; the kernel or the server drops
-   it when the process dies) and write a ``running`` row to the run log (own transaction). Runs
-   still ``running`` are dead: mark them ``abandoned`` and remove what they left.
+   it when the process dies; waiting ``PIPELINE_LOCK_WAIT_SECONDS``) with its fencing token, and
+   write a ``running`` row to the run log (own transaction). Runs still ``running`` are dead (their
+   lock is free: this run holds it): mark them ``abandoned`` and remove what they left.
 2. Converge: the warehouse records the curated Delta version it holds, in the same transaction as
    its data. A newer lake version was committed by a run that died before its warehouse commit;
    restore the lake to the warehouse's version (:func:`pipeline.curated.converge`).
@@ -13,7 +14,8 @@ The commit protocol (what makes a crash anywhere harmless):
 4. Merge the batch into the curated table: one Delta commit.
 5. One warehouse transaction: stage from the files that commit added, merge, rebuild the affected
    stops and the marts, check every count, and record the lake version, the watermark and the
-   run's ``success`` row. Readers see all of it or none of it.
+   run's ``success`` row; last, the fencing check (the run still holds the lock, or it rolls back).
+   Readers see all of it or none of it. A failure is recorded still holding the lock.
 
 A crash before 4 leaves unreferenced files; between 4 and 5, a lake version the next run undoes;
 after 5, a finished load. Every stage boundary has a test that kills a real process there
@@ -22,6 +24,7 @@ after 5, a finished load. Every stage boundary has a test that kills a real proc
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import shutil
 import tempfile
@@ -41,7 +44,7 @@ from .runlog import LoadResult
 from .sqlfiles import load_sql
 from .transform import TransformCounts, null_rates, transform, work_connection
 from .warehouse import Warehouse, open_warehouse
-from .warehouse.base import rebuild_stops, refresh_statistics, replaced_rows
+from .warehouse.base import LockRefused, rebuild_stops, refresh_statistics, replaced_rows
 from .zones import CuratedCommit, curated_batch_reader, merge_curated, write_landing_and_quarantine
 
 log = logging.getLogger(__name__)
@@ -60,7 +63,10 @@ def default_zip_assigner():  # noqa: ANN201 - returns the geo module's bound met
 def spill_dir(settings: Settings) -> Path:
     """Where DuckDB spills and batches are staged: beside a local lake, else the system temp dir (never the cwd)."""
     if settings.lake_is_s3:
-        return Path(tempfile.gettempdir()) / "moco-pipeline-spill"
+        # One folder per warehouse and lake: a run empties it of dead runs' work holding its own
+        # warehouse's load lock, which says nothing of another warehouse's runs on this machine.
+        key = hashlib.sha256(f"{settings.warehouse_url}|{settings.lake_url}".encode()).hexdigest()[:12]
+        return Path(tempfile.gettempdir()) / f"moco-pipeline-spill-{key}"
     return settings.lake_path / "_tmp"
 
 
@@ -119,29 +125,43 @@ def run_load(
     log.info("run %s: %s from %s into %s", result.run_id, command, source.name, settings.redacted_warehouse)
     spill = spill_dir(settings)
     work_dir = spill / f"batch-{result.run_id}"
+    recorded = False
     try:
-        with warehouse.run_lock():
-            dead = runlog.begin(warehouse, result, started)
-            _clean_dead_runs(dead, lake, spill, settings)
-            test_pause("begin")
-            table = CuratedTable(lake)
-            lake_note = converge(table, runlog.read_lake_version(warehouse), _warehouse_rows(warehouse), result.run_id,
-                                 work_dir)
-            log.info(lake_note)
-            _load(settings, source, result, started, lake, warehouse, table, work_dir, spill,
-                  zip_assigner=zip_assigner, require_rows=require_rows, accept_schema_change=accept_schema_change)
-            _vacuum(table)
+        with warehouse.run_lock(result.run_id, f"{command} from {source.name}"):
+            try:
+                dead = runlog.begin(warehouse, result, started)
+                _clean_dead_runs(dead, lake, spill, settings)
+                test_pause("begin")
+                table = CuratedTable(lake)
+                lake_note = converge(table, runlog.read_lake_version(warehouse), _warehouse_rows(warehouse),
+                                     result.run_id, work_dir)
+                log.info(lake_note)
+                _load(settings, source, result, started, lake, warehouse, table, work_dir, spill,
+                      zip_assigner=zip_assigner, require_rows=require_rows, accept_schema_change=accept_schema_change)
+                _vacuum(table)
+            except BaseException as exc:
+                # Recorded still holding the lock: a run waiting for it never sees this run `running`.
+                _failed(result, exc, t0)
+                runlog.fail(warehouse, result, started)
+                recorded = True
+                raise
         result.seconds = time.perf_counter() - t0
         log.info(result.summary())
         return result
     except BaseException as exc:
-        result.status = "failed"
-        result.seconds = time.perf_counter() - t0
-        result.message = f"{type(exc).__name__}: {exc}"
-        runlog.fail(warehouse, result, started)
+        if not recorded:  # the lock was refused (or failed): this run did nothing
+            _failed(result, exc, t0)
+            if not (isinstance(exc, LockRefused) and hasattr(warehouse, "refusal_log")):
+                runlog.fail(warehouse, result, started)  # else it is in the refusal side file already
         raise
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def _failed(result: LoadResult, exc: BaseException, t0: float) -> None:
+    result.status = "failed"
+    result.seconds = time.perf_counter() - t0
+    result.message = f"{type(exc).__name__}: {exc}"
 
 
 def _load(
@@ -185,6 +205,7 @@ def _load(
             extracted.notes.append(f"{counts.clipped:,} over-long text value(s) clipped to the warehouse widths")
 
         if counts.landed:
+            warehouse.check_lock()  # a run that lost its lock must not commit to the lake either
             batch.commit = merge_curated(con, lake, table, result.run_id, counts.landing_files, work_dir,
                                          replaced=lambda ids, keys: replaced_rows(warehouse, ids, keys))
             result.rows_curated = batch.commit.batch_rows
@@ -222,7 +243,9 @@ def _publish(
     """The warehouse transaction: stage, merge, stops, marts, checks, lake version, watermark, run row.
 
     ``staging`` is None when the source had nothing new (a quiet day): the run is still recorded.
+    The commit is fenced (the warehouse checks, in this transaction, that the run still holds the lock).
     """
+    warehouse.check_lock()
     with warehouse.session() as s:
         before = int(s.scalar("select count(*) from moco_traffic_violations"))
         if staging is None:

@@ -103,7 +103,7 @@ def _remove_from_curated(lake: Lake, removed: pa.Table, run_id: str) -> int | No
 
 def reconcile(settings: Settings, warehouse: Warehouse, *args, **kwargs) -> ReconcileResult:  # noqa: ANN002, ANN003
     """:func:`_reconcile` under the load lock (a reconcile and a load never interleave)."""
-    with warehouse.run_lock():
+    with warehouse.run_lock("reconcile", "reconcile"):
         return _reconcile(settings, warehouse, *args, **kwargs)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from .config import REFERENCE_DIR, Settings
+from .config import REFERENCE_DIR, Settings, test_pause
 from .warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -79,6 +79,7 @@ def load_reference(settings: Settings, warehouse: Warehouse, hud_path: Path | No
     tables = build_reference_tables(hud_path=hud_path)
     with warehouse.session() as s:
         counts = {name: s.replace_table(name, df.rename(columns=str.lower)) for name, df in tables.items()}
+        test_pause("reference")
     zd = tables["zip_demographics"]
     counts["weight_method"] = str(zd["weight_method"].iloc[0]) if len(zd) else None
     log.info("reference tables loaded: %s", counts)

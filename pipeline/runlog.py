@@ -2,9 +2,16 @@
 
 Every run writes a ``running`` row first, in its own transaction, so a run that is killed still
 leaves a trace. It ends as ``success`` (written in the load's own transaction, with the data, the
-watermark and the curated version), ``failed`` (a small transaction of its own) or, when it died
-without a word, ``abandoned`` (written by the next run, which holds the load lock and so knows that
-no ``running`` run is alive). SQL lives in ``sql/runlog/``.
+watermark and the curated version), ``failed`` (a small transaction of its own, still under the
+load lock) or, when it died without a word, ``abandoned`` (written by the next run, which holds the
+load lock, so the lock of every ``running`` run is provably free). An ``abandoned`` row is final:
+a run that lost its lock, was marked abandoned and then stops (its commit is fenced off) adds its
+own words to that row's message but does not rewrite its status.
+
+The counts of a row are what it published: ``running``, ``failed`` and ``abandoned`` rows keep
+what the run read (raw, landed, quarantined) and leave every published count null (curated,
+inserted, replaced, warehouse rows and stops, changes, watermark, lake version). SQL lives in
+``sql/runlog/``.
 """
 
 from __future__ import annotations
@@ -26,6 +33,9 @@ LAKE_VERSION_KEY = "curated_lake_version"
 CHANGE_COLUMNS = ("charges_added", "charges_edited", "charges_removed", "stops_added", "stops_edited", "stops_removed")
 # Columns added to pipeline_runs after its first release: an older warehouse gains them (ALTER TABLE).
 ADDED_COLUMNS = (*CHANGE_COLUMNS, "lake_version")
+# What only a committed run published: null on every other row (its work was rolled back).
+PUBLISHED_COLUMNS = ("rows_curated", "rows_inserted", "rows_replaced", "warehouse_rows", "warehouse_stops",
+                     "max_date_of_stop", "watermark", "lake_version", *CHANGE_COLUMNS)
 
 
 @dataclass
@@ -92,6 +102,8 @@ def run_params(r: LoadResult, started: datetime, finished: datetime | None,
         "lake_version": r.lake_version,
     }
     params.update({c: int(r.changes.get(c, 0)) for c in CHANGE_COLUMNS})
+    if r.status != "success":
+        params.update(dict.fromkeys(PUBLISHED_COLUMNS))
     return params
 
 
@@ -119,11 +131,19 @@ class DeadRun:
     started_at: Any
 
 
+def abandon_message(kind: str, found_by: str) -> str:
+    if kind == "redshift":  # no lock to look at: the fence says it can no longer publish
+        return (f"abandoned: run {found_by} took the load fence, so this run can no longer publish (killed, "
+                "crashed, or overtaken: Redshift has no lock to tell which)")
+    return (f"abandoned: its load lock was free when run {found_by} took it (the process died, or its lock "
+            "session ended); it can no longer publish")
+
+
 def begin(warehouse: Any, result: LoadResult, started: datetime) -> list[DeadRun]:
     """Mark dead runs ``abandoned`` and write this run's ``running`` row; return the dead runs.
 
-    Call it holding the load lock (:meth:`Warehouse.run_lock`): then every ``running`` row belongs
-    to a process that is gone.
+    Call it holding the load lock (:meth:`Warehouse.run_lock`, exclusive): then the lock of every
+    ``running`` run is provably free, and its fencing token replaced, so it can never publish.
     """
     now = datetime.now(timezone.utc)
     with warehouse.session() as s:
@@ -131,11 +151,8 @@ def begin(warehouse: Any, result: LoadResult, started: datetime) -> list[DeadRun
         dead = [DeadRun(str(r.run_id), str(r.command), r.source, r.started_at)
                 for r in s.query(load_sql("runlog/running")).itertuples()]
         for run in dead:
-            s.script("runlog/abandon", {
-                "run_id": run.run_id, "found_at": _naive(now),
-                "message": f"abandoned: the run stopped without recording an outcome (killed or crashed); "
-                           f"found by run {result.run_id}",
-            })
+            s.script("runlog/abandon", {"run_id": run.run_id, "found_at": _naive(now),
+                                        "message": abandon_message(warehouse.kind, result.run_id)})
         record(s, result, started)
     for run in dead:
         log.warning("run %s (%s, started %s) died without finishing: marked abandoned", run.run_id, run.command,
@@ -144,11 +161,26 @@ def begin(warehouse: Any, result: LoadResult, started: datetime) -> list[DeadRun
 
 
 def fail(warehouse: Any, result: LoadResult, started: datetime) -> None:
-    """Record a failed run in its own small transaction (the load's transaction rolled back)."""
+    """Record a failed run in its own small transaction (the load's transaction rolled back).
+
+    A row already final is not rewritten: ``success`` stands (the failure came after the commit),
+    and ``abandoned`` (another run found this one's lock free) gets this run's words appended.
+    """
     try:
         with warehouse.session(lock=False) as s:
             ensure_columns(s)
-            record(s, result, started, datetime.now(timezone.utc))
+            row = s.query(load_sql("runlog/outcome"), {"run_id": result.run_id})
+            status = str(row["status"].iloc[0]) if len(row) else None
+            if status == "abandoned":
+                note = f"{row['message'].iloc[0] or ''}; then the run itself stopped: {result.message}"
+                s.script("runlog/note", {"run_id": result.run_id, "message": note[:4000]})
+                log.warning("run log: run %s had been marked abandoned (it lost its lock); kept so, with its "
+                            "failure appended", result.run_id)
+            elif status == "success":
+                log.warning("run log: run %s committed before this failure; its success row stands: %s",
+                            result.run_id, result.message)
+            else:
+                record(s, result, started, datetime.now(timezone.utc))
     except Exception:  # the failure itself is what matters; never mask it
         log.exception("could not record the failed run in the run log")
 

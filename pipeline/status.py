@@ -1,8 +1,16 @@
-"""``python -m pipeline status``: last runs, row counts and freshness, from the warehouse."""
+"""``python -m pipeline status``: last runs, row counts and freshness, from the warehouse.
+
+A ``running`` row is checked against the load lock: alive only while the lock is held by that run
+(or by a holder that does not say who it is); else it is reported ``dead (will be marked
+abandoned)`` and ``status`` exits 1. On DuckDB, writes refused the lock are read from the refusal
+side file (the run log is inside the locked file).
+"""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from .config import Settings
@@ -12,6 +20,36 @@ from .warehouse import open_warehouse
 
 def _day(value: Any) -> str:
     return str(value)[:10] if value is not None else "-"
+
+
+DEAD = "dead (will be marked abandoned)"
+REFUSALS_SHOWN = 5
+
+
+def running_states(warehouse: Any) -> dict[str, str]:
+    """For each ``running`` row: ``running``, :data:`DEAD`, or ``running (unchecked: ...)``."""
+    running = [str(r) for r in warehouse.query(load_sql("runlog/running"))["run_id"]]
+    if not running:
+        return {}
+    held, owner = warehouse.lock_holder()
+    if held is None:
+        return dict.fromkeys(running, "running (unchecked: this warehouse has no lock to look at)")
+    # Only the lock's holder can be alive; a holder that does not name itself may be any of them.
+    return {run_id: "running" if held and owner in (None, run_id) else DEAD for run_id in running}
+
+
+def refusals(warehouse: Any, limit: int = REFUSALS_SHOWN) -> list[dict[str, Any]]:
+    """The last writes refused the lock, from the side file (DuckDB), newest first."""
+    path: Path | None = getattr(warehouse, "refusal_log", None)
+    if path is None or not path.exists():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines()[-limit:]:
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            continue  # a line cut short by a full disk
+    return out[::-1]
 
 
 def status_report(settings: Settings) -> dict[str, Any]:
@@ -36,9 +74,30 @@ def status_report(settings: Settings) -> dict[str, Any]:
         "",
         "recent runs:",
     ]
+    states = running_states(warehouse)
     for r in runs.itertuples():
-        lines.append(f"  {r.started_at}  {r.command:<9} {r.source or '':<8} {r.status:<8} "
-                     f"raw {int(r.rows_raw or 0):>9,}  quarantined {int(r.rows_quarantined or 0):>6,}  "
-                     f"warehouse {int(r.warehouse_rows or 0):>9,}  {(r.message or '')[:80]}")
-    return {"fresh": fresh, "age_days": age_days, "counts": row,
+        state = states.get(str(r.run_id), r.status) if r.status == "running" else r.status
+        lines.append(f"  {r.started_at}  {r.command:<9} {r.source or '':<8} {state:<8} "
+                     f"raw {_count(r.rows_raw, 9)}  quarantined {_count(r.rows_quarantined, 6)}  "
+                     f"warehouse {_count(r.warehouse_rows, 9)}  {(r.message or '')[:80]}")
+    dead = sorted(run_id for run_id, state in states.items() if state == DEAD)
+    if dead:
+        lines += ["", f"dead runs: {', '.join(dead)}: {DEAD} by the next load; nothing of theirs was published"]
+    refused = refusals(warehouse)
+    if refused:
+        lines += ["", f"refused the load lock (not in the run log; from {refusal_file(warehouse)}):"]
+        lines += [f"  {e.get('refused_at')}  {e.get('owner') or '-'}  {e.get('about') or ''}: {e.get('message')}"
+                  for e in refused]
+    return {"fresh": fresh, "age_days": age_days, "counts": row, "dead_runs": dead, "refused": refused,
             "runs": runs.to_dict(orient="records"), "text": "\n".join(lines)}
+
+
+def refusal_file(warehouse: Any) -> str:
+    return Path(warehouse.refusal_log).name
+
+
+def _count(value: Any, width: int) -> str:
+    """A run-log count, ``-`` when null (nothing published)."""
+    if value is None or str(value) in ("nan", "<NA>", "None"):
+        return "-".rjust(width)
+    return f"{int(value):>{width},}"

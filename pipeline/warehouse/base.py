@@ -81,6 +81,16 @@ class WarehouseError(RuntimeError):
     """A warehouse operation failed; the message never contains credentials."""
 
 
+class LockRefused(WarehouseError):
+    """Another run held the load lock for the whole wait (``PIPELINE_LOCK_WAIT_SECONDS``)."""
+
+
+class LockLost(WarehouseError):
+    """This run no longer holds the load lock (its lock session ended, or another run took over):
+    it must not publish. Raised at the latest by the publishing transaction's fencing check
+    (``DBAPIWarehouse._check_fence``; DuckDB: the lock file is still the one it locked)."""
+
+
 IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
@@ -104,6 +114,20 @@ class LoadSession(Protocol):
 
 class Warehouse(Protocol):
     kind: str
+
+    def run_lock(self, owner: str | None = None) -> AbstractContextManager[None]:
+        """Hold the load lock for a whole run (waiting ``PIPELINE_LOCK_WAIT_SECONDS``, then
+        :class:`LockRefused`); ``owner`` (a run id) is who holds it, as :meth:`lock_holder` reports."""
+        ...
+
+    def check_lock(self) -> None:
+        """Raise :class:`LockLost` if this run's load lock is gone (between stages of a run)."""
+        ...
+
+    def lock_holder(self) -> tuple[bool | None, str | None]:
+        """(held, owner) of the load lock, without taking it: (False, None) when it is provably
+        free, held=None when this warehouse cannot tell (Redshift)."""
+        ...
 
     def session(self) -> AbstractContextManager[LoadSession]:
         """A load transaction: commit (publish) on success, roll back on any exception."""

@@ -20,6 +20,7 @@ import decimal
 import logging
 import re
 import threading
+import uuid
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 from urllib.parse import quote
@@ -31,7 +32,7 @@ import pyarrow.compute as pc
 
 from ..config import redact_url
 from ..sqlfiles import bind, load_sql, run_script
-from .base import WarehouseError, check_identifier, server_exists, server_version
+from .base import LockLost, WarehouseError, check_identifier, server_exists, server_version
 from .pool import ConnectionPool
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,16 @@ def statement_timeout_sql(seconds: float) -> str:
         raise WarehouseError(f"statement timeout must be a number of seconds in (0, {MAX_TIMEOUT_MS // 1000}]: "
                              f"{str(seconds)[:40]!r}")
     return f"set statement_timeout to {ms:d}"
+
+
+def new_fence_token(owner: str | None) -> str:
+    """A run's fencing token: who it is, and a random part (a run id alone could be reused by hand)."""
+    return f"{owner or 'lock'} {uuid.uuid4().hex[:8]}"
+
+
+def utc_now() -> _dt.datetime:
+    """Now in UTC, naive (the warehouses' ``timestamp`` columns)."""
+    return _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
 
 
 def first_line(sql: str, width: int = 120) -> str:
@@ -371,6 +382,7 @@ class DBAPIWarehouse:
         self.redacted = redact_url(url)
         self.secrets = list(secrets)
         self.readers = ConnectionPool(self._open_reader, read_pool_size, usable=self._reader_usable)
+        self._fence: str | None = None  # this run's fencing token while it holds the run lock
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.redacted!r})"
@@ -406,6 +418,8 @@ class DBAPIWarehouse:
         try:
             self._begin(session, lock)
             yield session
+            if lock and self._fence is not None:
+                self._check_fence(session)  # in this transaction, just before its commit
             try:
                 conn.commit()
             except Exception as exc:  # noqa: BLE001
@@ -419,6 +433,38 @@ class DBAPIWarehouse:
         finally:
             close_quietly(conn)  # a server also releases the session's locks and temp tables
             self._end(session)
+
+    # -- fencing ----------------------------------------------------------------------------------
+    def _take_fence(self, owner: str | None) -> None:
+        """Write this run's fencing token (own transaction), having just taken the run lock.
+
+        A run that lost its lock and was overtaken finds another token at its commit and rolls back.
+        Writing it waits for a commit that holds the fence row (:meth:`_check_fence`), so a run that
+        takes the lock while the previous holder is committing starts after that commit.
+        """
+        token = new_fence_token(owner)
+        with self.session() as s:
+            s.script("warehouse/fence_take", {"token": token, "now": utc_now()})
+        self._fence = token
+
+    def _check_fence(self, session: DBAPISession) -> None:
+        """Lock the fence row and check it still holds this run's token, else roll back (LockLost)."""
+        session.execute(load_sql("warehouse/fence_touch"), {"token": self._fence, "now": utc_now()})
+        owner = session.scalar(load_sql("warehouse/fence_owner"))
+        if owner != self._fence:
+            raise LockLost(f"this run lost the load lock before its commit: the fence names {owner!r}, not this "
+                           f"run ({self._fence!r}); rolled back, nothing published by this run (the run that "
+                           "took over keeps its data)")
+
+    def check_lock(self) -> None:
+        """Between stages of a run: raise LockLost if another run has taken the fence."""
+        if self._fence is None:
+            return
+        owner = self.query(load_sql("warehouse/fence_owner"))
+        now = str(owner.iloc[0, 0]) if len(owner) else None
+        if now != self._fence:
+            raise LockLost(f"this run lost the load lock: the fence names {now!r}, not this run ({self._fence!r}); "
+                           "stopped before publishing anything")
 
     # -- reads ------------------------------------------------------------------------------------
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:

@@ -5,17 +5,24 @@ writes the served file: it copies it to ``<file>.next``, loads there, checkpoint
 over the served file (atomic on POSIX). The dashboard opens the served file read-only per query,
 so it keeps serving the old data during a load and sees the new data after the rename. A crash
 leaves only a stale ``.next`` that the next run overwrites.
+
+Every write (a load, the reference tables, the analyses) holds the load lock, an exclusive
+``flock`` on ``<file>.lock``, waiting up to ``PIPELINE_LOCK_WAIT_SECONDS`` for it. A write refused
+after that wait cannot say so in the run log (it lives in the locked file): it appends a line to
+``<file>.refused.jsonl``, which ``status`` reads.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import logging
 import os
 import shutil
 import time
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -25,7 +32,7 @@ import pyarrow as pa
 
 from ..curated import staging_select
 from ..sqlfiles import bind, load_sql, run_script
-from .base import WarehouseError, check_identifier
+from .base import LockLost, LockRefused, WarehouseError, check_identifier
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +105,7 @@ class DuckDBWarehouse:
         self.memory_limit = memory_limit
         self.lock_wait_s = lock_wait_s
         self._run_lock_held = False
+        self._lock_fd: int | None = None
 
     @property
     def next_path(self) -> Path:
@@ -124,28 +132,94 @@ class DuckDBWarehouse:
             return "missing"
         return f"{st.st_ino}-{st.st_mtime_ns}-{st.st_size}"
 
-    @contextmanager
-    def _flock(self, wait_s: float) -> Iterator[None]:
-        """The load lock: an flock on ``<file>.lock``. The kernel drops it when its process dies,
-        so a killed load can never leave it behind."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.lock_path, "w") as lock:
-            deadline = time.monotonic() + wait_s
-            while True:
-                try:
-                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError as exc:
-                    if time.monotonic() >= deadline:
-                        raise WarehouseError(f"another load holds {self.lock_path.name} (waited {wait_s:g} s); "
-                                             "try again when it finishes") from exc
-                    time.sleep(0.2)
-            yield
+    @property
+    def refusal_log(self) -> Path:
+        """Writes refused the lock, one JSON object a line (the run log is inside the locked file)."""
+        return self.path.with_name(self.path.name + ".refused.jsonl")
 
     @contextmanager
-    def run_lock(self) -> Iterator[None]:
+    def _flock(self, wait_s: float, owner: str | None, about: str) -> Iterator[None]:
+        """The load lock: an exclusive flock on ``<file>.lock``, which then names its holder. The
+        kernel drops it when its process dies, so a killed load can never leave it behind."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)  # no truncation: it names the holder
+        try:
+            deadline = time.monotonic() + wait_s
+            waiting = False
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise self._refuse(wait_s, owner, about) from None
+                    if not waiting:
+                        waiting = True
+                        log.info("waiting up to %g s for the load lock (%s holds it)", wait_s,
+                                 self.lock_holder()[1] or "another write")
+                    time.sleep(0.2)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps({"owner": owner, "about": about, "pid": os.getpid()}).encode(), 0)
+            self._lock_fd = fd
+            try:
+                yield
+            finally:
+                self._lock_fd = None
+                os.ftruncate(fd, 0)
+        finally:
+            os.close(fd)  # releases the flock
+
+    def _refuse(self, wait_s: float, owner: str | None, about: str) -> LockRefused:
+        held, holder = self.lock_holder()
+        by = f" (held by {holder})" if held and holder else ""
+        message = (f"another load holds {self.lock_path.name}{by} (waited {wait_s:g} s); "
+                   "try again when it finishes")
+        entry = {"refused_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "owner": owner,
+                 "about": about, "pid": os.getpid(), "message": message}
+        try:
+            with open(self.refusal_log, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(entry) + "\n")
+        except OSError as exc:
+            log.error("could not record the refusal in %s: %s", self.refusal_log, exc)
+        return LockRefused(message)
+
+    def lock_holder(self) -> tuple[bool | None, str | None]:
+        """(held, owner run id) of the load lock, looked at with a shared probe that never waits."""
+        try:
+            fd = os.open(self.lock_path, os.O_RDONLY)
+        except FileNotFoundError:
+            return False, None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                try:
+                    holder = json.loads(os.pread(fd, 4096, 0) or b"{}")
+                except ValueError:  # being written this instant
+                    holder = {}
+                return True, holder.get("owner") or holder.get("about") or None
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return False, None
+        finally:
+            os.close(fd)
+
+    def check_lock(self) -> None:
+        """The lock file this run locked is still the one at ``<file>.lock`` (else someone removed
+        or replaced it, and another run may hold a lock on the new file)."""
+        if self._lock_fd is None:
+            return
+        try:
+            same = os.stat(self.lock_path).st_ino == os.fstat(self._lock_fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if not same:
+            raise LockLost(f"{self.lock_path} was removed or replaced while this run held its lock; "
+                           "stopped before publishing anything")
+
+    @contextmanager
+    def run_lock(self, owner: str | None = None, about: str = "") -> Iterator[None]:
         """Hold the load lock for a whole run (its sessions then run under it)."""
-        with self._flock(self.lock_wait_s):
+        with self._flock(self.lock_wait_s, owner, about):
             self._run_lock_held = True
             try:
                 yield
@@ -157,10 +231,12 @@ class DuckDBWarehouse:
         """A load transaction on a copy of the file, renamed over it on commit.
 
         ``lock`` is ignored: a DuckDB file is only ever rewritten under the load lock (two
-        copy-and-rename writers would lose one another's commit).
+        copy-and-rename writers would lose one another's commit). Outside a run (reference tables,
+        analyses) the session takes it, waiting as a load does.
         """
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.nullcontext() if self._run_lock_held else self._flock(0.0):
+        with contextlib.nullcontext() if self._run_lock_held else self._flock(
+                self.lock_wait_s, None, "a write outside a load (reference tables or analyses)"):
             self.next_path.unlink(missing_ok=True)
             self.next_path.with_name(self.next_path.name + ".wal").unlink(missing_ok=True)
             if self.path.exists():
@@ -176,6 +252,7 @@ class DuckDBWarehouse:
                 con.execute("commit")
                 con.execute("checkpoint")
                 con.close()
+                self.check_lock()  # the fence: never rename over the file without the lock
                 os.replace(self.next_path, self.path)
                 log.debug("published %s", self.path)
             except BaseException:

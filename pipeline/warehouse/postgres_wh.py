@@ -8,7 +8,10 @@ A load session is one transaction on its own connection: the batch is bulk-loade
 ``COPY ... FROM STDIN (FORMAT csv)`` into a temp staging table (Arrow batches are rendered to CSV by
 pyarrow in slices, never row by row), merged by the shared SQL, and published by the commit; any
 exception rolls everything back, so readers see the previous load until the commit. A session-level
-advisory lock keeps two loads of the same schema from interleaving.
+advisory lock keeps two loads of the same schema from interleaving, on a lock session that cannot
+time out; and since a lock can still be lost (an administrator terminates that session), every
+commit under it is fenced: it checks, in its own transaction, that the fencing token in
+``pipeline_lock_fence`` is still this run's (:meth:`DBAPIWarehouse._check_fence`).
 
 Reads for the dashboard go through a small pool of long-lived, read-only, autocommit connections
 (:mod:`pipeline.warehouse.pool`, shared with Redshift through the DB-API base; a broken one is
@@ -33,7 +36,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from ..config import redact_url
-from .base import WarehouseError, sql_type
+from ..sqlfiles import load_sql
+from .base import LockLost, LockRefused, WarehouseError, sql_type
 from .dbapi import (
     DBAPISession,
     READ_POOL_SIZE,
@@ -43,9 +47,11 @@ from .dbapi import (
     check_schema,
     conform_batch,
     iter_batches,
+    new_fence_token,
     peek_schema,
     scrub,
     statement_timeout_sql,
+    utc_now,
 )
 
 log = logging.getLogger(__name__)
@@ -56,6 +62,12 @@ APPLICATION_NAME = "moco-pipeline"
 CONNECTION_DEFAULTS = {"application_name": APPLICATION_NAME, "keepalives": 1, "keepalives_idle": 30,
                        "keepalives_interval": 10, "keepalives_count": 3}
 LOCK_SQL = "select pg_try_advisory_lock(hashtext(:ns), hashtext(coalesce(:schema, current_schema(), '')))"
+LOCK_OWNER_PREFIX = f"{APPLICATION_NAME} lock "  # + the run id: the lock session's application_name
+# The lock session idles for the whole run: no server timeout may end it (that would free the lock
+# under a live run), whatever the role or database sets (idle_session_timeout is a common hardening).
+# Server-side keepalives drop it, and the lock, within ~1 minute when the client machine is gone.
+LOCK_SESSION_SETTINGS = {"idle_in_transaction_session_timeout": 0, "statement_timeout": 0,
+                         "tcp_keepalives_idle": 30, "tcp_keepalives_interval": 10, "tcp_keepalives_count": 3}
 READ_TIMEOUT_S = 120.0  # a dashboard or status query is cancelled after two minutes
 STATS_COLUMNS = {"row_id", "stop_id", "content_key", "source", "load_id"}  # join/filter keys of the merges
 BYTE_ORDER_COLLATIONS = {"c", "posix", "c.utf-8", "c.utf8", "ucs_basic"}
@@ -160,6 +172,12 @@ def slices(batch: pa.RecordBatch, rows: int) -> Iterator[pa.RecordBatch]:
         yield batch.slice(offset, rows)
 
 
+def _owner(application_name: Any) -> str | None:
+    """The run id a lock session names in its application_name, else None."""
+    name = str(application_name or "")
+    return (name[len(LOCK_OWNER_PREFIX):] or None) if name.startswith(LOCK_OWNER_PREFIX) else None
+
+
 def _pg_type(typ: pa.DataType) -> str:
     return sql_type(typ, "text")
 
@@ -176,6 +194,7 @@ class PostgresWarehouse(DBAPIWarehouse):
         self.lock_wait_s = lock_wait_s
         self.statement_timeout_s = statement_timeout_s
         self._run_lock_held = False
+        self._lock_session: PostgresSession | None = None
         self.connect_timeout = connect_timeout
         self._collation_checked = False
 
@@ -227,6 +246,16 @@ class PostgresWarehouse(DBAPIWarehouse):
         return isinstance(exc, psycopg.OperationalError)
 
     # -- Warehouse --------------------------------------------------------------------------------
+    def _no_timeouts(self, session: PostgresSession, settings: dict[str, int]) -> None:
+        """Turn off the server timeouts that would end an idle session (values are fixed integers)."""
+        if session.conn.info.server_version >= 140000:
+            session.execute("set idle_session_timeout = 0")
+        for name, value in settings.items():
+            session.execute(f"set {name} = {int(value):d}")
+
+    def _lock_params(self) -> dict[str, Any]:
+        return {"ns": LOCK_NAMESPACE, "schema": self.schema}
+
     def _try_lock(self, session: PostgresSession, wait_s: float) -> None:
         """Take the load lock (a session-level advisory lock keyed on the schema), waiting up to ``wait_s``.
 
@@ -236,28 +265,69 @@ class PostgresWarehouse(DBAPIWarehouse):
         the wait here outlasts it.
         """
         deadline = time.monotonic() + wait_s
-        params = {"ns": LOCK_NAMESPACE, "schema": self.schema}
-        while not session.scalar(LOCK_SQL, params):
+        waiting = False
+        while not session.scalar(LOCK_SQL, self._lock_params()):
             if time.monotonic() >= deadline:
-                holders = session.query(
-                    "select pid, state, query_start, left(query, 60) as query from pg_stat_activity "
-                    "where application_name = :app and pid <> pg_backend_pid()", {"app": APPLICATION_NAME})
-                who = "; ".join(f"pid {r.pid} ({r.state}, since {r.query_start}: {r.query})" for r in holders.itertuples())
-                raise WarehouseError(f"another load holds the warehouse lock (waited {wait_s:g} s){': ' + who if who else ''}; "
-                                     "try again when it finishes")
+                # Who holds this lock, in this database (not every pipeline session on the server).
+                holders = session.query(load_sql("warehouse/lock_holders", self.kind), self._lock_params())
+                who = "; ".join(f"pid {r.pid} ({_owner(r.application_name) or 'not a load run'}, "
+                                f"{r.state} since {r.state_change})" for r in holders.itertuples())
+                raise LockRefused(f"another load holds the warehouse lock (waited {wait_s:g} s)"
+                                  f"{': ' + who if who else ''}; try again when it finishes")
+            if not waiting:
+                waiting = True
+                log.info("waiting up to %g s for the load lock (another session holds it)", wait_s)
             time.sleep(0.5)
 
     @contextmanager
-    def run_lock(self) -> Iterator[None]:
-        """Hold the load lock for a whole run, on a connection of its own (idle while the run works)."""
+    def run_lock(self, owner: str | None = None, about: str = "") -> Iterator[None]:
+        """Hold the load lock for a whole run, on a connection of its own (idle while the run works),
+        and take the fencing token that every commit under it checks."""
         conn = self._connect(autocommit=True)
+        self._lock_session = PostgresSession(conn, self.secrets)
         try:
-            self._try_lock(PostgresSession(conn, self.secrets), self.lock_wait_s)
+            self._no_timeouts(self._lock_session, LOCK_SESSION_SETTINGS)
+            if owner:  # so that `status` and a refused load can tell which run holds it
+                self._lock_session.execute("select set_config('application_name', :name, false)",
+                                           {"name": (LOCK_OWNER_PREFIX + owner)[:63]})
+            self._try_lock(self._lock_session, self.lock_wait_s)
             self._run_lock_held = True
+            self._take_fence(owner)
             yield
         finally:
             self._run_lock_held = False
+            self._fence = None
+            self._lock_session = None
             conn.close()
+
+    def _take_fence(self, owner: str | None) -> None:
+        """On the lock session itself (one small transaction; a new load session costs ~0.2 s), once
+        the fence table exists; before that, in a load session, which creates the tables."""
+        session = self._lock_session
+        if session is None or session.scalar("select to_regclass('pipeline_lock_fence') is null"):
+            super()._take_fence(owner)
+            return
+        token = new_fence_token(owner)
+        with session.conn.transaction():
+            session.script("warehouse/fence_take", {"token": token, "now": utc_now()})
+        self._fence = token
+
+    def check_lock(self) -> None:
+        """Between stages: the lock session is still there (else LockLost) and the fence is ours."""
+        if self._lock_session is None:
+            return
+        try:
+            self._lock_session.scalar("select 1")
+        except WarehouseError as exc:
+            raise LockLost(f"this run lost the load lock: its lock session ended ({exc}); stopped before "
+                           "publishing anything") from None
+        super().check_lock()
+
+    def lock_holder(self) -> tuple[bool | None, str | None]:
+        holders = self.query(load_sql("warehouse/lock_holders", self.kind), self._lock_params())
+        if holders.empty:
+            return False, None
+        return True, _owner(holders["application_name"].iloc[0])
 
     def _begin(self, session: PostgresSession, lock: bool) -> None:
         """Timeouts, the load lock (``lock=False``: the run log's own small writes skip it), the
@@ -266,6 +336,9 @@ class PostgresWarehouse(DBAPIWarehouse):
         # running to its end with the lock held; no statement may run longer than the timeout.
         if session.conn.info.server_version >= 140000:
             session.execute("set client_connection_check_interval = 2000")
+        # The transaction idles while Python prepares the next batch: only the statement timeout
+        # bounds it, not a database's idle timeouts.
+        self._no_timeouts(session, {"idle_in_transaction_session_timeout": 0})
         session.execute(statement_timeout_sql(self.statement_timeout_s))
         if lock and not self._run_lock_held:
             self._try_lock(session, self.lock_wait_s)

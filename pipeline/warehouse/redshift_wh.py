@@ -288,10 +288,21 @@ class RedshiftWarehouse(DBAPIWarehouse):
         return RedshiftSession(conn, self)
 
     @contextmanager
-    def run_lock(self) -> Iterator[None]:
-        """Redshift has no advisory locks: the scheduler runs one load at a time, and two loads that
-        overlap anyway conflict under serializable isolation (one fails and rolls back)."""
-        yield
+    def run_lock(self, owner: str | None = None, about: str = "") -> Iterator[None]:
+        """Redshift has no advisory locks: the scheduler runs one load at a time. What a lock cannot
+        give, the fencing token does: a run writes its token when it starts, and every commit of the
+        run checks that the token is still its own (:meth:`DBAPIWarehouse._check_fence`), so of two
+        overlapping loads the one that started first rolls back at its commit instead of publishing
+        over the other (two commits that race conflict under serializable isolation)."""
+        self._take_fence(owner)
+        try:
+            yield
+        finally:
+            self._fence = None
+
+    def lock_holder(self) -> tuple[bool | None, str | None]:
+        """Unknown: no lock to look at on Redshift."""
+        return None, None
 
     def _begin(self, session: DBAPISession, lock: bool) -> None:
         """Schema and search path, timeout, tables (``lock`` is accepted for the common interface;

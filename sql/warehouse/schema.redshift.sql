@@ -205,6 +205,14 @@ create table if not exists pipeline_state (
     updated_at timestamp not null
 );
 
+-- Grain: one row: the fencing token of the run that holds the load lock (PostgreSQL, Redshift).
+-- A run writes it when it takes the lock; each of its commits checks it first (sql/warehouse/fence_*.sql).
+create table if not exists pipeline_lock_fence (
+    token varchar(256) not null,
+    taken_at timestamp not null,
+    checked_at timestamp
+);
+
 -- Grain: one row per data-quality measure (rebuilt by marts/refresh.sql).
 create table if not exists mart_data_quality (
     measure varchar(64) not null,
