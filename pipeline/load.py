@@ -79,6 +79,18 @@ def _clean_dead_runs(dead: list[runlog.DeadRun], lake: Lake, spill: Path, settin
         alert_abandoned(settings, run.run_id, run.command, run.started_at)
 
 
+def _clean_failed_run(lake: Lake, run_id: str) -> None:
+    """A run that failed (exit 1 or 3) removes its own landing and quarantine objects: nothing reads
+    them, and on a full disk they would make the next attempt fail sooner. Raw objects stay (the
+    archive of what the source sent, which a rerun reuses). Best effort: the failure is what matters."""
+    for zone in ("landing", "quarantine"):
+        try:
+            for key in lake.list(f"{zone}/load_id={run_id}"):
+                lake.delete(key)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("could not remove the failed run's %s objects: %s: %s", zone, type(exc).__name__, exc)
+
+
 def _vacuum(table: CuratedTable) -> None:
     """Best effort after a committed load: a failure here must not turn a success into a failure."""
     try:
@@ -121,11 +133,15 @@ def run_load(
             _clean_dead_runs(dead, lake, spill, settings)
             test_pause("begin")
             table = CuratedTable(lake)
-            lake_note = converge(table, runlog.read_lake_version(warehouse), _warehouse_rows(warehouse), result.run_id,
-                                 work_dir)
-            log.info(lake_note)
-            _load(settings, source, result, started, lake, warehouse, table, work_dir, spill,
-                  zip_assigner=zip_assigner, require_rows=require_rows, accept_schema_change=accept_schema_change)
+            try:
+                lake_note = converge(table, runlog.read_lake_version(warehouse), _warehouse_rows(warehouse),
+                                     result.run_id, work_dir)
+                log.info(lake_note)
+                _load(settings, source, result, started, lake, warehouse, table, work_dir, spill, zip_assigner=zip_assigner,
+                      require_rows=require_rows, accept_schema_change=accept_schema_change)
+            except BaseException:
+                _clean_failed_run(lake, result.run_id)  # still under the lock: no other run is writing
+                raise
             _vacuum(table)
         result.seconds = time.perf_counter() - t0
         log.info(result.summary())
@@ -257,8 +273,10 @@ def _publish(
         checks.check("no duplicate keys in warehouse", wh_dupes == 0, f"{wh_dupes} duplicate row_id(s)")
         stop_charges = s.scalar("select coalesce(sum(n_charges), 0) from stops")
         checks.equal("stops cover every charge", int(stop_charges), result.warehouse_rows, "charges")
-        # The zone's total from the Delta log's per-file counts, against the warehouse's.
+        # The zone's total from the Delta log's per-file counts, against the warehouse's; and the
+        # files of the months this load touched, present with the sizes the log records.
         checks.equal("curated zone = warehouse", table.row_count(), result.warehouse_rows, "rows")
+        table.require_intact(batch.commit.months)
         marts.refresh(s)  # the stop cubes of the months this load touched, and the small marts
         now = datetime.now(timezone.utc)
         runlog.set_state(s, runlog.LAKE_VERSION_KEY, str(result.lake_version), now)  # set by the curated commit
