@@ -1,7 +1,8 @@
-"""Command line: run (daily incremental, default), backfill, reference, status.
+"""Command line: run (daily incremental, default), backfill, reference, status, analyze, repair.
 
-Exit codes (for cron, systemd and Airflow): 0 success, 1 load failed (previous data still
-serving), 2 usage or configuration error, 3 quality check failed (previous data still serving).
+Exit codes (for cron, systemd and Airflow; the table is in docs/DEPLOY.md): 0 success, 1 load
+failed (previous data still serving), 2 usage or configuration error (found before any work),
+3 quality check failed (previous data still serving).
 """
 
 from __future__ import annotations
@@ -71,8 +72,8 @@ embedded, offline set-up: a DuckDB file and a local lake folder under data/):
 AWS credentials come from boto3's usual chain (instance profile, AWS_PROFILE, ...); AWS_ENDPOINT_URL
 points at an S3-compatible store.
 
-exit codes: 0 ok, 1 load failed (or `status`: data stale), 2 usage/configuration error,
-3 quality check failed (on 1 and 3 the previous data keeps serving).
+exit codes: 0 ok, 1 load failed (or `status`: data stale / lake damaged), 2 usage/configuration error
+(before any work), 3 quality check failed (on 1 and 3 the previous data keeps serving); docs/DEPLOY.md.
 """
 
 
