@@ -144,3 +144,38 @@ def test_settings_never_print_their_secrets(monkeypatch: pytest.MonkeyPatch) -> 
     sources = "\n".join(p.read_text() for p in (PROJECT_ROOT / "pipeline").rglob("*.py"))
     for pattern in ("log.info(settings)", "log.debug(settings)", "%r\", settings", "print(settings)"):
         assert pattern not in sources
+
+
+AT_PASSWORD = "Xq7@Pw9z@Kv3"  # unencoded '@' twice: each part is distinctive
+
+
+def test_an_unencoded_at_in_a_password_leaves_no_part_of_it_in_logs_or_alerts(tmp_path: Path) -> None:
+    from tests.test_alerts import Webhook
+
+    hook = Webhook()
+    hook.thread.start()
+    try:
+        url = f"postgresql://loader:{AT_PASSWORD}@127.0.0.1:{closed_port()}/test?connect_timeout=3"
+        run = run_cli(tmp_path, {"PIPELINE_WAREHOUSE": url, "PIPELINE_ALERT_WEBHOOK": hook.url,
+                                 "PIPELINE_LOG_LEVEL": "DEBUG"}, "-v", "backfill", "--source", "sample")
+    finally:
+        hook.server.shutdown()
+        hook.thread.join()
+    assert run.returncode == cli.EXIT_FAILED
+    alerts = json.dumps(hook.posts)
+    assert hook.posts and "loader:***@127.0.0.1" in run.stderr
+    for part in AT_PASSWORD.split("@"):
+        for text in (run.stdout, run.stderr, alerts):
+            assert part not in text, text[max(0, text.find(part) - 80):text.find(part) + 40]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("postgresql://u:p@ss@host/db", "postgresql://u:***@host/db"),
+    ("could not reach 'postgresql://u:a@b@c@db.internal:5432/x' (timeout)",
+     "could not reach 'postgresql://u:***@db.internal:5432/x' (timeout)"),
+    ("postgresql://u:pw@h/db and mail admin@example.org", "postgresql://u:***@h/db and mail admin@example.org"),
+])
+def test_redaction_runs_to_the_last_at_before_the_host(text: str, expected: str) -> None:
+    from pipeline.config import redact_url
+
+    assert redact_url(text) == expected
