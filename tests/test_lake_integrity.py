@@ -117,6 +117,34 @@ def test_a_damaged_curated_file_stops_the_load_with_exit_1_an_alert_and_the_way_
     assert_heals(settings, clean, monkeypatch, capsys)
 
 
+def test_a_file_lost_between_the_lake_commit_and_the_warehouse_commit_publishes_nothing(
+    sample_warehouse_copy: Settings, clean: pd.DataFrame, webhook: Webhook,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The check beside "curated zone = warehouse": the files of the months the load wrote, after its commit."""
+    settings = sample_warehouse_copy
+    use(monkeypatch, settings, PIPELINE_ALERT_WEBHOOK=webhook.url)
+    commit = CuratedTable.commit_files
+    lost = []
+
+    def commit_then_lose_one(self, added, removed, schema, run_id):  # noqa: ANN001, ANN202
+        version = commit(self, added, removed, schema, run_id)
+        lost.append(added[0].key())
+        Path(self.lake.uri(lost[0])).unlink()
+        return version
+
+    with monkeypatch.context() as m:
+        m.setattr(CuratedTable, "commit_files", commit_then_lose_one)
+        assert cli.main(["backfill", "--source", "sample", "--skip-analyze"]) == cli.EXIT_FAILED
+    pd.testing.assert_frame_equal(charges(settings), clean)
+    run = last_run(settings)
+    assert run["status"] == "failed" and lost[0] in run["message"] and len(webhook.posts) == 1
+    # The next load undoes the lake commit the warehouse never received (its files are all there).
+    assert cli.main(["backfill", "--source", "sample", "--skip-analyze"]) == cli.EXIT_OK
+    pd.testing.assert_frame_equal(charges(settings), clean)
+    assert CuratedTable(LocalLake(settings.lake_path)).check_files() == []
+
+
 def _drop_checkpoints(lake: Path) -> None:
     """Leave only the JSON commit files, as between two checkpoints (a checkpoint would mask the damage)."""
     for p in (lake / LOG).iterdir():
