@@ -11,8 +11,8 @@ protocol: the damaged log is moved aside to ``curated/repair-<run_id>/_delta_log
 post-mortem), a new table is written (version 0, one file per month and chunk) and the warehouse
 records that version. The old data files are deleted once the new table is committed. A repair
 that dies half-way leaves a zone that ``repair`` rebuilds again; a load refuses to run on it.
-The run log gets a row (command ``repair``, status ``repaired``: not a load, so it never makes
-stale data look fresh).
+The run log gets a row (command ``repair``, status ``repaired``, or ``verified`` when nothing was
+wrong: not a load, so it never makes stale data look fresh).
 """
 
 from __future__ import annotations
@@ -90,7 +90,8 @@ def repair(settings: Settings) -> dict[str, Any]:
                            "rows": table.row_count(),
                            "text": f"curated zone intact (version {table.version()}, {len(table.files())} file(s), "
                                    f"{table.row_count():,} rows = warehouse): nothing done"}
-            result.status = "repaired" if problems else "success"
+            # Never "success": freshness, provenance and the change log count successful *loads*.
+            result.status = "repaired" if problems else "verified"
             result.warehouse_rows = outcome["rows"]
             result.lake_version = outcome["lake_version"]
             result.message = outcome["text"]

@@ -117,32 +117,53 @@ def test_a_damaged_curated_file_stops_the_load_with_exit_1_an_alert_and_the_way_
     assert_heals(settings, clean, monkeypatch, capsys)
 
 
+def new_rows_export(tmp_path: Path, n: int = 3) -> Path:
+    """``n`` real rows of the 2016 sample made new (another description): a small daily batch that adds
+    a file to its month and keeps the month's other files."""
+    import csv
+    import io
+
+    with gzip.open(SAMPLE_DIR / "mcpd_tv_sample_nikolausn_2016.csv.gz", "rt", newline="") as src:
+        rows = list(csv.reader(io.StringIO("".join(next(src) for _ in range(n + 1)))))
+    column = rows[0].index("Description")
+    for i, row in enumerate(rows[1:]):
+        row[column] = f"TEST ROW {i}"
+    out = tmp_path / "new-rows.csv"
+    with open(out, "w", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    return out
+
+
 def test_a_file_lost_between_the_lake_commit_and_the_warehouse_commit_publishes_nothing(
-    sample_warehouse_copy: Settings, clean: pd.DataFrame, webhook: Webhook,  # noqa: F811
-    monkeypatch: pytest.MonkeyPatch,
+    sample_warehouse_copy: Settings, clean: pd.DataFrame, webhook: Webhook, tmp_path: Path,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """The check beside "curated zone = warehouse": the files of the months the load wrote, after its commit."""
+    """The check beside "curated zone = warehouse": the files of the months the load wrote, after its
+    commit, including those it kept (which staging never reads)."""
     settings = sample_warehouse_copy
     use(monkeypatch, settings, PIPELINE_ALERT_WEBHOOK=webhook.url)
     commit = CuratedTable.commit_files
     lost = []
 
-    def commit_then_lose_one(self, added, removed, schema, run_id):  # noqa: ANN001, ANN202
+    def commit_then_lose_a_kept_file(self, added, removed, schema, run_id):  # noqa: ANN001, ANN202
         version = commit(self, added, removed, schema, run_id)
-        lost.append(added[0].key())
+        months, new = {(f.year, f.month) for f in added}, {f.key() for f in added}
+        lost.append(next(f.key for f in self.files() if (f.year, f.month) in months and f.key not in new))
         Path(self.lake.uri(lost[0])).unlink()
         return version
 
     with monkeypatch.context() as m:
-        m.setattr(CuratedTable, "commit_files", commit_then_lose_one)
-        assert cli.main(["backfill", "--source", "sample", "--skip-analyze"]) == cli.EXIT_FAILED
+        m.setattr(CuratedTable, "commit_files", commit_then_lose_a_kept_file)
+        assert cli.main(["run", "--file", str(new_rows_export(tmp_path)), "--skip-analyze"]) == cli.EXIT_FAILED
     pd.testing.assert_frame_equal(charges(settings), clean)
     run = last_run(settings)
-    assert run["status"] == "failed" and lost[0] in run["message"] and len(webhook.posts) == 1
-    # The next load undoes the lake commit the warehouse never received (its files are all there).
-    assert cli.main(["backfill", "--source", "sample", "--skip-analyze"]) == cli.EXIT_OK
-    pd.testing.assert_frame_equal(charges(settings), clean)
-    assert CuratedTable(LocalLake(settings.lake_path)).check_files() == []
+    assert run["status"] == "failed" and "changed outside the pipeline" in run["message"] and lost[0] in run["message"]
+    assert len(webhook.posts) == 1
+    # The lost file belongs to the warehouse's version too: the next load names it again, and
+    # repair is the way back.
+    assert cli.main(["backfill", "--source", "sample", "--skip-analyze"]) == cli.EXIT_FAILED
+    assert lost[0] in last_run(settings)["message"]
+    assert_heals(settings, clean, monkeypatch, capsys)
 
 
 def _drop_checkpoints(lake: Path) -> None:
@@ -195,7 +216,11 @@ def test_repair_on_an_intact_zone_changes_nothing(
     assert outcome["rebuilt"] is False and outcome["problems"] == [] and "nothing done" in outcome["text"]
     assert lake.list(CURATED_TABLE) == keys
     run = last_run(sample_warehouse_copy)
-    assert (run["command"], run["status"]) == ("repair", "success")
+    assert (run["command"], run["status"]) == ("repair", "verified")  # not a load: freshness unchanged
+    assert cli.main(["status", "--json"]) == cli.EXIT_OK
+    report = json.loads(capsys.readouterr().out)
+    assert [r["command"] for r in report["runs"]][:2] == ["repair", "backfill"]
+    assert report["counts"]["last_success_at"] == str(report["runs"][1]["finished_at"])
 
 
 def test_repaired_files_have_the_curated_schema_a_load_writes(
