@@ -20,6 +20,8 @@ from pipeline.config import PROJECT_ROOT, Settings, load_settings
 from pipeline.warehouse import WarehouseError, open_warehouse
 from tests.ports import closed_port
 
+pytest_plugins = ["tests.pg_fixtures"]
+
 PASSWORD = "Pw-9f3Kq!x7"
 ENCODED_PASSWORD = "p%40ss%3Aw%2Frd%25Zq"  # the URL form of ...
 DECODED_PASSWORD = "p@ss:w/rd%Zq"          # ... this password
@@ -179,3 +181,19 @@ def test_redaction_runs_to_the_last_at_before_the_host(text: str, expected: str)
     from pipeline.config import redact_url
 
     assert redact_url(text) == expected
+
+
+def test_a_password_with_an_unencoded_at_reaches_the_right_host(pg_admin) -> None:  # noqa: ANN001 - skips without a server
+    """libpq splits user:password@host at the FIRST '@' (and then names 'Pw9z@Kv3@127.0.0.1' as the host
+    it could not resolve: the password's tail in an error); the URL is re-encoded so it reaches the host."""
+    from urllib.parse import urlsplit
+
+    from tests.pg_fixtures import PG_URL
+
+    parts = urlsplit(PG_URL)
+    url = f"postgresql://{parts.username}:{AT_PASSWORD}@{parts.hostname}:{parts.port or 5432}{parts.path}"
+    warehouse = open_warehouse(Settings(warehouse_url=url))
+    try:
+        assert int(warehouse.query("select 1 as one").iloc[0, 0]) == 1  # trust auth: the password is not checked
+    finally:
+        getattr(warehouse, "close", lambda: None)()
