@@ -24,6 +24,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_QUALITY = 0, 1, 2, 3
 class UsageError(Exception):
     """Bad arguments or paths, found before any work (exit 2)."""
 
+
 ENV_HELP = """
 configuration (environment variables, read in pipeline/config.py; with none set you get the
 embedded, offline set-up: a DuckDB file and a local lake folder under data/):
