@@ -123,8 +123,9 @@ def district_short(name: str | None) -> str:
 
 
 # pipeline_runs.status values (pipeline/runlog.py).
+# `repair` (not a load) writes "repaired" or, on an intact curated zone, "verified".
 _RUN_STATUS: Mapping[str, str] = {"success": N_("success"), "failed": N_("failed"), "running": N_("running"),
-                                  "abandoned": N_("abandoned")}
+                                  "abandoned": N_("abandoned"), "repaired": N_("repaired"), "verified": N_("verified")}
 
 
 def run_status(status: str | None) -> str:

@@ -1,7 +1,8 @@
-"""Command line: run (daily incremental, default), backfill, reference, status.
+"""Command line: run (daily incremental, default), backfill, reference, status, analyze, repair.
 
-Exit codes (for cron, systemd and Airflow): 0 success, 1 load failed (previous data still
-serving), 2 usage or configuration error, 3 quality check failed (previous data still serving).
+Exit codes (for cron, systemd and Airflow; the table is in docs/DEPLOY.md): 0 success, 1 load
+failed (previous data still serving), 2 usage or configuration error (found before any work),
+3 quality check failed (previous data still serving).
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ from .config import Settings, load_settings
 log = logging.getLogger("pipeline")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_QUALITY = 0, 1, 2, 3
+
+
+class UsageError(Exception):
+    """Bad arguments or paths, found before any work (exit 2)."""
+
 
 ENV_HELP = """
 configuration (environment variables, read in pipeline/config.py; with none set you get the
@@ -67,8 +73,8 @@ embedded, offline set-up: a DuckDB file and a local lake folder under data/):
 AWS credentials come from boto3's usual chain (instance profile, AWS_PROFILE, ...); AWS_ENDPOINT_URL
 points at an S3-compatible store.
 
-exit codes: 0 ok, 1 load failed (or `status`: data stale), 2 usage/configuration error,
-3 quality check failed (on 1 and 3 the previous data keeps serving).
+exit codes: 0 ok, 1 load failed (or `status`: data stale / lake damaged), 2 usage/configuration error
+(before any work), 3 quality check failed (on 1 and 3 the previous data keeps serving); docs/DEPLOY.md.
 """
 
 
@@ -88,6 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     parser.add_argument("--json", action="store_true", help="print the run result as JSON on stdout")
+    # The same two options after the command (`status --json` as well as `--json status`); SUPPRESS
+    # keeps a subcommand that was not given them from resetting what came before it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="debug logging")
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                        help="print the result as JSON on stdout")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def load_options(p: argparse.ArgumentParser, default_source: str) -> None:
@@ -109,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--skip-analyze", action="store_true",
                        help="do not refresh the disparity analyses after the load (run `analyze` later)")
 
-    run = sub.add_parser("run", help="the daily incremental load (default command)",
+    run = sub.add_parser("run", parents=[common], help="the daily incremental load (default command)",
                          description="Pull rows new or edited since the stored watermark (minus a lookback) and upsert them.")
     load_options(run, "socrata")
     run.add_argument("--reconcile", action="store_true",
@@ -120,20 +132,27 @@ def build_parser() -> argparse.ArgumentParser:
                      help="with --delete-missing: allow deleting more than 5%% of the rows")
     run.add_argument("--if-empty", action="store_true", help="do nothing if the warehouse already has data")
 
-    backfill = sub.add_parser("backfill", help="load everything from a source (idempotent: reruns change nothing)")
+    backfill = sub.add_parser("backfill", parents=[common], help="load everything from a source (idempotent: reruns change nothing)")
     load_options(backfill, "sample")
     backfill.add_argument("--if-empty", action="store_true", help="do nothing if the warehouse already has data")
 
-    ref = sub.add_parser("reference", help="load the ZIP/tract reference tables (ZIP demographics, crosswalk)")
+    ref = sub.add_parser("reference", parents=[common], help="load the ZIP/tract reference tables (ZIP demographics, crosswalk)")
     ref.add_argument("--hud-zip-tract", type=Path, metavar="PATH",
                      help="HUD USPS ZIP_TRACT file (csv/xlsx); its RES_RATIO weights are preferred over land-area shares")
     ref.add_argument("--rebuild-bundle", type=Path, metavar="SHARED_DATA_DIR",
                      help="re-create data/reference from the original source files in this folder first")
 
-    status = sub.add_parser("status", help="last runs, row counts and freshness (exit 1 when stale)")
+    status = sub.add_parser("status", parents=[common], help="last runs, row counts and freshness (exit 1 when stale)")
     status.add_argument("--alert", action="store_true",
                         help="when the data is stale, also send the alert (PIPELINE_ALERT_WEBHOOK / _SMTP)")
-    sub.add_parser("analyze", help="recompute the disparity analyses (benchmark, outcome test, veil of darkness)",
+    status.add_argument("--verify", action="store_true",
+                        help="also check every file of the curated zone against its Delta log (present, recorded "
+                        "size); exit 1 when one is missing or damaged (then see `repair`)")
+    sub.add_parser("repair", parents=[common], help="rebuild a damaged curated zone (missing files, a broken Delta log) from the warehouse",
+                   description="Check the curated Delta table; when a file is missing or has the wrong size, or its "
+                   "log cannot be read, rebuild the table from the warehouse's rows (which the commit protocol keeps "
+                   "equal to it), record the new version in the warehouse and say what was done. Takes the load lock.")
+    sub.add_parser("analyze", parents=[common], help="recompute the disparity analyses (benchmark, outcome test, veil of darkness)",
                    description="Write analysis_benchmark, analysis_outcome_test, analysis_veil_of_darkness and "
                    "analysis_caveats to the warehouse (also done after every successful load).")
     return parser
@@ -150,14 +169,7 @@ def _setup_logging(settings: Settings, verbose: bool) -> None:
 def _make_source(args: argparse.Namespace, settings: Settings, command: str):  # noqa: ANN202
     from .extract.files import FileSource, SampleSource
 
-    # --file alone means a file load: silently loading the sample instead would be a surprise.
-    if args.source is None:
-        args.source = "file" if args.file else args.default_source
-    elif args.file and args.source != "file":
-        raise SystemExit(f"--file goes with --source file, not --source {args.source}")
     if args.source == "file":
-        if not args.file:
-            raise SystemExit("--source file needs --file PATH (a CSV export, plain or .gz)")
         source = FileSource(args.file)
     elif args.source == "sample":
         source = SampleSource()
@@ -170,6 +182,39 @@ def _make_source(args: argparse.Namespace, settings: Settings, command: str):  #
 
         source = DateWindow(source, args.since, args.until)
     return source
+
+
+def check_args(args: argparse.Namespace) -> None:
+    """Every argument and path a command names, checked before it does anything (UsageError: exit 2)."""
+    if args.command in ("run", "backfill"):
+        # --file alone means a file load: silently loading the sample instead would be a surprise.
+        if args.source is None:
+            args.source = "file" if args.file else args.default_source
+        elif args.file and args.source != "file":
+            raise UsageError(f"--file goes with --source file, not --source {args.source}")
+        if args.source == "file" and not args.file:
+            raise UsageError("--source file needs --file PATH (a CSV export, plain or .gz)")
+        for path in args.file or []:
+            _check_input(path, "--file")
+        if args.since and args.until and args.until < args.since:
+            raise UsageError(f"--until {args.until} is before --since {args.since}: no day is in that window")
+    if args.command == "reference":
+        if args.hud_zip_tract:
+            _check_input(args.hud_zip_tract, "--hud-zip-tract")
+        if args.rebuild_bundle and not args.rebuild_bundle.is_dir():
+            raise UsageError(f"--rebuild-bundle: {args.rebuild_bundle} is not a folder")
+
+
+def _check_input(path: Path, option: str) -> None:
+    if not path.exists():
+        raise UsageError(f"{option}: input file not found: {path}")
+    if path.is_dir():
+        raise UsageError(f"{option}: {path} is a folder, not a file (name the CSV export itself)")
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"{option}: {path} cannot be read: {exc.strerror}") from None
 
 
 def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
@@ -242,14 +287,23 @@ def cmd_reference(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from .status import status_report
 
-    report = status_report(settings)
+    report = status_report(settings, verify=args.verify)
     if args.alert and not report.get("fresh", True):
         from .alerts import alert_stale
 
         alert_stale(settings, report)
     print(json.dumps(report, default=str, indent=2) if args.json else report["text"])
-    # Stale data, or a run that died (its row still says `running`), is a failure to look at.
-    return EXIT_OK if report.get("fresh", True) and not report.get("dead_runs") else EXIT_FAILED
+    # Stale data, a run that died (its row still says `running`) or a damaged lake is a failure to look at.
+    healthy = report.get("fresh", True) and not report.get("dead_runs") and not report.get("lake_problems")
+    return EXIT_OK if healthy else EXIT_FAILED
+
+
+def cmd_repair(args: argparse.Namespace, settings: Settings) -> int:
+    from .repair import repair
+
+    outcome = repair(settings)
+    print(json.dumps(outcome, default=str) if args.json else outcome["text"])
+    return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -259,9 +313,14 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args([*(sys.argv[1:] if argv is None else argv), "run"])
     try:
         settings = load_settings()
-        settings.warehouse_kind  # validates the URL early  # noqa: B018
+        settings.validate()
     except ValueError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        check_args(args)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     _setup_logging(settings, args.verbose)
     from .alerts import alert_on_failure
@@ -269,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     from .quality import QualityError
 
     handlers = {"run": cmd_load, "backfill": cmd_load, "reference": cmd_reference, "status": cmd_status,
-                "analyze": cmd_analyze}
+                "analyze": cmd_analyze, "repair": cmd_repair}
     try:
         return handlers[args.command](args, settings)
     except (QualityError, SchemaError) as exc:
@@ -277,9 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         log.error("%s stopped, nothing published (the previous data keeps serving): %s", args.command, exc)
         alert_on_failure(settings, args.command, exc)
         return EXIT_QUALITY
-    except (FileNotFoundError, SystemExit) as exc:
-        if isinstance(exc, SystemExit) and isinstance(exc.code, int):
-            raise
+    except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as exc:  # noqa: BLE001 - the CLI boundary: report, alert, exit non-zero

@@ -61,7 +61,8 @@ class Settings:
         if scheme in ("duckdb", "redshift"):
             return scheme
         raise ValueError(
-            f"PIPELINE_WAREHOUSE must start with duckdb://, postgresql:// or redshift:// (got {scheme!r}://)"
+            f"PIPELINE_WAREHOUSE={redact_value(self.warehouse_url)!r} is not a warehouse URL: it must start with "
+            "duckdb://, postgresql:// or redshift://"
         )
 
     @property
@@ -84,6 +85,30 @@ class Settings:
         path = Path(self.lake_url)
         return path if path.is_absolute() else PROJECT_ROOT / path
 
+    def validate(self) -> None:
+        """Raise ValueError naming the variable and its (redacted) value when the warehouse or lake
+        setting cannot work: checked before any command does anything."""
+        self.warehouse_kind  # noqa: B018 - raises on an unknown scheme
+        if self.warehouse_kind == "duckdb" and not self.warehouse_url.split("://", 1)[1].strip("/"):
+            raise ValueError(f"PIPELINE_WAREHOUSE={self.warehouse_url!r} names no DuckDB file "
+                             "(duckdb:///data/warehouse.duckdb or duckdb:////abs/path.duckdb)")
+        lake = self.lake_url
+        if "://" in lake and not self.lake_is_s3:
+            raise ValueError(f"PIPELINE_LAKE={redact_value(lake)!r} is neither a local folder nor s3://bucket/prefix")
+        if self.lake_is_s3:
+            if not lake[len("s3://"):].split("/", 1)[0]:
+                raise ValueError(f"PIPELINE_LAKE={lake!r} names no bucket (s3://bucket/prefix)")
+            return
+        path = self.lake_path
+        if path.exists() and not path.is_dir():
+            raise ValueError(f"PIPELINE_LAKE={lake!r} is a file, not a folder ({path})")
+        # The lake folder is created on the first load: its nearest existing parent must be a writable folder.
+        parent = next((p for p in path.parents if p.exists()), None)
+        if not path.exists() and (parent is None or not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK)):
+            raise ValueError(f"PIPELINE_LAKE={lake!r} cannot be created: {parent} is not a writable folder")
+        if path.is_dir() and not os.access(path, os.W_OK | os.X_OK):
+            raise ValueError(f"PIPELINE_LAKE={lake!r} is not writable by this user ({path})")
+
     @property
     def redacted_warehouse(self) -> str:
         return redact_url(self.warehouse_url)
@@ -92,7 +117,10 @@ class Settings:
         return replace(self, **kwargs)
 
 
-_CREDENTIALS_IN_URL = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<user>[^\s:/@]*):(?P<password>[^\s@]*)@")
+# The password runs to the LAST '@' before the host: an unencoded '@' in it (u:p@ss@host) must not
+# leave its tail in the text. It stops at whitespace and quotes, which end a URL quoted in a message.
+_CREDENTIALS_IN_URL = re.compile(
+    r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<user>[^\s:/@'\"]*):(?P<password>[^\s'\"]*)@")
 _PASSWORD_PARAM = re.compile(r"(?i)\b(password|passwd|pwd)=([^\s&;]+)")
 
 
@@ -104,6 +132,15 @@ def redact_url(text: str) -> str:
     """
     text = _CREDENTIALS_IN_URL.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
     return _PASSWORD_PARAM.sub(lambda m: f"{m.group(1)}=***", text)
+
+
+def redact_value(value: str) -> str:
+    """A setting's value fit for an error message: URL passwords out, and a ``user:password@`` with no
+    scheme in front (a mistyped URL) hidden up to its last '@'."""
+    text = redact_url(value)
+    if "://" not in text and "@" in text:
+        text = "***@" + text.rsplit("@", 1)[1]
+    return text
 
 
 def _get(env: Mapping[str, str], name: str, default: str | None = None) -> str | None:
@@ -120,23 +157,31 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         socrata_domain=_get(env, "SOCRATA_DOMAIN", "data.montgomerycountymd.gov") or "",
         socrata_dataset=_get(env, "SOCRATA_DATASET", "4mse-ku6q") or "",
         socrata_app_token=_get(env, "SOCRATA_APP_TOKEN"),
-        socrata_page_size=int(_get(env, "SOCRATA_PAGE_SIZE", "50000") or 50000),
-        socrata_timeout_s=float(_get(env, "SOCRATA_TIMEOUT", "60") or 60),
-        socrata_max_retries=int(_get(env, "SOCRATA_MAX_RETRIES", "6") or 6),
-        socrata_lookback_hours=float(_get(env, "SOCRATA_LOOKBACK_HOURS", "72") or 72),
+        socrata_page_size=_number(env, "SOCRATA_PAGE_SIZE", "50000", int),
+        socrata_timeout_s=_number(env, "SOCRATA_TIMEOUT", "60", float),
+        socrata_max_retries=_number(env, "SOCRATA_MAX_RETRIES", "6", int),
+        socrata_lookback_hours=_number(env, "SOCRATA_LOOKBACK_HOURS", "72", float),
         redshift_iam_role=_get(env, "REDSHIFT_IAM_ROLE"),
         redshift_s3_staging=_get(env, "REDSHIFT_S3_STAGING"),
         alert_webhook_url=_get(env, "PIPELINE_ALERT_WEBHOOK"),
         alert_smtp_url=_get(env, "PIPELINE_ALERT_SMTP"),
         alert_email_to=_get(env, "PIPELINE_ALERT_EMAIL_TO"),
-        stale_after_days=float(_get(env, "PIPELINE_STALE_AFTER_DAYS", "2") or 2),
-        small_count_threshold=int(_get(env, "PIPELINE_SMALL_COUNT", "10") or 10),
+        stale_after_days=_number(env, "PIPELINE_STALE_AFTER_DAYS", "2", float),
+        small_count_threshold=_number(env, "PIPELINE_SMALL_COUNT", "10", int),
         log_level=_get(env, "PIPELINE_LOG_LEVEL", "INFO") or "INFO",
         memory_limit=_memory(_get(env, "PIPELINE_MEMORY_LIMIT", "1500MB") or "1500MB"),
-        lock_wait_s=float(_get(env, "PIPELINE_LOCK_WAIT_SECONDS", "60") or 60),
-        statement_timeout_s=float(_get(env, "PIPELINE_STATEMENT_TIMEOUT_SECONDS", "1800") or 1800),
+        lock_wait_s=_number(env, "PIPELINE_LOCK_WAIT_SECONDS", "60", float),
+        statement_timeout_s=_number(env, "PIPELINE_STATEMENT_TIMEOUT_SECONDS", "1800", float),
         max_quarantine_share=_share(_get(env, "PIPELINE_MAX_QUARANTINE_SHARE", "0.10") or "0.10"),
     )
+
+
+def _number(env: Mapping[str, str], name: str, default: str, kind: type) -> int | float:
+    value = _get(env, name, default) or default
+    try:
+        return kind(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a{'n integer' if kind is int else ' number'} (got {value!r})") from None
 
 
 def _share(value: str) -> float:

@@ -19,6 +19,7 @@ cast back to TIME when staged (:func:`staging_select`).
 from __future__ import annotations
 
 import logging
+import re
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date
@@ -41,10 +42,28 @@ class CuratedError(RuntimeError):
     """The curated zone and the warehouse disagree in a way no automatic step may repair."""
 
 
+REPAIR_HINT = "run `.venv/bin/python -m pipeline repair` (docs/DEPLOY.md, runbook)"
+
+
 # Columns whose per-file min/max go into each Add action's statistics: where a file's rows can be
 # (stop date) and which keys it can hold (row_id). The merge picks the files a batch must rewrite
 # from these alone (zones.files_holding), without reading any data file.
 STATS_COLUMNS = ("row_id", "date_of_stop")
+
+
+def curated_columns() -> list[tuple[str, str]]:
+    """The curated files' columns and DuckDB types, in file order, as transform/curate.sql writes them
+    (what :func:`pipeline.repair.repair` rebuilds the files with; tests/test_lake_integrity.py compares)."""
+    from .schema import SOURCE_COLUMNS
+
+    return [
+        ("row_id", "VARCHAR"), ("stop_id", "VARCHAR"), ("content_key", "VARCHAR"), ("source", "VARCHAR"),
+        ("source_updated_at", "TIMESTAMP"), ("load_id", "VARCHAR"), ("source_file", "VARCHAR"),
+        ("raw_line", "BIGINT"),
+        *[(name, "VARCHAR" if name == "time_of_stop" else typ) for name, typ in SOURCE_COLUMNS],
+        ("district", "VARCHAR"), ("zip5", "VARCHAR"), ("zip_status", "VARCHAR"),
+        ("stop_year", "BIGINT"), ("stop_month", "BIGINT"),
+    ]
 
 
 @dataclass(frozen=True)
@@ -120,10 +139,14 @@ def stage_partitioned(con, select_sql: str, params: list, out_dir: Path, tag: st
     comes back with its Delta statistics.
     """
     out_dir.parent.mkdir(parents=True, exist_ok=True)
+    # The target folder is a bound parameter: a lake path may hold a quote (issue 20). The tag is a
+    # run id (digits, letters, '-'), checked because it is part of the SQL text.
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", tag):
+        raise ValueError(f"not a file name tag: {tag!r}")
     con.execute(
-        f"copy ({select_sql}) to '{out_dir}' (format parquet, compression zstd, compression_level 1, "
+        f"copy ({select_sql}) to ? (format parquet, compression zstd, compression_level 1, "
         f"partition_by (year, month), write_partition_columns false, filename_pattern 'part-{tag}-{{i}}')",
-        params,
+        [*params, str(out_dir)],
     )
     paths = sorted(out_dir.glob("year=*/month=*/*.parquet"))
     stats = file_stats(con, [str(p) for p in paths])
@@ -190,6 +213,40 @@ class CuratedTable:
 
         return self._current is not None or DeltaTable.is_deltatable(self.uri, storage_options=self.options)
 
+    def readable(self) -> str | None:
+        """None when the Delta log can be read, else why not (a truncated or corrupt commit file)."""
+        try:
+            self._table()
+        except Exception as exc:  # noqa: BLE001 - delta-rs raises its own kinds for a broken log
+            self._current = None
+            return f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+        return None
+
+    def check_files(self, months: set[tuple[int, int]] | None = None) -> list[str]:
+        """The data files of the current version (all, or those of ``months``) that are missing or
+        hold another number of bytes than their Add action records: damage done outside the pipeline."""
+        problems = []
+        present = self.lake.sizes(CURATED_TABLE)  # one listing, not a request per file
+        for f in self.files():
+            if months is not None and (f.year, f.month) not in months:
+                continue
+            actual = present.get(f.key)
+            if actual is None:
+                problems.append(f"{f.key}: missing (the Delta log records {f.size:,} bytes, {f.rows:,} rows)")
+            elif actual != f.size:
+                problems.append(f"{f.key}: {actual:,} bytes, the Delta log records {f.size:,}")
+        return problems
+
+    def require_intact(self, months: set[tuple[int, int]] | None = None) -> None:
+        """Raise CuratedError naming the damaged files (see :meth:`check_files`)."""
+        problems = self.check_files(months)
+        if problems:
+            scope = "" if months is None else f" in the {len(months)} month(s) this run touches"
+            raise CuratedError(
+                f"the curated zone was changed outside the pipeline: {len(problems)} file(s){scope} missing or "
+                f"damaged, first: {problems[0]}; nothing was published; {REPAIR_HINT}"
+            )
+
     def version(self) -> int | None:
         return self._table().version() if self.exists() else None
 
@@ -233,26 +290,46 @@ class CuratedTable:
 
         now = int(time.time() * 1000)
         adds = []
+        placed: list[str] = []
         place = getattr(self.lake, "move_file", self.lake.put_file)
-        for f in added:
-            size = f.path.stat().st_size
-            place(f.key(), f.path)
-            adds.append(AddAction(f.rel, size, {"year": str(f.year), "month": str(f.month)}, now, True,
-                                  json.dumps(f.stats or {"numRecords": f.rows})))
-        props = CommitProperties(custom_metadata={"run_id": run_id})
-        if not self.exists():
-            create_table_with_add_actions(self.uri, Schema.from_arrow(schema), adds, mode="append",
-                                          partition_by=PARTITION_BY, storage_options=self.options, commit_properties=props)
-        else:
-            prefix = f"{CURATED_TABLE}/"
-            removes = [RemoveAction(f.key[len(prefix):], True, now, f.size, {"year": str(f.year), "month": str(f.month)})
-                       for f in removed]
-            table = self._table()
-            table.create_write_transaction([*removes, *adds], mode="append", schema=table.schema(),
-                                           partition_by=PARTITION_BY, commit_properties=props)
+        try:
+            for f in added:
+                size = f.path.stat().st_size
+                place(f.key(), f.path)
+                placed.append(f.key())
+                adds.append(AddAction(f.rel, size, {"year": str(f.year), "month": str(f.month)}, now, True,
+                                      json.dumps(f.stats or {"numRecords": f.rows})))
+            props = CommitProperties(custom_metadata={"run_id": run_id})
+            if not self.exists():
+                create_table_with_add_actions(self.uri, Schema.from_arrow(schema), adds, mode="append",
+                                              partition_by=PARTITION_BY, storage_options=self.options,
+                                              commit_properties=props)
+            else:
+                prefix = f"{CURATED_TABLE}/"
+                removes = [RemoveAction(f.key[len(prefix):], True, now, f.size,
+                                        {"year": str(f.year), "month": str(f.month)}) for f in removed]
+                table = self._table()
+                table.create_write_transaction([*removes, *adds], mode="append", schema=table.schema(),
+                                               partition_by=PARTITION_BY, commit_properties=props)
+        except BaseException:
+            self._remove_uncommitted(placed)
+            raise
         version = self._table().version()
         self._checkpoint(version, len(added) + len(removed))
         return version
+
+    def _remove_uncommitted(self, keys: list[str]) -> None:
+        """After a failed commit: delete the files it placed, unless a version references them (the
+        commit got through before the error). Best effort; vacuum removes what is left."""
+        try:
+            if self.exists() and self.readable() is not None:
+                return  # the log cannot say what was committed: leave the files to vacuum
+            committed = {f.key for f in self.files()}
+            for key in keys:
+                if key not in committed:
+                    self.lake.delete(key)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("curated zone: files of the failed commit left for vacuum: %s: %s", type(exc).__name__, exc)
 
     def _checkpoint(self, version: int, actions: int) -> None:
         """Write a checkpoint after a big commit and every CHECKPOINT_EVERY versions.
@@ -326,13 +403,16 @@ def converge(table: CuratedTable, recorded: int | None, warehouse_rows: int, run
     undone here; the rerun of that input writes it again. A lake *behind* the warehouse (files
     lost, a restore from backup) cannot be repaired automatically and stops the run.
     """
+    broken = table.readable() if table.exists() else None
+    if broken:
+        raise CuratedError(f"the curated zone's Delta log at {table.uri} cannot be read ({broken}); {REPAIR_HINT}")
     if not table.exists() and table.legacy_files():
         table.migrate_legacy(run_id, work_dir)  # then adopted below when its rows equal the warehouse's
     if not table.exists():
         if warehouse_rows:
             raise CuratedError(
                 f"the curated zone {table.uri} is missing but the warehouse holds {warehouse_rows:,} charges; "
-                "restore the lake from backup, or reload: `python -m pipeline backfill` into an empty warehouse"
+                f"{REPAIR_HINT}"
             )
         return "curated zone: empty (first load)"
     current = table.version()
@@ -349,12 +429,12 @@ def converge(table: CuratedTable, recorded: int | None, warehouse_rows: int, run
             return f"curated zone: version {current} adopted ({rows:,} rows = warehouse)"
         raise CuratedError(
             f"the warehouse records no curated version and the zone holds {rows:,} rows vs {warehouse_rows:,} "
-            "in the warehouse; reload into an empty warehouse"
+            f"in the warehouse; {REPAIR_HINT}"
         )
     if recorded > current:
         raise CuratedError(
             f"the curated zone (version {current}) is behind the warehouse (version {recorded}): "
-            "the lake was replaced or rolled back outside the pipeline; restore it from backup"
+            f"the lake was replaced or rolled back outside the pipeline (or a log entry deleted); {REPAIR_HINT}"
         )
     if table.same_content(recorded):
         return f"curated zone: version {current} = warehouse"

@@ -37,6 +37,7 @@ class Lake(Protocol):
     def put_file(self, key: str, src: Path) -> None: ...
     def get_bytes(self, key: str) -> bytes: ...
     def exists(self, key: str) -> bool: ...
+    def sizes(self, prefix: str) -> dict[str, int]: ...
     def list(self, prefix: str) -> list[str]: ...
     def delete(self, key: str) -> None: ...
     def uri(self, key: str) -> str: ...
@@ -87,8 +88,12 @@ class LocalLake:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".tmp-{path.name}")
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, path)
+        try:
+            shutil.copyfile(src, tmp)
+            os.replace(tmp, path)
+        except BaseException:  # a full disk (ENOSPC) must not leave the partial copy behind
+            tmp.unlink(missing_ok=True)
+            raise
 
     def move_file(self, key: str, src: Path) -> None:
         """Like :meth:`put_file` for a file that is not needed afterwards: a rename when on the same disk."""
@@ -104,6 +109,14 @@ class LocalLake:
 
     def exists(self, key: str) -> bool:
         return self._path(key).exists()
+
+    def sizes(self, prefix: str) -> dict[str, int]:
+        """Bytes of every object under ``prefix`` (a folder), by key, in one listing."""
+        base = self._path(prefix)
+        if not base.is_dir():
+            return {}
+        return {str(p.relative_to(self.root)): p.stat().st_size for p in base.rglob("*")
+                if p.is_file() and not p.name.startswith(".tmp-")}
 
     def list(self, prefix: str) -> list[str]:
         base = self._path(prefix) if prefix else self.root
@@ -202,6 +215,15 @@ class S3Lake:
             if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
                 return False
             raise
+
+    def sizes(self, prefix: str) -> dict[str, int]:
+        """Bytes of every object under ``prefix`` (a folder), by key: one paginated LIST, no HEAD per object."""
+        folder = self._key(prefix).rstrip("/") + "/"
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        out: dict[str, int] = {}
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=folder):
+            out.update({obj["Key"][strip:]: int(obj["Size"]) for obj in page.get("Contents", [])})
+        return out
 
     def list(self, prefix: str) -> list[str]:
         folder = self._key(prefix).rstrip("/")

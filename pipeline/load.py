@@ -89,6 +89,18 @@ def _clean_dead_runs(dead: list[runlog.DeadRun], lake: Lake, spill: Path, settin
         alert_abandoned(settings, run.run_id, run.command, run.started_at)
 
 
+def _clean_failed_run(lake: Lake, run_id: str) -> None:
+    """A run that failed (exit 1 or 3) removes its own landing and quarantine objects: nothing reads
+    them, and on a full disk they would make the next attempt fail sooner. Raw objects stay (the
+    archive of what the source sent, which a rerun reuses). Best effort: the failure is what matters."""
+    for zone in ("landing", "quarantine"):
+        try:
+            for key in lake.list(f"{zone}/load_id={run_id}"):
+                lake.delete(key)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("could not remove the failed run's %s objects: %s: %s", zone, type(exc).__name__, exc)
+
+
 def _vacuum(table: CuratedTable) -> None:
     """Best effort after a committed load: a failure here must not turn a success into a failure."""
     try:
@@ -138,13 +150,15 @@ def run_load(
                 log.info(lake_note)
                 _load(settings, source, result, started, lake, warehouse, table, work_dir, spill,
                       zip_assigner=zip_assigner, require_rows=require_rows, accept_schema_change=accept_schema_change)
-                _vacuum(table)
             except BaseException as exc:
-                # Recorded still holding the lock: a run waiting for it never sees this run `running`.
+                # Still under the lock: no other run is writing, and a run waiting for it never sees
+                # this run `running`.
+                _clean_failed_run(lake, result.run_id)
                 _failed(result, exc, t0)
                 runlog.fail(warehouse, result, started)
                 recorded = True
                 raise
+            _vacuum(table)
         result.seconds = time.perf_counter() - t0
         log.info(result.summary())
         return result
@@ -288,8 +302,10 @@ def _publish(
         checks.check("no duplicate keys in warehouse", wh_dupes == 0, f"{wh_dupes} duplicate row_id(s)")
         stop_charges = s.scalar("select coalesce(sum(n_charges), 0) from stops")
         checks.equal("stops cover every charge", int(stop_charges), result.warehouse_rows, "charges")
-        # The zone's total from the Delta log's per-file counts, against the warehouse's.
+        # The zone's total from the Delta log's per-file counts, against the warehouse's; and the
+        # files of the months this load touched, present with the sizes the log records.
         checks.equal("curated zone = warehouse", table.row_count(), result.warehouse_rows, "rows")
+        table.require_intact(batch.commit.months)
         marts.refresh(s)  # the stop cubes of the months this load touched, and the small marts
         now = datetime.now(timezone.utc)
         runlog.set_state(s, runlog.LAKE_VERSION_KEY, str(result.lake_version), now)  # set by the curated commit

@@ -13,6 +13,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from .config import Settings
 from .sqlfiles import load_sql
 from .warehouse import open_warehouse
@@ -52,24 +54,35 @@ def refusals(warehouse: Any, limit: int = REFUSALS_SHOWN) -> list[dict[str, Any]
     return out[::-1]
 
 
-def status_report(settings: Settings) -> dict[str, Any]:
+def _plain(value: Any) -> Any:
+    """None for a missing value (NaT, NaN, NA: a warehouse with no successful load yet), so that
+    neither the text nor the JSON ever shows "NaT"."""
+    try:
+        return None if pd.isna(value) else value
+    except (TypeError, ValueError):  # a list or dict is never missing
+        return value
+
+
+def status_report(settings: Settings, verify: bool = False) -> dict[str, Any]:
     warehouse = open_warehouse(settings)
     if not warehouse.exists():
         return {"fresh": False, "text": f"no warehouse yet at {settings.redacted_warehouse}; "
-                "run `python -m pipeline backfill --source sample`"}
+                "run `.venv/bin/python -m pipeline backfill --source sample`"}
     runs = warehouse.query(load_sql("dashboard/recent_runs"), {"limit": 10})
     counts = warehouse.query(load_sql("dashboard/freshness"))
-    row = counts.iloc[0].to_dict()
+    row = {k: _plain(v) for k, v in counts.iloc[0].to_dict().items()}
     last_ok = row.get("last_success_at")
     age_days = None
-    if last_ok is not None and str(last_ok) != "NaT":
-        age_days = (datetime.now(timezone.utc).replace(tzinfo=None) - last_ok.to_pydatetime()).total_seconds() / 86400
+    if last_ok is not None:
+        age_days = (datetime.now(timezone.utc).replace(tzinfo=None) - pd.Timestamp(last_ok).to_pydatetime()
+                    ).total_seconds() / 86400
     fresh = age_days is not None and age_days <= settings.stale_after_days
     lines = [
         f"warehouse: {settings.redacted_warehouse}",
         f"charges (rows): {int(row['charges']):,}   stops: {int(row['stops']):,}",
         f"stops from {_day(row['first_stop'])} to {_day(row['last_stop'])}",
-        f"last successful load: {last_ok} ({'%.1f days ago' % age_days if age_days is not None else 'never'})"
+        f"last successful load: {last_ok or 'never'}"
+        f"{' (%.1f days ago)' % age_days if age_days is not None else ''}"
         f" -> {'FRESH' if fresh else 'STALE'} (threshold {settings.stale_after_days:g} days)",
         "",
         "recent runs:",
@@ -88,8 +101,18 @@ def status_report(settings: Settings) -> dict[str, Any]:
         lines += ["", f"refused the load lock (not in the run log; from {refusal_file(warehouse)}):"]
         lines += [f"  {e.get('refused_at')}  {e.get('owner') or '-'}  {e.get('about') or ''}: {e.get('message')}"
                   for e in refused]
-    return {"fresh": fresh, "age_days": age_days, "counts": row, "dead_runs": dead, "refused": refused,
-            "runs": runs.to_dict(orient="records"), "text": "\n".join(lines)}
+    report = {"fresh": fresh, "age_days": age_days, "counts": row, "dead_runs": dead, "refused": refused,
+              "runs": [{k: _plain(v) for k, v in r.items()} for r in runs.to_dict(orient="records")]}
+    if verify:
+        from .repair import verify_lake
+
+        problems = verify_lake(settings, warehouse)
+        report["lake_problems"] = problems
+        lines += ["", "curated zone: " + ("every file present with its recorded size" if not problems else
+                                          f"{len(problems)} problem(s); run `.venv/bin/python -m pipeline repair`")]
+        lines += [f"  {p}" for p in problems[:20]]
+    report["text"] = "\n".join(lines)
+    return report
 
 
 def refusal_file(warehouse: Any) -> str:

@@ -58,6 +58,11 @@ class CuratedCommit:
     chunks: list[tuple[int, int, int]]
     replaced_files: int = 0  # files the commit removed (their kept rows are in local_files)
 
+    @property
+    def months(self) -> set[tuple[int, int]]:
+        """(year, month) partitions the commit wrote: every file it added or removed is in one of them."""
+        return {(year, month) for year, lo, hi in self.chunks for month in range(lo, hi + 1)}
+
 
 def _local_paths(stack: ExitStack, lake: Lake, keys: list[str]) -> list[str]:
     return [str(stack.enter_context(lake.local_copy(k))) for k in keys]
@@ -209,8 +214,13 @@ def merge_curated(
     elif replaced is not None and sum(month_rows.values()) <= LOOKUP_MAX_ROWS:
         touched, must_drop = _targeted_files(con, existing, month_rows, replaced)
     else:
+        table.require_intact()  # every other month's files are read just below
         moved = months_holding_batch_rows(con, lake, [f for f in existing if (f.year, f.month) not in batch_months])
         touched = [f for f in existing if (f.year, f.month) in batch_months | moved]
+    if existing:
+        # The files of the months this batch writes to must be as the log records them: a file deleted
+        # or cut short outside the pipeline is named here, not met as a read error (or silently kept).
+        table.require_intact(batch_months | {(f.year, f.month) for f in touched})
     for f in touched:
         month_rows[(f.year, f.month)] = month_rows.get((f.year, f.month), 0) + f.rows
     chunks = _month_chunks(month_rows)

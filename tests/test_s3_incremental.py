@@ -191,16 +191,31 @@ def test_an_incremental_run_on_s3_reads_only_the_curated_files_it_replaces(
 def test_a_curated_file_that_lost_rows_outside_the_pipeline_stops_the_merge_before_its_commit(
     sample_warehouse_copy: Settings,
 ) -> None:
-    """The merge trusts the warehouse to say which rows a batch replaces, and checks it: the files it
-    rewrites must lose exactly those rows, or the lake and the warehouse disagree and nothing is committed."""
+    """A file rewritten outside the pipeline no longer has the size its Add action records: the merge
+    names it before reading anything, and nothing is committed (tests/test_lake_integrity.py: the way back)."""
     lake = LocalLake(sample_warehouse_copy.lake_path)
     table = CuratedTable(lake)
     version = table.version()
     victim = max(table.files(), key=lambda f: f.rows)
     path = sample_warehouse_copy.lake_path / victim.key
-    duckdb.execute(f"copy (select * from read_parquet('{path}', hive_partitioning = false) offset 1) "
-                   f"to '{path}.short' (format parquet)")
+    duckdb.execute("copy (select * from read_parquet(?, hive_partitioning = false) offset 1) to ? (format parquet)",
+                   [str(path), f"{path}.short"])
     Path(f"{path}.short").replace(path)
+
+    with pytest.raises(CuratedError, match=f"changed outside the pipeline: 1 file.*{victim.key}"):
+        run_load(sample_warehouse_copy, SampleSource(), "backfill")
+    assert CuratedTable(lake).version() == version
+
+
+def test_a_warehouse_that_lost_a_row_outside_the_pipeline_stops_the_merge_before_its_commit(
+    sample_warehouse_copy: Settings,
+) -> None:
+    """The merge trusts the warehouse to say which rows a batch replaces, and checks it: the files it
+    rewrites must lose exactly those rows, or the lake and the warehouse disagree and nothing is committed."""
+    lake = LocalLake(sample_warehouse_copy.lake_path)
+    version = CuratedTable(lake).version()
+    with duckdb.connect(str(sample_warehouse_copy.duckdb_path)) as con:
+        con.execute("delete from moco_traffic_violations where row_id = (select min(row_id) from moco_traffic_violations)")
 
     with pytest.raises(CuratedError, match="disagree"):
         run_load(sample_warehouse_copy, SampleSource(), "backfill")

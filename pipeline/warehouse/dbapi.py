@@ -145,7 +145,8 @@ def scrub(text: str, secrets: Iterable[str | None]) -> str:
             if quoted != secret:
                 text = text.replace(quoted, "***")
     # user:password@host fragments that are not full URLs (e.g. inside a conninfo echo)
-    return re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", text)
+    # (to the last '@': a password may hold an unencoded one).
+    return re.sub(r"(://[^:/@\s]+:)[^\s'\"]+@", r"\1***@", text)
 
 
 def close_quietly(resource: Any) -> None:

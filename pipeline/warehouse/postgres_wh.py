@@ -97,7 +97,14 @@ def parse_postgres_url(url: str) -> tuple[str, str | None, str | None]:
         options = [v for k, v in kept if k == "options"]
         kept = [(k, v) for k, v in kept if k != "options"]
         kept.append(("options", " ".join([*options, f"-csearch_path={schema}"]).strip()))
-    conninfo = urlunsplit(("postgresql", parts.netloc, parts.path, urlencode(kept, quote_via=quote), ""))
+    # libpq splits user:password@host at the first '@'; urlsplit (and the operator) at the last. A
+    # password with an unencoded '@' is re-encoded so both read the same host.
+    netloc = parts.netloc
+    if parts.password is not None and "@" in unquote(parts.password):
+        userinfo, _, host = netloc.rpartition("@")
+        user, _, pw = userinfo.partition(":")
+        netloc = f"{user}:{quote(unquote(pw), safe='')}@{host}"
+    conninfo = urlunsplit(("postgresql", netloc, parts.path, urlencode(kept, quote_via=quote), ""))
     password = unquote(parts.password) if parts.password else None
     return conninfo, schema, password
 
