@@ -142,6 +142,19 @@ def test_over_long_text_is_clipped_the_same_on_every_backend(env, tmp_path) -> N
     assert "100 over-long text value(s) clipped" in message
 
 
+def test_long_non_ascii_text_keeps_every_whole_character_that_fits_on_every_backend(env, tmp_path) -> None:
+    """The issue's case: a long value of 2-, 3- or 4-byte characters was stored as ''."""
+    header, rows = read(BASE)
+    col = header.index("Location")
+    values = ["é" * 600, "ש" * 300, "😀" * 200, "a" + "中" * 200]  # each over location's 512 bytes
+    path = write(tmp_path / "multibyte.csv", header, [[*r[:col], values[i % 4], *r[col + 1:]] for i, r in enumerate(rows[:40])])
+    assert load(path) == 0
+    warehouse = open_warehouse(load_settings(env))
+    got = set(warehouse.query("select distinct location from moco_traffic_violations")["location"])
+    assert got == {"é" * 256, "ש" * 256, "😀" * 128, "a" + "中" * 170}  # 512, 512, 512 and 511 bytes
+    assert "40 over-long text value(s) clipped" in warehouse.query("select message from pipeline_runs").iloc[0, 0]
+
+
 def test_the_transform_clips_every_text_column_at_its_warehouse_width() -> None:
     schema = (SQL_DIR / "warehouse" / "schema.sql").read_text()
     table = schema[schema.index("create table if not exists moco_traffic_violations"):]
