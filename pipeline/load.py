@@ -153,6 +153,7 @@ def _load(
         counts: TransformCounts = transform(
             con, source.name, result.run_id, zip_assigner or default_zip_assigner(), work_dir,
             finish=extracted.finish, window=getattr(source, "window", (None, None)), batches=extracted.batches,
+            keyed=getattr(source, "keyed", False),
         )
         batch = Batch(result.run_id, source.name, extracted, counts)
         result.rows_raw = extracted.raw_records if extracted.raw_records is not None else counts.records

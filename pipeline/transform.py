@@ -222,12 +222,13 @@ def write_landing(
 
 
 def drop_superseded(con: duckdb.DuckDBPyConnection, files: list[Path]) -> int:
-    """Remove from the landing files and ``typed_rejects`` the records the source superseded; return how many.
+    """Remove from the landing files the records the source superseded or quarantined; return how many were dropped.
 
-    ``src_superseded`` (``source_file``, ``raw_line``), when a source leaves one, lists records a
-    later copy of the same row replaces (an API row re-stamped while the read paged: both copies
-    were typed as they arrived). Only the files holding such a record are rewritten, batch by
-    batch, in their order.
+    ``src_superseded`` (``source_file``, ``raw_line``, ``reason``), when a source leaves one, lists
+    records a later copy of the same row replaces (``reason`` null: an API row re-stamped while the
+    read paged, both copies typed as they arrived), and records that must go to the quarantine
+    after all (``reason`` set: rows sharing one ``:id``). The first are dropped; the second move to
+    ``typed_rejects`` with their reason. Only the files holding such a record are rewritten.
     """
     exists = con.execute("select count(*) from duckdb_tables() where table_name = 'src_superseded'").fetchall()[0][0]
     if not exists:
@@ -236,17 +237,30 @@ def drop_superseded(con: duckdb.DuckDBPyConnection, files: list[Path]) -> int:
     if con.execute("select count(*) from src_superseded").fetchall()[0][0]:
         for path in files:
             rows = con.execute(
-                "select l.file_row_number from read_parquet(?, file_row_number = true) as l "
+                "select l.file_row_number, s.reason from read_parquet(?, file_row_number = true) as l "
                 "join src_superseded as s on l.source_file = s.source_file and l.raw_line = s.raw_line",
                 [str(path)],
             ).fetchall()
-            if rows:
-                _rewrite_without(path, np.array([r[0] for r in rows], dtype=np.int64))
-                removed += len(rows)
+            if not rows:
+                continue
+            con.execute(
+                "insert into typed_rejects by name select l.* exclude (file_row_number), s.reason as quarantine_reason "
+                "from read_parquet(?, file_row_number = true) as l join src_superseded as s "
+                "on l.source_file = s.source_file and l.raw_line = s.raw_line where s.reason is not null",
+                [str(path)],
+            )
+            _rewrite_without(path, np.array([r[0] for r in rows], dtype=np.int64))
+            removed += sum(1 for _, reason in rows if reason is None)
+        con.execute(
+            "update typed_rejects set quarantine_reason = s.reason from src_superseded as s "
+            "where s.source_file = typed_rejects.source_file and s.raw_line = typed_rejects.raw_line "
+            "and s.reason is not null and typed_rejects.quarantine_reason is distinct from s.reason"
+        )
         before = con.execute("select count(*) from typed_rejects").fetchall()[0][0]
         con.execute(
             "delete from typed_rejects where exists (select 1 from src_superseded as s "
-            "where s.source_file = typed_rejects.source_file and s.raw_line = typed_rejects.raw_line)"
+            "where s.source_file = typed_rejects.source_file and s.raw_line = typed_rejects.raw_line "
+            "and s.reason is null)"
         )
         removed += before - con.execute("select count(*) from typed_rejects").fetchall()[0][0]
     con.execute("drop table src_superseded")
@@ -279,8 +293,12 @@ def transform(
     finish: Callable[[duckdb.DuckDBPyConnection], int] | None = None,
     window: tuple[date | None, date | None] = (None, None),
     batches: Iterable[pa.Table] | None = None,
+    keyed: bool = False,
 ) -> TransformCounts:
     """Source rows -> landing file in ``work_dir`` + ``quarantine`` table + ``curated`` view.
+
+    ``keyed``: every row must carry the source's row id (the API's ``:id``); a row without one is
+    quarantined (sql/transform/landing.sql).
 
     The rows are the lazy view ``src_rows`` (file sources) or ``batches`` (API pages, typed as they
     arrive). ``finish`` runs after the one scan: it creates ``src_rejects`` (and may create
@@ -291,7 +309,7 @@ def transform(
     run_sql(con, "transform/standardize")
     landing_dir = work_dir / "landing"
     landing_dir.mkdir(parents=True, exist_ok=True)
-    params = {"source": source, "load_id": load_id, "since": window[0], "until": window[1]}
+    params = {"source": source, "load_id": load_id, "since": window[0], "until": window[1], "keyed": keyed}
     try:
         seen, outside, clipped, rejected, landing = write_landing(con, params, landing_dir, batches)
     finally:

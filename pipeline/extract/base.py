@@ -36,8 +36,9 @@ class ExtractResult:
     ``finish(con)`` is called after that one scan. It creates ``src_rejects`` (``source_file``,
     ``raw_line``, ``reason``, ``raw_text``: records the reader itself could not split into fields)
     and returns how many there were. An API source may also create ``src_superseded``
-    (``source_file``, ``raw_line``): records a later copy of the same row replaces, which the
-    transform removes from what it landed. ``finish`` also completes what only the whole read
+    (``source_file``, ``raw_line``, ``reason``): records a later copy of the same row replaces
+    (``reason`` null), which the transform removes from what it landed, and records it must
+    quarantine after all (``reason``: rows sharing one ``:id``). ``finish`` also completes what only the whole read
     knows (``raw_records``, ``watermark``, ``pages``, ``notes``); ``raw_records`` None means the
     transform's count is the source's.
 
