@@ -41,8 +41,8 @@ from .runlog import LoadResult
 from .sqlfiles import load_sql
 from .transform import TransformCounts, null_rates, transform, work_connection
 from .warehouse import Warehouse, open_warehouse
-from .warehouse.base import rebuild_stops, replaced_rows
-from .zones import CuratedCommit, curated_batch_reader, merge_curated, write_landing_and_quarantine
+from .warehouse.base import older_restamps, rebuild_stops, replaced_rows
+from .zones import LOOKUP_MAX_ROWS, CuratedCommit, curated_batch_reader, merge_curated, write_landing_and_quarantine
 
 log = logging.getLogger(__name__)
 
@@ -178,8 +178,11 @@ def _load(
         batch.null_rates = null_rates(counts.landing_files)
         history = runlog.null_history(warehouse, source.name, min_rows=20)
         extracted.notes.extend(check_schema(batch.null_rates, history, counts.landed, accept_schema_change))
+        result.values_clipped = counts.clipped
         if counts.clipped:
             extracted.notes.append(f"{counts.clipped:,} over-long text value(s) clipped to the warehouse widths")
+        if getattr(source, "keyed", False) and counts.landed <= LOOKUP_MAX_ROWS:
+            _note_older_restamps(con, warehouse, counts.landing_files, result, extracted.notes)
 
         if counts.landed:
             batch.commit = merge_curated(con, lake, table, result.run_id, counts.landing_files, work_dir,
@@ -196,6 +199,28 @@ def _load(
         _publish(result, started, warehouse, table, batch, staging, checks)
     finally:
         con.close()
+
+
+def _note_older_restamps(con, warehouse: Warehouse, files: list[Path], result: LoadResult,  # noqa: ANN001
+                         notes: list[str]) -> None:
+    """Count and report the batch's rows whose :updated_at is older than the one the warehouse holds.
+
+    NOTE: the portal can re-stamp a row backwards (a restore, a re-import). Read inside the window,
+    such a row is loaded as the portal's current values, and said: it moved behind rows already
+    loaded, so had it moved further back than the lookback it would not have been read at all.
+    A daily batch only (a backfill reads everything anyway; the lookup is bounded like the merge's).
+    """
+    stamps = dict(con.execute(
+        "select src_row_id, source_updated_at from read_parquet(?) "
+        "where src_row_id is not null and source_updated_at is not null", [[str(p) for p in files]]).fetchall())
+    older = older_restamps(warehouse, stamps)
+    result.rows_restamped_older = len(older)
+    if older:
+        row_id, was, now = older[0]
+        notes.append(f"{len(older):,} row(s) re-stamped by the portal to an older :updated_at than the one loaded "
+                     f"(e.g. {row_id}: {was.isoformat()} -> {now.isoformat()}); loaded with the portal's current "
+                     "values. A row moved back beyond the lookback is not read: run --reconcile")
+        log.warning("socrata: %s", notes[-1])
 
 
 def _staging(con, commit: CuratedCommit, run_id: str, in_place: bool):  # noqa: ANN001, ANN202

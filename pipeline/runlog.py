@@ -25,7 +25,7 @@ LAKE_VERSION_KEY = "curated_lake_version"
 
 CHANGE_COLUMNS = ("charges_added", "charges_edited", "charges_removed", "stops_added", "stops_edited", "stops_removed")
 # Columns added to pipeline_runs after its first release: an older warehouse gains them (ALTER TABLE).
-ADDED_COLUMNS = (*CHANGE_COLUMNS, "lake_version")
+ADDED_COLUMNS = (*CHANGE_COLUMNS, "lake_version", "values_clipped", "rows_restamped_older")
 
 
 @dataclass
@@ -51,6 +51,8 @@ class LoadResult:
     changes: dict[str, int] = field(default_factory=dict)
     watermark: datetime | None = None
     lake_version: int | None = None
+    values_clipped: int = 0  # over-long text values clipped to the warehouse widths (rows kept)
+    rows_restamped_older: int = 0  # rows read with an older :updated_at than the warehouse held
     message: str = ""
 
     def summary(self) -> str:
@@ -89,7 +91,8 @@ def run_params(r: LoadResult, started: datetime, finished: datetime | None,
         "warehouse_rows": r.warehouse_rows, "warehouse_stops": r.warehouse_stops,
         "rows_with_zip": r.rows_with_zip, "max_date_of_stop": max_date,
         "watermark": _naive(r.watermark), "null_rates": json.dumps(nulls or {}), "message": r.message[:4000],
-        "lake_version": r.lake_version,
+        "lake_version": r.lake_version, "values_clipped": r.values_clipped,
+        "rows_restamped_older": r.rows_restamped_older,
     }
     params.update({c: int(r.changes.get(c, 0)) for c in CHANGE_COLUMNS})
     return params

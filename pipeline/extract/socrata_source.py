@@ -209,6 +209,7 @@ class SocrataSource:
     """
 
     name = "socrata"
+    keyed = True  # every row must carry its :id (a row without one is quarantined: transform.transform)
 
     def __init__(
         self,

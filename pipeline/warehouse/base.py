@@ -53,6 +53,25 @@ def replaced_rows(warehouse: "Warehouse", row_ids: list[str], content_keys: list
     return sorted(found)
 
 
+def older_restamps(warehouse: "Warehouse", stamps: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
+    """(row_id, held, now) for each row of ``stamps`` (row id -> its :updated_at now) whose
+    :updated_at is older than the one the warehouse holds: re-stamped backwards at the portal."""
+    if not warehouse.exists() or not stamps:
+        return []
+    ids = list(stamps)
+    older: list[tuple[str, Any, Any]] = []
+    for start in range(0, len(ids), REPLACED_ROWS_CHUNK):
+        placeholders, values = expand_list("k", ids[start:start + REPLACED_ROWS_CHUNK])
+        sql = render(load_sql("warehouse/held_stamps", warehouse.kind), {"keys": placeholders},
+                     {"keys": _PLACEHOLDERS.match})
+        held = warehouse.query(sql, values)
+        for row_id, was in zip(held["row_id"], pd.to_datetime(held["source_updated_at"])):
+            now = pd.Timestamp(stamps[row_id])
+            if now < was:
+                older.append((str(row_id), was.to_pydatetime(), now.to_pydatetime()))
+    return sorted(older)
+
+
 class WarehouseError(RuntimeError):
     """A warehouse operation failed; the message never contains credentials."""
 
