@@ -32,14 +32,15 @@ from pathlib import Path
 from . import marts, runlog
 from .batch import Batch
 from .config import Settings, test_pause
-from .contract import check_batch, check_schema
+from .contract import MIN_ROWS, check_batch, check_schema, file_layout_rates, layout_notes, missing_from_header
 from .curated import VACUUM_RETENTION_HOURS, CuratedTable, converge
 from .extract.base import Source
 from .lake import Lake, open_lake
 from .quality import Checks
 from .runlog import LoadResult
 from .sqlfiles import load_sql
-from .transform import TransformCounts, null_rates, transform, work_connection
+from .schema import SOURCE_COLUMNS
+from .transform import TransformCounts, null_counts, transform, work_connection
 from .warehouse import Warehouse, open_warehouse
 from .warehouse.base import older_restamps, rebuild_stops, replaced_rows
 from .zones import LOOKUP_MAX_ROWS, CuratedCommit, curated_batch_reader, merge_curated, write_landing_and_quarantine
@@ -175,9 +176,7 @@ def _load(
         write_landing_and_quarantine(lake, result.run_id, counts.landing_files, batch.quarantine)
         test_pause("landed")
         check_batch(result.rows_raw, counts.landed, counts.quarantined, settings.max_quarantine_share, require_rows)
-        batch.null_rates = null_rates(counts.landing_files)
-        history = runlog.null_history(warehouse, source.name, min_rows=20)
-        extracted.notes.extend(check_schema(batch.null_rates, history, counts.landed, accept_schema_change))
+        _check_contract(warehouse, extracted, counts, batch, accept_schema_change)
         result.values_clipped = counts.clipped
         if counts.clipped:
             extracted.notes.append(f"{counts.clipped:,} over-long text value(s) clipped to the warehouse widths")
@@ -199,6 +198,31 @@ def _load(
         _publish(result, started, warehouse, table, batch, staging, checks)
     finally:
         con.close()
+
+
+def _check_contract(warehouse: Warehouse, extracted, counts: TransformCounts, batch: Batch,  # noqa: ANN001
+                    accept: bool) -> None:
+    """The schema contract (pipeline/contract.py) over this batch; its notes go to the run log.
+
+    The run log records the null rates over every row; a file batch is judged over the files whose
+    header has each column (a column a file lacks is that file's layout, said in the notes).
+    """
+    rows, nulls = null_counts(counts.landing_files)
+    batch.null_rates = {c: round(n / rows, 4) for c, n in nulls.items()} if rows else {}
+    fields = [c for c, _ in SOURCE_COLUMNS]
+    missing = missing_from_header(extracted.header_columns, fields)
+    history = runlog.null_history(warehouse, min_rows=MIN_ROWS)
+    if not history and (held := runlog.warehouse_null_rates(warehouse, min_rows=MIN_ROWS)):
+        history = [held]
+        log.info("schema contract: no null-rate history in the run log; judged against the warehouse's own rows")
+    if extracted.header_is_source:
+        judged, gone = batch.null_rates, missing
+    else:
+        judged, gone = file_layout_rates(nulls, rows, missing, counts.landed_by_file), {}
+        for note in layout_notes(missing, fields):
+            log.warning("%s", note)
+            extracted.notes.append(note)
+    extracted.notes.extend(check_schema(judged, history, counts.landed, accept, gone=gone))
 
 
 def _note_older_restamps(con, warehouse: Warehouse, files: list[Path], result: LoadResult,  # noqa: ANN001

@@ -179,11 +179,11 @@ def read_lake_version(warehouse: Any) -> int | None:
     return int(value) if value is not None else None
 
 
-def null_history(warehouse: Any, source: str, min_rows: int) -> list[dict[str, float]]:
-    """Null rates of the last successful loads of ``source`` with at least ``min_rows`` rows."""
+def null_history(warehouse: Any, min_rows: int) -> list[dict[str, float]]:
+    """Null rates of the last successful loads (every source) with at least ``min_rows`` rows."""
     if not warehouse.exists():
         return []
-    df = warehouse.query(load_sql("runlog/null_history"), {"source": source, "min_rows": min_rows})
+    df = warehouse.query(load_sql("runlog/null_history"), {"min_rows": min_rows})
     out = []
     for text in df["null_rates"]:
         try:
@@ -193,3 +193,14 @@ def null_history(warehouse: Any, source: str, min_rows: int) -> list[dict[str, f
         if rates:
             out.append({str(k): float(v) for k, v in rates.items()})
     return out
+
+
+def warehouse_null_rates(warehouse: Any, min_rows: int) -> dict[str, float]:
+    """Each canonical column's null rate over the charges the warehouse holds ({} below ``min_rows``)."""
+    if not warehouse.exists():
+        return {}
+    row = warehouse.query(load_sql("runlog/warehouse_null_rates")).iloc[0]
+    total = int(row["n_rows"])
+    if total < min_rows:
+        return {}
+    return {str(c): round(1 - int(row[c]) / total, 4) for c in row.index if c != "n_rows"}

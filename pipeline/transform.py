@@ -46,6 +46,7 @@ class TransformCounts:
     quarantine: pa.Table  # rejected records with their reason (sql/transform/quarantine.sql)
     clipped: int = 0  # over-long text values clipped to the warehouse widths (rows kept)
     read_by_file: dict[str, int] = field(default_factory=dict)  # source file -> rows parsed + lines rejected
+    landed_by_file: dict[str, int] = field(default_factory=dict)  # source file -> rows landed (before superseded)
 
     @property
     def records(self) -> int:
@@ -180,14 +181,15 @@ def write_landing(
     returned as an Arrow table for the quarantine, rows outside the date window are only counted.
     One pass over the source keeps memory flat: nothing of the batch is materialised in DuckDB.
     ``batches`` (API pages) are typed one at a time as the source produces them.
-    Returns (rows seen by source file, rows outside the window, values clipped, rejected rows,
-    landing files).
+    Returns (rows seen by source file, rows landed by source file, rows outside the window, values
+    clipped, rejected rows, landing files).
     """
     statement = split_statements(load_sql("transform/landing"))[0]
     text, values = bind(statement, params, "qmark")
     start = time.perf_counter()
     drop = ("quarantine_reason", "raw_text", "in_window", "n_clipped")
     seen: dict[str, int] = {}
+    landed: dict[str, int] = {}
     outside = clipped = 0
     rejects: list[pa.RecordBatch] = []
     years: YearFiles | None = None
@@ -211,6 +213,9 @@ def write_landing(
             passed = batch.filter(pc.and_(keep, pc.invert(failed)))
             clipped += int(pc.sum(passed.column("n_clipped")).as_py() or 0)
             if passed.num_rows:
+                landed_files = pc.value_counts(passed.column("source_file"))
+                for name, n in zip(landed_files.field("values").to_pylist(), landed_files.field("counts").to_pylist()):
+                    landed[name] = landed.get(name, 0) + n
                 years.write(passed.select(schema.names))
             test_pause("transforming")  # mid-stream: landing files open and unfinished
         del reader  # finished: the connection is free for the source's next page
@@ -218,7 +223,7 @@ def write_landing(
     files = years.close()
     log.debug("transform/landing: %s rows in %.2f s", f"{sum(seen.values()):,}", time.perf_counter() - start)
     rejected_table = pa.Table.from_batches(rejects, typed_schema) if rejects else typed_schema.empty_table()
-    return seen, outside, clipped, rejected_table, files
+    return seen, landed, outside, clipped, rejected_table, files
 
 
 def drop_superseded(con: duckdb.DuckDBPyConnection, files: list[Path]) -> int:
@@ -311,7 +316,7 @@ def transform(
     landing_dir.mkdir(parents=True, exist_ok=True)
     params = {"source": source, "load_id": load_id, "since": window[0], "until": window[1], "keyed": keyed}
     try:
-        seen, outside, clipped, rejected, landing = write_landing(con, params, landing_dir, batches)
+        seen, landed_by_file, outside, clipped, rejected, landing = write_landing(con, params, landing_dir, batches)
     finally:
         close = getattr(batches, "close", None)  # a generator: closes the source's read (and its client)
         if close is not None:
@@ -375,15 +380,14 @@ def transform(
         quarantine=quarantine,
         clipped=clipped,
         read_by_file=read_by_file,
+        landed_by_file=landed_by_file,
     )
 
 
-def null_rates(paths: list[Path]) -> dict[str, float]:
-    """Share of nulls per canonical column in this load, from the landing files' Parquet statistics."""
+def null_counts(paths: list[Path]) -> tuple[int, dict[str, int]]:
+    """(rows, nulls per canonical column) in this load, from the landing files' Parquet statistics."""
     metas = [pq.ParquetFile(p).metadata for p in paths]
     total = sum(m.num_rows for m in metas)
-    if not total:
-        return {}
     names = {c for c, _ in SOURCE_COLUMNS}
     nulls: dict[str, int] = {}
     for meta, rg in ((m, i) for m in metas for i in range(m.num_row_groups)):
@@ -394,4 +398,4 @@ def null_rates(paths: list[Path]) -> dict[str, float]:
             if name in names:
                 stats = col.statistics
                 nulls[name] = nulls.get(name, 0) + (stats.null_count if stats is not None and stats.has_null_count else 0)
-    return {c: round(nulls.get(c, 0) / total, 4) for c, _ in SOURCE_COLUMNS}
+    return total, {c: nulls.get(c, 0) for c, _ in SOURCE_COLUMNS}

@@ -57,6 +57,7 @@ __all__ = [
     "SchemaError",
     "SocrataError",
     "SocrataExtractor",
+    "header_fields",
     "make_client",
     "parse_domain",
     "rows_to_table",
@@ -653,6 +654,21 @@ def coordinates_from_geolocation(value: Any) -> tuple[str | None, str | None]:
         if match:
             return match.group(2), match.group(1)
     return None, None
+
+
+def header_fields(fields: list[str] | None) -> frozenset[str] | None:
+    """The canonical columns a page's ``X-SODA2-Fields`` names (None without the header).
+
+    The list names every selected column, null or not, so a canonical column missing from it is
+    gone at the source (the schema contract). ``geolocation`` carries latitude and longitude.
+    """
+    if fields is None:
+        return None
+    data = [f for f in fields if not _is_system(f)]
+    present = set(map_headers(data)[0].values())
+    if any(canonical_name(f) == "geolocation" for f in data):
+        present |= {"latitude", "longitude"}
+    return frozenset(present)
 
 
 def rows_to_table(rows: list[dict], fields: list[str] | None = None) -> tuple[pa.Table, list[str]]:

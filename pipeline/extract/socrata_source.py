@@ -44,7 +44,8 @@ from ..config import Settings
 from ..lake import Lake, open_lake
 from ..schema import SOURCE_COLUMNS
 from .base import ExtractResult, SchemaError, create_src_rejects
-from .socrata import SocrataError, SocrataExtractor, parse_socrata_timestamp, rows_to_table, soql_timestamp
+from .socrata import (SocrataError, SocrataExtractor, header_fields, parse_socrata_timestamp, rows_to_table,
+                      soql_timestamp)
 
 log = logging.getLogger(__name__)
 
@@ -275,7 +276,7 @@ class SocrataSource:
             if owned:
                 extractor.close()
             raise
-        result = ExtractResult(raw_keys=[], raw_records=None)
+        result = ExtractResult(raw_keys=[], raw_records=None, header_is_source=True)
         read = _Read(extractor, owned, since_ts, date_where, load_id, load_date)
         result.batches = self._batches(con, lake, read, result)
         result.finish = lambda con: self._finish(con, lake, read, result)
@@ -310,6 +311,7 @@ class SocrataSource:
                     read.repaired.append(f"page {page.number} ({key}): {page.repaired.describe()}")
                 # 2. Canonical text columns for the transform, which types this page before asking for the next.
                 t_table = time.perf_counter()
+                result.header_columns[key] = header_fields(page.fields)
                 table, page_unknown = rows_to_table(page.rows, page.fields)
                 result.unknown_columns.extend(u for u in page_unknown if u not in result.unknown_columns)
                 table = table.append_column("source_file", pa.array([key] * table.num_rows, pa.string()))
