@@ -16,7 +16,7 @@ from typing import Iterator
 import pandas as pd
 import pytest
 
-from pipeline import cli
+from pipeline import cli, runlog
 from pipeline.config import load_settings
 from pipeline.warehouse import open_warehouse
 from tests.fake_socrata import FAKE_APP_TOKEN, FakeSocrata, copy_rows, export_rows_to_api_rows, parse_stamp, socrata_stamp
@@ -111,6 +111,8 @@ def test_the_deployment_path_csv_backfill_then_an_api_run_with_description_renam
     assert backfill_csv() == 0
     before = charges(env)
     assert len(before) == ROWS and all(k.startswith("h:") for k in before)
+    # The API has no history yet: the file backfill's is the contract's (history across sources).
+    assert [h["description"] for h in runlog.null_history(warehouse(env), min_rows=20)] == [0.0]
     rename_description(fake)
 
     assert api_run() == 3  # the first API run after the backfill: no API history, judged against the file's
