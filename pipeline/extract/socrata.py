@@ -270,9 +270,10 @@ def parse_retry_after(value: str | None, now: Callable[[], datetime] | None = No
 # keeps the page exactly as received.
 REPLACEMENT = "\ufffd"
 _BAD_TEXT = re.compile("[\ud800-\udfff\x00]")
-# A page can hold a bad code point only if its body has a \u escape for one (or a NUL byte): a
-# cheap test on the bytes spares the scan of every value of every clean page.
-_BAD_ESCAPE = re.compile(rb"\\u(?:[dD][89a-fA-F][0-9a-fA-F]{2}|0000)|\x00")
+# A page can hold a bad code point only if its body has a \u escape for one. A page without any
+# "\u" (the portal writes UTF-8, not escapes) is passed by one bytes search; only a page with escapes
+# is searched with this pattern (~8x slower), and only a page it matches is scanned value by value.
+_BAD_ESCAPE = re.compile(rb"\\u(?:[dD][89a-fA-F][0-9a-fA-F]{2}|0000)")
 
 
 @dataclass
@@ -308,7 +309,7 @@ def _scrub(value: Any) -> tuple[Any, int]:
 
 def scrub_rows(raw: bytes, rows: list[dict], invalid_utf8: bool = False) -> Repairs | None:
     """Replace, in place, every code point of ``rows`` that UTF-8 text cannot hold; None if there was none."""
-    if not invalid_utf8 and not _BAD_ESCAPE.search(raw):
+    if not invalid_utf8 and (b"\\u" not in raw or not _BAD_ESCAPE.search(raw)):
         return None
     repairs = Repairs(invalid_utf8=invalid_utf8)
     for line, row in enumerate(rows, start=1):
