@@ -15,7 +15,11 @@ How a run avoids missing or duplicating a row:
   :meth:`SocrataExtractor.pages`), so no row is skipped by a set that changes during the run, and
   the newest ``:updated_at`` received is a safe watermark even when the read ends early (an empty
   page from a flaky portal): every unread row sorts after it. A row re-stamped during the read can
-  arrive twice; the earlier copy is dropped (:func:`_superseded`), keeping the newest ``:updated_at``.
+  arrive twice; the earlier copy is dropped (:func:`_superseded`), keeping the newest ``:updated_at``,
+  unless the portal holds two rows under that ``:id``: then every copy is quarantined.
+* **Identity.** A row without ``:id`` is quarantined (``keyed``), never keyed by its content hash. A
+  row read with an older ``:updated_at`` than the warehouse holds is counted and reported
+  (:func:`pipeline.load._note_older_restamps`).
 * **Bounded memory.** Pages are typed into landing files as they arrive (``ExtractResult.batches``):
   a 2M-row backfill holds one page, not the read (BENCHMARKS.md, "API backfill").
 * **Partial runs never advance the watermark.** A run filtered by ``--since/--until`` (stop
