@@ -43,7 +43,7 @@ from .schema import SOURCE_COLUMNS
 from .transform import TransformCounts, null_counts, transform, work_connection
 from .warehouse import Warehouse, open_warehouse
 from .warehouse.base import older_restamps, rebuild_stops, replaced_rows
-from .zones import LOOKUP_MAX_ROWS, CuratedCommit, curated_batch_reader, merge_curated, write_landing_and_quarantine
+from .zones import CuratedCommit, curated_batch_reader, merge_curated, write_landing_and_quarantine
 
 log = logging.getLogger(__name__)
 
@@ -180,12 +180,13 @@ def _load(
         result.values_clipped = counts.clipped
         if counts.clipped:
             extracted.notes.append(f"{counts.clipped:,} over-long text value(s) clipped to the warehouse widths")
-        if getattr(source, "keyed", False) and counts.landed <= LOOKUP_MAX_ROWS:
-            _note_older_restamps(con, warehouse, counts.landing_files, result, extracted.notes)
 
         if counts.landed:
+            held: dict = {}  # row id -> the :updated_at the warehouse holds, for the rows this batch replaces
             batch.commit = merge_curated(con, lake, table, result.run_id, counts.landing_files, work_dir,
-                                         replaced=lambda ids, keys: replaced_rows(warehouse, ids, keys))
+                                         replaced=lambda ids, keys: replaced_rows(warehouse, ids, keys, held))
+            if getattr(source, "keyed", False) and held:
+                _note_older_restamps(con, held, counts.landing_files, result, extracted.notes)
             result.rows_curated = batch.commit.batch_rows
             result.lake_version = batch.commit.version
             checks.equal("landing = curated", counts.landed, batch.commit.batch_rows, "rows")
@@ -225,19 +226,20 @@ def _check_contract(warehouse: Warehouse, extracted, counts: TransformCounts, ba
     extracted.notes.extend(check_schema(judged, history, counts.landed, accept, gone=gone))
 
 
-def _note_older_restamps(con, warehouse: Warehouse, files: list[Path], result: LoadResult,  # noqa: ANN001
+def _note_older_restamps(con, held: dict, files: list[Path], result: LoadResult,  # noqa: ANN001
                          notes: list[str]) -> None:
     """Count and report the batch's rows whose :updated_at is older than the one the warehouse holds.
 
     NOTE: the portal can re-stamp a row backwards (a restore, a re-import). Read inside the window,
     such a row is loaded as the portal's current values, and said: it moved behind rows already
     loaded, so had it moved further back than the lookback it would not have been read at all.
-    A daily batch only (a backfill reads everything anyway; the lookup is bounded like the merge's).
+    ``held`` comes from the merge's own lookup of the rows a daily batch replaces (no extra query);
+    a bigger batch (a backfill) does no lookup and reads everything anyway.
     """
     stamps = dict(con.execute(
         "select src_row_id, source_updated_at from read_parquet(?) "
         "where src_row_id is not null and source_updated_at is not null", [[str(p) for p in files]]).fetchall())
-    older = older_restamps(warehouse, stamps)
+    older = older_restamps(held, stamps)
     result.rows_restamped_older = len(older)
     if older:
         row_id, was, now = older[0]
