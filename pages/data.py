@@ -96,6 +96,18 @@ if not runs.empty:
                  key="data_runs")
         st.caption(_("Blank = not recorded, or a run that did not succeed (its counts describe nothing served). What each "
                      "successful load added, corrected and removed: the page 'What changed'."))
+    done = runs[runs["status"] == "success"]
+    if len(done):  # what the value rules did in the last successful load (docs/METHODS.md, "Value rules")
+        last = done.iloc[0]
+        older, clipped = (0 if pd.isna(last.get(c)) else int(last[c]) for c in ("rows_restamped_older", "values_clipped"))
+        if older:
+            st.caption(_("The last successful load read {n} charges that the portal had re-stamped with an older update "
+                         "time than the one already loaded; they hold the portal's current values. A charge moved back "
+                         "further than the load's look-back window is not read until a reconcile.").format(
+                n=tables.count_text(older, k)))
+        if clipped:
+            st.caption(_("The last successful load shortened {n} over-long text values to their column's width, keeping "
+                         "every whole character that fits.").format(n=tables.count_text(clipped, k)))
 
 st.header(_("Sources and methods"))
 st.markdown(_("""

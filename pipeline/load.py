@@ -35,16 +35,17 @@ from pathlib import Path
 from . import marts, runlog
 from .batch import Batch
 from .config import Settings, test_pause
-from .contract import check_batch, check_schema
+from .contract import MIN_ROWS, check_batch, check_schema, file_layout_rates, layout_notes, missing_from_header
 from .curated import VACUUM_RETENTION_HOURS, CuratedTable, converge
 from .extract.base import Source
 from .lake import Lake, open_lake
 from .quality import Checks
 from .runlog import LoadResult
 from .sqlfiles import load_sql
-from .transform import TransformCounts, null_rates, transform, work_connection
+from .schema import SOURCE_COLUMNS
+from .transform import TransformCounts, null_counts, transform, work_connection
 from .warehouse import Warehouse, open_warehouse
-from .warehouse.base import LockRefused, rebuild_stops, refresh_statistics, replaced_rows
+from .warehouse.base import LockRefused, older_restamps, rebuild_stops, refresh_statistics, replaced_rows
 from .zones import CuratedCommit, curated_batch_reader, merge_curated, write_landing_and_quarantine
 
 log = logging.getLogger(__name__)
@@ -191,6 +192,7 @@ def _load(
         counts: TransformCounts = transform(
             con, source.name, result.run_id, zip_assigner or default_zip_assigner(), work_dir,
             finish=extracted.finish, window=getattr(source, "window", (None, None)), batches=extracted.batches,
+            keyed=getattr(source, "keyed", False),
         )
         batch = Batch(result.run_id, source.name, extracted, counts)
         result.rows_raw = extracted.raw_records if extracted.raw_records is not None else counts.records
@@ -212,16 +214,18 @@ def _load(
         write_landing_and_quarantine(lake, result.run_id, counts.landing_files, batch.quarantine)
         test_pause("landed")
         check_batch(result.rows_raw, counts.landed, counts.quarantined, settings.max_quarantine_share, require_rows)
-        batch.null_rates = null_rates(counts.landing_files)
-        history = runlog.null_history(warehouse, source.name, min_rows=20)
-        extracted.notes.extend(check_schema(batch.null_rates, history, counts.landed, accept_schema_change))
+        _check_contract(warehouse, extracted, counts, batch, accept_schema_change)
+        result.values_clipped = counts.clipped
         if counts.clipped:
             extracted.notes.append(f"{counts.clipped:,} over-long text value(s) clipped to the warehouse widths")
 
         if counts.landed:
             warehouse.check_lock()  # a run that lost its lock must not commit to the lake either
+            held: dict = {}  # row id -> the :updated_at the warehouse holds, for the rows this batch replaces
             batch.commit = merge_curated(con, lake, table, result.run_id, counts.landing_files, work_dir,
-                                         replaced=lambda ids, keys: replaced_rows(warehouse, ids, keys))
+                                         replaced=lambda ids, keys: replaced_rows(warehouse, ids, keys, held))
+            if getattr(source, "keyed", False) and held:
+                _note_older_restamps(con, held, counts.landing_files, result, extracted.notes)
             result.rows_curated = batch.commit.batch_rows
             result.lake_version = batch.commit.version
             checks.equal("landing = curated", counts.landed, batch.commit.batch_rows, "rows")
@@ -234,6 +238,54 @@ def _load(
         _publish(result, started, warehouse, table, batch, staging, checks)
     finally:
         con.close()
+
+
+def _check_contract(warehouse: Warehouse, extracted, counts: TransformCounts, batch: Batch,  # noqa: ANN001
+                    accept: bool) -> None:
+    """The schema contract (pipeline/contract.py) over this batch; its notes go to the run log.
+
+    The run log records the null rates over every row; a file batch is judged over the files whose
+    header has each column (a column a file lacks is that file's layout, said in the notes).
+    """
+    rows, nulls = null_counts(counts.landing_files)
+    batch.null_rates = {c: round(n / rows, 4) for c, n in nulls.items()} if rows else {}
+    fields = [c for c, _ in SOURCE_COLUMNS]
+    missing = missing_from_header(extracted.header_columns, fields)
+    history = runlog.null_history(warehouse, min_rows=MIN_ROWS)
+    if not history and (held := runlog.warehouse_null_rates(warehouse, min_rows=MIN_ROWS)):
+        history = [held]
+        log.info("schema contract: no null-rate history in the run log; judged against the warehouse's own rows")
+    if extracted.header_is_source:
+        judged, gone = batch.null_rates, missing
+    else:
+        judged, gone = file_layout_rates(nulls, rows, missing, counts.landed_by_file), {}
+        for note in layout_notes(missing, fields):
+            log.warning("%s", note)
+            extracted.notes.append(note)
+    extracted.notes.extend(check_schema(judged, history, counts.landed, accept, gone=gone))
+
+
+def _note_older_restamps(con, held: dict, files: list[Path], result: LoadResult,  # noqa: ANN001
+                         notes: list[str]) -> None:
+    """Count and report the batch's rows whose :updated_at is older than the one the warehouse holds.
+
+    NOTE: the portal can re-stamp a row backwards (a restore, a re-import). Read inside the window,
+    such a row is loaded as the portal's current values, and said: it moved behind rows already
+    loaded, so had it moved further back than the lookback it would not have been read at all.
+    ``held`` comes from the merge's own lookup of the rows a daily batch replaces (no extra query);
+    a bigger batch (a backfill) does no lookup and reads everything anyway.
+    """
+    stamps = dict(con.execute(
+        "select src_row_id, source_updated_at from read_parquet(?) "
+        "where src_row_id is not null and source_updated_at is not null", [[str(p) for p in files]]).fetchall())
+    older = older_restamps(held, stamps)
+    result.rows_restamped_older = len(older)
+    if older:
+        row_id, was, now = older[0]
+        notes.append(f"{len(older):,} row(s) re-stamped by the portal to an older :updated_at than the one loaded "
+                     f"(e.g. {row_id}: {was.isoformat()} -> {now.isoformat()}); loaded with the portal's current "
+                     "values. A row moved back beyond the lookback is not read: run --reconcile")
+        log.warning("socrata: %s", notes[-1])
 
 
 def _staging(con, commit: CuratedCommit, run_id: str, in_place: bool):  # noqa: ANN001, ANN202

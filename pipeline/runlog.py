@@ -32,7 +32,7 @@ LAKE_VERSION_KEY = "curated_lake_version"
 
 CHANGE_COLUMNS = ("charges_added", "charges_edited", "charges_removed", "stops_added", "stops_edited", "stops_removed")
 # Columns added to pipeline_runs after its first release: an older warehouse gains them (ALTER TABLE).
-ADDED_COLUMNS = (*CHANGE_COLUMNS, "lake_version")
+ADDED_COLUMNS = (*CHANGE_COLUMNS, "lake_version", "values_clipped", "rows_restamped_older")
 # What only a committed run published: null on every other row (its work was rolled back).
 PUBLISHED_COLUMNS = ("rows_curated", "rows_inserted", "rows_replaced", "warehouse_rows", "warehouse_stops",
                      "max_date_of_stop", "watermark", "lake_version", *CHANGE_COLUMNS)
@@ -61,6 +61,8 @@ class LoadResult:
     changes: dict[str, int] = field(default_factory=dict)
     watermark: datetime | None = None
     lake_version: int | None = None
+    values_clipped: int = 0  # over-long text values clipped to the warehouse widths (rows kept)
+    rows_restamped_older: int = 0  # rows read with an older :updated_at than the warehouse held
     message: str = ""
 
     def summary(self) -> str:
@@ -99,7 +101,8 @@ def run_params(r: LoadResult, started: datetime, finished: datetime | None,
         "warehouse_rows": r.warehouse_rows, "warehouse_stops": r.warehouse_stops,
         "rows_with_zip": r.rows_with_zip, "max_date_of_stop": max_date,
         "watermark": _naive(r.watermark), "null_rates": json.dumps(nulls or {}), "message": r.message[:4000],
-        "lake_version": r.lake_version,
+        "lake_version": r.lake_version, "values_clipped": r.values_clipped,
+        "rows_restamped_older": r.rows_restamped_older,
     }
     params.update({c: int(r.changes.get(c, 0)) for c in CHANGE_COLUMNS})
     if r.status != "success":
@@ -208,11 +211,11 @@ def read_lake_version(warehouse: Any) -> int | None:
     return int(value) if value is not None else None
 
 
-def null_history(warehouse: Any, source: str, min_rows: int) -> list[dict[str, float]]:
-    """Null rates of the last successful loads of ``source`` with at least ``min_rows`` rows."""
+def null_history(warehouse: Any, min_rows: int) -> list[dict[str, float]]:
+    """Null rates of the last successful loads (every source) with at least ``min_rows`` rows."""
     if not warehouse.exists():
         return []
-    df = warehouse.query(load_sql("runlog/null_history"), {"source": source, "min_rows": min_rows})
+    df = warehouse.query(load_sql("runlog/null_history"), {"min_rows": min_rows})
     out = []
     for text in df["null_rates"]:
         try:
@@ -222,3 +225,14 @@ def null_history(warehouse: Any, source: str, min_rows: int) -> list[dict[str, f
         if rates:
             out.append({str(k): float(v) for k, v in rates.items()})
     return out
+
+
+def warehouse_null_rates(warehouse: Any, min_rows: int) -> dict[str, float]:
+    """Each canonical column's null rate over the charges the warehouse holds ({} below ``min_rows``)."""
+    if not warehouse.exists():
+        return {}
+    row = warehouse.query(load_sql("runlog/warehouse_null_rates")).iloc[0]
+    total = int(row["n_rows"])
+    if total < min_rows:
+        return {}
+    return {str(c): round(1 - int(row[c]) / total, 4) for c in row.index if c != "n_rows"}

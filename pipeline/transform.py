@@ -46,6 +46,7 @@ class TransformCounts:
     quarantine: pa.Table  # rejected records with their reason (sql/transform/quarantine.sql)
     clipped: int = 0  # over-long text values clipped to the warehouse widths (rows kept)
     read_by_file: dict[str, int] = field(default_factory=dict)  # source file -> rows parsed + lines rejected
+    landed_by_file: dict[str, int] = field(default_factory=dict)  # source file -> rows landed (before superseded)
 
     @property
     def records(self) -> int:
@@ -180,14 +181,15 @@ def write_landing(
     returned as an Arrow table for the quarantine, rows outside the date window are only counted.
     One pass over the source keeps memory flat: nothing of the batch is materialised in DuckDB.
     ``batches`` (API pages) are typed one at a time as the source produces them.
-    Returns (rows seen by source file, rows outside the window, values clipped, rejected rows,
-    landing files).
+    Returns (rows seen by source file, rows landed by source file, rows outside the window, values
+    clipped, rejected rows, landing files).
     """
     statement = split_statements(load_sql("transform/landing"))[0]
     text, values = bind(statement, params, "qmark")
     start = time.perf_counter()
     drop = ("quarantine_reason", "raw_text", "in_window", "n_clipped")
     seen: dict[str, int] = {}
+    landed: dict[str, int] = {}
     outside = clipped = 0
     rejects: list[pa.RecordBatch] = []
     years: YearFiles | None = None
@@ -211,6 +213,9 @@ def write_landing(
             passed = batch.filter(pc.and_(keep, pc.invert(failed)))
             clipped += int(pc.sum(passed.column("n_clipped")).as_py() or 0)
             if passed.num_rows:
+                landed_files = pc.value_counts(passed.column("source_file"))
+                for name, n in zip(landed_files.field("values").to_pylist(), landed_files.field("counts").to_pylist()):
+                    landed[name] = landed.get(name, 0) + n
                 years.write(passed.select(schema.names))
             test_pause("transforming")  # mid-stream: landing files open and unfinished
         del reader  # finished: the connection is free for the source's next page
@@ -218,16 +223,17 @@ def write_landing(
     files = years.close()
     log.debug("transform/landing: %s rows in %.2f s", f"{sum(seen.values()):,}", time.perf_counter() - start)
     rejected_table = pa.Table.from_batches(rejects, typed_schema) if rejects else typed_schema.empty_table()
-    return seen, outside, clipped, rejected_table, files
+    return seen, landed, outside, clipped, rejected_table, files
 
 
 def drop_superseded(con: duckdb.DuckDBPyConnection, files: list[Path]) -> int:
-    """Remove from the landing files and ``typed_rejects`` the records the source superseded; return how many.
+    """Remove from the landing files the records the source superseded or quarantined; return how many were dropped.
 
-    ``src_superseded`` (``source_file``, ``raw_line``), when a source leaves one, lists records a
-    later copy of the same row replaces (an API row re-stamped while the read paged: both copies
-    were typed as they arrived). Only the files holding such a record are rewritten, batch by
-    batch, in their order.
+    ``src_superseded`` (``source_file``, ``raw_line``, ``reason``), when a source leaves one, lists
+    records a later copy of the same row replaces (``reason`` null: an API row re-stamped while the
+    read paged, both copies typed as they arrived), and records that must go to the quarantine
+    after all (``reason`` set: rows sharing one ``:id``). The first are dropped; the second move to
+    ``typed_rejects`` with their reason. Only the files holding such a record are rewritten.
     """
     exists = con.execute("select count(*) from duckdb_tables() where table_name = 'src_superseded'").fetchall()[0][0]
     if not exists:
@@ -236,17 +242,30 @@ def drop_superseded(con: duckdb.DuckDBPyConnection, files: list[Path]) -> int:
     if con.execute("select count(*) from src_superseded").fetchall()[0][0]:
         for path in files:
             rows = con.execute(
-                "select l.file_row_number from read_parquet(?, file_row_number = true) as l "
+                "select l.file_row_number, s.reason from read_parquet(?, file_row_number = true) as l "
                 "join src_superseded as s on l.source_file = s.source_file and l.raw_line = s.raw_line",
                 [str(path)],
             ).fetchall()
-            if rows:
-                _rewrite_without(path, np.array([r[0] for r in rows], dtype=np.int64))
-                removed += len(rows)
+            if not rows:
+                continue
+            con.execute(
+                "insert into typed_rejects by name select l.* exclude (file_row_number), s.reason as quarantine_reason "
+                "from read_parquet(?, file_row_number = true) as l join src_superseded as s "
+                "on l.source_file = s.source_file and l.raw_line = s.raw_line where s.reason is not null",
+                [str(path)],
+            )
+            _rewrite_without(path, np.array([r[0] for r in rows], dtype=np.int64))
+            removed += sum(1 for _, reason in rows if reason is None)
+        con.execute(
+            "update typed_rejects set quarantine_reason = s.reason from src_superseded as s "
+            "where s.source_file = typed_rejects.source_file and s.raw_line = typed_rejects.raw_line "
+            "and s.reason is not null and typed_rejects.quarantine_reason is distinct from s.reason"
+        )
         before = con.execute("select count(*) from typed_rejects").fetchall()[0][0]
         con.execute(
             "delete from typed_rejects where exists (select 1 from src_superseded as s "
-            "where s.source_file = typed_rejects.source_file and s.raw_line = typed_rejects.raw_line)"
+            "where s.source_file = typed_rejects.source_file and s.raw_line = typed_rejects.raw_line "
+            "and s.reason is null)"
         )
         removed += before - con.execute("select count(*) from typed_rejects").fetchall()[0][0]
     con.execute("drop table src_superseded")
@@ -279,8 +298,12 @@ def transform(
     finish: Callable[[duckdb.DuckDBPyConnection], int] | None = None,
     window: tuple[date | None, date | None] = (None, None),
     batches: Iterable[pa.Table] | None = None,
+    keyed: bool = False,
 ) -> TransformCounts:
     """Source rows -> landing file in ``work_dir`` + ``quarantine`` table + ``curated`` view.
+
+    ``keyed``: every row must carry the source's row id (the API's ``:id``); a row without one is
+    quarantined (sql/transform/landing.sql).
 
     The rows are the lazy view ``src_rows`` (file sources) or ``batches`` (API pages, typed as they
     arrive). ``finish`` runs after the one scan: it creates ``src_rejects`` (and may create
@@ -291,9 +314,9 @@ def transform(
     run_sql(con, "transform/standardize")
     landing_dir = work_dir / "landing"
     landing_dir.mkdir(parents=True, exist_ok=True)
-    params = {"source": source, "load_id": load_id, "since": window[0], "until": window[1]}
+    params = {"source": source, "load_id": load_id, "since": window[0], "until": window[1], "keyed": keyed}
     try:
-        seen, outside, clipped, rejected, landing = write_landing(con, params, landing_dir, batches)
+        seen, landed_by_file, outside, clipped, rejected, landing = write_landing(con, params, landing_dir, batches)
     finally:
         close = getattr(batches, "close", None)  # a generator: closes the source's read (and its client)
         if close is not None:
@@ -357,15 +380,14 @@ def transform(
         quarantine=quarantine,
         clipped=clipped,
         read_by_file=read_by_file,
+        landed_by_file=landed_by_file,
     )
 
 
-def null_rates(paths: list[Path]) -> dict[str, float]:
-    """Share of nulls per canonical column in this load, from the landing files' Parquet statistics."""
+def null_counts(paths: list[Path]) -> tuple[int, dict[str, int]]:
+    """(rows, nulls per canonical column) in this load, from the landing files' Parquet statistics."""
     metas = [pq.ParquetFile(p).metadata for p in paths]
     total = sum(m.num_rows for m in metas)
-    if not total:
-        return {}
     names = {c for c, _ in SOURCE_COLUMNS}
     nulls: dict[str, int] = {}
     for meta, rg in ((m, i) for m in metas for i in range(m.num_row_groups)):
@@ -376,4 +398,4 @@ def null_rates(paths: list[Path]) -> dict[str, float]:
             if name in names:
                 stats = col.statistics
                 nulls[name] = nulls.get(name, 0) + (stats.null_count if stats is not None and stats.has_null_count else 0)
-    return {c: round(nulls.get(c, 0) / total, 4) for c, _ in SOURCE_COLUMNS}
+    return total, {c: nulls.get(c, 0) for c, _ in SOURCE_COLUMNS}

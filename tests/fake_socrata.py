@@ -21,7 +21,7 @@ Implemented SoQL, enough for the pipeline's client:
   ``$offset`` it sent, or for a keyset page (``... AND (:updated_at > 't' OR (...))``) how many
   rows of its window sort before its cursor, so faults can target "the page at row 500" either way.
 
-Scripted faults (:meth:`FakeSocrata.fail`, :meth:`slow`, :meth:`truncate`, :meth:`drop`) apply to
+Scripted faults (:meth:`FakeSocrata.fail`, :meth:`slow`, :meth:`truncate`, :meth:`drop`, :meth:`mangle`) apply to
 the next matching request(s). Dataset mutations (:meth:`edit_row`, :meth:`insert_rows`,
 :meth:`delete_rows`, :meth:`drop_field`) stamp ``:updated_at`` from the fake's clock. Every
 request is recorded in :attr:`FakeSocrata.requests`.
@@ -204,7 +204,8 @@ def copy_rows(rows: list[dict]) -> list[dict]:
 def render_rows(rows: list[dict]) -> bytes:
     """A JSON body laid out the way SODA writes it (``[{...}\\n,{...}]``)."""
     parts = [json.dumps(r, ensure_ascii=False, separators=(",", ":")) for r in rows]
-    return ("[" + "\n,".join(parts) + "]\n").encode("utf-8")
+    # A lone surrogate in a value goes out as its JSON escape ("\udcff"), as a real portal can send it.
+    return ("[" + "\n,".join(parts) + "]\n").encode("utf-8", errors="backslashreplace")
 
 
 # --------------------------------------------------------------------------------------------
@@ -244,6 +245,7 @@ class Fault:
 
     kind: str
     status: int = 500
+    mangle: Callable[[bytes], bytes] | None = None  # kind "mangle": the body sent is mangle(body)
     retry_after: str | None = None
     delay: float = 0.0
     keep: float = 0.5
@@ -465,6 +467,13 @@ class FakeSocrata:
             self.faults.append(fault)
         return fault
 
+    def mangle(self, fn: Callable[[bytes], bytes], *, times: int = 1, when=None) -> Fault:
+        """Send ``fn(body)`` instead of the body (e.g. bytes that are not UTF-8 inside a value)."""
+        fault = Fault("mangle", mangle=fn, times=times, when=when)
+        with self.lock:
+            self.faults.append(fault)
+        return fault
+
     def keyset_position(self, params: dict[str, str]) -> int | None:
         """For a keyset page: how many rows of its window sort before its cursor (None otherwise)."""
         match = _KEYSET.match((params.get("$where") or "").strip())
@@ -678,6 +687,8 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {"Content-Type": "application/json;charset=utf-8"}
         if fake.send_fields_header:
             headers["X-SODA2-Fields"] = json.dumps(selected)
+        if fault and fault.kind == "mangle" and fault.mangle is not None:
+            body = req.body = fault.mangle(body)
         if fault and fault.kind == "truncate":
             cut = body[: max(1, int(len(body) * fault.keep))] if len(body) > 1 else b""
             headers["Connection"] = "close"  # so the client does not reuse the socket we are about to close

@@ -434,3 +434,20 @@ def test_the_warehouse_can_come_from_streamlit_secrets(sample_warehouse, monkeyp
     no_errors(at)
     assert as_int(metric(at, "Stops")) == count(con)
     db.reset()
+
+
+def test_the_data_page_says_what_the_value_rules_did_in_the_last_load(sample_warehouse_copy, monkeypatch):
+    """Rows re-stamped to an older :updated_at and clipped values, from the run log (docs/METHODS.md, value rules)."""
+    c = duckdb.connect(str(sample_warehouse_copy.duckdb_path))
+    c.execute("update pipeline_runs set rows_restamped_older = 12, values_clipped = 40 where status = 'success'")
+    c.close()
+    monkeypatch.setenv("PIPELINE_WAREHOUSE", sample_warehouse_copy.warehouse_url)
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.run()
+    at = switch(at, "pages/data.py")
+    no_errors(at)
+    captions = " ".join(c.value for c in at.caption)
+    assert ("The last successful load read 12 charges that the portal had re-stamped with an older update time "
+            "than the one already loaded") in captions
+    assert "The last successful load shortened 40 over-long text values to their column's width" in captions
+    db.reset()

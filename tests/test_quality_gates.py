@@ -26,6 +26,7 @@ from tests.pg_fixtures import PG_URL, drop_schema, new_schema, pg_schema_url
 pytest_plugins = ["tests.pg_fixtures"]
 
 BASE = SAMPLE_DIR / "mcpd_tv_sample_tolu238_2017.csv.gz"
+FIXTURE_2025 = Path(__file__).parent / "fixtures" / "mcpd_tv_sample_nischal_2025_augmented.csv.gz"  # has SeqID
 
 
 def read(path: Path) -> tuple[list[str], list[list[str]]]:
@@ -111,12 +112,12 @@ def test_a_file_that_is_not_a_csv_export_is_named_in_the_error(env, tmp_path, ca
     assert state(env)[2] == ["success", "failed"]
 
 
-def test_a_renamed_optional_field_stops_the_load_until_accepted(env, tmp_path, caplog) -> None:
+def test_an_emptied_field_in_a_files_header_stops_the_load_until_accepted(env, tmp_path, caplog) -> None:
     header, rows = read(BASE)
     assert load(write(tmp_path / "day1.csv", header, rows[:500])) == 0
     before = state(env)
-    renamed = ["Violation Description" if h == "Description" else h for h in header]
-    day2 = write(tmp_path / "day2.csv", renamed, rows[500:])
+    col = header.index("Description")
+    day2 = write(tmp_path / "day2.csv", header, [[*r[:col], "", *r[col + 1:]] for r in rows[500:]])
     assert load(day2) == 3
     err = caplog.text
     assert "description (null in 0% of rows usually, 100% now)" in err and "--accept-schema-change" in err
@@ -125,6 +126,28 @@ def test_a_renamed_optional_field_stops_the_load_until_accepted(env, tmp_path, c
     warehouse = open_warehouse(load_settings(env))
     message = warehouse.query("select message from pipeline_runs where status = 'success' order by started_at desc")
     assert "schema change accepted" in message.iloc[0, 0]
+
+
+def test_a_column_absent_from_a_files_header_is_that_files_layout_said_and_loaded(env, tmp_path, caplog) -> None:
+    """Mixed export vintages: an older export (no SeqID, no search fields) after a newer one loads;
+    the run log says which file lacks which columns. (It was stopped as 'seq_id null 100%'.)"""
+    newer = FIXTURE_2025
+    assert load(newer) == 0
+    older = write(tmp_path / "older_2017.csv", *read(BASE))
+    assert load(older) == 0
+    warehouse = open_warehouse(load_settings(env))
+    runs = warehouse.query("select status, rows_landed, message from pipeline_runs order by started_at")
+    assert runs["status"].tolist() == ["success", "success"]
+    assert ("file older_2017.csv has no column(s) seq_id, search_conducted, search_disposition, search_outcome, "
+            "search_reason, search_reason_for_stop, search_type, search_arrest_reason (its export's layout, not a "
+            "change at the source)") in runs["message"].iloc[1]
+    assert "older_2017.csv has no column(s) seq_id" in caplog.text
+    counts = warehouse.query("select source_file, count(*) as n, count(seq_id) as with_seq from moco_traffic_violations "
+                             "group by source_file order by source_file")
+    assert counts.to_dict("records") == [
+        {"source_file": "mcpd_tv_sample_nischal_2025_augmented.csv.gz", "n": 567, "with_seq": 567},
+        {"source_file": "older_2017.csv", "n": int(runs["rows_landed"].iloc[1]), "with_seq": 0},
+    ]
 
 
 def test_over_long_text_is_clipped_the_same_on_every_backend(env, tmp_path) -> None:
@@ -140,6 +163,19 @@ def test_over_long_text_is_clipped_the_same_on_every_backend(env, tmp_path) -> N
     assert len(value.encode()) == 512 and long.startswith(value) and len(value) == 510  # two 2-byte É: 510 characters
     message = warehouse.query("select message from pipeline_runs").iloc[0, 0]
     assert "100 over-long text value(s) clipped" in message
+
+
+def test_long_non_ascii_text_keeps_every_whole_character_that_fits_on_every_backend(env, tmp_path) -> None:
+    """The issue's case: a long value of 2-, 3- or 4-byte characters was stored as ''."""
+    header, rows = read(BASE)
+    col = header.index("Location")
+    values = ["é" * 600, "ש" * 300, "😀" * 200, "a" + "中" * 200]  # each over location's 512 bytes
+    path = write(tmp_path / "multibyte.csv", header, [[*r[:col], values[i % 4], *r[col + 1:]] for i, r in enumerate(rows[:40])])
+    assert load(path) == 0
+    warehouse = open_warehouse(load_settings(env))
+    got = set(warehouse.query("select distinct location from moco_traffic_violations")["location"])
+    assert got == {"é" * 256, "ש" * 256, "😀" * 128, "a" + "中" * 170}  # 512, 512, 512 and 511 bytes
+    assert "40 over-long text value(s) clipped" in warehouse.query("select message from pipeline_runs").iloc[0, 0]
 
 
 def test_the_transform_clips_every_text_column_at_its_warehouse_width() -> None:

@@ -8,6 +8,7 @@ checksum). No internet. Sleeps are injected no-ops, so the backoff is recorded, 
 
 from __future__ import annotations
 
+import csv
 import gzip
 import hashlib
 import json
@@ -504,9 +505,16 @@ def test_a_crash_between_extract_and_load_then_a_rerun_converges(small_settings,
 def test_rows_first_loaded_from_a_csv_export_are_replaced_by_the_same_rows_from_the_api(
     small_settings, small_fake, zip_assigner, sleeps
 ):
-    # The fake dataset starts with the 439 rows of this real export, converted to API shape.
+    # The fake dataset is the 439 rows of the 2019 export, then the first 561 of the 2017 one (no
+    # SeqID column), converted to API shape: the backfill loads the same rows from both exports, so
+    # the schema contract (history across sources) sees the API's seq_id nulls as usual.
     export = find_sample("mcpd_tv_sample_nerox_2019")
-    run_load(small_settings, FileSource([export]), "backfill", zip_assigner=zip_assigner)
+    with gzip.open(find_sample("mcpd_tv_sample_tolu238_2017"), "rt", encoding="utf-8", newline="") as fh:
+        older = list(csv.reader(fh))
+    part = small_settings.lake_path.parent / "tolu238_2017_first_561.csv"
+    with open(part, "w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows(older[:562])
+    run_load(small_settings, FileSource([export, part]), "backfill", zip_assigner=zip_assigner)
     with duckdb.connect(str(small_settings.duckdb_path), read_only=True) as con:
         file_stops = dict(con.execute("select stop_id, n_charges from stops").fetchall())
         file_rows = con.execute("select count(*) from moco_traffic_violations where row_id like 'h:%'").fetchall()[0][0]

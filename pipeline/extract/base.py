@@ -36,10 +36,14 @@ class ExtractResult:
     ``finish(con)`` is called after that one scan. It creates ``src_rejects`` (``source_file``,
     ``raw_line``, ``reason``, ``raw_text``: records the reader itself could not split into fields)
     and returns how many there were. An API source may also create ``src_superseded``
-    (``source_file``, ``raw_line``): records a later copy of the same row replaces, which the
-    transform removes from what it landed. ``finish`` also completes what only the whole read
+    (``source_file``, ``raw_line``, ``reason``): records a later copy of the same row replaces
+    (``reason`` null), which the transform removes from what it landed, and records it must
+    quarantine after all (``reason``: rows sharing one ``:id``). ``finish`` also completes what only the whole read
     knows (``raw_records``, ``watermark``, ``pages``, ``notes``); ``raw_records`` None means the
     transform's count is the source's.
+
+    ``header_columns`` and ``header_is_source`` tell the schema contract which fields each raw
+    object carried at all (pipeline/contract.py).
 
     A file source's ``file_records`` holds each file's records counted from its bytes,
     independently of the reader (pipeline/extract/csv_records.py), for the load to check the reader
@@ -55,6 +59,12 @@ class ExtractResult:
     finish: Callable[[duckdb.DuckDBPyConnection], int] | None = None
     file_records: dict[str, int] = field(default_factory=dict)  # file name -> records (file sources only)
     batches: Iterator[pa.Table] | None = None
+    # Canonical columns each raw object's header names (file name or page key -> columns; None: the
+    # object had no header to judge, e.g. an API page without X-SODA2-Fields), for the schema contract.
+    header_columns: dict[str, frozenset[str] | None] = field(default_factory=dict)
+    # True when the header is the source's own schema (the API's field list: a field missing there is
+    # gone at the source); False when it is one file's layout (an older export without a column).
+    header_is_source: bool = False
 
 
 class Source(Protocol):

@@ -196,8 +196,11 @@ class FileSource:
             log.info("%s: %s record(s) counted from the file's bytes in %.2f s", path.name,
                      f"{counted[path.name]:,}", time.perf_counter() - start)
         # Rows are counted while the transform streams the files (parsed) and by finish() (rejected).
+        # Each file's own layout (an older export has no SeqID): the contract judges a column only
+        # over the files that have it.
+        layout = {path.name: frozenset(map_headers(csv_headers(path))[0].values()) for path in self.paths}
         return ExtractResult(raw_keys=keys, raw_records=None, unknown_columns=unknown, finish=finish,
-                             file_records=counted)
+                             file_records=counted, header_columns=layout)
 
 
 class SampleSource(FileSource):

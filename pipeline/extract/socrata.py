@@ -35,7 +35,7 @@ import logging
 import random
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator
 
@@ -53,12 +53,15 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "Page",
+    "Repairs",
     "SchemaError",
     "SocrataError",
     "SocrataExtractor",
+    "header_fields",
     "make_client",
     "parse_domain",
     "rows_to_table",
+    "scrub_rows",
     "soql_timestamp",
 ]
 
@@ -102,7 +105,8 @@ class Page:
     full request URL with its query string; the app token travels in a header, never in the URL.
     ``fields`` comes from the ``X-SODA2-Fields`` response header. It lists the selected columns,
     including those that are null in every row of this page. It is ``None`` when Socrata leaves
-    the header out, which it does for very wide results.
+    the header out, which it does for very wide results. ``repaired`` says which rows had invalid
+    Unicode replaced (:func:`scrub_rows`); ``raw`` still holds the bytes exactly as received.
     """
 
     number: int
@@ -111,6 +115,7 @@ class Page:
     rows: list[dict]
     url: str
     fields: list[str] | None = None
+    repaired: "Repairs | None" = None  # values whose invalid Unicode was replaced (None: none)
 
     @property
     def max_updated_at(self) -> str | None:
@@ -210,11 +215,15 @@ def soql_quote(text: str) -> str:
     return text.replace("'", "''")
 
 
-def _row_key(row: dict, dataset: str) -> tuple[str, str]:
-    stamp, row_id = row.get(":updated_at"), row.get(":id")
-    if not isinstance(stamp, str) or not isinstance(row_id, str):
-        raise SchemaError(f"Socrata row without :updated_at or :id (dataset {dataset}): cannot page by key")
-    return soql_timestamp(parse_socrata_timestamp(stamp)), row_id
+def _row_key(rows: list[dict], dataset: str) -> tuple[str, str]:
+    """The key to page after: the last row's that has one (a row without :id is quarantined, not a
+    reason to stop the read; rows come in key order, so the rows after a keyed one sort after it)."""
+    for row in reversed(rows):
+        stamp, row_id = row.get(":updated_at"), row.get(":id")
+        if isinstance(stamp, str) and isinstance(row_id, str):
+            return soql_timestamp(parse_socrata_timestamp(stamp)), row_id
+    raise SchemaError(f"Socrata page of {len(rows)} row(s) without :updated_at or :id (dataset {dataset}): "
+                      "cannot page by key")
 
 
 def keyset_after(key: tuple[str, str] | None) -> str | None:
@@ -248,6 +257,71 @@ def parse_retry_after(value: str | None, now: Callable[[], datetime] | None = No
         current = now() if now else datetime.now(timezone.utc)
         seconds = (when - current).total_seconds()
     return max(0.0, seconds) if seconds == seconds else None  # NaN guard
+
+
+# --------------------------------------------------------------------------------------------
+# Bad bytes: text no warehouse can hold
+# --------------------------------------------------------------------------------------------
+
+# NOTE: Socrata values can carry any code point a JSON escape can write, lone surrogates included
+# ("\udcff": valid JSON, not valid text), and a body can carry bytes that are not UTF-8. Neither can be
+# written as UTF-8 (Arrow, Parquet, every warehouse), and PostgreSQL text cannot hold U+0000. Each
+# such code unit becomes U+FFFD; the rest of the value, the row and the run go on, and the raw zone
+# keeps the page exactly as received.
+REPLACEMENT = "\ufffd"
+_BAD_TEXT = re.compile("[\ud800-\udfff\x00]")
+# A page can hold a bad code point only if its body has a \u escape for one. A page without any
+# "\u" (the portal writes UTF-8, not escapes) is passed by one bytes search; only a page with escapes
+# is searched with this pattern (~8x slower), and only a page it matches is scanned value by value.
+_BAD_ESCAPE = re.compile(rb"\\u(?:[dD][89a-fA-F][0-9a-fA-F]{2}|0000)")
+
+
+@dataclass
+class Repairs:
+    """What :func:`scrub_rows` replaced on one page: how many values, in which rows (1-based), and why."""
+
+    values: int = 0
+    lines: list[int] = field(default_factory=list)
+    invalid_utf8: bool = False  # the body itself was not UTF-8 (decoded with replacement)
+
+    def describe(self) -> str:
+        lines = ", ".join(map(str, self.lines[:10])) + (" ..." if len(self.lines) > 10 else "")
+        what = "bytes that are not UTF-8" if self.invalid_utf8 else "lone surrogates or U+0000"
+        return f"{self.values} value(s) with {what} replaced by U+FFFD in row(s) {lines}"
+
+
+def _scrub(value: Any) -> tuple[Any, int]:
+    if isinstance(value, str):
+        fixed, n = _BAD_TEXT.subn(REPLACEMENT, value)
+        return fixed, n and 1
+    if isinstance(value, dict):
+        count = 0
+        out = {}
+        for k, v in value.items():
+            out[k], n = _scrub(v)
+            count += n
+        return out, count
+    if isinstance(value, list):
+        pairs = [_scrub(v) for v in value]
+        return [v for v, _ in pairs], sum(n for _, n in pairs)
+    return value, 0
+
+
+def scrub_rows(raw: bytes, rows: list[dict], invalid_utf8: bool = False) -> Repairs | None:
+    """Replace, in place, every code point of ``rows`` that UTF-8 text cannot hold; None if there was none."""
+    if not invalid_utf8 and (b"\\u" not in raw or not _BAD_ESCAPE.search(raw)):
+        return None
+    repairs = Repairs(invalid_utf8=invalid_utf8)
+    for line, row in enumerate(rows, start=1):
+        fixed, n = _scrub(row)
+        if invalid_utf8 and not n:
+            n = sum(1 for v in row.values() if isinstance(v, str) and REPLACEMENT in v)
+        if n:
+            row.clear()
+            row.update(fixed)
+            repairs.values += n
+            repairs.lines.append(line)
+    return repairs if repairs.values else None
 
 
 # --------------------------------------------------------------------------------------------
@@ -287,6 +361,7 @@ class SocrataExtractor:
         self.backoff_cap = backoff_cap
         self.retry_after_cap = retry_after_cap
         self._rng = rng or random.Random()
+        self.last_repairs: Repairs | None = None  # what scrub_rows replaced on the last page fetched
         self.dataset = settings.socrata_dataset
         _, self.host = parse_domain(settings.socrata_domain)
         if settings.socrata_page_size < 1:
@@ -363,9 +438,14 @@ class SocrataExtractor:
             if rows:
                 number += 1
                 log.info("Socrata page %s: %s rows (%s so far)", number, received, f"{total + received:,}")
-                yield Page(number=number, offset=total, raw=raw, rows=rows, url=url, fields=fields)
+                page = Page(number=number, offset=total, raw=raw, rows=rows, url=url, fields=fields,
+                            repaired=self.last_repairs)
+                if page.repaired:
+                    log.warning("Socrata page %s (%s): %s", number, url, page.repaired.describe())
+                yield page
+                del page
                 total += received
-                after = _row_key(rows[-1], self.dataset)
+                after = _row_key(rows, self.dataset)
             del raw, rows  # the consumer has the page: don't hold a second one through the next request
             if received < limit:
                 break
@@ -390,6 +470,23 @@ class SocrataExtractor:
             if len(rows) < limit:
                 return
             last = rows[-1][":id"]
+
+    def id_counts(self, row_ids: list[str], chunk: int = 40) -> dict[str, int]:
+        """How many rows the portal holds under each of ``row_ids`` now (0 for an id it no longer has).
+
+        One small request per ``chunk`` ids. An id seen twice in one read is a row re-stamped while
+        the read paged (the portal holds it once) or two rows sharing one id (it holds both).
+        """
+        counts = dict.fromkeys(row_ids, 0)
+        for start in range(0, len(row_ids), chunk):
+            part = row_ids[start:start + chunk]
+            where = " OR ".join(f":id = '{soql_quote(i)}'" for i in part)
+            params = {"$select": ":id", "$where": where, "$limit": str(10 * len(part) + 10)}
+            _, rows, _, _ = self._fetch(params, offset=0)
+            for row in rows:
+                if row.get(":id") in counts:
+                    counts[row[":id"]] += 1
+        return counts
 
     def count(
         self, updated_since: datetime | None = None, updated_until: datetime | None = None, where: str | None = None
@@ -448,13 +545,20 @@ class SocrataExtractor:
                 last_status = resp.status_code
                 if resp.status_code == 200:
                     body = resp.content
+                    invalid_utf8 = False
                     try:
-                        data = json.loads(body)
+                        try:
+                            data = json.loads(body)
+                        except UnicodeDecodeError:
+                            # Bytes that are not UTF-8 are bad data, not a cut body: another fetch
+                            # sends the same bytes. Decoded with U+FFFD for them (scrub_rows counts them).
+                            data, invalid_utf8 = json.loads(body.decode("utf-8", errors="replace")), True
                     except ValueError:
                         # A body cut short (proxy, reset) parses as invalid JSON: fetch again.
                         last = f"invalid or truncated JSON body ({len(body):,} bytes)"
                     else:
                         if isinstance(data, list) and all(isinstance(r, dict) for r in data):
+                            self.last_repairs = scrub_rows(body, data, invalid_utf8)
                             return body, data, resp.url, _soda_fields(resp.headers)
                         last = f"unexpected JSON ({type(data).__name__}, not a list of rows)"
                 elif resp.status_code in RETRYABLE_STATUS or 500 <= resp.status_code < 600:
@@ -551,6 +655,21 @@ def coordinates_from_geolocation(value: Any) -> tuple[str | None, str | None]:
         if match:
             return match.group(2), match.group(1)
     return None, None
+
+
+def header_fields(fields: list[str] | None) -> frozenset[str] | None:
+    """The canonical columns a page's ``X-SODA2-Fields`` names (None without the header).
+
+    The list names every selected column, null or not, so a canonical column missing from it is
+    gone at the source (the schema contract). ``geolocation`` carries latitude and longitude.
+    """
+    if fields is None:
+        return None
+    data = [f for f in fields if not _is_system(f)]
+    present = set(map_headers(data)[0].values())
+    if any(canonical_name(f) == "geolocation" for f in data):
+        present |= {"latitude", "longitude"}
+    return frozenset(present)
 
 
 def rows_to_table(rows: list[dict], fields: list[str] | None = None) -> tuple[pa.Table, list[str]]:

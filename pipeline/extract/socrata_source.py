@@ -15,7 +15,11 @@ How a run avoids missing or duplicating a row:
   :meth:`SocrataExtractor.pages`), so no row is skipped by a set that changes during the run, and
   the newest ``:updated_at`` received is a safe watermark even when the read ends early (an empty
   page from a flaky portal): every unread row sorts after it. A row re-stamped during the read can
-  arrive twice; the earlier copy is dropped (:func:`_superseded`), keeping the newest ``:updated_at``.
+  arrive twice; the earlier copy is dropped (:func:`_superseded`), keeping the newest ``:updated_at``,
+  unless the portal holds two rows under that ``:id``: then every copy is quarantined.
+* **Identity.** A row without ``:id`` is quarantined (``keyed``), never keyed by its content hash. A
+  row read with an older ``:updated_at`` than the warehouse holds is counted and reported
+  (:func:`pipeline.load._note_older_restamps`).
 * **Bounded memory.** Pages are typed into landing files as they arrive (``ExtractResult.batches``):
   a 2M-row backfill holds one page, not the read (BENCHMARKS.md, "API backfill").
 * **Partial runs never advance the watermark.** A run filtered by ``--since/--until`` (stop
@@ -44,7 +48,8 @@ from ..config import Settings
 from ..lake import Lake, open_lake
 from ..schema import SOURCE_COLUMNS
 from .base import ExtractResult, SchemaError, create_src_rejects
-from .socrata import SocrataError, SocrataExtractor, parse_socrata_timestamp, rows_to_table, soql_timestamp
+from .socrata import (SocrataError, SocrataExtractor, header_fields, parse_socrata_timestamp, rows_to_table,
+                      soql_timestamp)
 
 log = logging.getLogger(__name__)
 
@@ -84,38 +89,56 @@ def _track_ids(con: duckdb.DuckDBPyConnection, page: pa.Table, number: int) -> N
         con.unregister("_socrata_ids")
 
 
-def _superseded(con: duckdb.DuckDBPyConnection, page_key: Callable[[int], str]) -> int:
-    """Create ``src_superseded``: every copy of a row but the one kept; return how many.
+def _superseded(con: duckdb.DuckDBPyConnection, page_key: Callable[[int], str],
+                id_counts: Callable[[list[str]], dict[str, int]]) -> tuple[int, int]:
+    """Create ``src_superseded``: copies of a row to drop, and rows to quarantine; return (dropped, quarantined).
 
-    A row seen twice means the result set shifted during the read (re-stamped while paging). The
-    copy kept has the newest ``:updated_at``, then the later page, then the later line. Only ids
-    seen more than once are ranked, so this stays small whatever the read's size.
+    An id seen more than once in the read is asked of the portal (``id_counts``). Held once (or no
+    longer): the row was re-stamped while the read paged; the copy kept has the newest
+    ``:updated_at``, then the later page, then the later line, and the others are dropped. Held
+    more than once: two rows share one ``:id``; neither can be upserted on it, so every copy is
+    quarantined with that reason (the warehouse keeps what it held under the id). Only ids seen
+    more than once are ranked, so this stays small whatever the read's size.
     """
-    con.execute(
-        """create or replace temp table src_superseded_pages as
-           with repeated as (
-               select row_id from src_ids group by row_id having count(*) > 1
-           ),
-           ranked as (
-               select page, raw_line, row_number() over (
-                   partition by row_id order by updated_at desc nulls last, page desc, raw_line desc) as copy
-               from src_ids
-               where row_id in (select row_id from repeated)
-           )
-           select page, raw_line from ranked where copy > 1"""
-    )
+    repeated = [r for (r,) in con.execute(
+        "select row_id from src_ids group by row_id having count(*) > 1 order by row_id").fetchall()]
+    shared = {i: n for i, n in id_counts(repeated).items() if n > 1} if repeated else {}
+    con.register("_shared_ids", pa.table({"row_id": pa.array(list(shared), pa.string()),
+                                          "held": pa.array(list(shared.values()), pa.int64())}))
+    try:
+        con.execute(
+            """create or replace temp table src_superseded_pages as
+               with repeated as (
+                   select row_id from src_ids group by row_id having count(*) > 1
+               ),
+               ranked as (
+                   select row_id, page, raw_line, row_number() over (
+                       partition by row_id order by updated_at desc nulls last, page desc, raw_line desc) as copy
+                   from src_ids
+                   where row_id in (select row_id from repeated)
+               )
+               select r.page, r.raw_line,
+                      case when s.row_id is not null then 'duplicate :id: ' || s.held
+                          || ' rows share :id ' || r.row_id || ' at the source; none loaded' end as reason
+               from ranked as r left join _shared_ids as s using (row_id)
+               where r.copy > 1 or s.row_id is not null"""
+        )
+    finally:
+        con.unregister("_shared_ids")
     pages = [p for (p,) in con.execute("select distinct page from src_superseded_pages").fetchall()]
     con.register("_superseded_keys", pa.table({"page": pa.array(pages, pa.int64()),
                                                "source_file": pa.array([page_key(p) for p in pages], pa.string())}))
     try:
         con.execute(
-            "create or replace temp table src_superseded as select k.source_file, s.raw_line "
+            "create or replace temp table src_superseded as select k.source_file, s.raw_line, s.reason "
             "from src_superseded_pages as s join _superseded_keys as k using (page)")
     finally:
         con.unregister("_superseded_keys")
     con.execute("drop table src_superseded_pages")
     con.execute("drop table src_ids")
-    return int(con.execute("select count(*) from src_superseded").fetchall()[0][0])
+    dropped, quarantined = con.execute(
+        "select count(*) filter (where reason is null), count(reason) from src_superseded").fetchall()[0]
+    return int(dropped), int(quarantined)
 
 
 class _Progress:
@@ -171,6 +194,7 @@ class ExtractStats:
     pages: int = 0
     rows_received: int = 0
     duplicates_dropped: int = 0
+    shared_ids: int = 0  # rows quarantined because the portal holds another row under the same :id
     expected_rows: int | None = None
     watermark_before: datetime | None = None
     watermark_seen: datetime | None = None
@@ -190,6 +214,7 @@ class SocrataSource:
     """
 
     name = "socrata"
+    keyed = True  # every row must carry its :id (a row without one is quarantined: transform.transform)
 
     def __init__(
         self,
@@ -255,7 +280,7 @@ class SocrataSource:
             if owned:
                 extractor.close()
             raise
-        result = ExtractResult(raw_keys=[], raw_records=None)
+        result = ExtractResult(raw_keys=[], raw_records=None, header_is_source=True)
         read = _Read(extractor, owned, since_ts, date_where, load_id, load_date)
         result.batches = self._batches(con, lake, read, result)
         result.finish = lambda con: self._finish(con, lake, read, result)
@@ -284,9 +309,13 @@ class SocrataSource:
                     "key": key, "number": page.number, "offset": page.offset, "rows": len(page.rows),
                     "bytes": len(page.raw), "sha256": hashlib.sha256(page.raw).hexdigest(), "url": page.url,
                     "max_updated_at": page.max_updated_at,
+                    "repaired": page.repaired.describe() if page.repaired else None,
                 })
+                if page.repaired:
+                    read.repaired.append(f"page {page.number} ({key}): {page.repaired.describe()}")
                 # 2. Canonical text columns for the transform, which types this page before asking for the next.
                 t_table = time.perf_counter()
+                result.header_columns[key] = header_fields(page.fields)
                 table, page_unknown = rows_to_table(page.rows, page.fields)
                 result.unknown_columns.extend(u for u in page_unknown if u not in result.unknown_columns)
                 table = table.append_column("source_file", pa.array([key] * table.num_rows, pa.string()))
@@ -310,13 +339,26 @@ class SocrataSource:
         """After the last page: duplicates, the watermark this run may commit, the manifest, the notes."""
         stats = self.stats
         create_src_rejects(con)  # the API has no reader rejects: a page is JSON or it is retried
-        stats.duplicates_dropped = _superseded(con, lambda n: raw_page_key(read.load_date, read.load_id, n))
+        try:
+            stats.duplicates_dropped, stats.shared_ids = _superseded(
+                con, lambda n: raw_page_key(read.load_date, read.load_id, n), read.extractor.id_counts)
+        finally:
+            if read.owned:
+                read.extractor.close()  # id_counts may have opened a client again
         distinct = stats.rows_received - stats.duplicates_dropped
         stored, seen = stats.watermark_before, read.seen
         stats.watermark_seen = seen
         notes = result.notes
+        for repaired in read.repaired:  # invalid Unicode replaced, the rows loaded (socrata.scrub_rows)
+            notes.append(f"invalid Unicode replaced by U+FFFD: {repaired}")
+            log.warning("socrata: %s", notes[-1])
         if stats.duplicates_dropped:
-            notes.append(f"{stats.duplicates_dropped} row(s) seen twice across pages (the result set shifted); newest kept")
+            notes.append(f"{stats.duplicates_dropped} row(s) seen twice across pages (re-stamped while the read "
+                         "paged; the portal holds each once); newest kept")
+            log.warning("socrata: %s", notes[-1])
+        if stats.shared_ids:
+            notes.append(f"{stats.shared_ids} row(s) share an :id with another row at the source: quarantined "
+                         "(reason 'duplicate :id'), none loaded under that id")
             log.warning("socrata: %s", notes[-1])
 
         # The watermark this run may commit: never our clock, never backwards, never after a partial
@@ -388,6 +430,7 @@ class _Read:
     load_date: date
     seen: datetime | None = None  # the newest :updated_at received
     manifest_pages: list[dict[str, Any]] = field(default_factory=list)
+    repaired: list[str] = field(default_factory=list)  # pages whose invalid Unicode was replaced, described
 
 
 __all__ += ["ExtractStats", "SchemaError", "SocrataError"]

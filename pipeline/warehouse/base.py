@@ -60,9 +60,11 @@ REPLACED_ROWS_CHUNK = 5_000  # keys per lookup query (bound parameters; PostgreS
 _PLACEHOLDERS = re.compile(r"^:k_\d+(, :k_\d+)*$")
 
 
-def replaced_rows(warehouse: "Warehouse", row_ids: list[str], content_keys: list[str]) -> list[tuple[str, date]]:
+def replaced_rows(warehouse: "Warehouse", row_ids: list[str], content_keys: list[str],
+                  held: dict[str, Any] | None = None) -> list[tuple[str, date]]:
     """(row_id, stop date) of the charges a batch replaces: those with one of ``row_ids``, and file/sample
-    rows with one of ``content_keys`` (its Socrata rows'). Read-only; empty when nothing is loaded."""
+    rows with one of ``content_keys`` (its Socrata rows'). Read-only; empty when nothing is loaded.
+    ``held``, when given, receives each replaced row id's :updated_at (for :func:`older_restamps`)."""
     if not warehouse.exists():
         return []
     found: set[tuple[str, date]] = set()
@@ -74,7 +76,20 @@ def replaced_rows(warehouse: "Warehouse", row_ids: list[str], content_keys: list
                          {"key_column": ("row_id", "content_key"), "keys": _PLACEHOLDERS.match})
             rows = warehouse.query(sql, {**values, "any_source": column == "row_id"})
             found.update(zip(rows["row_id"], pd.to_datetime(rows["date_of_stop"]).dt.date))
+            if held is not None and column == "row_id":
+                held.update(zip(rows["row_id"], rows["source_updated_at"]))
     return sorted(found)
+
+
+def older_restamps(held: Mapping[str, Any], stamps: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
+    """(row_id, held, now) for each row of ``stamps`` (row id -> its :updated_at now) whose
+    :updated_at is older than the one ``held`` (what the warehouse holds): re-stamped backwards."""
+    older = []
+    for row_id, was in held.items():
+        now = stamps.get(row_id)
+        if now is not None and was is not None and not pd.isna(was) and pd.Timestamp(now) < pd.Timestamp(was):
+            older.append((str(row_id), pd.Timestamp(was).to_pydatetime(), pd.Timestamp(now).to_pydatetime()))
+    return sorted(older)
 
 
 class WarehouseError(RuntimeError):

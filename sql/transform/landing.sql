@@ -28,6 +28,20 @@ with hashed as (
     from typed
 ),
 
+-- NOTE: an API row (:keyed) without its :id cannot be upserted: keyed by its content hash it would
+-- load beside the same charge with its id. It is quarantined, never given a content key.
+identified as (
+    select
+        * replace (
+            case
+                when cast(:keyed as boolean) and src_row_id is null
+                    then 'missing :id: an API row without its row id cannot be upserted'
+                else quarantine_reason
+            end as quarantine_reason
+        )
+    from hashed
+),
+
 final as (
     select
         content_hash,
@@ -61,7 +75,7 @@ final as (
         date_of_stop is null
             or ((cast(:since as date) is null or date_of_stop >= cast(:since as date))
                 and (cast(:until as date) is null or date_of_stop <= cast(:until as date))) as in_window
-    from hashed
+    from identified
 )
 
 select * from final

@@ -6,10 +6,14 @@ create or replace temp macro yes_no(x) as
     case when x in ('YES', 'Y', 'TRUE', '1') then true when x in ('NO', 'N', 'FALSE', '0') then false end;
 
 -- The warehouse's text widths (sql/warehouse/schema.sql) in bytes, so one rule fits every backend:
--- Redshift's varchar(n) counts bytes, PostgreSQL's characters, DuckDB neither. Dropping as many
--- characters as the clipped text has extra bytes keeps it within n bytes (and so n characters).
+-- Redshift's varchar(n) counts bytes, PostgreSQL's characters, DuckDB neither. A longer value keeps
+-- its first n bytes, less a character those bytes would cut in two: decode(..., 'ignore') drops
+-- the incomplete UTF-8 sequence at the end (the only invalid bytes there can be, since x is valid
+-- text). So the result is the longest prefix of whole characters (code points) within n bytes:
+-- never '' for a long value of 2-4 byte characters, and within n characters for PostgreSQL too.
+-- NOTE: a character is a code point; a combining mark can be cut from its base letter.
 create or replace temp macro clip(x, n) as
-    case when strlen(x) <= n then x else left(left(x, n), length(left(x, n)) - greatest(strlen(left(x, n)) - n, 0)) end;
+    case when strlen(x) <= n then x else decode(encode(x)[1:n], 'ignore') end;
 create or replace temp macro too_long(x, n) as case when strlen(x) > n then 1 else 0 end;
 
 -- A view: landing and quarantine each read it once, which is cheaper than materialising 2M typed rows.

@@ -195,7 +195,11 @@ create table if not exists pipeline_runs (
     stops_edited bigint,
     stops_removed bigint,
     -- The curated Delta table version this run committed (success rows only).
-    lake_version bigint
+    lake_version bigint,
+    -- Value rules: text values clipped to the column widths; rows read with an older :updated_at
+    -- than the one the warehouse held (re-stamped backwards at the portal).
+    values_clipped bigint,
+    rows_restamped_older bigint
 );
 
 -- Grain: one row per key (e.g. the Socrata :updated_at watermark).
