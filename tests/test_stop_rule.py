@@ -143,7 +143,7 @@ FALLBACK_KEY_FIELDS = {
 OUTCOME_STOPS = {
     "11:00:00": (("Citation", "SERO"), "Citation"),
     "11:01:00": (("SERO", "Citation"), "Citation"),
-    "11:02:00": (("ESERO", "Warning"), "SERO"),
+    "11:02:00": (("Warning", "ESERO"), "SERO"),
     "11:03:00": (("Warning", "SERO", "Warning"), "SERO"),
     "11:04:00": (("Warning", "Warning"), "Warning"),
     "11:05:00": (("Warning", "Citation", "ESERO"), "Citation"),
@@ -162,7 +162,7 @@ def handmade_stops(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     # The control pair: a second charge of the same stop (only the charge differs) is the same stop.
     rows += [charge(**{"Time Of Stop": "09:59:00"}), charge(**{"Time Of Stop": "09:59:00", "Charge": "13-401(h)"})]
     for at, (types, _) in OUTCOME_STOPS.items():
-        rows += [charge(**{"Time Of Stop": at, "Violation Type": t, "Charge": f"{t}-{n}"}) for n, t in enumerate(types)]
+        rows += [charge(**{"Time Of Stop": at, "Violation Type": t, "Charge": f"{n}-{t}"}) for n, t in enumerate(types)]
     settings = make_settings(root)
     load_file(settings, write_csv(root / "handmade.csv", rows))
     return settings
@@ -184,8 +184,10 @@ def test_two_charges_differing_only_in_the_charge_are_one_stop(handmade_stops: S
 
 def test_the_outcome_is_the_most_serious_charge_citation_then_sero_then_warning(handmade_stops: Settings) -> None:
     got = open_warehouse(handmade_stops).query(
-        "select cast(time_of_stop as varchar) as clock, outcome, n_citations, n_sero, n_warnings from stops "
+        "select cast(time_of_stop as varchar) as clock, outcome, top_charge, n_citations, n_sero, n_warnings from stops "
         "where cast(time_of_stop as varchar) >= :first order by clock", {"first": "11:00:00"})
     assert got["outcome"].tolist() == [outcome for _, outcome in OUTCOME_STOPS.values()]
     assert got[["n_citations", "n_sero", "n_warnings"]].astype(int).values.tolist() == [
         [1, 1, 0], [1, 1, 0], [0, 1, 1], [0, 1, 2], [0, 0, 2], [1, 1, 1]]
+    # The most serious charge is found by rank, not by the charge's text ("<n>-<type>", n = its place).
+    assert got["top_charge"].tolist() == ["0-Citation", "1-Citation", "1-ESERO", "1-SERO", "0-Warning", "1-Citation"]
