@@ -90,6 +90,7 @@ CORE_TESTS = (
     "tests/test_analysis_benchmark.py",
     "tests/test_analysis_veil.py",
     "tests/test_analysis_caveats.py",
+    "tests/test_sun_times.py",
 )
 
 
