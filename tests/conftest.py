@@ -70,8 +70,9 @@ CORE_TESTS = (
     "tests/test_watermark.py",
     "tests/test_reconcile.py",
     "tests/test_curated.py",
-    # commit protocol, gates, contract, clipping, raw counts
+    # commit protocol, gates, contract, clipping
     "tests/test_quality_gates.py",
+    "tests/test_load.py::test_a_dead_runs_work_folders_are_removed_and_other_files_kept",
     "tests/test_load.py::test_a_crash_mid_load_keeps_serving_the_previous_data",
     "tests/test_load.py::test_a_failed_quality_check_rolls_back",
     "tests/test_load.py::test_sample_backfill_reconciles_raw_landing_quarantine_and_warehouse",
@@ -112,13 +113,14 @@ def _is_core(nodeid: str) -> bool:
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
-    """With ``-m core`` (or ``-m "core and ..."``), files holding no core test are not even imported (collecting the
-    whole suite imports streamlit, playwright, ... and takes longer than the core's own tests)."""
+    """With ``-m core`` (or ``-m "core and ..."``), files holding no core test are not even imported:
+    collecting the whole suite imports streamlit, playwright, ... and takes longer than the core's tests."""
     mark = config.getoption("markexpr", "")
     if not (mark == "core" or mark.startswith("core and ")) or not collection_path.name.startswith("test_"):
         return None
     core_files = {entry.split("::", 1)[0] for entry in CORE_TESTS}
-    relative = collection_path.relative_to(config.rootpath).as_posix() if collection_path.is_relative_to(config.rootpath) else ""
+    root = config.rootpath
+    relative = collection_path.relative_to(root).as_posix() if collection_path.is_relative_to(root) else ""
     return True if relative not in core_files else None
 
 
