@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-COPY = ["pipeline", "dashboard", "pages", "pages", "sql", "data", "tests", "static", ".streamlit", "conftest.py",
+COPY = ["pipeline", "dashboard", "pages", "sql", "data", "tests", "static", ".streamlit", "conftest.py",
         "pytest.ini", "streamlit_app.py"]
 
 STOP_TESTS = ["tests/test_stop_rule.py", "tests/test_transform.py", "tests/test_load.py"]
