@@ -5,6 +5,7 @@ against that copy, and the mutant is *killed* when they fail. Nothing in this ch
 
     nice -n 10 .venv/bin/python -m bench.sql_mutants            # all mutants, a table at the end
     nice -n 10 .venv/bin/python -m bench.sql_mutants -k until   # the mutants whose name contains "until"
+    nice -n 10 .venv/bin/python -m bench.sql_mutants --core     # each against the fast tier (pytest -m core)
 
 Run time: 8 s to 4 min per mutant on a busy 2-core machine, ~10 min for all 18 (docs/TESTING.md
 has the last result).
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-COPY = ["pipeline", "dashboard", "pages", "pages", "sql", "data", "tests", "static", ".streamlit", "conftest.py",
+COPY = ["pipeline", "dashboard", "pages", "sql", "data", "tests", "static", ".streamlit", "conftest.py",
         "pytest.ini", "streamlit_app.py"]
 
 STOP_TESTS = ["tests/test_stop_rule.py", "tests/test_transform.py", "tests/test_load.py"]
@@ -66,6 +67,21 @@ MUTANTS = [
     Mutant("fallback key with the district's case kept", "sql/transform/landing.sql",
            "coalesce(location, ''),\n                coalesce(lower(subagency), '')",
            "coalesce(location, ''),\n                coalesce(subagency, '')", tuple(STOP_TESTS)),
+    Mutant("fallback key without the gender", "sql/transform/landing.sql",
+           "coalesce(race, ''), coalesce(gender, ''),\n                coalesce(driver_city, '')",
+           "coalesce(race, ''),\n                coalesce(driver_city, '')", tuple(STOP_TESTS)),
+    # a stop's outcome and counts (sql/marts/stops.sql)
+    Mutant("outcome: SERO before Citation", "sql/marts/stops.sql",
+           "case when p.n_citations > 0 then 'Citation' when p.n_sero > 0 then 'SERO'",
+           "case when p.n_sero > 0 then 'SERO' when p.n_citations > 0 then 'Citation'", tuple(STOP_TESTS)),
+    Mutant("most serious charge: ESERO ranked as a warning", "sql/marts/stops.sql",
+           "when 'ESERO' then '2'", "when 'ESERO' then '3'", tuple(STOP_TESTS)),
+    Mutant("charges per stop without repeats", "sql/marts/stops.sql",
+           "count(*) as n_charges,", "count(distinct charge) as n_charges,", tuple(STOP_TESTS)),
+    # ZIP residents (sql/analysis/zip_population.sql)
+    Mutant("ZIP residents from every county's tracts", "sql/analysis/zip_population.sql",
+           "where tractid like '24031%' and totalpop is not null", "where totalpop is not null",
+           ("tests/test_analysis_benchmark.py",)),
     # identical rows (sql/transform/keys.sql)
     Mutant("identical rows: repeats need 3 copies", "sql/transform/keys.sql", "having count(*) > 1",
            "having count(*) > 2", tuple(STOP_TESTS)),
@@ -105,7 +121,7 @@ def copy_tree(dest: Path) -> None:
             shutil.copy2(src, dest / name)
 
 
-def run_mutant(tree: Path, m: Mutant) -> tuple[str, float]:
+def run_mutant(tree: Path, m: Mutant, core: bool = False) -> tuple[str, float]:
     target = tree / m.path
     original = target.read_text()
     if original.count(m.old) == 0:
@@ -113,10 +129,12 @@ def run_mutant(tree: Path, m: Mutant) -> tuple[str, float]:
     assert original.count(m.old) == 1, f"{m.name}: the text to change occurs {original.count(m.old)} times in {m.path}"
     target.write_text(original.replace(m.old, m.new))
     tests = [t for t in m.tests if (tree / t).exists()]  # an older checkout may lack some test files
+    # --core: the fast tier (tests/conftest.py CORE_TESTS) instead of the mutant's own test files.
+    selection = ["-m", "core", "tests"] if core else ["-m", "not statistics", *tests]
     start = time.perf_counter()
     try:
         run = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-                              "-m", "not statistics", *tests], cwd=tree, capture_output=True, text=True)
+                              *selection], cwd=tree, capture_output=True, text=True)
     finally:
         target.write_text(original)
     verdict = "killed" if run.returncode == 1 else "survived" if run.returncode == 0 else f"error (pytest exit {run.returncode})"
@@ -126,6 +144,7 @@ def run_mutant(tree: Path, m: Mutant) -> tuple[str, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-k", default="", help="only mutants whose name contains this text")
+    parser.add_argument("--core", action="store_true", help="run every mutant against the fast tier (pytest -m core)")
     args = parser.parse_args(argv)
     chosen = [m for m in MUTANTS if args.k.lower() in m.name.lower()]
     results = []
@@ -133,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         tree = Path(tmp)
         copy_tree(tree)
         for m in chosen:
-            verdict, seconds = run_mutant(tree, m)
+            verdict, seconds = run_mutant(tree, m, core=args.core)
             results.append((m, verdict))
             print(f"{verdict:9s} {seconds:6.1f} s  {m.name}  ({m.path})", flush=True)
     killed = sum(v == "killed" for _, v in results)

@@ -361,8 +361,11 @@ class CuratedTable:
     def vacuum(self, retention_hours: int = VACUUM_RETENTION_HOURS) -> int:
         """Delete data files no version of the last ``retention_hours`` needs (replaced months, files a
         killed writer never committed); return how many. The converge step only ever restores the
-        version the warehouse holds, which is current or at most one commit old, so a week is ample."""
-        removed = self._table().vacuum(retention_hours=retention_hours, dry_run=False, enforce_retention_duration=False)
+        version the warehouse holds, which is current or at most one commit old, so a week is ample.
+        ``full=True``: delta-rs's default ("lite") vacuum only deletes files the log removed and never
+        sees a file that was placed but not committed, which would then stay forever."""
+        removed = self._table().vacuum(retention_hours=retention_hours, dry_run=False,
+                                       enforce_retention_duration=False, full=True)
         return len(removed)
 
     def legacy_files(self) -> list[str]:

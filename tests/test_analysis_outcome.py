@@ -256,3 +256,29 @@ def test_the_pooled_rates_carry_wilson_intervals_and_ran_is_a_real_boolean() -> 
             float(sum(r[i] for r in HAND_COUNTS if r[1] == race)) for i in range(2, 7)]
     assert t["ran"].tolist() == [True] * len(t)
     assert pd.isna(t["computed_at"]).all()
+
+
+def test_the_search_counts_sql_keeps_searches_without_a_reason_and_drops_incident_to_arrest() -> None:
+    """sql/analysis/outcome_counts.sql on hand-made stops (DuckDB): discretionary = every search but
+    "Incident to Arrest" (any case); a search with no recorded reason is discretionary and counted
+    in searches_reason_missing; a hit needs a discretionary search; stops without search fields
+    (search_recorded = 0) are not counted at all."""
+    import duckdb
+
+    from pipeline.sqlfiles import load_sql
+
+    con = duckdb.connect()
+    con.execute("create table stops (district varchar, race varchar, search_recorded integer, searched integer, "
+                "search_reason varchar, contraband_found integer)")
+    con.executemany("insert into stops values ('1D', 'BLACK', ?, ?, ?, ?)", [
+        (1, 1, "Probable Cause", 1),       # discretionary, hit
+        (1, 1, None, 1),                   # no reason recorded: discretionary, hit
+        (1, 1, None, 0),                   # no reason recorded: discretionary
+        (1, 1, "Incident to Arrest", 1),   # not discretionary: its contraband is no hit
+        (1, 1, "INCIDENT TO ARREST", 0),   # the same in capitals
+        (1, 0, None, 0),                   # stopped, not searched
+        (0, 1, "Probable Cause", 1),       # no search fields published for this stop: left out
+    ])
+    got = con.sql(load_sql("analysis/outcome_counts")).fetchall()
+    # district, race, stops, searches, discretionary_searches, searches_reason_missing, hits
+    assert got == [("1D", "BLACK", 6, 5, 3, 2, 2)]

@@ -91,6 +91,13 @@ def test_a_change_is_shown_only_over_equal_coverage():
     assert tables.assess(_cov(stops_a=4), K, is_sample=False).change is None
 
 
+@pytest.mark.parametrize(("all_a", "shown"), [(550, True), (549, False), (400, False), (2200, True), (2201, False)])
+def test_a_change_is_withheld_when_one_period_has_more_than_twice_the_records_per_day(all_a, shown):
+    # all_b = 1,100 records over the same matched days: 550 is exactly half (shown), 549 just under.
+    result = tables.assess(_cov(all_a=all_a), K, is_sample=False)
+    assert (result.change is not None) is shown, result.reason
+
+
 def test_race_shares_use_overlapping_census_categories_and_hide_small_groups():
     stops = pd.DataFrame({"label": ["BLACK", "WHITE", "OTHER", "ASIAN"], "stops": [30, 60, 10, 3]})
     residents = pd.DataFrame([{"residents": 1000.0, "white_alone": 600.0, "black_alone": 200.0,

@@ -89,6 +89,21 @@ def test_points_far_from_the_county_are_outside_county(locator, lat, lon, where)
     assert (zips[0], status[0]) == (None, "outside_county"), where
 
 
+@pytest.mark.parametrize(
+    ("lat", "lon", "where"),
+    [
+        (39.0, -76.96, "Prince George's County tract 24033807200, 1-2 km past the county line near Adelphi"),
+        (39.32, -77.43, "Frederick County tract 24021752302, a few km north of the county line"),
+    ],
+)
+def test_a_point_in_a_neighbouring_county_tract_is_outside_county(locator, lat, lon, where):
+    # Unmatched points inside the county footprint get the nearest ZCTA at any distance; the
+    # footprint is the union of Montgomery's tracts (GEOID 24031...) only. The bundle also carries
+    # three neighbouring counties' tracts: counted as footprint, these points would get 20903/20842.
+    zips, status = locator.assign(np.array([lat]), np.array([lon]))
+    assert (zips[0], status[0]) == (None, "outside_county"), where
+
+
 def test_strings_and_blank_values_are_parsed(locator):
     zips, status = locator.assign(np.array(["38.98447", "", "PH RD"], dtype=object),
                                   np.array(["-77.0941383333", "", "x"], dtype=object))

@@ -213,3 +213,20 @@ def test_a_lake_of_the_pre_delta_layout_is_migrated_and_adopted(sample_warehouse
     assert after["stops"] == before["stops"] and after["pipeline_runs"] == before["pipeline_runs"] + 1
     assert CuratedTable(lake).exists() and CuratedTable(lake).row_count() == before["moco_traffic_violations"]
     assert not [k for k in lake.list("curated/charges") if k.endswith("/part.parquet")]  # old files gone
+
+
+def test_a_dead_runs_work_folders_are_removed_and_other_files_kept(tmp_path: Path) -> None:
+    """The start of a run removes every ``batch-*`` work folder (this run holds the lock and has made
+    none yet, so each belongs to a run that is over); the crash matrix shows it after real kills."""
+    from pipeline.load import _clean_dead_runs
+
+    spill = tmp_path / "lake" / "_tmp"
+    for name in ("batch-run-1", "batch-run-2"):
+        (spill / name / "landing").mkdir(parents=True)
+        (spill / name / "landing" / "part-0.parquet").write_bytes(b"x")
+    (spill / "notes.txt").write_text("not a work folder")
+    lake = LocalLake(tmp_path / "lake")
+
+    _clean_dead_runs([], lake, spill, Settings(lake_url=str(tmp_path / "lake")))
+
+    assert sorted(p.name for p in spill.iterdir()) == ["notes.txt"]

@@ -248,3 +248,34 @@ def test_records_a_stray_quote_swallowed_are_quarantined_one_by_one(env, tmp_pat
 
 def writer_quoted(fields: list[str]) -> list[str]:
     return ['"' + f.replace('"', '""') + '"' if ("," in f or '"' in f) else f for f in fields]
+
+
+# --------------------------------------------------------------------------------------------
+# The gates' thresholds, at their boundaries (pure functions; the loads above show them in use)
+# --------------------------------------------------------------------------------------------
+
+
+def test_a_null_rate_half_a_row_share_above_its_median_is_a_schema_change() -> None:
+    from pipeline.contract import null_rate_jumps
+
+    history = [{"location": 0.0, "model": 0.10}, {"location": 0.02, "model": 0.10}, {"location": 0.0, "model": 0.30}]
+    # location: median 0.0, now 0.5 -> a jump of exactly JUMP (0.5) counts; model: median 0.10, now 0.59 does not.
+    assert null_rate_jumps({"location": 0.5, "model": 0.59}, history, rows=100) == {"location": (0.0, 0.5)}
+    assert null_rate_jumps({"location": 0.49}, history, rows=100) == {}
+    assert null_rate_jumps({"location": 1.0}, history, rows=19) == {}  # under MIN_ROWS (20): too few to judge
+    assert null_rate_jumps({"location": 1.0}, history, rows=20) == {"location": (0.0, 1.0)}
+    assert null_rate_jumps({"location": 1.0}, [], rows=100) == {}  # no history yet
+
+
+def test_the_quarantine_share_may_reach_the_limit_but_not_pass_it() -> None:
+    from pipeline.contract import check_batch
+    from pipeline.quality import QualityError
+
+    check_batch(raw=200, landed=190, quarantined=10, max_share=0.05, require_rows=True)  # 5.0%: allowed
+    with pytest.raises(QualityError, match="quarantine share: 11 of 200"):
+        check_batch(raw=200, landed=189, quarantined=11, max_share=0.05, require_rows=True)  # 5.5%
+    with pytest.raises(QualityError, match="nothing landed"):
+        check_batch(raw=3, landed=0, quarantined=3, max_share=1.0, require_rows=False)
+    with pytest.raises(QualityError, match="extract not empty"):
+        check_batch(raw=0, landed=0, quarantined=0, max_share=0.05, require_rows=True)
+    check_batch(raw=0, landed=0, quarantined=0, max_share=0.05, require_rows=False)  # a quiet day's run

@@ -258,6 +258,27 @@ def test_429_waits_for_retry_after_then_continues(extractor, fake_socrata, sleep
     assert [r.offset for r in fake_socrata.data_requests()].count(500) == 2
 
 
+@pytest.mark.parametrize("status", [408, 429, 500, 502, 503, 504])
+def test_a_request_timeout_throttle_or_server_error_is_retried(extractor, fake_socrata, sleeps, status):
+    # 408 (the server gave up waiting for the request) is as transient as a 5xx: another try.
+    fake_socrata.fail(status, when=FakeSocrata.at_offset(500))
+
+    _, ids = collect(extractor.pages())
+
+    assert len(ids) == len(set(ids)) == 3000
+    assert [r.offset for r in fake_socrata.data_requests()].count(500) == 2
+    assert len(sleeps.calls) == 1
+
+
+@pytest.mark.parametrize("status", [400, 401, 404, 409])
+def test_other_client_errors_are_final(extractor, fake_socrata, sleeps, status):
+    fake_socrata.fail(status, times=5)
+
+    with pytest.raises(SocrataError, match=f"HTTP {status}"):
+        list(extractor.pages())
+    assert len(fake_socrata.data_requests()) == 1 and sleeps.calls == []
+
+
 def test_retry_after_is_capped(socrata_settings, fake_socrata, sleeps):
     fake_socrata.fail(503, retry_after=86400)
     ex = SocrataExtractor(socrata_settings, sleep=sleeps, retry_after_cap=30)

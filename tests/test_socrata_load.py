@@ -108,16 +108,43 @@ def small_fake(sample_api_rows: list[dict]) -> Iterator[FakeSocrata]:
         yield fake
 
 
-@pytest.fixture
-def small_settings(small_fake: FakeSocrata, tmp_path: Path) -> Settings:
-    """Settings for ``small_fake``: page size 200 (5 pages), 2 s timeout, 3 retries, 1 h lookback."""
+def _small_settings(fake: FakeSocrata, root: Path) -> Settings:
     from pipeline.config import load_settings
 
     return load_settings({
-        "SOCRATA_DOMAIN": small_fake.url, "SOCRATA_DATASET": small_fake.dataset, "SOCRATA_APP_TOKEN": FAKE_APP_TOKEN,
+        "SOCRATA_DOMAIN": fake.url, "SOCRATA_DATASET": fake.dataset, "SOCRATA_APP_TOKEN": FAKE_APP_TOKEN,
         "SOCRATA_PAGE_SIZE": "200", "SOCRATA_TIMEOUT": "2", "SOCRATA_MAX_RETRIES": "3", "SOCRATA_LOOKBACK_HOURS": "1",
-        "PIPELINE_WAREHOUSE": f"duckdb:///{tmp_path / 'warehouse.duckdb'}", "PIPELINE_LAKE": str(tmp_path / "lake"),
+        "PIPELINE_WAREHOUSE": f"duckdb:///{root / 'warehouse.duckdb'}", "PIPELINE_LAKE": str(root / "lake"),
     })
+
+
+@pytest.fixture
+def small_settings(small_fake: FakeSocrata, tmp_path: Path) -> Settings:
+    """Settings for ``small_fake``: page size 200 (5 pages), 2 s timeout, 3 retries, 1 h lookback."""
+    return _small_settings(small_fake, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def small_backfilled(sample_api_rows: list[dict], zip_assigner, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One backfill of ``small_fake``'s 1,000 rows, made once for the module (warehouse + lake).
+
+    Nine cases start from exactly this state; each gets a private copy (:func:`backfilled`) instead
+    of loading the same rows again. The server that served it is gone; ``small_fake`` holds the same
+    rows with the same ids and stamps, so the copy is what a backfill from it would have made.
+    """
+    root = tmp_path_factory.mktemp("small_backfilled")
+    with FakeSocrata(copy_rows(sample_api_rows[:1000])) as fake:
+        result, _ = load(_small_settings(fake, root), zip_assigner, Sleeps(), full=True)
+    assert result.status == "success"
+    return root
+
+
+def backfilled(settings: Settings, template: Path) -> None:
+    """Give ``settings``' (empty) warehouse and lake the module's backfill: a private copy."""
+    import shutil
+
+    shutil.copyfile(template / "warehouse.duckdb", settings.duckdb_path)
+    shutil.copytree(template / "lake", settings.lake_path)
 
 
 class CrashAfterExtract(SocrataSource):
@@ -423,11 +450,11 @@ def test_a_transient_failure_is_retried_and_the_load_is_still_exact(
 
 
 def test_a_persistent_failure_fails_the_run_and_keeps_the_previous_data(
-    small_settings, small_fake, zip_assigner, sleeps
+    small_backfilled, small_settings, small_fake, zip_assigner, sleeps
 ):
     from pipeline.extract.socrata import SocrataError
 
-    load(small_settings, zip_assigner, sleeps, full=True)
+    backfilled(small_settings, small_backfilled)
     mark = watermark(small_settings)
     small_fake.edit_row(fake_socrata_ids(small_fake)[0], {"description": "NOT YET LOADED"})
     small_fake.fail(503, times=100, when=lambda r: r.params.get("$select") == ":*, *")
@@ -459,9 +486,9 @@ def test_an_empty_dataset_is_a_successful_run_with_no_changes(socrata_settings, 
 
 
 def test_a_dropped_required_field_stops_the_run_naming_it_and_the_previous_data_keeps_serving(
-    small_settings, small_fake, zip_assigner, sleeps
+    small_backfilled, small_settings, small_fake, zip_assigner, sleeps
 ):
-    load(small_settings, zip_assigner, sleeps, full=True)
+    backfilled(small_settings, small_backfilled)
     mark = watermark(small_settings)
     before = warehouse_fingerprints(small_settings)
 
@@ -479,8 +506,10 @@ def test_a_dropped_required_field_stops_the_run_naming_it_and_the_previous_data_
     assert len(failed_run) == 2  # the page that failed the schema check was kept in raw first
 
 
-def test_a_crash_between_extract_and_load_then_a_rerun_converges(small_settings, small_fake, zip_assigner, sleeps):
-    load(small_settings, zip_assigner, sleeps, full=True)
+def test_a_crash_between_extract_and_load_then_a_rerun_converges(
+    small_backfilled, small_settings, small_fake, zip_assigner, sleeps
+):
+    backfilled(small_settings, small_backfilled)
     mark = watermark(small_settings)
     row_id = sorted(set(fake_socrata_ids(small_fake)) - quarantined_ids(small_settings))[7]
     small_fake.edit_row(row_id, {"charge": "99-999"})
@@ -580,7 +609,7 @@ def test_a_row_re_stamped_while_paging_arrives_twice_and_is_loaded_once_at_its_n
 
 @pytest.mark.parametrize("count_available", [True, False], ids=["with-count", "without-count"])
 def test_an_empty_page_mid_read_never_moves_the_watermark_past_an_unread_row(
-    small_settings, small_fake, zip_assigner, sleeps, count_available
+    small_backfilled, small_settings, small_fake, zip_assigner, sleeps, count_available
 ):
     """The portal answers [] for page 3 of 5 while a page-1 row is re-stamped: the read ends early.
 
@@ -588,7 +617,7 @@ def test_an_empty_page_mid_read_never_moves_the_watermark_past_an_unread_row(
     rows never read). By key, the watermark is the last row received; everything unread sorts
     after it, so the next run reads it.
     """
-    load(small_settings, zip_assigner, sleeps, full=True)
+    backfilled(small_settings, small_backfilled)
     loaded = watermark(small_settings)
     order = sorted(small_fake.rows, key=lambda r: (parse_stamp(r[":updated_at"]), r[":id"]))
     small_fake.advance(hours=1)
@@ -632,9 +661,9 @@ def test_an_empty_page_mid_read_never_moves_the_watermark_past_an_unread_row(
 
 
 def test_reconcile_reports_then_removes_rows_deleted_at_the_source_and_rebuilds_their_stops(
-    small_settings, small_fake, zip_assigner, sleeps
+    small_backfilled, small_settings, small_fake, zip_assigner, sleeps
 ):
-    load(small_settings, zip_assigner, sleeps, full=True)
+    backfilled(small_settings, small_backfilled)
     with duckdb.connect(str(small_settings.duckdb_path), read_only=True) as con:
         multi = con.execute(
             "select stop_id, n_charges from stops where n_charges >= 3 order by stop_id limit 1").fetchall()[0]
@@ -678,8 +707,10 @@ def test_reconcile_reports_then_removes_rows_deleted_at_the_source_and_rebuilds_
     assert_matches_server(small_settings, small_fake)
 
 
-def test_reconcile_refuses_a_mass_delete_and_an_unverifiable_listing(small_settings, small_fake, zip_assigner, sleeps):
-    load(small_settings, zip_assigner, sleeps, full=True)
+def test_reconcile_refuses_a_mass_delete_and_an_unverifiable_listing(
+    small_backfilled, small_settings, small_fake, zip_assigner, sleeps
+):
+    backfilled(small_settings, small_backfilled)
     wh = open_warehouse(small_settings)
     gone = sorted(set(fake_socrata_ids(small_fake)) - quarantined_ids(small_settings))[:100]  # 10%
     small_fake.delete_rows(gone)
@@ -749,9 +780,9 @@ def test_python_m_pipeline_run_against_the_fake_server_exits_0(small_fake, tmp_p
 
 @pytest.mark.parametrize("change", ["renamed", "all-null"])
 def test_a_field_renamed_or_emptied_at_the_source_stops_the_daily_run(
-    small_settings, small_fake, zip_assigner, sleeps, change
+    small_backfilled, small_settings, small_fake, zip_assigner, sleeps, change
 ):
-    load(small_settings, zip_assigner, sleeps, full=True)
+    backfilled(small_settings, small_backfilled)
     before = warehouse_fingerprints(small_settings)
     mark = watermark(small_settings)
     for row_id in fake_socrata_ids(small_fake)[:300]:  # the portal re-publishes 300 rows that day

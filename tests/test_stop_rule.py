@@ -66,17 +66,6 @@ def test_without_seqid_two_charges_that_differ_only_in_time_are_two_stops(settin
     assert sorted(stops_of(settings)["n_charges"].astype(int)) == [1, 2]
 
 
-@pytest.mark.parametrize("field, value", [
-    ("Location", "ROCKVILLE PIKE AT NICHOLSON LN"), ("Race", "BLACK"), ("Make", "TOYOTA"),
-    ("Date Of Stop", "03/02/2016"), ("Latitude", "39.0700"),
-])
-def test_without_seqid_another_place_driver_vehicle_or_day_is_another_stop(
-    settings: Settings, tmp_path: Path, field: str, value: str
-) -> None:
-    charges = load_file(settings, write_csv(tmp_path / "no_seqid.csv", [charge(), charge(**{field: value})]))
-    assert charges["stop_id"].nunique() == 2
-
-
 def test_with_seqid_the_seqid_decides_whatever_the_other_fields_say(settings: Settings, tmp_path: Path) -> None:
     header = ["SeqID", *HEADER_2016]
     rows = [
@@ -125,3 +114,70 @@ def test_without_seqid_the_district_is_compared_whatever_its_case(settings: Sett
     rows = [charge(), charge(SubAgency="1st district, Rockville", Charge="13-401(h)")]
     charges = load_file(settings, write_csv(tmp_path / "case.csv", rows))
     assert charges["stop_id"].nunique() == 1
+
+
+# --------------------------------------------------------------------------------------------
+# One hand-built file for the rules of sql/transform/landing.sql (stop key) and
+# sql/marts/stops.sql (outcome): each pair of charges sits at its own clock time, so pairs never
+# share a stop; within a pair only the named field differs.
+# --------------------------------------------------------------------------------------------
+
+# Every field of the fallback stop key but the time (pinned above), with another value.
+FALLBACK_KEY_FIELDS = {
+    "Date Of Stop": "03/02/2016", "Gender": "M", "Race": "BLACK", "Driver City": "GAITHERSBURG",
+    "Driver State": "VA", "DL State": "VA",
+    "Location": "ROCKVILLE PIKE AT NICHOLSON LN", "SubAgency": "2nd District, Bethesda", "Make": "TOYOTA",
+    "Model": "CAMRY", "Color": "BLACK", "Year": "2012", "Latitude": "39.0700", "Longitude": "-77.1300",
+}
+# Stops of two or three charges, by violation type, and the outcome docs/METHODS.md gives them.
+OUTCOME_STOPS = {
+    "11:00:00": (("Citation", "SERO"), "Citation"),
+    "11:01:00": (("SERO", "Citation"), "Citation"),
+    "11:02:00": (("Warning", "ESERO"), "SERO"),
+    "11:03:00": (("Warning", "SERO", "Warning"), "SERO"),
+    "11:04:00": (("Warning", "Warning"), "Warning"),
+    "11:05:00": (("Warning", "Citation", "ESERO"), "Citation"),
+}
+
+
+@pytest.fixture(scope="module")
+def handmade_stops(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    from tests.conftest import make_settings
+
+    root = tmp_path_factory.mktemp("handmade_stops")
+    rows = []
+    for i, (field, value) in enumerate(FALLBACK_KEY_FIELDS.items()):
+        at = f"09:{i:02d}:00"
+        rows += [charge(**{"Time Of Stop": at}), charge(**{"Time Of Stop": at, field: value, "Charge": "13-401(h)"})]
+    # The control pair: a second charge of the same stop (only the charge differs) is the same stop.
+    rows += [charge(**{"Time Of Stop": "09:59:00"}), charge(**{"Time Of Stop": "09:59:00", "Charge": "13-401(h)"})]
+    for at, (types, _) in OUTCOME_STOPS.items():
+        rows += [charge(**{"Time Of Stop": at, "Violation Type": t, "Charge": f"{n}-{t}"}) for n, t in enumerate(types)]
+    settings = make_settings(root)
+    load_file(settings, write_csv(root / "handmade.csv", rows))
+    return settings
+
+
+@pytest.mark.parametrize("field", list(FALLBACK_KEY_FIELDS))
+def test_without_seqid_two_charges_differing_in_one_key_field_are_two_stops(handmade_stops: Settings, field: str) -> None:
+    at = f"09:{list(FALLBACK_KEY_FIELDS).index(field):02d}:00"
+    stops = open_warehouse(handmade_stops).query(
+        "select n_charges from stops where cast(time_of_stop as varchar) = :at order by n_charges", {"at": at})
+    assert stops["n_charges"].astype(int).tolist() == [1, 1], field
+
+
+def test_two_charges_differing_only_in_the_charge_are_one_stop(handmade_stops: Settings) -> None:
+    stops = open_warehouse(handmade_stops).query(
+        "select n_charges from stops where cast(time_of_stop as varchar) = '09:59:00'")
+    assert stops["n_charges"].astype(int).tolist() == [2]
+
+
+def test_the_outcome_is_the_most_serious_charge_citation_then_sero_then_warning(handmade_stops: Settings) -> None:
+    got = open_warehouse(handmade_stops).query(
+        "select cast(time_of_stop as varchar) as clock, outcome, top_charge, n_citations, n_sero, n_warnings from stops "
+        "where cast(time_of_stop as varchar) >= :first order by clock", {"first": "11:00:00"})
+    assert got["outcome"].tolist() == [outcome for _, outcome in OUTCOME_STOPS.values()]
+    assert got[["n_citations", "n_sero", "n_warnings"]].astype(int).values.tolist() == [
+        [1, 1, 0], [1, 1, 0], [0, 1, 1], [0, 1, 2], [0, 0, 2], [1, 1, 1]]
+    # The most serious charge is found by rank, not by the charge's text ("<n>-<type>", n = its place).
+    assert got["top_charge"].tolist() == ["0-Citation", "1-Citation", "1-ESERO", "1-SERO", "0-Warning", "1-Citation"]
