@@ -466,7 +466,7 @@ def year_coverage() -> pd.DataFrame:
 
 def totals(f: FilterState) -> pd.DataFrame:
     """One row: stops, charges, first_stop, last_stop, days_with_stops, stops_without_zip."""
-    return _filtered("totals", f, columns=("date_of_stop",), day=True)
+    return _filtered("totals", f)
 
 
 def residents(zips: Sequence[str] = ()) -> pd.DataFrame:
@@ -554,11 +554,13 @@ def year_compare(f: FilterState, dim: str, days_a: Sequence[date], days_b: Seque
         return pd.DataFrame({"label": pd.Series(dtype=object), "stops_a": pd.Series(dtype="int64"),
                              "stops_b": pd.Series(dtype="int64"), "rank": pd.Series(dtype="int32")})
     ranges, values = _day_ranges(days_a, days_b)
+    # Whole months on both sides (two complete years): a month cube answers; else a day cube.
+    whole_months = all(month_aligned(values[f"{k[:-5]}_from"], values[f"{k[:-5]}_to"]) for k in values if k.endswith("_from"))
     return _filtered(
         "year_compare", f, ignore=("dates",), params={**values, "top_n": int(top_n)},
         slots={"dim": DIMENSIONS[dim][0], "day_ranges": ranges},
         allowed={"dim": _DIM_ALLOWED, "day_ranges": [ranges]}, columns=DIMENSION_COLUMNS[dim] + ("date_of_stop",),
-        day=True,
+        day=not whole_months,
     )
 
 

@@ -27,7 +27,7 @@ from .sqlfiles import load_sql, render, split_statements
 log = logging.getLogger(__name__)
 
 # Bump when a cube's definition changes: the next load rebuilds every cube in full.
-MARTS_VERSION = "cubes-2"
+MARTS_VERSION = "cubes-3"
 MARTS_VERSION_KEY = "marts_version"
 
 # Columns a cube may keep besides the time grain, and the null each cube stores when it does not.
@@ -39,13 +39,13 @@ DIMENSIONS: Mapping[str, str] = {
     "district": "cast(null as varchar(128))",
     "stop_weekday": "cast(null as integer)",
     "stop_hour": "cast(null as integer)",
+    "top_description": "cast(null as varchar(1024))",
 }
-# All-time cubes may also keep these (map cells, the most serious charge).
+# All-time cubes may also keep these (map cells).
 SPAN_COLUMNS: Mapping[str, tuple[str, str]] = {
     "cell_size": ("g.cell_size", "cast(null as double precision)"),
     "cell_y": ("cast(floor(d.latitude / g.cell_size) as integer)", "cast(null as integer)"),
     "cell_x": ("cast(floor(d.longitude / g.cell_size) as integer)", "cast(null as integer)"),
-    "top_description": ("d.top_description", "cast(null as varchar(1024))"),
 }
 PEOPLE = frozenset({"race", "gender", "outcome"})
 PLACE = frozenset({"zip5", "district"})
@@ -119,6 +119,7 @@ CUBES: tuple[Cube, ...] = (
     Cube("cube_all_grid", "all", CELLS | PEOPLE | PLACE),               # 61k (both cell sizes)
     Cube("cube_all_description", "all", frozenset({"top_description"}) | PEOPLE | PLACE),  # 113k
     Cube("cube_day_people", "day", PEOPLE),                             # 130k
+    Cube("cube_day_description", "day", frozenset({"top_description"})),  # ?
     Cube("cube_all_hour", "all", HOUR | PEOPLE | PLACE),                # 131k
     Cube("cube_month_all", "month", PEOPLE | PLACE),                    # 244k
     Cube("cube_day_place", "day", PLACE),                               # 343k
@@ -184,13 +185,14 @@ def refresh(session: Any, now: datetime | None = None) -> str:
     warehouse's cubes come from another definition. Then the small marts of marts/refresh.sql,
     which are cheap enough to recompute in full.
     """
+    full = _built_version(session) != MARTS_VERSION
+    if full:  # every stop, as if new, into cubes made again (another definition may have other columns)
+        for cube in CUBES:
+            _run(session, "marts/cube_drop", cube)
     create(session)
     session.script("marts/stop_changes")
-    full = _built_version(session) != MARTS_VERSION
-    if full:  # every stop, as if new, into emptied cubes
+    if full:
         session.script("marts/stop_changes_all")
-        for cube in CUBES:
-            _run(session, "marts/cube_clear", cube)
     changed = int(session.scalar("select count(*) from stop_changes"))
     session.script("marts/changed_months")
     for cube in CUBES:

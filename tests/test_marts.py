@@ -59,7 +59,8 @@ def test_each_query_reads_the_smallest_cube_keeping_its_columns() -> None:
     assert marts.covering(["stop_weekday", "stop_hour", "gender", "date_of_stop"], day=False).name == "cube_month_hour_people"
     assert marts.covering(["stop_hour", "date_of_stop"], day=True) is None  # no day x hour cube
     assert marts.covering(["top_description", "zip5"], day=False).name == "cube_all_description"
-    assert marts.covering(["top_description", "date_of_stop"], day=False) is None
+    assert marts.covering(["top_description", "date_of_stop"], day=False).name == "cube_day_description"
+    assert marts.covering(["top_description", "date_of_stop", "race"], day=False) is None
     assert marts.covering(["cell_size", "cell_y", "cell_x", "race"], day=False).name == "cube_all_grid"
     # An all-time cube keeps only what it exists for: never the answer to a question without it.
     assert marts.covering(["race", "outcome", "zip5"], day=False).name == "cube_month_all"

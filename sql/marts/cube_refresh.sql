@@ -22,6 +22,10 @@ with scoped as (
         {{ zip5 }} as zip5,
         {{ outcome }} as outcome,
         {{ district }} as district,
+        {{ top_description }} as top_description,
+        s.first_day,
+        s.last_day,
+        s.day_mask,
         s.stops,
         s.charges,
         s.stops_without_zip,
@@ -37,7 +41,10 @@ with scoped as (
 final as (
     select
         date_of_stop, stop_year, stop_month, stop_weekday, stop_hour,
-        race, gender, zip5, outcome, district,
+        race, gender, zip5, outcome, district, top_description,
+        min(first_day) as first_day,
+        max(last_day) as last_day,
+        cast(bit_or(day_mask) as integer) as day_mask,
         cast(sum(stops) as bigint) as stops,
         cast(sum(charges) as bigint) as charges,
         cast(sum(stops_without_zip) as bigint) as stops_without_zip,
@@ -47,7 +54,7 @@ final as (
         cast(sum(contraband_found) as bigint) as contraband_found
     from scoped
     group by date_of_stop, stop_year, stop_month, stop_weekday, stop_hour,
-        race, gender, zip5, outcome, district
+        race, gender, zip5, outcome, district, top_description
 )
 
 select * from final;
