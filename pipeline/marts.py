@@ -4,7 +4,8 @@ A *stop cube* is ``stops`` aggregated by a time grain (day or month) and a subse
 dimensions, with additive measures (stops, charges, searches, ...). Each dashboard query reads the
 smallest cube that keeps every column its filters and groupings use (:func:`covering`); only the
 questions no cube can answer (stop locations, the most serious charge) read ``stops``. On the
-2M-row SYNTHETIC warehouse the twelve cubes hold 170 to 414k rows against 1.29M stops.
+2M-row SYNTHETIC warehouse the twelve cubes of the first definition held 170 to 414k rows against
+1.29M stops.
 
 Refresh, in the load's transaction (so a reader sees the cubes and the stops of the same load):
 ``marts/stops.sql`` notes every stop it deletes (sign -1) and inserts (+1) in ``stop_changes``;
@@ -119,7 +120,10 @@ CUBES: tuple[Cube, ...] = (
     Cube("cube_all_grid", "all", CELLS | PEOPLE | PLACE),               # 61k (both cell sizes)
     Cube("cube_all_description", "all", frozenset({"top_description"}) | PEOPLE | PLACE),  # 113k
     Cube("cube_day_people", "day", PEOPLE),                             # 130k
-    Cube("cube_day_description", "day", frozenset({"top_description"})),  # ?
+    # Trends compares two years' most serious charges over the days both cover (a partial year is
+    # not whole months): 232k rows for 542k stops at 1M REPLICATED REAL rows, the largest per stop
+    # but ~1.3k rows a month to refresh (BENCHMARKS.md, "p22-replica").
+    Cube("cube_day_description", "day", frozenset({"top_description"})),
     Cube("cube_all_hour", "all", HOUR | PEOPLE | PLACE),                # 131k
     Cube("cube_month_all", "month", PEOPLE | PLACE),                    # 244k
     Cube("cube_day_place", "day", PLACE),                               # 343k
