@@ -284,7 +284,7 @@ def report(name: str, rows_label: str, out: dict, seed: int, think: float, durat
     lines.append(f"\nThe process's peak RSS: {out['rss_mb']:.0f} MB. " + (
         f"Local copy of the marts (dashboard/replica.py): {copy['tables']} tables, {copy['rows']:,} rows, "
         f"{copy['mb']} MB in DuckDB, copied in {copy['copy_s']} s (first request waited {copy['wait_s']} s)."
-        if copy else "No local copy (the DuckDB file is read directly)."))
+        if copy else "No local copy (a DuckDB warehouse is read in place; or PIPELINE_DASHBOARD_REPLICA_MB=0)."))
     return "\n".join(lines)
 
 

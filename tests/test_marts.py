@@ -66,6 +66,16 @@ def test_each_query_reads_the_smallest_cube_keeping_its_columns() -> None:
     assert marts.covering(["race", "outcome", "zip5"], day=False).name == "cube_month_all"
 
 
+def test_coarse_cubes_are_rolled_up_from_finer_ones_refreshed_before_them() -> None:
+    order = [(cube.name, source.name if source else None) for cube, source in marts.refresh_order()]
+    assert order == [
+        ("cube_month_hour_people", None), ("cube_day_place", None), ("cube_month_all", None), ("cube_all_hour", None),
+        ("cube_day_description", None), ("cube_day_people", None), ("cube_all_description", None),
+        ("cube_all_grid", None), ("cube_month_place", "cube_month_all"), ("cube_month_hour", "cube_month_hour_people"),
+        ("cube_month_people", "cube_day_people"), ("cube_day", "cube_day_people"), ("cube_month", "cube_day"),
+    ]
+
+
 @pytest.mark.parametrize(("date_from", "date_to", "whole"), [
     (None, None, True), (date(2016, 1, 1), None, True), (None, date(2016, 2, 29), True),
     (date(2016, 1, 1), date(2016, 12, 31), True), (date(2016, 1, 2), None, False),

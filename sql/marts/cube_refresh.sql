@@ -1,6 +1,7 @@
 -- Refresh one stop cube ({{ cube }}) for the months named in stop_changes: delete those months, then
 -- aggregate them again from the stops (the facts slot: stop_facts.sql, one stop per row, the same
--- rules the dashboard reads stops by when no cube fits). Run in the load's transaction, after the stops rebuild, so the
+-- rules the dashboard reads stops by when no cube fits), or from a finer cube refreshed just
+-- before (pipeline/marts.py rollup_source: the same columns, every measure a sum, min, max or bit-or). Run in the load's transaction, after the stops rebuild, so the
 -- cubes always equal an aggregate of the stops being served. A full build lists every month.
 -- Grain: one row per (time grain x kept dimensions) with at least one stop; columns the cube does
 -- not keep are filled with null by the slots (pipeline/marts.py), never by data.
