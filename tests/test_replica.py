@@ -301,3 +301,19 @@ def test_once_copied_the_dashboard_does_not_wait_for_a_slow_warehouse(
         assert time.perf_counter() - start >= 0.3
     finally:
         slow.close()
+
+
+def test_a_copy_of_another_codes_cubes_is_not_read(pg_copy: str, pg_admin, monkeypatch: pytest.MonkeyPatch,  # noqa: ANN001
+                                                   clear_dashboard: None) -> None:
+    from dashboard import queries as q
+    from dashboard.filters import FilterState
+
+    schema = schema_of(pg_copy)
+    pg_admin.execute(f'update "{schema}".pipeline_state set state_value = %s where state_key = %s', ["cubes-0", "marts_version"])
+    pg_admin.execute(f'delete from "{schema}".cube_month_people')  # stale cubes must not be read
+    monkeypatch.setenv("PIPELINE_WAREHOUSE", pg_copy)
+    monkeypatch.setenv("PIPELINE_DASHBOARD_REPLICA_MB", "256")
+    with q.bypass_cache():
+        assert q.local_copy() is None and keeper_of(q).current is not None  # copied, not used
+        assert not q.marts_ready()
+        assert int(q.totals(FilterState(races=("WHITE",)))["stops"].iloc[0]) > 0
