@@ -129,7 +129,8 @@ def state() -> str:
     when the warehouse can't be reached (a server down, a wrong URL, a file that can't be opened)."""
     _, wh = warehouse()
     try:
-        found = db.has_tables(wh) if wh.kind == "duckdb" else wh.exists()
+        # A local copy is made only of a warehouse with tables: no round trip per page for this.
+        found = db.has_tables(wh) if wh.kind == "duckdb" else (local_copy() is not None or wh.exists())
     except Exception as exc:  # never show a driver error (it may quote the URL)
         log.warning("warehouse not reachable: %s", type(exc).__name__)
         return "unreachable"
