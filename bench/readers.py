@@ -248,8 +248,13 @@ def child(url: str, levels: list[int], seed: int, duration: float, think: float,
         wh.readers = ConnectionPool(wh._open_reader, read_pool)
 
     start = time.perf_counter()
-    copied = q.local_copy() is not None  # the dashboard's copy of the marts (None: DuckDB, or turned off)
-    copy = dict(q.replica_status() or {}, wait_s=round(time.perf_counter() - start, 2)) if copied else None
+    copy = None
+    if q.replica_status() is not None:  # a server warehouse: the sessions start once the dashboard's copy is there
+        while q.local_copy() is None:
+            if time.perf_counter() - start > 900:
+                raise RuntimeError(f"no local copy of the marts after 900 s: {q.replica_status()}")
+            time.sleep(0.5)
+        copy = dict(q.replica_status(), wait_s=round(time.perf_counter() - start, 2))
     with q.bypass_cache():  # warm-up: imports, connections, the OS file cache
         for fn in pages().values():
             fn(combos()[0])
@@ -283,7 +288,7 @@ def report(name: str, rows_label: str, out: dict, seed: int, think: float, durat
     copy = out.get("replica")
     lines.append(f"\nThe process's peak RSS: {out['rss_mb']:.0f} MB. " + (
         f"Local copy of the marts (dashboard/replica.py): {copy['tables']} tables, {copy['rows']:,} rows, "
-        f"{copy['mb']} MB in DuckDB, copied in {copy['copy_s']} s (first request waited {copy['wait_s']} s)."
+        f"{copy.get('file_mb', 0)} MB file, {copy['mb']} MB of DuckDB memory, copied in {copy['copy_s']} s (first request waited {copy['wait_s']} s)."
         if copy else "No local copy (a DuckDB warehouse is read in place; or PIPELINE_DASHBOARD_REPLICA_MB=0)."))
     return "\n".join(lines)
 

@@ -20,10 +20,12 @@ thousand rows, so each dashboard process keeps them itself, in an in-process Duc
 * **What it answers**: every query whose facts a cube holds, and the small tables' queries
   (``dashboard/queries.py`` ``run``); a query no cube covers (the stops themselves) goes to the
   warehouse through its read pool.
-* **Memory**: the copy's DuckDB has ``memory_limit`` = the configured megabytes
-  (``PIPELINE_DASHBOARD_REPLICA_MB``, 0 turns the replica off); a copy that does not fit fails
-  like any refresh failure. During a swap two copies exist for a moment. :func:`status` reports
-  rows and bytes, and every swap is logged with them.
+* **Memory**: the copy is a DuckDB database in a file of its own in the temp directory (removed
+  with the copy), so its tables are stored compressed (1M REPLICATED REAL rows: 996k cube and mart
+  rows in 18 MB, against 169 MB as an in-memory database) and DuckDB's buffer pool, capped by
+  ``memory_limit`` = ``PIPELINE_DASHBOARD_REPLICA_MB`` (0 turns the replica off), holds what the
+  queries read. During a swap two copies exist for a moment. :func:`status` reports rows and
+  megabytes (the file, and DuckDB's memory), and every swap is logged with them.
 
 A DuckDB warehouse is not copied: the dashboard reads its file directly (``dashboard/db.py``).
 """
@@ -31,8 +33,11 @@ A DuckDB warehouse is not copied: the dashboard reads its file directly (``dashb
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 import threading
 import time
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -59,14 +64,16 @@ def tables() -> tuple[str, ...]:
 
 @dataclass
 class Replica:
-    """One complete copy: a private in-memory DuckDB holding one committed warehouse version."""
+    """One complete copy: a private DuckDB database (a temp file) holding one committed warehouse version."""
 
     version: str
     con: duckdb.DuckDBPyConnection
     rows: dict[str, int]
-    bytes: int
+    bytes: int  # DuckDB's memory after the copy
     seconds: float
     marts_ready: bool
+    folder: Path | None = None  # the database file's own temp folder, removed on close
+    file_bytes: int = 0
     loaded_at: float = field(default_factory=time.time)
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
@@ -82,12 +89,15 @@ class Replica:
             self.con.close()
         except duckdb.Error:
             pass
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def copy(warehouse: Any, memory_mb: int) -> Replica:
     """A new complete copy of ``warehouse``'s marts (raises on any failure; nothing is swapped)."""
     start = time.perf_counter()
-    con = duckdb.connect(":memory:")
+    folder = Path(tempfile.mkdtemp(prefix="moco-replica-"))
+    con = duckdb.connect(str(folder / "replica.duckdb"))
     try:
         con.execute(f"set memory_limit = '{int(memory_mb)}MB'")
         con.execute("set threads = 1")  # a copy runs beside the sessions it serves: one core at most
@@ -106,11 +116,14 @@ def copy(warehouse: Any, memory_mb: int) -> Replica:
         state = con.execute("select state_value from pipeline_state where state_key = ?",
                             [marts.MARTS_VERSION_KEY]).fetchall()
         ready = marts.ready(str(state[0][0]) if state else None)
+        con.execute("checkpoint")  # the tables compressed into the file; the buffer pool keeps what is read
         used = int(con.execute("select coalesce(sum(memory_usage_bytes), 0) from duckdb_memory()").fetchall()[0][0])
     except BaseException:
         con.close()
+        shutil.rmtree(folder, ignore_errors=True)
         raise
-    return Replica(version, con, rows, used, time.perf_counter() - start, ready)
+    return Replica(version, con, rows, used, time.perf_counter() - start, ready, folder,
+                   (folder / "replica.duckdb").stat().st_size)
 
 
 def _version(snap: Any) -> str:
@@ -163,8 +176,8 @@ class Keeper:
         self._failed_at = 0.0
         self.last_error = None
         self._done.set()
-        log.info("replica %s: %d tables, %d rows, %.1f MB in DuckDB, copied in %.2f s", new.version, len(new.rows),
-                 sum(new.rows.values()), new.bytes / 2**20, new.seconds)
+        log.info("replica %s: %d tables, %d rows, %.1f MB file, %.1f MB in DuckDB's memory, copied in %.2f s",
+                 new.version, len(new.rows), sum(new.rows.values()), new.file_bytes / 2**20, new.bytes / 2**20, new.seconds)
         if old is not None:
             _close_later(old)
         return new
@@ -174,6 +187,7 @@ class Keeper:
         return {"version": current.version if current else None,
                 "rows": sum(current.rows.values()) if current else 0,
                 "mb": round(current.bytes / 2**20, 1) if current else 0.0,
+                "file_mb": round(current.file_bytes / 2**20, 1) if current else 0.0,
                 "copy_s": round(current.seconds, 2) if current else None,
                 "tables": len(current.rows) if current else 0,
                 "last_error": self.last_error}

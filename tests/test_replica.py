@@ -256,7 +256,9 @@ def test_the_copy_reports_its_size_and_respects_its_memory_limit(pg_sample_wareh
         copied = replica.copy(wh, 64)
         assert copied.con.execute("select current_setting('memory_limit')").fetchall()[0][0] in ("64.0 MiB", "61.0 MiB")
         assert copied.bytes > 0 and copied.rows["cube_month"] > 0 and copied.marts_ready
+        assert copied.file_bytes > 0 and copied.folder.exists()
         copied.close()
+        assert not copied.folder.exists()  # a replaced copy leaves nothing behind
     finally:
         wh.close()
 
