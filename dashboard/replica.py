@@ -16,7 +16,7 @@ thousand rows, so each dashboard process keeps them itself, in an in-process Duc
   differs from the copy's, one background thread makes a new copy; the old copy serves until the
   new one is complete, then one assignment swaps it in. A failed copy is logged, the old copy
   keeps serving, and the copy is tried again after ``RETRY_S``. The first copy of a process is
-  waited for up to ``FIRST_WAIT_S`` (then the warehouse answers until it is there).
+  waited for once, up to ``FIRST_WAIT_S`` (then the warehouse answers until it is there).
 * **What it answers**: every query whose facts a cube holds, and the small tables' queries
   (``dashboard/queries.py`` ``run``); a query no cube covers (the stops themselves) goes to the
   warehouse through its read pool.
@@ -144,6 +144,7 @@ class Keeper:
         self._lock = threading.Lock()
         self._loading: threading.Thread | None = None
         self._done = threading.Event()
+        self._waited = False
 
     def get(self, wanted: str) -> Replica | None:
         """The copy to serve now: the current one (even while a copy of ``wanted`` loads), after
@@ -157,8 +158,11 @@ class Keeper:
                 self._done.clear()
                 self._loading = threading.Thread(target=self.refresh, name="replica-refresh", daemon=True)
                 self._loading.start()
-        if self.current is None:
+        if self.current is None and not self._waited:
+            # Only the first request waits (and only once): after that the warehouse answers until
+            # the copy is there, instead of every query of every page waiting for it in turn.
             self._done.wait(FIRST_WAIT_S)
+            self._waited = True
         return self.current
 
     def refresh(self) -> Replica | None:
