@@ -320,3 +320,29 @@ def test_a_copy_of_another_codes_cubes_is_not_read(pg_copy: str, pg_admin, monke
         assert q.local_copy() is None and keeper_of(q).current is not None  # copied, not used
         assert not q.marts_ready()
         assert int(q.totals(FilterState(races=("WHITE",)))["stops"].iloc[0]) > 0
+
+
+def test_only_the_first_request_waits_for_the_first_copy(monkeypatch: pytest.MonkeyPatch) -> None:
+    from contextlib import contextmanager
+
+    from dashboard import replica
+
+    release = __import__("threading").Event()
+
+    class SlowToCopy:
+        @contextmanager
+        def snapshot(self):  # noqa: ANN202
+            release.wait(10)
+            raise RuntimeError("the warehouse went away")
+            yield  # pragma: no cover
+
+    monkeypatch.setattr(replica, "FIRST_WAIT_S", 0.3)
+    keeper = replica.Keeper(SlowToCopy(), 64)
+    start = time.perf_counter()
+    assert keeper.get("v1") is None
+    first = time.perf_counter() - start
+    start = time.perf_counter()
+    assert keeper.get("v1") is None  # the copy is still being made: the warehouse answers, no wait
+    second = time.perf_counter() - start
+    release.set()
+    assert 0.3 <= first < 2 and second < 0.1
