@@ -21,6 +21,11 @@ share of queries answered from the cache is reported next to it. Every level sta
 cache. Each level runs ``--duration`` seconds (and at least ``--min-changes`` changes), then lets
 the changes in flight finish. One process per warehouse, so connections and caches never mix.
 Target (issue 13): p95 with 50 sessions <= 3x the single-session p95 (2M rows).
+
+Issue 22: on PostgreSQL and Redshift the dashboard answers from its copy of the marts
+(dashboard/replica.py); the sessions start once the copy is loaded, and each change reports how
+many of its queries still reached the warehouse. ``--latency-ms`` / ``--cap`` put bench/latency.py
+(a fixed overhead per statement, a cap on statements at once: a Redshift model) in front of PostgreSQL.
 """
 
 from __future__ import annotations
