@@ -82,9 +82,13 @@ source = (_("the bundled sample (a small subset of real rows, not the county's f
 loaded = (_("last successful load {date} ({days} days ago)").format(date=fmt_date(prov.last_success_at),
                                                                      days=fmt_num(age, 1))
           if age is not None else _("no successful load logged"))
+# Which committed warehouse version these numbers are (a server warehouse: this process's copy of it).
+digest, local = queries.served_version_label()
+version = (_("Warehouse version {digest}, read from this server's copy of it.") if local
+           else _("Warehouse version {digest}.")).format(digest=digest)
 st.session_state["provenance_line"] = _("Data: {source}; {stops} stops from {first} to {last}; {loaded}.").format(
     source=source, stops=fmt_int(prov.stops), first=fmt_date(prov.first_stop), last=fmt_date(prov.last_stop),
-    loaded=loaded)
+    loaded=loaded) + " " + version
 st.session_state["is_sample"] = prov.is_sample
 
 filters.sidebar(queries.zip_options(), (prov.first_stop, prov.last_stop))

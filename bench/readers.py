@@ -21,6 +21,11 @@ share of queries answered from the cache is reported next to it. Every level sta
 cache. Each level runs ``--duration`` seconds (and at least ``--min-changes`` changes), then lets
 the changes in flight finish. One process per warehouse, so connections and caches never mix.
 Target (issue 13): p95 with 50 sessions <= 3x the single-session p95 (2M rows).
+
+Issue 22: on PostgreSQL and Redshift the dashboard answers from its copy of the marts
+(dashboard/replica.py); the sessions start once the copy is loaded, and each change reports how
+many of its queries still reached the warehouse. ``--latency-ms`` / ``--cap`` put bench/latency.py
+(a fixed overhead per statement, a cap on statements at once: a Redshift model) in front of PostgreSQL.
 """
 
 from __future__ import annotations
@@ -54,15 +59,17 @@ class Counts:
 
     calls: int = 0
     executed: int = 0
+    remote: int = 0  # executed on the warehouse (not on the dashboard's local copy of the marts)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def call(self) -> None:
         with self.lock:
             self.calls += 1
 
-    def miss(self) -> None:
+    def miss(self, remote: bool) -> None:
         with self.lock:
             self.executed += 1
+            self.remote += remote
 
 
 _counts: ContextVar[Counts | None] = ContextVar("bench_readers_counts", default=None)
@@ -89,7 +96,7 @@ def instrumented() -> Iterator[None]:
     def counted_execute(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         counts = _counts.get()
         if counts is not None:
-            counts.miss()
+            counts.miss(remote=(args[3] if len(args) > 3 else kwargs.get("local")) is None)
         return execute(*args, **kwargs)
 
     q.run, q._execute = counted_run, counted_execute
@@ -133,6 +140,7 @@ class Change:
     page: str
     calls: int
     executed: int
+    remote: int
 
 
 def session(index: int, seed: int, deadline: float, think: float, enough: threading.Event,
@@ -169,7 +177,7 @@ def _walk(index: int, seed: int, deadline: float, think: float, enough: threadin
         start = time.perf_counter()
         router(f)
         pages[page](f)
-        out.append(Change(1000 * (time.perf_counter() - start), page, counts.calls, counts.executed))
+        out.append(Change(1000 * (time.perf_counter() - start), page, counts.calls, counts.executed, counts.remote))
 
 
 def pages_walked() -> list[str]:
@@ -211,6 +219,7 @@ def run_level(sessions: int, seed: int, duration: float, think: float, min_chang
     cpu = (cpu_end.ru_utime - cpu_start.ru_utime) + (cpu_end.ru_stime - cpu_start.ru_stime)
     ms = sorted(c.ms for c in changes)
     calls, executed = sum(c.calls for c in changes), sum(c.executed for c in changes)
+    remote = sum(c.remote for c in changes)
     by_page = {}
     for name in sorted({c.page for c in changes}):
         page_ms = sorted(c.ms for c in changes if c.page == name)
@@ -219,50 +228,73 @@ def run_level(sessions: int, seed: int, duration: float, think: float, min_chang
             "max": ms[-1], "wall_s": wall, "changes_per_s": len(ms) / wall, "cpu_pct": 100 * cpu / wall,
             "cpu_ms_per_change": 1000 * cpu / len(ms),
             "queries_per_change": calls / len(ms), "cache_hit_pct": 100 * (1 - executed / calls) if calls else 0.0,
+            "remote_per_change": remote / len(ms),
             "load_start": load_start, "load_end": os.getloadavg()[0], "by_page": by_page}
 
 
 def child(url: str, levels: list[int], seed: int, duration: float, think: float, min_changes: int,
-          read_pool: int | None = None) -> list[dict]:
+          read_pool: int | None = None, latency_ms: float = 0.0, cap: int = 5) -> dict:
     os.environ["PIPELINE_WAREHOUSE"] = url
     logging.disable(logging.WARNING)  # Streamlit's "no runtime" notices: the cache works without one
     from dashboard import queries as q
 
     from .dashboard import combos, pages
 
-    _, wh = q.warehouse()
+    wh_key, wh = q.warehouse()
+    if latency_ms > 0:  # the "Redshift" of bench/latency.py: fixed overhead per statement, `cap` at once
+        from .latency import LatencyWarehouse
+
+        wh.close()
+        wh = q._WAREHOUSES[wh_key] = LatencyWarehouse(url, latency_ms=latency_ms, cap=cap)
     if read_pool is not None and hasattr(wh, "readers"):  # another pool size (1 = one shared connection)
         from pipeline.warehouse.pool import ConnectionPool
 
         wh.readers.close()
-        wh.readers = ConnectionPool(wh._reader_connection, read_pool)
+        wh.readers = ConnectionPool(wh._open_reader, read_pool)
 
+    start = time.perf_counter()
+    copy = None
+    if q.replica_status() is not None:  # a server warehouse: the sessions start once the dashboard's copy is there
+        while q.local_copy() is None:
+            if time.perf_counter() - start > 900:
+                raise RuntimeError(f"no local copy of the marts after 900 s: {q.replica_status()}")
+            time.sleep(0.5)
+        copy = dict(q.replica_status(), wait_s=round(time.perf_counter() - start, 2))
     with q.bypass_cache():  # warm-up: imports, connections, the OS file cache
         for fn in pages().values():
             fn(combos()[0])
     with instrumented():
-        return [run_level(n, seed, duration, think, min_changes) for n in levels]
+        results = [run_level(n, seed, duration, think, min_changes) for n in levels]
+    return {"levels": results, "replica": copy, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-def label(url: str) -> str:
-    return "PostgreSQL" if url.startswith("postgres") else "DuckDB" if url.startswith("duckdb") else url.split(":")[0]
+def label(url: str, latency_ms: float = 0.0, cap: int = 5) -> str:
+    name = "PostgreSQL" if url.startswith("postgres") else "DuckDB" if url.startswith("duckdb") else url.split(":")[0]
+    return f"\"Redshift\" (PostgreSQL + {latency_ms:g} ms per statement, {cap} at once)" if latency_ms > 0 else name
 
 
-def report(name: str, rows_label: str, results: list[dict], seed: int, think: float, duration: float) -> str:
+def report(name: str, rows_label: str, out: dict, seed: int, think: float, duration: float) -> str:
+    results = out["levels"]
     base = results[0]["p95"] if results and results[0]["sessions"] == 1 else None
     lines = [f"**{name}** ({rows_label} warehouse), seed {seed}, pause between changes: exponential, mean "
              f"{think:g} s; {duration:g} s per level:\n",
              "| sessions | filter changes | p50 | p95 | max | p95 / 1 session | changes/s | cache hits | "
-             "queries per change | this process's CPU (per change) | load avg start / end |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "queries per change | on the warehouse per change | this process's CPU (per change) | load avg start / end |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         ratio = f"**{r['p95'] / base:.2f}x**" if base else "-"
         lines.append(f"| {r['sessions']} | {r['n']} | {r['p50']:.0f} ms | **{r['p95']:.0f} ms** | {r['max']:.0f} ms | "
                      f"{ratio} | {r['changes_per_s']:.1f} | {r['cache_hit_pct']:.0f}% | {r['queries_per_change']:.1f} | "
+                     f"{r['remote_per_change']:.2f} | "
                      f"{r['cpu_pct']:.0f}% ({r['cpu_ms_per_change']:.0f} ms) | {r['load_start']:.1f} / {r['load_end']:.1f} |")
     top = results[-1]
     lines.append(f"\np95 by page at {top['sessions']} sessions: " + ", ".join(
         f"{page} {v['p95']:.0f} ms (n {v['n']})" for page, v in top["by_page"].items()) + ".")
+    copy = out.get("replica")
+    lines.append(f"\nThe process's peak RSS: {out['rss_mb']:.0f} MB. " + (
+        f"Local copy of the marts (dashboard/replica.py): {copy['tables']} tables, {copy['rows']:,} rows, "
+        f"{copy.get('file_mb', 0)} MB file, {copy['mb']} MB of DuckDB memory, copied in {copy['copy_s']} s (first request waited {copy['wait_s']} s)."
+        if copy else "No local copy (a DuckDB warehouse is read in place; or PIPELINE_DASHBOARD_REPLICA_MB=0)."))
     return "\n".join(lines)
 
 
@@ -277,21 +309,25 @@ def main() -> None:
     parser.add_argument("--rows", default="2M SYNTHETIC", help="what the warehouses hold (for the report)")
     parser.add_argument("--read-pool", type=int, default=None,
                         help="PostgreSQL read connections (default: the warehouse's own, READ_POOL_SIZE)")
+    parser.add_argument("--latency-ms", type=float, default=0.0,
+                        help="PostgreSQL only: add this overhead to every statement (bench/latency.py, a Redshift model)")
+    parser.add_argument("--cap", type=int, default=5, help="with --latency-ms: statements the warehouse runs at once")
     parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(10**6)
     if args.child:
         print(json.dumps(child(args.warehouse[0], args.sessions, seed, args.duration, args.think, args.min_changes,
-                               args.read_pool)))
+                               args.read_pool, args.latency_ms, args.cap)))
         return
     levels = " ".join(str(n) for n in args.sessions)
     for url in args.warehouse:
-        name = label(url)
+        name = label(url, args.latency_ms, args.cap)
         m = measure([PYTHON, "-m", "bench.readers", "--child", "--warehouse", url, "--sessions", *map(str, args.sessions),
                      "--duration", str(args.duration), "--min-changes", str(args.min_changes),
                      "--think", str(args.think), "--seed", str(seed),
-                     *(["--read-pool", str(args.read_pool)] if args.read_pool is not None else [])])
+                     *(["--read-pool", str(args.read_pool)] if args.read_pool is not None else []),
+                     *(["--latency-ms", str(args.latency_ms), "--cap", str(args.cap)] if args.latency_ms > 0 else [])])
         results = json.loads(m.stdout.strip().splitlines()[-1])
         body = report(name, args.rows, results, seed, args.think, args.duration)
         print(body)

@@ -37,7 +37,7 @@ from pipeline.config import REFERENCE_DIR, Settings, load_settings
 from pipeline.sqlfiles import AllowList, expand_list, load_sql, render
 from pipeline.warehouse import Warehouse, open_warehouse
 
-from . import db
+from . import db, replica
 from .filters import FilterState
 from .i18n import N_
 
@@ -129,7 +129,8 @@ def state() -> str:
     when the warehouse can't be reached (a server down, a wrong URL, a file that can't be opened)."""
     _, wh = warehouse()
     try:
-        found = db.has_tables(wh) if wh.kind == "duckdb" else wh.exists()
+        # A local copy is made only of a warehouse with tables: no round trip per page for this.
+        found = db.has_tables(wh) if wh.kind == "duckdb" else (local_copy() is not None or wh.exists())
     except Exception as exc:  # never show a driver error (it may quote the URL)
         log.warning("warehouse not reachable: %s", type(exc).__name__)
         return "unreachable"
@@ -151,17 +152,34 @@ def stale_after_days() -> float:
 
 VERSION_TTL_S = 5.0
 _versions: dict[str, tuple[float, str]] = {}
+_version_checks: dict[str, threading.Thread] = {}
+_version_lock = threading.Lock()
 
 
 def served_version(wh_key: str, wh: Warehouse) -> str:
     """``wh.version()``, asked at most every VERSION_TTL_S seconds: on a server warehouse it is two
-    queries, which every cached query paid before; a committed load still shows within seconds."""
+    queries, which every cached query paid before; a committed load still shows within seconds.
+    On a server warehouse an expired version is asked again on a thread of its own while the page
+    goes on with the one known (a query on Redshift costs hundreds of ms: no page waits for it)."""
     now = time.monotonic()
     seen = _versions.get(wh_key)
-    if seen is None or now - seen[0] > VERSION_TTL_S:
+    if seen is None or (wh.kind == "duckdb" and now - seen[0] > VERSION_TTL_S):
         seen = (now, wh.version())
         _versions[wh_key] = seen
+    elif now - seen[0] > VERSION_TTL_S:
+        with _version_lock:
+            checking = _version_checks.get(wh_key)
+            if checking is None or not checking.is_alive():
+                _version_checks[wh_key] = threading.Thread(target=_check_version, args=(wh_key, wh), daemon=True)
+                _version_checks[wh_key].start()
     return seen[1]
+
+
+def _check_version(wh_key: str, wh: Warehouse) -> None:
+    try:
+        _versions[wh_key] = (time.monotonic(), wh.version())
+    except Exception as exc:  # noqa: BLE001 - the known version keeps serving; asked again next time
+        log.warning("warehouse version check failed: %s", type(exc).__name__)
 
 
 @contextmanager
@@ -174,7 +192,11 @@ def bypass_cache() -> Iterator[None]:
         _bypass.reset(token)
 
 
-def _execute(wh_key: str, sql: str, params: tuple[tuple[str, Any], ...]) -> pd.DataFrame:
+def _execute(wh_key: str, sql: str, params: tuple[tuple[str, Any], ...],
+             local: replica.Replica | None = None) -> pd.DataFrame:
+    """Run on the local copy ``local`` when given, else on the warehouse."""
+    if local is not None:
+        return local.query(sql, dict(params))
     wh = _WAREHOUSES[wh_key]
     if wh.kind == "duckdb":  # one attached reader per published file: no connect per query
         return db.query(wh, sql, dict(params))
@@ -182,21 +204,56 @@ def _execute(wh_key: str, sql: str, params: tuple[tuple[str, Any], ...]) -> pd.D
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=2000)
-def _execute_cached(wh_key: str, version: str, sql: str, params: tuple[tuple[str, Any], ...]) -> pd.DataFrame:
-    return _execute(wh_key, sql, params)
+def _execute_cached(wh_key: str, version: str, where: str, sql: str, params: tuple[tuple[str, Any], ...],
+                    _local: replica.Replica | None = None) -> pd.DataFrame:
+    # ``where`` (replica / warehouse) and ``version`` key the result; ``_local`` is not hashed.
+    return _execute(wh_key, sql, params, _local)
+
+
+def local_copy() -> replica.Replica | None:
+    """The local copy of the served warehouse's marts (dashboard/replica.py) when it can answer:
+    a server warehouse, the replica on, its cubes built by this code; None otherwise (the
+    warehouse answers). The copy may be of the previous version while a newer one is copied."""
+    if _stops_only.get():
+        return None
+    wh_key, wh = warehouse()
+    mb = settings().dashboard_replica_mb
+    if wh.kind == "duckdb" or mb <= 0:
+        return None
+    local = replica.keeper(wh_key, wh, mb).get(served_version(wh_key, wh))
+    return local if local is not None and local.marts_ready else None
+
+
+def replica_status() -> dict[str, Any] | None:
+    """Rows, megabytes, copy time, version and last error of the local copy (None: no replica)."""
+    wh_key, wh = warehouse()
+    if wh.kind == "duckdb" or settings().dashboard_replica_mb <= 0:
+        return None
+    return replica.keeper(wh_key, wh, settings().dashboard_replica_mb).status()
+
+
+def _covered(slots: Mapping[str, str] | None) -> bool:
+    """Whether a query reads only what the local copy holds: a cube (or no facts at all), the
+    provenance mart, the small tables; not the stops (``stop_facts.sql``, ``stop_cells.sql``)."""
+    slots = slots or {}
+    return slots.get("facts", marts.CUBE_NAMES[0]) in marts.CUBE_NAMES and slots.get("provenance") in (None, "mart_provenance")
 
 
 def run(name: str, params: Mapping[str, Any] | None = None, slots: Mapping[str, str] | None = None,
         allowed: Mapping[str, AllowList] | None = None) -> pd.DataFrame:
-    """Run ``sql/dashboard/<name>.sql`` with bound ``params`` and allow-listed ``slots``."""
+    """Run ``sql/dashboard/<name>.sql`` with bound ``params`` and allow-listed ``slots``: on the local
+    copy of the marts when it holds what the query reads, else on the warehouse."""
     wh_key, wh = warehouse()
-    sql = load_sql(f"dashboard/{name}", wh.kind)
+    local = local_copy() if _covered(slots) else None
+    sql = load_sql(f"dashboard/{name}", "duckdb" if local is not None else wh.kind)
     if slots:
         sql = render(sql, slots, allowed or {})
     frozen = tuple(sorted((params or {}).items()))
     if _bypass.get():
-        return _execute(wh_key, sql, frozen)
-    return _execute_cached(wh_key, served_version(wh_key, wh), sql, frozen)
+        return _execute(wh_key, sql, frozen, local)
+    if local is not None:
+        return _execute_cached(wh_key, local.version, "replica", sql, frozen, local)
+    return _execute_cached(wh_key, served_version(wh_key, wh), "warehouse", sql, frozen)
 
 
 @contextmanager
@@ -217,9 +274,12 @@ def _marts_built(wh_key: str, version: str) -> bool:
 
 def marts_ready() -> bool:
     """Whether the served warehouse's cubes are built by this code's definition (checked once per
-    warehouse version); before the first load after an upgrade the dashboard reads ``stops``."""
+    warehouse version, or by the local copy as it was made); before the first load after an
+    upgrade the dashboard reads ``stops``."""
     if _stops_only.get():
         return False
+    if local_copy() is not None:  # a copy is used only when its cubes are ready
+        return True
     wh_key, wh = warehouse()
     return _marts_built(wh_key, served_version(wh_key, wh))
 
@@ -252,6 +312,7 @@ def _facts_allowed(value: str) -> bool:
 
 def clear_cache() -> None:
     _execute_cached.clear()
+    _analysis.clear()
     _versions.clear()
 
 
@@ -466,7 +527,7 @@ def year_coverage() -> pd.DataFrame:
 
 def totals(f: FilterState) -> pd.DataFrame:
     """One row: stops, charges, first_stop, last_stop, days_with_stops, stops_without_zip."""
-    return _filtered("totals", f, columns=("date_of_stop",), day=True)
+    return _filtered("totals", f)
 
 
 def residents(zips: Sequence[str] = ()) -> pd.DataFrame:
@@ -554,11 +615,13 @@ def year_compare(f: FilterState, dim: str, days_a: Sequence[date], days_b: Seque
         return pd.DataFrame({"label": pd.Series(dtype=object), "stops_a": pd.Series(dtype="int64"),
                              "stops_b": pd.Series(dtype="int64"), "rank": pd.Series(dtype="int32")})
     ranges, values = _day_ranges(days_a, days_b)
+    # Whole months on both sides (two complete years): a month cube answers; else a day cube.
+    whole_months = all(month_aligned(values[f"{k[:-5]}_from"], values[f"{k[:-5]}_to"]) for k in values if k.endswith("_from"))
     return _filtered(
         "year_compare", f, ignore=("dates",), params={**values, "top_n": int(top_n)},
         slots={"dim": DIMENSIONS[dim][0], "day_ranges": ranges},
         allowed={"dim": _DIM_ALLOWED, "day_ranges": [ranges]}, columns=DIMENSION_COLUMNS[dim] + ("date_of_stop",),
-        day=True,
+        day=not whole_months,
     )
 
 
@@ -598,13 +661,25 @@ def change_log(limit: int = 30) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _analysis(wh_key: str, version: str) -> dict[str, pd.DataFrame]:
+def _analysis(wh_key: str, version: str, where: str, _local: replica.Replica | None = None) -> dict[str, pd.DataFrame]:
     from pipeline.analysis import read_results
 
-    return read_results(_WAREHOUSES[wh_key])
+    return read_results(_local if _local is not None else _WAREHOUSES[wh_key])
 
 
 def analysis_results() -> dict[str, pd.DataFrame]:
     """The ``analysis_*`` tables that ``python -m pipeline analyze`` writes after each load."""
     wh_key, wh = warehouse()
-    return _analysis(wh_key, served_version(wh_key, wh))
+    local = local_copy()
+    if local is not None:
+        return _analysis(wh_key, local.version, "replica", local)
+    return _analysis(wh_key, served_version(wh_key, wh), "warehouse")
+
+
+def served_version_label() -> tuple[str, bool]:
+    """Which warehouse version the numbers come from, for the provenance line: a short digest of
+    the version, and whether the local copy (dashboard/replica.py) serves it."""
+    wh_key, wh = warehouse()
+    local = local_copy()
+    version = local.version if local is not None else served_version(wh_key, wh)
+    return hashlib.sha256(version.encode()).hexdigest()[:8], local is not None

@@ -38,6 +38,8 @@ embedded, offline set-up: a DuckDB file and a local lake folder under data/):
       `status` exits 1 (and `status --alert` alerts) past this age; it also exits 1 for a dead run
   PIPELINE_SMALL_COUNT  default 10
       dashboard cells with fewer stops are suppressed
+  PIPELINE_DASHBOARD_REPLICA_MB  default 512
+      PostgreSQL/Redshift: the dashboard's local copy of the marts, its DuckDB memory; 0 turns it off
   PIPELINE_LOG_LEVEL  default INFO
       DEBUG | INFO | WARNING
   PIPELINE_LOCK_WAIT_SECONDS  default 60

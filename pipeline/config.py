@@ -50,6 +50,7 @@ class Settings:
     lock_wait_s: float = 60.0  # how long a load waits for another load's warehouse lock
     statement_timeout_s: float = 1800.0  # PostgreSQL/Redshift: any one load statement is cancelled after this
     max_quarantine_share: float = 0.10  # a load quarantining more than this share of its rows fails (exit 3)
+    dashboard_replica_mb: int = 512  # the dashboard's local copy of a server warehouse's marts; 0: off
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -173,6 +174,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         lock_wait_s=_number(env, "PIPELINE_LOCK_WAIT_SECONDS", "60", float),
         statement_timeout_s=_number(env, "PIPELINE_STATEMENT_TIMEOUT_SECONDS", "1800", float),
         max_quarantine_share=_share(_get(env, "PIPELINE_MAX_QUARANTINE_SHARE", "0.10") or "0.10"),
+        dashboard_replica_mb=int(_get(env, "PIPELINE_DASHBOARD_REPLICA_MB", "512") or 0),
     )
 
 

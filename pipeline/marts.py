@@ -4,7 +4,8 @@ A *stop cube* is ``stops`` aggregated by a time grain (day or month) and a subse
 dimensions, with additive measures (stops, charges, searches, ...). Each dashboard query reads the
 smallest cube that keeps every column its filters and groupings use (:func:`covering`); only the
 questions no cube can answer (stop locations, the most serious charge) read ``stops``. On the
-2M-row SYNTHETIC warehouse the twelve cubes hold 170 to 414k rows against 1.29M stops.
+2M-row SYNTHETIC warehouse the twelve cubes of the first definition held 170 to 414k rows against
+1.29M stops.
 
 Refresh, in the load's transaction (so a reader sees the cubes and the stops of the same load):
 ``marts/stops.sql`` notes every stop it deletes (sign -1) and inserts (+1) in ``stop_changes``;
@@ -28,7 +29,7 @@ from .warehouse.base import refresh_statistics
 log = logging.getLogger(__name__)
 
 # Bump when a cube's definition changes: the next load rebuilds every cube in full.
-MARTS_VERSION = "cubes-2"
+MARTS_VERSION = "cubes-3"
 MARTS_VERSION_KEY = "marts_version"
 
 # Columns a cube may keep besides the time grain, and the null each cube stores when it does not.
@@ -40,13 +41,13 @@ DIMENSIONS: Mapping[str, str] = {
     "district": "cast(null as varchar(128))",
     "stop_weekday": "cast(null as integer)",
     "stop_hour": "cast(null as integer)",
+    "top_description": "cast(null as varchar(1024))",
 }
-# All-time cubes may also keep these (map cells, the most serious charge).
+# All-time cubes may also keep these (map cells).
 SPAN_COLUMNS: Mapping[str, tuple[str, str]] = {
     "cell_size": ("g.cell_size", "cast(null as double precision)"),
     "cell_y": ("cast(floor(d.latitude / g.cell_size) as integer)", "cast(null as integer)"),
     "cell_x": ("cast(floor(d.longitude / g.cell_size) as integer)", "cast(null as integer)"),
-    "top_description": ("d.top_description", "cast(null as varchar(1024))"),
 }
 PEOPLE = frozenset({"race", "gender", "outcome"})
 PLACE = frozenset({"zip5", "district"})
@@ -120,6 +121,10 @@ CUBES: tuple[Cube, ...] = (
     Cube("cube_all_grid", "all", CELLS | PEOPLE | PLACE),               # 61k (both cell sizes)
     Cube("cube_all_description", "all", frozenset({"top_description"}) | PEOPLE | PLACE),  # 113k
     Cube("cube_day_people", "day", PEOPLE),                             # 130k
+    # Trends compares two years' most serious charges over the days both cover (a partial year is
+    # not whole months): 232k rows for 542k stops at 1M REPLICATED REAL rows, the largest per stop
+    # but ~1.3k rows a month to refresh (BENCHMARKS.md, "p22-replica").
+    Cube("cube_day_description", "day", frozenset({"top_description"})),
     Cube("cube_all_hour", "all", HOUR | PEOPLE | PLACE),                # 131k
     Cube("cube_month_all", "month", PEOPLE | PLACE),                    # 244k
     Cube("cube_day_place", "day", PLACE),                               # 343k
@@ -142,10 +147,34 @@ def covering(columns: Iterable[str], day: bool) -> Cube | None:
     return None
 
 
+def rollup_source(cube: Cube, done: Iterable[Cube]) -> Cube | None:
+    """The cube ``cube`` is aggregated from: the smallest of the day and month cubes already
+    refreshed (``done``) that keeps every column of ``cube`` at a grain as fine, or None (the
+    stops). Every measure is a sum, a min / max or a bit-or, so a coarser cube rolled up from a
+    finer one equals the one aggregated from the stops, and the refresh scans thousands of cube
+    rows instead of every stop of the changed months."""
+    if cube.grain == "all":
+        return None
+    done = list(done)
+    for source in CUBES:  # smallest first
+        if source in done and source.grain != "all" and source is not cube and cube.columns <= source.columns \
+                and (source.grain == "day" or cube.grain == "month"):
+            return source
+    return None
+
+
+def refresh_order() -> list[tuple[Cube, Cube | None]]:
+    """Every cube with its source (:func:`rollup_source`), the finest first so sources come first."""
+    order: list[tuple[Cube, Cube | None]] = []
+    for cube in reversed(CUBES):
+        order.append((cube, rollup_source(cube, [c for c, _ in order])))
+    return order
+
+
 def allow_list() -> dict[str, Any]:
     allowed: dict[str, Any] = {"cube": CUBE_NAMES, "day": (DAY, MONTH), "grid": (GRID_JOIN, ""),
                                "table_options": ("", *REDSHIFT_OPTIONS.values()),
-                               "facts": (load_sql("marts/stop_facts"),)}
+                               "facts": (load_sql("marts/stop_facts"), *CUBE_NAMES)}
     for dim, null in DIMENSIONS.items():
         allowed[dim] = (f"s.{dim}", f"d.{dim}", null)
     for col, values in SPAN_COLUMNS.items():
@@ -153,15 +182,16 @@ def allow_list() -> dict[str, Any]:
     return allowed
 
 
-def cube_sql(name: str, kind: str, cube: Cube) -> str:
-    """``sql/<name>.sql`` for ``cube`` on a ``kind`` warehouse, its slots filled from the allow-list."""
-    slots = {**cube.slots(), "facts": load_sql("marts/stop_facts"),
+def cube_sql(name: str, kind: str, cube: Cube, source: Cube | None = None) -> str:
+    """``sql/<name>.sql`` for ``cube`` on a ``kind`` warehouse, its slots filled from the allow-list;
+    ``source``: the finer cube it is rolled up from (default: the stops)."""
+    slots = {**cube.slots(), "facts": source.name if source is not None else load_sql("marts/stop_facts"),
              "table_options": REDSHIFT_OPTIONS[cube.template] if kind == "redshift" else ""}
     return render(load_sql(name, kind), slots, allow_list())
 
 
-def _run(session: Any, name: str, cube: Cube) -> None:
-    for statement in split_statements(cube_sql(name, session.kind, cube)):
+def _run(session: Any, name: str, cube: Cube, source: Cube | None = None) -> None:
+    for statement in split_statements(cube_sql(name, session.kind, cube, source)):
         session.execute(statement)
 
 
@@ -185,17 +215,18 @@ def refresh(session: Any, now: datetime | None = None) -> str:
     warehouse's cubes come from another definition. Then the small marts of marts/refresh.sql,
     which are cheap enough to recompute in full.
     """
+    full = _built_version(session) != MARTS_VERSION
+    if full:  # every stop, as if new, into cubes made again (another definition may have other columns)
+        for cube in CUBES:
+            _run(session, "marts/cube_drop", cube)
     create(session)
     session.script("marts/stop_changes")
-    full = _built_version(session) != MARTS_VERSION
-    if full:  # every stop, as if new, into emptied cubes
+    if full:
         session.script("marts/stop_changes_all")
-        for cube in CUBES:
-            _run(session, "marts/cube_clear", cube)
     changed = int(session.scalar("select count(*) from stop_changes"))
     session.script("marts/changed_months")
-    for cube in CUBES:
-        _run(session, f"marts/{cube.template}_refresh", cube)
+    for cube, source in refresh_order():  # finest first: coarser cubes are rolled up from them
+        _run(session, f"marts/{cube.template}_refresh", cube, source)
     if full:  # the dashboard's plans read these; a daily refresh changes a few months of each, and
         # analyzing them costs more than the plans it would change (autovacuum keeps them after)
         refresh_statistics(session, CUBE_NAMES, force=True)

@@ -33,7 +33,7 @@ __all__ = [
 
 
 DIMENSION_KEYS = ["stop_weekday", "stop_hour", "race", "gender", "zip5", "outcome", "district"]
-CUBE_KEYS = ["date_of_stop", "stop_year", "stop_month", *DIMENSION_KEYS]
+CUBE_KEYS = ["date_of_stop", "stop_year", "stop_month", *DIMENSION_KEYS, "top_description"]
 SPAN_KEYS = ["cell_size", "cell_y", "cell_x", "top_description", *DIMENSION_KEYS]
 
 # Each warehouse table, the key that orders it, and the columns that legitimately differ between

@@ -64,7 +64,7 @@ def test_the_scan_finds_what_config_reads() -> None:
                "SOCRATA_PAGE_SIZE": "7", "SOCRATA_TIMEOUT": "7", "SOCRATA_MAX_RETRIES": "7",
                "SOCRATA_LOOKBACK_HOURS": "7", "PIPELINE_STALE_AFTER_DAYS": "7", "PIPELINE_SMALL_COUNT": "7",
                "PIPELINE_LOCK_WAIT_SECONDS": "7", "PIPELINE_STATEMENT_TIMEOUT_SECONDS": "7",
-               "PIPELINE_MAX_QUARANTINE_SHARE": "0.5"}
+               "PIPELINE_MAX_QUARANTINE_SHARE": "0.5", "PIPELINE_DASHBOARD_REPLICA_MB": "7"}
     for name in reads:
         assert load_settings({name: samples.get(name, "x.example.org")}) != baseline, name
 

@@ -59,10 +59,21 @@ def test_each_query_reads_the_smallest_cube_keeping_its_columns() -> None:
     assert marts.covering(["stop_weekday", "stop_hour", "gender", "date_of_stop"], day=False).name == "cube_month_hour_people"
     assert marts.covering(["stop_hour", "date_of_stop"], day=True) is None  # no day x hour cube
     assert marts.covering(["top_description", "zip5"], day=False).name == "cube_all_description"
-    assert marts.covering(["top_description", "date_of_stop"], day=False) is None
+    assert marts.covering(["top_description", "date_of_stop"], day=False).name == "cube_day_description"
+    assert marts.covering(["top_description", "date_of_stop", "race"], day=False) is None
     assert marts.covering(["cell_size", "cell_y", "cell_x", "race"], day=False).name == "cube_all_grid"
     # An all-time cube keeps only what it exists for: never the answer to a question without it.
     assert marts.covering(["race", "outcome", "zip5"], day=False).name == "cube_month_all"
+
+
+def test_coarse_cubes_are_rolled_up_from_finer_ones_refreshed_before_them() -> None:
+    order = [(cube.name, source.name if source else None) for cube, source in marts.refresh_order()]
+    assert order == [
+        ("cube_month_hour_people", None), ("cube_day_place", None), ("cube_month_all", None), ("cube_all_hour", None),
+        ("cube_day_description", None), ("cube_day_people", None), ("cube_all_description", None),
+        ("cube_all_grid", None), ("cube_month_place", "cube_month_all"), ("cube_month_hour", "cube_month_hour_people"),
+        ("cube_month_people", "cube_day_people"), ("cube_day", "cube_day_people"), ("cube_month", "cube_day"),
+    ]
 
 
 @pytest.mark.parametrize(("date_from", "date_to", "whole"), [

@@ -305,6 +305,7 @@ NOT_QUERIES = {
     "analysis_results",  # the analysis tables themselves, compared across backends in test_analysis_postgres.py
     "stops_only", "marts_ready", "month_aligned", "facts",  # the cube routing, checked in test_marts.py
     "served_version",  # the cache key's version, checked in test_queries.py
+    "local_copy", "replica_status", "served_version_label",  # the local copy, checked in test_replica.py
 }
 
 

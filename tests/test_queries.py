@@ -361,18 +361,33 @@ def test_gather_keeps_the_cache_bypass_of_the_calling_thread(wh, monkeypatch):
     assert len(calls) == 2
 
 
+class CountingVersions:
+    kind = "duckdb"
+    calls = 0
+
+    def version(self):
+        self.calls += 1
+        return f"v{self.calls}"
+
+
 def test_the_served_version_is_asked_at_most_every_few_seconds(monkeypatch):
-    class Counting:
-        calls = 0
-
-        def version(self):
-            self.calls += 1
-            return f"v{self.calls}"
-
     clock = [1000.0]
     monkeypatch.setattr(queries.time, "monotonic", lambda: clock[0])
-    wh = Counting()
+    wh = CountingVersions()
     assert queries.served_version("k-test", wh) == queries.served_version("k-test", wh) == "v1"
     clock[0] += queries.VERSION_TTL_S + 0.1  # a load committed meanwhile shows after the TTL
     assert queries.served_version("k-test", wh) == "v2" and wh.calls == 2
     queries._versions.pop("k-test")
+
+
+def test_a_server_warehouse_version_is_asked_again_off_the_page_thread(monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(queries.time, "monotonic", lambda: clock[0])
+    wh = CountingVersions()
+    wh.kind = "postgresql"
+    assert queries.served_version("k-server", wh) == "v1"  # the first answer is waited for
+    clock[0] += queries.VERSION_TTL_S + 0.1
+    assert queries.served_version("k-server", wh) == "v1"  # expired: the known one serves while asked again
+    queries._version_checks["k-server"].join(5)
+    assert wh.calls == 2 and queries.served_version("k-server", wh) == "v2"
+    queries._versions.pop("k-server")

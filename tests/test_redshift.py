@@ -502,15 +502,21 @@ def test_the_redshift_backend_loads_the_sample_like_duckdb(redshift_on_postgres,
     assert all(len(df) for df in stored.values())
 
 
+@pytest.mark.parametrize("replica_mb", ["0", "256"], ids=["read-path", "local-copy"])
 def test_the_dashboard_reads_the_redshift_backend_like_duckdb(redshift_on_postgres, sample_warehouse: Settings,  # noqa: ANN001
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every dashboard query through the Redshift read path (format-style binding, autocommit reader)."""
+                                                              monkeypatch: pytest.MonkeyPatch, replica_mb: str) -> None:
+    """Every dashboard query through the Redshift read path (format-style binding, autocommit reader),
+    and through the dashboard's copy of the marts made by the generic export (rows fetched, no COPY)."""
     from dashboard import queries as q
     from dashboard.filters import FilterState
+
+    from dashboard import replica
 
     settings, warehouse, connections = redshift_on_postgres
     ensure_reference(settings, warehouse)
     run_load(settings, SampleSource(), "backfill", warehouse=warehouse)
+    monkeypatch.setenv("PIPELINE_DASHBOARD_REPLICA_MB", replica_mb)
+    replica.reset()
     f = FilterState(**FILTERED_KW)
     for name, (call, _) in DASHBOARD_CALLS.items():
         results = []
@@ -527,8 +533,13 @@ def test_the_dashboard_reads_the_redshift_backend_like_duckdb(redshift_on_postgr
             assert (redshift.charges, redshift.stops, redshift.last_stop) == (duck.charges, duck.stops, duck.last_stop)
         else:
             assert redshift == duck, name
-    readers = [c for c in connections if c.autocommit]
-    assert len(readers) == 1  # one long-lived autocommit reader: each read sees the latest committed load
+    # One long-lived autocommit reader (each read sees the latest committed load), and the dashboard's
+    # copy of the marts (dashboard/replica.py): one connection of its own, one snapshot, then closed.
+    readers = [c for c in connections if c.autocommit and not c.pg.closed]
+    assert len(readers) == 1
+    if replica_mb != "0":
+        assert replica.keeper(q._warehouse_key(settings), warehouse, 256).current is not None
+    replica.reset()
 
 
 def test_a_failed_redshift_load_leaves_the_previous_data(redshift_on_postgres) -> None:  # noqa: ANN001

@@ -487,6 +487,47 @@ class DBAPIWarehouse:
                                          f"{scrub(f'{type(exc).__name__}: {exc}', self.secrets)}") from None
         return frame_from_rows(description, rows)
 
+    # -- one consistent read of several tables (the dashboard's replica) ----------------------------
+    @contextmanager
+    def snapshot(self) -> Iterator["Snapshot"]:
+        """Reads that all see one committed state: one read-only transaction on a connection of its
+        own (PostgreSQL: repeatable read; Redshift: its serializable snapshot), rolled back at the end.
+        ``dashboard/replica.py`` copies the marts through it, so the copy and the version it names
+        come from the same commit, never from the middle of a load."""
+        conn = self._open_reader()
+        snap = Snapshot(self, conn)
+        try:
+            snap.execute(self.SNAPSHOT_BEGIN)
+            yield snap
+        finally:
+            try:
+                snap.execute("rollback")
+            except Exception:  # noqa: BLE001 - the connection is closed next anyway
+                log.debug("snapshot rollback failed", exc_info=True)
+            close_quietly(conn)
+
+    SNAPSHOT_BEGIN = "begin"
+
+    def _export(self, conn: Any, table: str, into: duckdb.DuckDBPyConnection, target: str) -> int:
+        """Copy ``table`` whole into the DuckDB connection ``into`` as ``target``; the number of rows.
+        Generic: one fetch of every row (Redshift); PostgreSQL streams a COPY instead."""
+        cursor = conn.cursor()
+        try:
+            description, rows = _fetch(cursor, f"select * from {check_identifier(table)}", None, fetch=True)
+        finally:
+            close_quietly(cursor)
+        arrays, names = [], []
+        for i, (name, oid) in enumerate(description_columns(description)):
+            arrays.append(_to_arrow([row[i] for row in rows], arrow_type_for_oid(oid)))
+            names.append(name)
+        data = pa.Table.from_arrays(arrays, names=names)
+        into.register("export_rows", data)
+        try:
+            into.execute(f"create table {check_identifier(target)} as select * from export_rows")
+        finally:
+            into.unregister("export_rows")
+        return data.num_rows
+
     def close(self) -> None:
         self.readers.close()
 
@@ -496,3 +537,44 @@ class DBAPIWarehouse:
     def version(self) -> str:
         """Changes whenever a load or a reference reload commits (the dashboard's cache key)."""
         return server_version(self.query)
+
+
+class Snapshot:
+    """One read-only transaction of :meth:`DBAPIWarehouse.snapshot`: queries and whole-table copies."""
+
+    def __init__(self, warehouse: DBAPIWarehouse, conn: Any) -> None:
+        self.warehouse = warehouse
+        self.conn = conn
+
+    def _wrap(self, sql: str, exc: BaseException) -> WarehouseError:
+        return WarehouseError(f"{self.warehouse.label} snapshot read failed ({first_line(sql)}): "
+                              f"{scrub(f'{type(exc).__name__}: {exc}', self.warehouse.secrets)}")
+
+    def execute(self, sql: str) -> None:
+        cursor = self.conn.cursor()
+        try:
+            cursor.execute(sql)
+        except self.warehouse.session_class.driver_errors() as exc:
+            raise self._wrap(sql, exc) from None
+        finally:
+            close_quietly(cursor)
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        text, values = self.warehouse.session_class.bind(sql, params)
+        cursor = self.conn.cursor()
+        try:
+            description, rows = _fetch(cursor, text, values, fetch=True)
+        except self.warehouse.session_class.driver_errors() as exc:
+            raise self._wrap(sql, exc) from None
+        finally:
+            close_quietly(cursor)
+        return frame_from_rows(description, rows)
+
+    def export(self, table: str, into: duckdb.DuckDBPyConnection, target: str | None = None) -> int:
+        """``table`` copied whole, in one read, into the DuckDB connection ``into``; its row count."""
+        try:
+            return self.warehouse._export(self.conn, table, into, target or table)
+        except WarehouseError:
+            raise
+        except self.warehouse.session_class.driver_errors() as exc:
+            raise self._wrap(f"select * from {table}", exc) from None

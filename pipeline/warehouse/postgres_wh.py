@@ -70,6 +70,11 @@ LOCK_SESSION_SETTINGS = {"idle_in_transaction_session_timeout": 0, "statement_ti
                          "tcp_keepalives_idle": 30, "tcp_keepalives_interval": 10, "tcp_keepalives_count": 3}
 READ_TIMEOUT_S = 120.0  # a dashboard or status query is cancelled after two minutes
 STATS_COLUMNS = {"row_id", "stop_id", "content_key", "source", "load_id"}  # join/filter keys of the merges
+# PostgreSQL type OIDs -> the DuckDB column type a copied table gets (dashboard/replica.py); text
+# and anything else: varchar.
+DUCKDB_TYPES = {16: "boolean", 20: "bigint", 21: "smallint", 23: "integer", 26: "bigint", 700: "real",
+                701: "double", 1700: "double", 1082: "date", 1083: "time", 1114: "timestamp",
+                1184: "timestamptz"}
 BYTE_ORDER_COLLATIONS = {"c", "posix", "c.utf-8", "c.utf8", "ucs_basic"}
 
 
@@ -243,6 +248,35 @@ class PostgresWarehouse(DBAPIWarehouse):
         conn.execute("set default_transaction_read_only = on")
         conn.execute(statement_timeout_sql(READ_TIMEOUT_S))
         return conn
+
+    SNAPSHOT_BEGIN = "begin transaction isolation level repeatable read read only"
+
+    def _export(self, conn: Any, table: str, into: Any, target: str) -> int:
+        """One ``COPY (select * from table) TO STDOUT`` as CSV, read by DuckDB with the table's own
+        column types: ~10x faster than fetching rows into Python (1M-row cubes, dashboard/replica.py)."""
+        import tempfile
+
+        name = check_identifier(table)
+        columns = []
+        cursor = conn.cursor()
+        try:
+            cursor.execute(f"select * from {name} where 1 = 0")
+            for col in cursor.description or []:
+                columns.append((check_identifier(col.name, "column"), DUCKDB_TYPES.get(col.type_code, "varchar")))
+            with tempfile.NamedTemporaryFile(suffix=".csv") as out:
+                with cursor.copy(f"copy (select * from {name}) to stdout (format csv)") as copy:
+                    for chunk in copy:
+                        out.write(chunk)
+                out.flush()
+                # Values are never put into this text: names are checked identifiers, types come from
+                # DUCKDB_TYPES; an unquoted empty field is NULL, a quoted one the empty string.
+                spec = ", ".join(f"'{col}': '{typ}'" for col, typ in columns)
+                into.execute(f"create table {check_identifier(target)} as select * from read_csv(?, columns = {{{spec}}}, "
+                             "header = false, auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
+                             "allow_quoted_nulls = false)", [out.name])
+        finally:
+            cursor.close()
+        return int(into.execute(f"select count(*) from {check_identifier(target)}").fetchall()[0][0])
 
     def _reader_usable(self, conn: Any) -> bool:
         return not (conn.closed or conn.broken)

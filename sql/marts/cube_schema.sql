@@ -4,6 +4,9 @@
 -- the cube does not keep is null in every row; the dashboard only reads a cube that keeps every
 -- column its filters and groups use (dashboard/queries.py facts()).
 -- date_of_stop: the day (day cubes) or the month's first day (month cubes).
+-- first_day, last_day, day_mask: the first and last day with a stop in the row, and those days as
+-- bits (bit d-1 set for day d of the month), so a month cube answers "first / last stop" and
+-- "days with stops" (the bit-or of a month's rows, counted) without a day cube (sql/dashboard/totals.sql).
 -- table_options: Redshift's physical design (pipeline/marts.py REDSHIFT_OPTIONS), empty elsewhere.
 create table if not exists {{ cube }} (
     date_of_stop date not null,
@@ -16,6 +19,10 @@ create table if not exists {{ cube }} (
     zip5 varchar(5),
     outcome varchar(16),
     district varchar(128),
+    top_description varchar(1024),
+    first_day date not null,
+    last_day date not null,
+    day_mask integer not null,
     stops bigint not null,
     charges bigint not null,
     stops_without_zip bigint not null,

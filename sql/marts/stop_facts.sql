@@ -11,6 +11,10 @@
         s.outcome,
         s.district,
         s.top_description,
+        s.date_of_stop as first_day,
+        s.date_of_stop as last_day,
+        -- the day of the month as one bit (day d -> 2^(d-1)); cubes bit-or them (cube_schema.sql)
+        cast(power(2, extract(day from s.date_of_stop) - 1) as integer) as day_mask,
         1 as stops,
         s.n_charges as charges,
         case when s.zip5 is null then 1 else 0 end as stops_without_zip,
