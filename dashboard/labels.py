@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Mapping
 
+from . import reasons
 from .i18n import N_, _
 
 # Canonical values (as stored in the warehouse) by URL code. Order = display order.
@@ -152,6 +153,8 @@ def dimension_value(dim: str, value: str | None) -> str:
         return outcome(value)
     if dim == "district":
         return district_short(value) if value != "(unknown)" else placeholder(value)
+    if dim == "reason":
+        return reasons.label(value)
     if dim == "month" and len(value) == 6:
         return f"{value[:4]}-{value[4:]}"
     return placeholder(value)

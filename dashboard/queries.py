@@ -37,7 +37,7 @@ from pipeline.config import REFERENCE_DIR, Settings, load_settings
 from pipeline.sqlfiles import AllowList, expand_list, load_sql, render
 from pipeline.warehouse import Warehouse, open_warehouse
 
-from . import db
+from . import db, reasons
 from .filters import FilterState
 from .i18n import N_
 
@@ -68,12 +68,15 @@ DIMENSIONS: Mapping[str, tuple[str, str]] = {
     "gender": ("coalesce(s.gender, 'U')", N_("Driver gender")),
     "outcome": ("s.outcome", N_("Stop outcome")),
     "description": ("coalesce(s.top_description, '(none recorded)')", N_("Most serious charge")),
+    # The plain-language category of the most serious charge (data/reason_rules.csv, dashboard/reasons.py).
+    "reason": (reasons.sql_case("s.top_description"), N_("Reason for the stop")),
 }
 _DIM_ALLOWED = [expr for expr, _ in DIMENSIONS.values()]
 # The facts columns each dimension reads (a cube must keep them to serve the query).
 DIMENSION_COLUMNS: Mapping[str, tuple[str, ...]] = {
     "none": (), "zip": ("zip5",), "district": ("district",), "year": ("stop_year",), "month": ("stop_year", "stop_month"),
     "race": ("race",), "gender": ("gender",), "outcome": ("outcome",), "description": ("top_description",),
+    "reason": ("top_description",),
 }
 
 _bypass: ContextVar[bool] = ContextVar("dashboard_bypass_cache", default=False)

@@ -133,12 +133,15 @@ def chart(fig: go.Figure, data: pd.DataFrame | None, key: str, labels: Mapping[s
                 st.dataframe(styled(blank_missing(data.reset_index(drop=True))), hide_index=True, width="stretch")
 
 
-def csv_bytes(df: pd.DataFrame, labels: Mapping[str, str], note: str) -> bytes:
-    """A CSV with translated headers whose first line says which filters made it."""
+def csv_bytes(df: pd.DataFrame, labels: Mapping[str, str], about: Mapping[str, str]) -> bytes:
+    """A CSV with translated headers that Excel opens as UTF-8 ("Código", "Año"): a byte-order mark
+    first, the header line next (no comment line, which a spreadsheet would read as data). ``about``:
+    header -> text, columns repeated on every row that say which filters and data made the file."""
     cols = [c for c in labels if c in df.columns]
-    body = df[cols].rename(columns=dict(labels)).to_csv(index=False)
-    first = "# " + " ".join(note.split()) + "\n"
-    return (first + body).encode("utf-8")
+    out = df[cols].rename(columns=dict(labels))
+    for name, text in about.items():
+        out[name] = " ".join(str(text).split())
+    return out.to_csv(index=False).encode("utf-8-sig")
 
 
 def csv_name(stem: str, state: filters.FilterState) -> str:

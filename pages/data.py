@@ -14,7 +14,7 @@ ui.header(_("Data, quality and methods"),
           _("The aggregated numbers behind the dashboard, how they were made, and their limits."))
 
 st.header(_("Download the numbers"))
-dims = {key: _(label) for key, (_sql, label) in queries.DIMENSIONS.items() if key != "description"}
+dims = {key: _(label) for key, (_sql, label) in queries.DIMENSIONS.items()}
 c1, c2 = st.columns(2)
 dim = c1.selectbox(_("Group stops by"), [d for d in dims if d != "none"], format_func=dims.get, key="data_dim")
 dim2 = c2.selectbox(_("and by"), list(dims), format_func=lambda d: _("(nothing)") if d == "none" else dims[d],
@@ -45,12 +45,13 @@ else:
     described = filters.describe(f, filters.bounds())
     st.download_button(
         _("Download CSV"),
-        ui.csv_bytes(out, columns, _("Traffic stops in Montgomery County, MD. Filters: {filters}. {source}").format(
-            filters=described, source=st.session_state.get("provenance_line", ""))),
+        ui.csv_bytes(out, columns, {_("Filters"): described,
+                                    _("Data source"): st.session_state.get("provenance_line", "")}),
         file_name=ui.csv_name(f"moco_traffic_stops_by_{dim}" + (f"_{dim2}" if two else ""), f),
         mime="text/csv", icon=":material/download:", key="download_csv",
     )
-    st.caption(_("Filters in effect: {filters}. The CSV's first line says the same.").format(filters=ui.plain(described)))
+    st.caption(_("Filters in effect: {filters}. The CSV's last two columns say the same and where the data comes "
+                 "from.").format(filters=ui.plain(described)))
 
 st.header(_("Data quality"))
 dq = queries.data_quality()

@@ -5,7 +5,7 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, filters, labels, maps, queries, routing, tables, ui
+from dashboard import charts, filters, labels, maps, queries, reasons, routing, tables, ui
 from dashboard.i18n import _, fmt_int, fmt_num, fmt_pct
 from pipeline.analysis.stats import poisson_interval
 
@@ -34,12 +34,13 @@ if chosen is None:
 z = chosen
 fz = f  # the sidebar's other filters (dates, race, ...) apply too
 county = f.without("zips")
-zmap, race_stops, res, outcomes, years, reasons, grid, cov = queries.gather(
+zmap, race_stops, res, outcomes, years, by_reason, charges, grid, cov = queries.gather(
     partial(queries.zip_map, county),
     partial(queries.stops_by, fz, "race", ignore=("races",)),
     partial(queries.residents, [z]),
     partial(queries.outcomes_by_race, fz),
     partial(queries.stops_by, fz, "year", ignore=("dates",)),
+    partial(queries.stops_by, fz, "reason", suppress=True),
     partial(queries.stops_by, fz, "description", suppress=True),
     partial(queries.location_grid, fz, 0.005),
     queries.year_coverage,
@@ -131,14 +132,20 @@ st.caption(" ".join(notes))
 
 # --- Top reasons ---------------------------------------------------------------------------------
 st.header(_("Most common reasons for a stop"))
-top = reasons.dropna(subset=["stops"]).sort_values("stops", ascending=False).head(5)
+top = by_reason.dropna(subset=["stops"]).sort_values("stops", ascending=False).head(5)
 if top.empty:
     st.markdown(_("Too few stops to list reasons."))
 else:
-    ui.table(top.assign(label=[charts.short_label(x, 80) for x in top["label"]], stops=top["stops"].astype("Int64")),
-             {"label": _("Most serious charge"), "stops": _("Stops")}, key="zip_reasons")
-    st.caption(_("A stop's reason here is its most serious charge, worded as the county publishes it (in English). "
-                 "Reasons with fewer than {k} stops are not listed.").format(k=k))
+    ui.table(top.assign(label=[reasons.label(x) for x in top["label"]], stops=top["stops"].astype("Int64")),
+             {"label": _("Reason for the stop"), "stops": _("Stops")}, key="zip_reasons")
+    st.caption(_("A stop's reason is the category of its most serious charge. Reasons with fewer than {k} stops are "
+                 "not listed.").format(k=k))
+    words = charges.dropna(subset=["stops"]).sort_values("stops", ascending=False).head(10)
+    with st.expander(_("The county's wording of these charges")):
+        ui.table(words.assign(category=[reasons.label(reasons.categorise(x)) for x in words["label"]],
+                              label=[labels.placeholder(x) for x in words["label"]], stops=words["stops"].astype("Int64")),
+                 {"label": _("Most serious charge"), "category": _("Reason for the stop"), "stops": _("Stops")},
+                 key="zip_charges", wrap=True)
 
 # --- Where in the ZIP code -----------------------------------------------------------------------
 st.header(_("Where in the ZIP code"))

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, filters, labels, queries, routing, tables, ui
+from dashboard import charts, filters, labels, queries, reasons, routing, tables, ui
 from dashboard.i18n import _
 
 routing.require_router()
@@ -50,6 +50,27 @@ ui.chart(charts.share_bars(g, _("Drivers stopped, by gender"), k), g, key="gende
          percent=("share_of_stops",))
 st.caption(_("The gender filter is not applied here. The reference data has no residents-by-sex counts yet, so "
              "there is no residents' bar (about half of the county's residents are women)."))
+
+# --- Reasons ---------------------------------------------------------------------------------
+by_reason = queries.stops_by(f, "reason", suppress=True)
+total_r = float(by_reason["stops"].fillna(0).sum())
+rsn = by_reason.dropna(subset=["stops"]).sort_values("stops", ascending=False)
+rsn = pd.DataFrame({"group": [reasons.label(x) for x in rsn["label"]], "stops": rsn["stops"].astype("Int64"),
+                    "share_of_stops": (rsn["stops"] / total_r) if total_r else rsn["stops"] * float("nan")})
+st.header(_("Why drivers were stopped"))
+ui.chart(charts.share_bars(rsn, _("Stops by reason (category of the most serious charge)"), k), rsn, key="reason_share",
+         labels={"group": _("Reason for the stop"), "stops": _("Stops"), "share_of_stops": _("Share of stops")},
+         percent=("share_of_stops",))
+with st.expander(_("The county's wording of the most serious charges")):
+    words = queries.stops_by(f, "description", suppress=True).dropna(subset=["stops"])
+    words = words.sort_values("stops", ascending=False).head(20)
+    ui.table(words.assign(category=[reasons.label(reasons.categorise(x)) for x in words["label"]],
+                          label=[labels.placeholder(x) for x in words["label"]], stops=words["stops"].astype("Int64")),
+             {"label": _("Most serious charge"), "category": _("Reason for the stop"), "stops": _("Stops")},
+             key="people_charges", wrap=True)
+st.caption(_("A stop is counted once, under the category of its most serious charge (data/reason_rules.csv maps the "
+             "county's wording to categories; a wording no rule knows counts as 'Other'). Reasons with fewer than {k} "
+             "stops are not shown.").format(k=k))
 
 # --- Outcomes by race -------------------------------------------------------------------------
 out = queries.outcomes_by_race(f)

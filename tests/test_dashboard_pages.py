@@ -377,9 +377,13 @@ def test_the_csv_says_which_filters_made_it_and_hides_small_cells(app):
     at = switch(app.run(), "pages/data.py")
     no_errors(at)
     table = at.dataframe[0].value
-    body = ui.csv_bytes(table, {"label": "Group", "stops": "Stops", "note": "Note"}, "Filters: x").decode()
-    first, header = body.splitlines()[:2]
-    assert first == "# Filters: x" and header == "Group,Stops,Note"
+    raw = ui.csv_bytes(table, {"label": "Group", "stops": "Stops", "note": "Note"},
+                       {"Filters": "x", "Data source": "Data: the bundled sample"})
+    # Excel reads UTF-8 only after a byte-order mark, and a first line starting '#' would be a data row.
+    assert raw.startswith(b"\xef\xbb\xbf")
+    header, first_row = raw[3:].decode("utf-8").splitlines()[:2]
+    assert header == "Group,Stops,Note,Filters,Data source"
+    assert first_row.endswith(",x,Data: the bundled sample")
 
 
 def test_the_data_page_and_banner_read_the_last_successful_load(sample_warehouse_copy, monkeypatch):
