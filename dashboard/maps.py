@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 import pydeck as pdk
 
-from .i18n import N_, _, fmt_int, fmt_num, fmt_pct
+from . import rates
+from .i18n import N_, _, fmt_int, fmt_pct
 
 # viridis: perceptually uniform, readable with colour-vision deficiency and in greyscale, and (unlike
 # cividis, whose middle is grey) clearly different from the grey of "no value".
@@ -38,15 +39,8 @@ class MapMetric:
     fmt: Callable[[Any], str]
 
 
-def fmt_rate(value: Any) -> str:
-    if value is None or pd.isna(value):
-        return "–"
-    v = float(value)
-    return fmt_num(v, 1) if v >= 10 else fmt_num(v, 2)
-
-
 MAP_METRICS = {
-    "rate": MapMetric("stops_per_1000", N_("Stops per 1,000 residents"), fmt_rate),
+    "rate": MapMetric(rates.RATE_COLUMN, N_("Stops per 1,000 residents per year"), rates.fmt_rate),
     "stops": MapMetric("stops", N_("Stops"), fmt_int),
 }
 OVERLAYS = {
@@ -196,8 +190,7 @@ def _tooltip_props(zip5: str, row: pd.Series | None, k: int) -> dict[str, Any]:
         l2 = ""
     else:
         l1 = _("{n} stops").format(n=fmt_int(stops))
-        l2 = (_("{rate} stops per 1,000 residents ({stops} ÷ {residents})").format(
-            rate=fmt_rate(row["stops_per_1000"]), stops=fmt_int(stops), residents=fmt_int(res))
+        l2 = (_("{rate} stops per 1,000 residents per year").format(rate=rates.fmt_rate(row[rates.RATE_COLUMN]))
               if not row["few_residents"] else _("fewer than 1,000 county residents: no rate shown"))
     return {
         "zip5": zip5, "title": title, "l1": l1, "l2": l2,

@@ -495,7 +495,7 @@ def monthly(f: FilterState, ignore: Sequence[str] = ()) -> pd.DataFrame:
 
 
 def zip_map(f: FilterState) -> pd.DataFrame:
-    """Per ZIP: stops, charges, residents_in_county, stops_per_1000, residents_zcta, poverty_rate,
+    """Per ZIP: stops, charges, residents_in_county, residents_zcta, poverty_rate,
     density_per_sqmi, land_area_sqmi, notes. The ZIP filter is ignored (the map shows every ZIP)."""
     return _filtered("zip_map", f, ignore=("zips",), columns=("zip5",))
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import labels
+from . import labels, rates
 from .i18n import _, fmt_int
 
 # ------------------------------------------------------------------------------------------------
@@ -304,7 +304,7 @@ def map_table(zips: pd.DataFrame, metric: str, k: int, min_residents: float = 10
     t = zips.copy()
     t["small_count"] = (t["stops"] > 0) & (t["stops"] < k)
     t["few_residents"] = t["residents_in_county"].fillna(0) < min_residents
-    col = "stops_per_1000" if metric == "rate" else "stops"
+    col = rates.RATE_COLUMN if metric == "rate" else "stops"
     t["value"] = t[col].astype("float64").where(~t["small_count"])
     if metric == "rate":
         t.loc[t["few_residents"], "value"] = np.nan

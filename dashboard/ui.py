@@ -10,8 +10,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from . import charts, filters
-from .i18n import _, fmt_int, fmt_num, fmt_pct
+from . import charts, filters, rates
+from .i18n import _, fmt_date, fmt_int, fmt_num, fmt_pct
 
 PLOTLY_CONFIG: dict[str, Any] = {"displaylogo": False, "responsive": True,
                                  "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
@@ -149,6 +149,28 @@ def csv_name(stem: str, state: filters.FilterState) -> str:
     parts = [f"{k}-{v.replace(',', '+')}" for k, v in filters.to_query_params(state).items()]
     name = stem + ("__" + "_".join(parts) if parts else "")
     return re.sub(r"[^A-Za-z0-9_+.-]", "", name)[:150] + ".csv"
+
+
+def rate_definition(rate: "rates.Rate | None" = None) -> None:
+    """What "stops per 1,000 residents per year" means, one click away on every page that shows a rate,
+    with this page's own figures when it has one (``rates.area_rate``)."""
+    with st.expander(_("How the rate per 1,000 residents per year is computed")):
+        st.markdown(_(
+            "**Stops per 1,000 residents per year** = 1,000 × stops ÷ residents ÷ years.\n\n"
+            "- **Stops**: the stops matching the filters that are located in a Montgomery County ZIP code (stops "
+            "with no usable location are left out: they can't be placed in a ZIP code).\n"
+            "- **Residents**: the people living in the Montgomery County part of those ZIP codes, census {acs} "
+            "5-year estimates.\n"
+            "- **Years**: the days of the selected dates on which the data has stops, divided by 365.25.\n\n"
+            "Every page computes the rate this way, so the same filters give the same figure."
+        ).format(acs=rates.ACS_VINTAGE))
+        if rate is not None and rate.value is not None:
+            st.markdown(_("Here: 1,000 × {stops} stops ÷ {residents} residents ({zips} ZIP codes) ÷ {years} years "
+                          "({days} days with data from {first} to {last}) = **{rate}**.").format(
+                stops=fmt_int(rate.stops), residents=fmt_int(rate.residents), zips=fmt_int(rate.zip_count),
+                years=fmt_num(rate.period.years, 2), days=fmt_int(rate.period.covered_days),
+                first=fmt_date(rate.period.first), last=fmt_date(rate.period.last), rate=rates.fmt_rate(rate.value)))
+        st.page_link("pages/data.py", label=_("More in Data, quality and methods"), icon=":material/table:")
 
 
 def residents_caveat() -> None:

@@ -5,7 +5,7 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, filters, labels, maps, queries, reasons, routing, tables, ui
+from dashboard import charts, filters, labels, maps, queries, rates, reasons, routing, tables, ui
 from dashboard.i18n import _, fmt_int, fmt_num, fmt_pct
 from pipeline.analysis.stats import poisson_interval
 
@@ -34,7 +34,7 @@ if chosen is None:
 z = chosen
 fz = f  # the sidebar's other filters (dates, race, ...) apply too
 county = f.without("zips")
-zmap, race_stops, res, outcomes, years, by_reason, charges, grid, cov = queries.gather(
+zmap, race_stops, res, outcomes, years, by_reason, charges, grid, cov, covered = queries.gather(
     partial(queries.zip_map, county),
     partial(queries.stops_by, fz, "race", ignore=("races",)),
     partial(queries.residents, [z]),
@@ -44,12 +44,14 @@ zmap, race_stops, res, outcomes, years, by_reason, charges, grid, cov = queries.
     partial(queries.stops_by, fz, "description", suppress=True),
     partial(queries.location_grid, fz, 0.005),
     queries.year_coverage,
+    queries.covered_days,
 )
 row = zmap[zmap["zip5"] == z]
 stops = int(row["stops"].iloc[0]) if len(row) else 0
 residents = float(row["residents_in_county"].iloc[0]) if len(row) and pd.notna(row["residents_in_county"].iloc[0]) else 0.0
-county_stops = int(zmap["stops"].sum())
-county_res = float(zmap["residents_in_county"].fillna(0).sum())
+lo, hi = filters.bounds()
+per = rates.period(covered, f.date_from or lo, f.date_to or hi)
+zip_rate, county_rate = rates.area_rate(zmap, [z], per), rates.area_rate(zmap, [], per)
 period = filters.period_text(f.date_from, f.date_to, filters.bounds())
 
 # --- The answer in one paragraph ------------------------------------------------------------------
@@ -63,23 +65,24 @@ else:
     text = _("Police made **{n} stops** located in ZIP {zip}.").format(n=fmt_int(stops), zip=z)
     if residents >= 1000 and not f.races and not f.genders:
         low, high = poisson_interval(stops)
-        rate = 1000 * stops / residents
-        county_rate = 1000 * county_stops / county_res if county_res else None
-        text += " " + _("That is **{rate} stops per 1,000 residents** (95% interval {low} to {high}), for {res} "
-                        "residents of its Montgomery County part.").format(
-            rate=fmt_num(rate, 1), low=fmt_num(1000 * float(low) / residents, 1),
-            high=fmt_num(1000 * float(high) / residents, 1), res=fmt_int(residents))
-        if county_rate:
-            ratio = rate / county_rate
-            text += " " + _("The county as a whole has {rate} stops per 1,000 residents, so this ZIP code has about "
-                            "**{ratio} times** the county's rate.").format(rate=fmt_num(county_rate, 1),
-                                                                            ratio=fmt_num(ratio, 1))
+        rate = zip_rate.value
+        text += " " + _("That is **{rate} stops per 1,000 residents per year** (95% interval {low} to {high}), for "
+                        "{res} residents of the ZIP code's Montgomery County part.").format(
+            rate=rates.fmt_rate(rate), low=rates.fmt_rate(rates.per_1000_per_year(float(low), residents, per.years)),
+            high=rates.fmt_rate(rates.per_1000_per_year(float(high), residents, per.years)), res=fmt_int(residents))
+        if rate is not None and county_rate.value:
+            ratio = rate / county_rate.value
+            text += " " + _("The county as a whole has {rate} stops per 1,000 residents per year, so this ZIP code "
+                            "has about **{ratio} times** the county's rate.").format(
+                rate=rates.fmt_rate(county_rate.value), ratio=fmt_num(ratio, 1))
     elif f.races or f.genders:
         text += " " + _("No per-resident rate while a race or gender filter is on (the census counts residents, "
                         "not drivers of a given race or gender).")
     else:
         text += " " + _("Fewer than 1,000 residents live in its county part, so a per-resident rate would be unstable.")
     st.markdown(text)
+if stops and not tables.is_small(stops, k) and residents >= 1000 and not f.races and not f.genders:
+    ui.rate_definition(zip_rate)
 st.caption(_("Read with care: stops are placed in a ZIP code by where they happened, not where the driver lives. A ZIP "
              "code with a highway or a shopping centre has many stops of people who live elsewhere, and residents "
              "who don't drive are counted. The interval shows how much the rate could move by chance alone."))
