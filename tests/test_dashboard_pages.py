@@ -229,9 +229,10 @@ def test_the_map_shows_every_county_zip_with_counts_and_denominators(app, con):
     n = count(con, "zip5 = '20902'")
     assert props["20902"]["l1"] == f"{n:,} stops"
     assert {layer["id"] for layer in spec["layers"]} >= {"county", "labels"}  # landmarks without a basemap
-    assert "per 1,000 residents" in props["20902"]["l2"] and "÷" in props["20902"]["l2"]
+    assert props["20902"]["l2"].endswith("stops per 1,000 residents per year")
+    assert props["20902"]["l3"].startswith("Residents in the county part: ")  # the denominator
     legend = " ".join(md.value for md in at.markdown)
-    assert "Stops per 1,000 residents" in legend and "no value" in legend
+    assert "Stops per 1,000 residents per year" in legend and "no value" in legend
     assert any("not by drivers" in c.value for c in at.caption)
 
     at.radio(key="map_metric").set_value("stops").run()
