@@ -454,6 +454,11 @@ def provenance() -> Provenance:
     )
 
 
+def data_sources() -> pd.DataFrame:
+    """source, file_name (file loads only), charges, synthetic_charges: what the served rows came from."""
+    return run("data_sources")
+
+
 def zip_options() -> list[str]:
     """ZIPs a resident can pick: the county's ZCTAs plus any ZIP that has stops."""
     source = facts(FilterState(), columns=("zip5",))

@@ -11,11 +11,12 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from . import charts, filters, rates
-from .i18n import _, fmt_date, fmt_int, fmt_num, fmt_pct
+from .i18n import N_, _, fmt_date, fmt_int, fmt_num, fmt_pct
 
 PLOTLY_CONFIG: dict[str, Any] = {"displaylogo": False, "responsive": True,
                                  "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
 K_PROVENANCE = "provenance_line"
+K_SYNTHETIC = "is_synthetic"
 
 # Every ASCII punctuation character can be backslash-escaped in CommonMark: escaping all of them
 # turns any Markdown (links, images, emphasis, Streamlit's :colour[...] and :icon: shortcodes) into
@@ -37,13 +38,57 @@ def plain(text: str, limit: int = 600) -> str:
     return _MD_SPECIAL.sub(r"\\\1", unlinked)
 
 
+SAMPLE_SOURCE_TEXT = N_("the bundled sample (a small subset of real rows, not the county's full record: counts are "
+                      "counts of the sample)")
+MAX_FILES_NAMED = 3
+
+
+def source_text(sources: pd.DataFrame) -> tuple[str, bool]:
+    """Where the served rows came from, in words, and whether any are SYNTHETIC.
+
+    ``sources``: queries.data_sources() (source, file_name, charges, synthetic_charges, largest first).
+    The portal API, each loaded file by its name (escaped: a file name is outside text), the bundled
+    sample; rows that bench/generate.py made are called SYNTHETIC whatever their route in.
+    """
+    total = int(sources["charges"].sum()) if not sources.empty else 0
+    synthetic = int(sources["synthetic_charges"].fillna(0).sum()) if not sources.empty else 0
+    parts: list[str] = []
+    files = sources[sources["source"] == "file"]
+    for row in sources.itertuples(index=False):
+        if row.source == "socrata":
+            part = _("the county's open-data portal (API)")
+        elif row.source == "sample":
+            part = _(SAMPLE_SOURCE_TEXT)
+        elif row.source == "file":
+            rank = list(files["file_name"]).index(row.file_name)
+            if rank >= MAX_FILES_NAMED:
+                if rank == MAX_FILES_NAMED:
+                    parts.append(_("{n} more files").format(n=fmt_int(len(files) - MAX_FILES_NAMED)))
+                continue
+            part = _("the file {name}").format(name=plain(str(row.file_name or "?"), 120))
+        else:
+            part = plain(str(row.source), 40)
+        if len(sources) > 1:
+            part += " " + _("({n} charges)").format(n=fmt_int(row.charges))
+        parts.append(part)
+    text = "; ".join(parts)
+    if synthetic:
+        share = _("all rows") if synthetic == total else _("{n} of {total} rows").format(
+            n=fmt_int(synthetic), total=fmt_int(total))
+        text = _("SYNTHETIC data ({share} made by bench/generate.py: not real stops), loaded from {source}").format(
+            share=share, source=text)
+    return text, synthetic > 0
+
+
 def header(title: str, what: str, filtered: bool = True) -> None:
     """Page title, one line on what the page shows, where the data comes from, and the filters
     (``filtered=False`` on a page the sidebar filters don't apply to)."""
     st.title(title)
     st.caption(what)
     provenance = st.session_state.get(K_PROVENANCE)
-    if provenance:
+    if provenance and st.session_state.get(K_SYNTHETIC):
+        st.warning(provenance, icon=":material/science:")  # never mistaken for real stops, on any page
+    elif provenance:
         st.caption(provenance)
     if filtered:
         st.markdown("**" + _("Showing:") + "** " + plain(filters.describe(filters.current(), filters.bounds())) + ".")

@@ -13,7 +13,8 @@ f = filters.current()
 k = queries.small_count()
 lo, hi = filters.bounds()
 ui.header(_("Traffic stops in Montgomery County, MD"),
-          _("Montgomery County Police traffic stops, from the county's open-data portal."))
+          _("Montgomery County Police traffic stops, as the county publishes them (the line below says where these "
+            "rows came from)."))
 
 d_from, d_to = f.date_from or lo, f.date_to or hi
 per_capita_ok = not f.races and not f.genders

@@ -71,6 +71,7 @@ RUN_LOG_VARIES = ["run_id", "started_at", "finished_at", "message"]
 # id -> (call(queries module, FilterState), uses the filters)
 DASHBOARD_CALLS = {
     "provenance": (lambda q, f: q.provenance(), False),
+    "data_sources": (lambda q, f: q.data_sources(), False),
     "zip_options": (lambda q, f: q.zip_options(), False),
     "year_coverage": (lambda q, f: q.year_coverage(), False),
     "residents": (lambda q, f: q.residents(), False),
