@@ -64,6 +64,17 @@ RESIDENT_CATEGORY: Mapping[str, tuple[str | None, str]] = {
     "OTHER": (None, N_("no matching census category")),
 }
 
+# Stop race -> the census category of ACS table B03002 (exclusive: Hispanic of any race, the others
+# not Hispanic), the county comparison People and Disparities use (pipeline/analysis/population.py).
+EXCLUSIVE_CATEGORY: Mapping[str, str] = {
+    "WHITE": N_("White, not Hispanic"),
+    "BLACK": N_("Black, not Hispanic"),
+    "HISPANIC": N_("Hispanic (any race)"),
+    "ASIAN": N_("Asian or Pacific Islander, not Hispanic"),
+    "NATIVE AMERICAN": N_("American Indian, not Hispanic"),
+    "OTHER": N_("no matching census category"),
+}
+
 # Benchmark views of the Disparities analysis.
 _VIEW: Mapping[str, str] = {
     "all_stops_county": N_("All stops in the county"),
@@ -111,6 +122,10 @@ def view(code: str) -> str:
 
 def acs_category(race_code: str) -> str:
     return _(RESIDENT_CATEGORY[race_code][1])
+
+
+def exclusive_category(race_code: str) -> str:
+    return _(EXCLUSIVE_CATEGORY[race_code])
 
 
 def district_short(name: str | None) -> str:

@@ -230,9 +230,11 @@ def overlay_legend(table: pd.DataFrame, overlay: str) -> str:
     if v.empty:
         return ""
     fmt = fmt_pct if overlay == "poverty" else (lambda x: _("{n} per sq mi").format(n=fmt_int(x)))
+    vintage = (_("Poverty: census ACS 2017-2021 5-year estimates.") if overlay == "poverty" else
+               _("Density: residents (census {acs}) per square mile of land.").format(acs=rates.ACS_VINTAGE))
     return _("Hollow orange circles: {what} of each ZIP code (whole ZIP code); circle area is proportional "
              "to it. Largest circle = {top}, median ZIP code = {median}.").format(
-        what=_(label).lower(), top=fmt(v.max()), median=fmt(v.median()))
+        what=_(label).lower(), top=fmt(v.max()), median=fmt(v.median())) + " " + vintage
 
 
 def single_zip_map(feature: dict[str, Any], grid: pd.DataFrame | None, cell: float, map_style: str | None) -> pdk.Deck:

@@ -459,6 +459,19 @@ def data_sources() -> pd.DataFrame:
     return run("data_sources")
 
 
+@lru_cache(maxsize=2)
+def _county_race(ref_dir: str) -> pd.DataFrame:
+    from pipeline.analysis.population import county_population, read_county_race
+
+    return county_population(read_county_race(Path(ref_dir)))
+
+
+def county_race_population(ref_dir: Path = REFERENCE_DIR) -> pd.DataFrame:
+    """race, population, population_category, acs_year, moe: the county's residents in ACS B03002's
+    exclusive categories (the reference bundle's file; ALL = the total; OTHER has none)."""
+    return _county_race(str(ref_dir)).copy()
+
+
 def zip_options() -> list[str]:
     """ZIPs a resident can pick: the county's ZCTAs plus any ZIP that has stops."""
     source = facts(FilterState(), columns=("zip5",))

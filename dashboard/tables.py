@@ -254,6 +254,37 @@ def race_share_table(stops: pd.DataFrame, residents: pd.DataFrame, k: int) -> pd
     return out
 
 
+def race_share_vs_county(stops: pd.DataFrame, county: pd.DataFrame, k: int) -> pd.DataFrame:
+    """Per race: stops and share of stops vs the county's residents in the census's exclusive
+    categories (ACS B03002: Hispanic of any race, the other groups not Hispanic), so both columns add
+    up to 100% and each group is compared with the same people.
+
+    ``stops``: label (race), stops. ``county``: queries.county_race_population() (race, population,
+    acs_year; ALL = the total). Groups with 1..k-1 stops show neither count nor share; OTHER has no
+    census category.
+    """
+    total_stops = float(stops["stops"].sum()) if not stops.empty else 0.0
+    pop = county.set_index("race")["population"].astype("float64")
+    total_res = float(pop.get("ALL", np.nan))
+    rows = []
+    for race in labels.EXCLUSIVE_CATEGORY:
+        n = int(stops.loc[stops["label"] == race, "stops"].sum()) if not stops.empty else 0
+        r = float(pop.get(race, np.nan))
+        small = is_small(n, k)
+        rows.append({
+            "race": race,
+            "group": labels.race(race),
+            "stops": pd.NA if small else n,
+            "share_of_stops": np.nan if small or not total_stops else n / total_stops,
+            "acs_category": labels.exclusive_category(race),
+            "residents": r,
+            "share_of_residents": r / total_res if total_res and not math.isnan(r) else np.nan,
+        })
+    out = pd.DataFrame(rows)
+    out["stops"] = out["stops"].astype("Int64")
+    return out
+
+
 def outcome_share_table(df: pd.DataFrame, k: int) -> pd.DataFrame:
     """Per race: stops and the share ending in each outcome; groups under ``k`` stops suppressed,
     and a share whose count is 1..k-1 withheld (it would give the count away)."""

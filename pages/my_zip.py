@@ -99,9 +99,11 @@ ui.chart(charts.share_bars(shares, _("Drivers stopped in ZIP {zip} vs its reside
                  "acs_category": _("Census category"), "residents": _("Residents"),
                  "share_of_residents": _("Share of residents")},
          percent=("share_of_stops", "share_of_residents"))
-st.caption(_("Race as recorded by the officer. Census categories overlap ('White alone' and 'Black alone' include "
-             "Hispanic residents), so residents' shares add up to more than 100%. A gap between the bars is a "
-             "question, not proof of bias."))
+st.caption(_("Race as recorded by the officer. Residents: census {acs} 5-year estimates for the ZIP code's "
+             "Montgomery County part. By ZIP code the census gives race alone, whose categories overlap ('White "
+             "alone' and 'Black alone' include Hispanic residents), so residents' shares add up to more than 100%; "
+             "the People page compares the county with the census's exclusive groups. A gap between the bars is a "
+             "question, not proof of bias.").format(acs=rates.ACS_VINTAGE))
 
 # --- What happened after the stop ----------------------------------------------------------------
 st.header(_("What the stops ended in"))

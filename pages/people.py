@@ -23,20 +23,23 @@ race_stops = queries.stops_by(f, "race", ignore=("races",))
 if int(race_stops["stops"].sum()) == 0:
     ui.no_stops()
     st.stop()
-res = queries.residents(f.zips)
-shares = tables.race_share_table(race_stops, res, k)
-st.header(_("Share of stops by race vs share of residents ({area})").format(area=area))
-ui.chart(charts.share_bars(shares, _("Drivers stopped vs residents, by race"), k),
+county = queries.county_race_population()
+acs_year = int(county["acs_year"].dropna().iloc[0])
+vintage = _("ACS {first}-{last} 5-year estimates, table B03002").format(first=acs_year - 4, last=acs_year)
+shares = tables.race_share_vs_county(race_stops, county, k)
+st.header(_("Share of stops by race ({area}) vs share of the county's residents").format(area=area))
+ui.chart(charts.share_bars(shares, _("Drivers stopped vs county residents, by race"), k),
          shares.assign(residents=shares["residents"].round(0).astype("Int64")), key="race_share",
          labels=SHARE_LABELS, percent=("share_of_stops", "share_of_residents"))
 st.caption(_(
-    "The race filter is not applied here (every group is shown). Residents: census ACS 2015-2019 5-year estimates "
-    "for {area} (only its Montgomery County part). **The census categories overlap**: 'White alone' and 'Black "
-    "alone' include Hispanic residents of that race, and 'Hispanic' is of any race, so residents' shares add up to "
-    "more than 100% and don't match the officer-recorded categories one to one. Groups with fewer than {k} stops "
-    "show no share. Residents are not the driving population: commuters, visitors and through traffic are stopped "
-    "too, and not every resident drives. A gap between the two bars is a question, not proof of bias."
-).format(area=area, k=k))
+    "The race filter is not applied here (every group is shown). Residents: Montgomery County's residents, census "
+    "{vintage}, in the same exclusive groups as the stop data (Hispanic of any race; the other groups not "
+    "Hispanic), as on the Disparities page; both columns add up to 100%. The census publishes this table for the "
+    "county, not for ZIP codes, so with a ZIP filter the stops of those ZIP codes are compared with the whole "
+    "county's residents. 'Other' has no census group. Groups with fewer than {k} stops show no share. Residents "
+    "are not the driving population: commuters, visitors and through traffic are stopped too, and not every "
+    "resident drives. A gap between the two bars is a question, not proof of bias."
+).format(vintage=vintage, k=k))
 
 # --- Gender -----------------------------------------------------------------------------------
 gender = queries.stops_by(f, "gender", ignore=("genders",))
