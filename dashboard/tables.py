@@ -256,8 +256,8 @@ def race_share_table(stops: pd.DataFrame, residents: pd.DataFrame, k: int) -> pd
 
 def race_share_vs_county(stops: pd.DataFrame, county: pd.DataFrame, k: int) -> pd.DataFrame:
     """Per race: stops and share of stops vs the county's residents in the census's exclusive
-    categories (ACS B03002: Hispanic of any race, the other groups not Hispanic), so both columns add
-    up to 100% and each group is compared with the same people.
+    categories (ACS B03002: Hispanic of any race, the other groups not Hispanic), so each resident is
+    counted once and each group is compared with the same people.
 
     ``stops``: label (race), stops. ``county``: queries.county_race_population() (race, population,
     acs_year; ALL = the total). Groups with 1..k-1 stops show neither count nor share; OTHER has no

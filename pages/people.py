@@ -34,7 +34,8 @@ ui.chart(charts.share_bars(shares, _("Drivers stopped vs county residents, by ra
 st.caption(_(
     "The race filter is not applied here (every group is shown). Residents: Montgomery County's residents, census "
     "{vintage}, in the same exclusive groups as the stop data (Hispanic of any race; the other groups not "
-    "Hispanic), as on the Disparities page; both columns add up to 100%. The census publishes this table for the "
+    "Hispanic), as on the Disparities page, so each resident is counted once (residents of some other race or of "
+    "two or more races, about 4%, have no matching stop group). The census publishes this table for the "
     "county, not for ZIP codes, so with a ZIP filter the stops of those ZIP codes are compared with the whole "
     "county's residents. 'Other' has no census group. Groups with fewer than {k} stops show no share. Residents "
     "are not the driving population: commuters, visitors and through traffic are stopped too, and not every "

@@ -327,11 +327,15 @@ def test_people_compare_stops_with_residents_and_give_denominators(app, con):
     assert black["stops"] == count(con, "race = 'BLACK'")
     # shares are shown to one decimal of a percent (a column with a withheld cell is text)
     assert black["share_of_stops"] == pytest.approx(count(con, "race = 'BLACK'") / count(con), abs=0.0005)
-    county_black = con.execute("select sum(totalpop * black / 100) / sum(totalpop) from census_tract "
-                               "where tractid like '24031%'").fetchall()[0][0]
-    assert black["share_of_residents"] == pytest.approx(county_black, abs=0.0005)
+    # residents in ACS 2013-2017 B03002's exclusive groups, as on Disparities (not race alone incl. Hispanic):
+    # not-Hispanic Black 182,541 and Hispanic 197,242 of 1,039,198 county residents
+    assert black["share_of_residents"] == pytest.approx(182541 / 1039198, abs=0.0005)
+    hispanic = shares[shares["group"] == "Hispanic"].iloc[0]
+    assert hispanic["share_of_residents"] == pytest.approx(197242 / 1039198, abs=0.0005)
+    assert shares["share_of_residents"].sum() < 1  # exclusive: no resident is counted twice
     captions = " ".join(c.value for c in at.caption)
-    assert "overlap" in captions and "not the driving population" in captions
+    assert "ACS 2013-2017 5-year estimates, table B03002" in captions and "not the driving population" in captions
+    assert "only its Montgomery County part" not in captions
     recorded = count(con, "search_recorded = 1")
     assert any(f"{recorded:,} of {count(con):,} stops" in md.value for md in at.markdown)
 
