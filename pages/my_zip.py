@@ -122,11 +122,10 @@ else:
 st.header(_("Stops per year"))
 per_year = pd.DataFrame({"stop_year": pd.to_numeric(years["label"]).astype(int),
                          "stops": years["stops"].astype("int64")}).sort_values("stop_year")
-ui.chart(charts.year_bars(per_year, k, _("Stops per year in ZIP {zip}").format(zip=z)),
+ui.chart(charts.year_bars(per_year, k, _("Stops per year in ZIP {zip}").format(zip=z), tables.year_status(cov)),
          per_year.assign(stops=tables.mask_small(per_year["stops"], k), stop_year=per_year["stop_year"].astype(str)),
          key="zip_years", labels={"stop_year": _("Year"), "stops": _("Stops")})
-partial_years = [str(int(r.stop_year)) for r in cov.itertuples(index=False)
-                 if int(r.days_covered) < (366 if int(r.stop_year) % 4 == 0 else 365)]
+partial_years = [str(y) for y, status in tables.year_status(cov).items() if status == "partial"]
 notes = [_("Years differ in how many days the data covers, so compare years with care.")]
 if partial_years:
     notes.append(_("Partial years (fewer days with data than the calendar): {years}.").format(years=", ".join(partial_years)))

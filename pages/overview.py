@@ -95,10 +95,17 @@ ui.chart(charts.daily_trend(daily, k), day_table, key="daily",
 if st.session_state.get("is_sample"):
     st.caption(_("On the bundled sample, the peaks and gaps come from how each public copy was drawn (one covers a "
                  "few weeks in full, another a few rows a day for years), not from changes in policing."))
-month_table = tables.month_index(monthly)
+coverage = tables.month_coverage(covered, d_from, d_to)
+month_table = tables.month_index(monthly, coverage)
 month_table = month_table.assign(stops=tables.mask_small(month_table["stops"], k),
-                                 charges=month_table["charges"].where(month_table["stops"].eq(0) | month_table["stops"].ge(k)))
-ui.chart(charts.monthly_trend(monthly, k), month_table, key="monthly",
-         labels={"month": _("Month"), "stops": _("Stops"), "charges": _("Charges (rows)")}, dates={"month": "YYYY-MM"})
+                                 charges=month_table["charges"].where(month_table["stops"].eq(0) | month_table["stops"].ge(k)),
+                                 note=[{"partial": _("partial month"), "none": _("no data")}.get(s, "")
+                                       for s in month_table["status"]])
+ui.chart(charts.monthly_trend(monthly, k, coverage), month_table, key="monthly",
+         labels={"month": _("Month"), "stops": _("Stops"), "charges": _("Charges (rows)"), "note": _("Note")},
+         dates={"month": "YYYY-MM"})
+if coverage["status"].eq("partial").any():
+    st.caption(_("Hollow circles: months the data covers only in part (the data or the selected dates begin or end "
+                 "inside them), left out of the line so that they don't read as a fall."))
 st.caption(_("Stops vs charges: the portal publishes one row per charge. This dashboard counts a stop once (charges "
              "sharing the stop's sequence number, date and time) and labels every number as stops or charges."))

@@ -83,7 +83,7 @@ if partial_years:
 year_table = (monthly_all.pivot_table(index="stop_month", columns="stop_year", values="stops", fill_value=0)
               .reindex(range(1, 13), fill_value=0).apply(lambda col: tables.mask_small(col, k)))
 year_table = year_table.rename_axis(index="month", columns=None).reset_index().rename(columns=str)
-ui.chart(charts.yearly_lines(monthly_all, [second, first], k), year_table, key="yearly",
+ui.chart(charts.yearly_lines(monthly_all, [second, first], k, tables.month_coverage(covered)), year_table, key="yearly",
          labels={"month": _("Month"), **{str(y): str(y) for y in years}})
 if st.session_state.get("is_sample"):
     st.caption(_("On the bundled sample the lines differ because of how each public copy was drawn, not because "
