@@ -72,9 +72,9 @@ with st.expander(_("The county's wording of the most serious charges")):
                           label=[labels.placeholder(x) for x in words["label"]], stops=words["stops"].astype("Int64")),
              {"label": _("Most serious charge"), "category": _("Reason for the stop"), "stops": _("Stops")},
              key="people_charges", wrap=True)
-st.caption(_("A stop is counted once, under the category of its most serious charge (data/reason_rules.csv maps the "
-             "county's wording to categories; a wording no rule knows counts as 'Other'). Reasons with fewer than {k} "
-             "stops are not shown.").format(k=k))
+st.caption(_("A stop is counted once, under the category of its most serious charge; a wording the categories "
+             "don't know yet counts as 'Other' (how the county's wording is sorted: Data, quality and methods). "
+             "Reasons with fewer than {k} stops are not shown.").format(k=k))
 
 # --- Outcomes by race -------------------------------------------------------------------------
 out = queries.outcomes_by_race(f)

@@ -106,7 +106,7 @@ if cmp.matched_days:
         ui.table(desc_t, {"label": _("Most serious charge"), "category": _("Reason for the stop"), "stops_a": name_a,
                           "stops_b": name_b, **change_col}, percent=("change_pct",), key="desc")
         st.caption(_("Charges as the county publishes them (in English), and the category each is counted in "
-                     "(data/reason_rules.csv; a wording no rule knows counts as 'Other')."))
+                     "(a wording the categories don't know yet counts as 'Other')."))
     dist_t = tables.change_table(dist, k).assign(label=lambda d: [labels.district_short(x) for x in d["label"]])
     ui.chart(charts.comparison_bars(dist_t, name_a, name_b, _("Stops by police district"), k), dist_t, key="district",
              labels={"label": _("Police district"), "stops_a": name_a, "stops_b": name_b, **change_col},
