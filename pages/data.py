@@ -45,8 +45,8 @@ else:
     described = filters.describe(f, filters.bounds())
     st.download_button(
         _("Download CSV"),
-        ui.csv_bytes(out, columns, {_("Filters"): described,
-                                    _("Data source"): st.session_state.get("provenance_line", "")}),
+        ui.csv_bytes(out, columns, dict([(_("Filters"), described),
+                                         (_("Data source"), st.session_state.get(ui.K_PROVENANCE, ""))])),
         file_name=ui.csv_name(f"moco_traffic_stops_by_{dim}" + (f"_{dim2}" if two else ""), f),
         mime="text/csv", icon=":material/download:", key="download_csv",
     )
