@@ -56,15 +56,20 @@ st.caption(_("The gender filter is not applied here. The reference data has no r
              "there is no residents' bar (about half of the county's residents are women)."))
 
 # --- Reasons ---------------------------------------------------------------------------------
-by_reason = queries.stops_by(f, "reason", suppress=True)
-total_r = float(by_reason["stops"].fillna(0).sum())
-rsn = by_reason.dropna(subset=["stops"]).sort_values("stops", ascending=False)
-rsn = pd.DataFrame({"group": [reasons.label(x) for x in rsn["label"]], "stops": rsn["stops"].astype("Int64"),
-                    "share_of_stops": (rsn["stops"] / total_r) if total_r else rsn["stops"] * float("nan")})
+# Shares are of all the filtered stops; a reason with 1..k-1 stops shows neither count nor share (as for gender).
+by_reason = queries.stops_by(f, "reason").sort_values("stops", ascending=False)
+total_r = float(by_reason["stops"].sum())
+small_r = by_reason["stops"].between(1, k - 1)
+rsn = pd.DataFrame({"group": [reasons.label(x) for x in by_reason["label"]],
+                    "stops": tables.mask_small(by_reason["stops"], k),
+                    "share_of_stops": (by_reason["stops"] / total_r).where(~small_r) if total_r else float("nan")})
+rsn = rsn[~small_r.to_numpy()].reset_index(drop=True)
 st.header(_("Why drivers were stopped"))
-ui.chart(charts.share_bars(rsn, _("Stops by reason (category of the most serious charge)"), k), rsn, key="reason_share",
-         labels={"group": _("Reason for the stop"), "stops": _("Stops"), "share_of_stops": _("Share of stops")},
-         percent=("share_of_stops",))
+# The table's share column is named "share": it holds fractions (1.0 = every stop), not counts.
+ui.chart(charts.share_bars(rsn, _("Share of stops by reason (category of the most serious charge)"), k),
+         rsn.rename(columns={"share_of_stops": "share"}), key="reason_share",
+         labels={"group": _("Reason for the stop"), "stops": _("Stops"), "share": _("Share of stops")},
+         percent=("share",))
 with st.expander(_("The county's wording of the most serious charges")):
     words = queries.stops_by(f, "description", suppress=True).dropna(subset=["stops"])
     words = words.sort_values("stops", ascending=False).head(20)
