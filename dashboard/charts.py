@@ -88,19 +88,27 @@ def no_stops_figure() -> go.Figure:
 
 
 def daily_trend(df: pd.DataFrame, k: int) -> go.Figure:
-    """Stops per day (per week when the range is longer than about a year); 1..k-1 not drawn."""
+    """Stops per day (per week when the range is longer than about a year); 1..k-1 not drawn.
+
+    A first or last week that the data covers only in part (it begins or ends inside the week) is
+    hatched and says so, so that its short bar does not read as a fall."""
     if df.empty:
         return no_stops_figure()
     counts, unit = tables.period_counts(df)
     shown = tables.mask_small(counts, k)
+    partial = [False] * len(counts)
     if unit == "week":
         title = _("Stops per week")
+        days = pd.to_datetime(df["date_of_stop"])
+        partial = [d < days.min() or d + pd.Timedelta(days=6) > days.max() for d in counts.index]
         hover = [_("Week of {date}: {n} stops").format(date=fmt_date(d), n=tables.count_text(n, k))
-                 for d, n in counts.items()]
+                 + (" " + _("(partial week)") if part else "") for (d, n), part in zip(counts.items(), partial)]
     else:
         title = _("Stops per day")
         hover = [_("{date}: {n} stops").format(date=fmt_date(d), n=tables.count_text(n, k)) for d, n in counts.items()]
     fig = go.Figure(go.Bar(x=counts.index, y=shown.astype("float64"), name=title, marker_color=OKABE_ITO["blue"],
+                           marker_pattern={"shape": ["/" if p else "" for p in partial], "fgcolor": "white",
+                                           "solidity": 0.3},
                            hovertext=hover, hovertemplate="%{hovertext}<extra></extra>"))
     fig.update_yaxes(title_text=title + " " + _("(a stop has 1+ charges)"), rangemode="tozero")
     fig.update_xaxes(title_text=None)

@@ -85,3 +85,13 @@ def test_the_heatmaps_withheld_cells_are_in_its_legend():
     fig = charts.weekday_hour_heatmap(wh, K).to_plotly_json()
     legend = [t for t in fig["data"] if t.get("name") == "Blank: fewer than 10 stops (withheld)"]
     assert len(legend) == 1 and legend[0]["showlegend"] is True and legend[0]["marker"]["color"] == "white"
+
+
+def test_a_first_or_last_week_the_data_covers_in_part_is_hatched_and_says_so():
+    days = pd.date_range("2024-01-03", "2025-11-01", freq="D")  # a Wednesday .. a Saturday
+    daily = pd.DataFrame({"date_of_stop": days, "stops": 40, "charges": 60})
+    bar = charts.daily_trend(daily, K).to_plotly_json()["data"][0]
+    shapes = list(bar["marker"]["pattern"]["shape"])
+    assert shapes[0] == "/" and shapes[-1] == "/" and set(shapes[1:-1]) == {""}
+    assert bar["hovertext"][-1] == "Week of 27 Oct 2025: 240 stops (partial week)"
+    assert not bar["hovertext"][1].endswith("(partial week)")
