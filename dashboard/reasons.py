@@ -33,7 +33,7 @@ OTHER = "other"
 # backslash (PostgreSQL's default LIKE escape; DuckDB has none), nothing upper-case (it is compared
 # with the lower-cased text).
 _PATTERN = re.compile(r"[a-z0-9 %_().,*/&-]+")
-_CATEGORY = re.compile(r"[a-z_]+")
+_CATEGORY = re.compile(r"[a-z_]{1,16}")  # the SQL casts the code to varchar(16)
 
 
 @dataclass(frozen=True)

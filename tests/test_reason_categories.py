@@ -126,3 +126,26 @@ def test_a_pattern_that_could_break_out_of_its_sql_literal_is_refused(tmp_path, 
             reasons.rules()
     finally:
         reasons.rules.cache_clear()
+
+
+def test_the_data_page_downloads_stops_by_category_with_the_countys_wording_beside_it(sample_warehouse, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from dashboard import db
+
+    monkeypatch.setenv("PIPELINE_WAREHOUSE", sample_warehouse.warehouse_url)
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=90).run()
+    at.switch_page("pages/data.py").run()
+    try:
+        at.selectbox(key="data_dim").set_value("reason")
+        at.selectbox(key="data_dim2").set_value("description").run()
+        assert not at.exception, [e.value for e in at.exception]
+        table = at.dataframe[0].value
+        english = {en for en, _es in reasons.names().values()}
+        assert set(table["label"]) <= english and "Speeding" in set(table["label"])
+        # each county wording sits under the category its first matching rule gives
+        pairs = table[["label", "label2"]].drop_duplicates()
+        assert all(reasons.names()[reasons.categorise(text)][0] == category
+                   for category, text in pairs.itertuples(index=False) if text != "(none recorded)")
+    finally:
+        db.reset()
