@@ -13,7 +13,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import filters, i18n, queries, routing
+from dashboard import filters, i18n, queries, routing, ui
 from dashboard.i18n import _, fmt_date, fmt_int, fmt_num
 
 K_LANG = "ui_lang"
@@ -77,8 +77,7 @@ if prov.first_stop is None or prov.last_stop is None:
 
 # Where the numbers come from, on every page (ui.header shows it under the title).
 age = prov.age_days()
-source = (_("the bundled sample (a small subset of real rows, not the county's full record: counts are counts "
-            "of the sample)") if prov.is_sample else _("the county's open-data portal"))
+source, synthetic = ui.source_text(queries.data_sources())
 loaded = (_("last successful load {date} ({days} days ago)").format(date=fmt_date(prov.last_success_at),
                                                                      days=fmt_num(age, 1))
           if age is not None else _("no successful load logged"))
@@ -86,10 +85,11 @@ loaded = (_("last successful load {date} ({days} days ago)").format(date=fmt_dat
 digest, local = queries.served_version_label()
 version = (_("Warehouse version {digest}, read from this server's copy of it.") if local
            else _("Warehouse version {digest}.")).format(digest=digest)
-st.session_state["provenance_line"] = _("Data: {source}; {stops} stops from {first} to {last}; {loaded}.").format(
+st.session_state[ui.K_PROVENANCE] = _("Data: {source}; {stops} stops from {first} to {last}; {loaded}.").format(
     source=source, stops=fmt_int(prov.stops), first=fmt_date(prov.first_stop), last=fmt_date(prov.last_stop),
     loaded=loaded) + " " + version
 st.session_state["is_sample"] = prov.is_sample
+st.session_state[ui.K_SYNTHETIC] = synthetic
 
 filters.sidebar(queries.zip_options(), (prov.first_stop, prov.last_stop))
 

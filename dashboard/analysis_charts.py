@@ -68,7 +68,7 @@ def benchmark_rates(table: pd.DataFrame, year: int, k: int,
                 for r, x, n in zip(v["race"], v["rate_per_1000"], v["stops"])],
             hovertemplate="%{hovertext}<extra></extra>",
         ))
-    fig.update_yaxes(title_text=_("Stops per 1,000 residents (95% CI)"), rangemode="tozero")
+    fig.update_yaxes(title_text=_("Stops per 1,000 residents per year (95% CI)"), rangemode="tozero")
     fig.update_xaxes(title_text=_("Driver race (as recorded by the officer)"))
     return _layout(fig, _("Stops per 1,000 residents, {year}").format(year=year), height=380,
                    scattermode="group", scattergap=0.6)
@@ -121,7 +121,7 @@ def zip_rates(table: pd.DataFrame, year: int, race: str, k: int, top: int = 25) 
                    for z, x, n in zip(t["geography"], t["rate_per_1000"], t["stops"])],
         hovertemplate="%{hovertext}<extra></extra>",
     ))
-    fig.update_xaxes(title_text=_("Stops per 1,000 residents (95% CI)"), rangemode="tozero")
+    fig.update_xaxes(title_text=_("Stops per 1,000 residents per year (95% CI)"), rangemode="tozero")
     fig.update_yaxes(type="category")
     return _layout(fig, _("{group}: stops per 1,000 residents by ZIP code, {year} (top {n}, reliable cells)").format(
         group=labels.race(race), year=year, n=len(t)), height=max(300, 22 * len(t) + 110), showlegend=False)

@@ -88,56 +88,99 @@ def no_stops_figure() -> go.Figure:
 
 
 def daily_trend(df: pd.DataFrame, k: int) -> go.Figure:
-    """Stops per day (per week when the range is longer than about a year); 1..k-1 not drawn."""
+    """Stops per day (per week when the range is longer than about a year); 1..k-1 not drawn.
+
+    A first or last week that the data covers only in part (it begins or ends inside the week) is
+    hatched and says so, so that its short bar does not read as a fall."""
     if df.empty:
         return no_stops_figure()
     counts, unit = tables.period_counts(df)
     shown = tables.mask_small(counts, k)
+    partial = [False] * len(counts)
     if unit == "week":
         title = _("Stops per week")
+        days = pd.to_datetime(df["date_of_stop"])
+        partial = [d < days.min() or d + pd.Timedelta(days=6) > days.max() for d in counts.index]
         hover = [_("Week of {date}: {n} stops").format(date=fmt_date(d), n=tables.count_text(n, k))
-                 for d, n in counts.items()]
+                 + (" " + _("(partial week)") if part else "") for (d, n), part in zip(counts.items(), partial)]
     else:
         title = _("Stops per day")
         hover = [_("{date}: {n} stops").format(date=fmt_date(d), n=tables.count_text(n, k)) for d, n in counts.items()]
     fig = go.Figure(go.Bar(x=counts.index, y=shown.astype("float64"), name=title, marker_color=OKABE_ITO["blue"],
+                           marker_pattern={"shape": ["/" if p else "" for p in partial], "fgcolor": "white",
+                                           "solidity": 0.3},
                            hovertext=hover, hovertemplate="%{hovertext}<extra></extra>"))
     fig.update_yaxes(title_text=title + " " + _("(a stop has 1+ charges)"), rangemode="tozero")
     fig.update_xaxes(title_text=None)
     return _layout(fig, title, height=320, bargap=0.05, showlegend=False)
 
 
-def monthly_trend(df: pd.DataFrame, k: int) -> go.Figure:
-    """Stops and charges per month: two lines that differ by colour, dash and marker."""
+def _partial_markers(x: Sequence[Any], y: Sequence[float], hover: Sequence[str], color: str,
+                     showlegend: bool = True) -> go.Scatter:
+    """Hollow markers for the months the data covers only in part: shown, never joined to the line."""
+    return go.Scatter(x=list(x), y=list(y), mode="markers", name=_("Partial month (data for part of it)"),
+                      marker={"symbol": "circle-open", "size": 10, "color": color, "line": {"width": 2}},
+                      hovertext=list(hover), hovertemplate="%{hovertext}<extra></extra>", showlegend=showlegend,
+                      legendgroup="partial")
+
+
+def monthly_trend(df: pd.DataFrame, k: int, coverage: pd.DataFrame | None = None) -> go.Figure:
+    """Stops and charges per month: two lines that differ by colour, dash and marker.
+
+    With ``coverage`` (tables.month_coverage): a month without data is a gap, and a month the data
+    covers only in part (the record or the date window begins or ends inside it) is left out of the
+    line and drawn as a hollow marker, so it never reads as a fall."""
     if df.empty:
         return no_stops_figure()
-    m = tables.month_index(df)
+    m = tables.month_index(df, coverage)
+    partial = m["status"].eq("partial") if "status" in m else pd.Series(False, index=m.index)
     fig = go.Figure()
     for i, (col, label) in enumerate((("stops", _("Stops")), ("charges", _("Charges (rows)")))):
         # A month's charges are withheld with its stops: both describe the same few stops.
-        values = tables.mask_small(m[col].where(~m["stops"].between(1, k - 1)), k)
+        values = tables.mask_small(m[col].where(~m["stops"].between(1, k - 1)), k).astype("float64")
+        hover = [f"{fmt_month(d)}: {tables.count_text(v, k) if not pd.isna(v) else _('fewer than {k}').format(k=k)} "
+                 f"{label.lower()}" for d, v in zip(m["month"], values)]
         fig.add_trace(go.Scatter(
-            x=m["month"], y=values.astype("float64"), name=label, mode="lines+markers",
+            x=m["month"], y=values.where(~partial), name=label, mode="lines+markers", connectgaps=False,
             line={"color": SERIES[i], "dash": DASHES[i], "width": 2},
             marker={"symbol": SYMBOLS[i], "size": 6},
-            hovertext=[f"{fmt_month(d)}: {tables.count_text(v, k) if not pd.isna(v) else _('fewer than {k}').format(k=k)} "
-                       f"{label.lower()}" for d, v in zip(m["month"], values)],
-            hovertemplate="%{hovertext}<extra></extra>",
+            hovertext=hover, hovertemplate="%{hovertext}<extra></extra>",
         ))
+        if partial.any():
+            fig.add_trace(_partial_markers(m.loc[partial, "month"], values[partial],
+                                           [h + " " + _("(partial month)") for h, p in zip(hover, partial) if p],
+                                           SERIES[i], showlegend=i == 0))
     fig.update_yaxes(title_text=_("Per month"), rangemode="tozero")
     return _layout(fig, _("Stops and charges per month"), height=340)
 
 
-def yearly_lines(df: pd.DataFrame, highlight: Sequence[int], k: int) -> go.Figure:
-    """One line per year over Jan-Dec; highlighted years coloured, the others thin grey."""
+def yearly_lines(df: pd.DataFrame, highlight: Sequence[int], k: int, coverage: pd.DataFrame | None = None) -> go.Figure:
+    """One line per year over Jan-Dec; highlighted years coloured, the others thin grey.
+
+    With ``coverage`` (tables.month_coverage): months the data covers only in part are left out of
+    the lines (hollow markers on the highlighted years), months without data are gaps."""
     if df.empty:
         return no_stops_figure()
     months = month_names()
     fig = go.Figure()
     years = sorted(int(y) for y in df["stop_year"].unique())
     highlight = [y for y in highlight if y in years]
+    status = ({(ts.year, ts.month): st for ts, st in zip(pd.to_datetime(coverage["month"]), coverage["status"])}
+              if coverage is not None and not coverage.empty else {})
+    legend_partial = True
     for year in years:
         y = tables.mask_small(df[df["stop_year"] == year].set_index("stop_month")["stops"].reindex(range(1, 13)), k)
+        y = y.astype("float64")
+        partial = pd.Series([status.get((year, mo)) == "partial" for mo in range(1, 13)], index=y.index)
+        if status:
+            y = y.where(pd.Series([status.get((year, mo), "none") != "none" for mo in range(1, 13)], index=y.index))
+        if partial.any() and year in highlight:
+            i = highlight.index(year)
+            fig.add_trace(_partial_markers([months[mo - 1] for mo in y.index[partial]], y[partial],
+                                           [f"{months[mo - 1]} {year}: {fmt_int(v)} " + _("(partial month)")
+                                            for mo, v in y[partial].items()], SERIES[i], legend_partial))
+            legend_partial = False
+        y = y.where(~partial)
         if year in highlight:
             i = highlight.index(year)
             style = {"line": {"color": SERIES[i], "dash": DASHES[i], "width": 3},
@@ -153,6 +196,13 @@ def yearly_lines(df: pd.DataFrame, highlight: Sequence[int], k: int) -> go.Figur
     return _layout(fig, _("Stops per month, one line per year"), height=360)
 
 
+def withheld_legend(k: int) -> go.Scatter:
+    """A legend entry for the blank (withheld) cells of a heatmap: a colour scale cannot show them."""
+    return go.Scatter(x=[None], y=[None], mode="markers", name=_("Blank: fewer than {k} stops (withheld)").format(k=k),
+                      marker={"symbol": "square", "size": 12, "color": "white", "line": {"color": GREY, "width": 1}},
+                      showlegend=True, hoverinfo="skip")
+
+
 def weekday_hour_heatmap(df: pd.DataFrame, k: int) -> go.Figure:
     """Stops by weekday (rows, Monday first) and hour (columns); cividis; cells of 1..k-1 blank."""
     if df.empty:
@@ -165,9 +215,12 @@ def weekday_hour_heatmap(df: pd.DataFrame, k: int) -> go.Figure:
         colorscale="Cividis", colorbar={"title": {"text": _("Stops")}, "thickness": 12},
         hovertemplate="%{y} %{x}h: %{z:,}<extra></extra>", xgap=1, ygap=1,
     ))
+    if np.isnan(z).any():
+        fig.add_trace(withheld_legend(k))
     fig.update_yaxes(autorange="reversed", title_text=None)
     fig.update_xaxes(title_text=_("Hour of day"), dtick=3)
-    return _layout(fig, _("Stops by day of week and hour"), height=320)
+    return _layout(fig, _("Stops by day of week and hour"), height=360,
+                   legend={"orientation": "h", "yanchor": "top", "y": -0.25, "x": 0})
 
 
 def comparison_bars(table: pd.DataFrame, name_a: str, name_b: str, title: str, k: int,
@@ -207,14 +260,26 @@ def short_label(text: Any, width: int) -> str:
     return s if len(s) <= width else s[: width - 1] + "…"
 
 
-def year_bars(df: pd.DataFrame, k: int, title: str) -> go.Figure:
-    """Stops per year (label = year) as bars, with counts as text; years with 1..k-1 stops not drawn."""
+def year_bars(df: pd.DataFrame, k: int, title: str, status: dict[int, str] | None = None) -> go.Figure:
+    """Stops per year (label = year) as bars, with counts as text; years with 1..k-1 stops not drawn.
+
+    Every year from the first to the last has its place, so a year without data is a visible gap
+    ("no data"), never skipped; with ``status`` (tables.year_status) a partial year is hatched and
+    says so."""
     if df.empty:
         return no_stops_figure()
-    values = tables.mask_small(df["stops"], k)
+    status = status or {}
+    years = list(range(int(df["stop_year"].min()), int(df["stop_year"].max()) + 1))
+    counts = df.set_index(df["stop_year"].astype(int))["stops"].reindex(years)
+    values = tables.mask_small(counts.fillna(0).astype("int64"), k).astype("float64").where(counts.notna())
+    partial = [status.get(y) == "partial" for y in years]
+    no_data = [pd.isna(c) and (not status or y not in status) for y, c in zip(years, counts)]
+    text = [_("no data") if gap else tables.count_text(int(c) if not pd.isna(c) else 0, k)
+            + (" " + _("(partial year)") if part else "") for c, part, gap in zip(counts, partial, no_data)]
     fig = go.Figure(go.Bar(
-        x=[str(y) for y in df["stop_year"]], y=values.astype("float64"), marker_color=SERIES[0],
-        text=[tables.count_text(v, k) for v in df["stops"]], textposition="outside", cliponaxis=False,
+        x=[str(y) for y in years], y=values.fillna(0), marker_color=SERIES[0],
+        marker_pattern={"shape": ["/" if p else "" for p in partial], "fgcolor": "white", "solidity": 0.3},
+        text=text, textposition="outside", cliponaxis=False,
         hovertemplate="%{x}: %{text}<extra></extra>",
     ))
     fig.update_yaxes(title_text=_("Stops"), rangemode="tozero")

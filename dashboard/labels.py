@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Mapping
 
+from . import reasons
 from .i18n import N_, _
 
 # Canonical values (as stored in the warehouse) by URL code. Order = display order.
@@ -63,6 +64,17 @@ RESIDENT_CATEGORY: Mapping[str, tuple[str | None, str]] = {
     "OTHER": (None, N_("no matching census category")),
 }
 
+# Stop race -> the census category of ACS table B03002 (exclusive: Hispanic of any race, the others
+# not Hispanic), the county comparison People and Disparities use (pipeline/analysis/population.py).
+EXCLUSIVE_CATEGORY: Mapping[str, str] = {
+    "WHITE": N_("White, not Hispanic"),
+    "BLACK": N_("Black, not Hispanic"),
+    "HISPANIC": N_("Hispanic (any race)"),
+    "ASIAN": N_("Asian or Pacific Islander, not Hispanic"),
+    "NATIVE AMERICAN": N_("American Indian, not Hispanic"),
+    "OTHER": N_("no matching census category"),
+}
+
 # Benchmark views of the Disparities analysis.
 _VIEW: Mapping[str, str] = {
     "all_stops_county": N_("All stops in the county"),
@@ -112,6 +124,10 @@ def acs_category(race_code: str) -> str:
     return _(RESIDENT_CATEGORY[race_code][1])
 
 
+def exclusive_category(race_code: str) -> str:
+    return _(EXCLUSIVE_CATEGORY[race_code])
+
+
 def district_short(name: str | None) -> str:
     """'4th District, Wheaton' -> '4th Wheaton' (narrow screens, chart labels)."""
     if not name or name == "(unknown)":
@@ -153,6 +169,8 @@ def dimension_value(dim: str, value: str | None) -> str:
         return outcome(value)
     if dim == "district":
         return district_short(value) if value != "(unknown)" else placeholder(value)
+    if dim == "reason":
+        return reasons.label(value)
     if dim == "month" and len(value) == 6:
         return f"{value[:4]}-{value[4:]}"
     return placeholder(value)

@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 import pydeck as pdk
 
-from .i18n import N_, _, fmt_int, fmt_num, fmt_pct
+from . import rates
+from .i18n import N_, _, fmt_int, fmt_pct
 
 # viridis: perceptually uniform, readable with colour-vision deficiency and in greyscale, and (unlike
 # cividis, whose middle is grey) clearly different from the grey of "no value".
@@ -38,15 +39,8 @@ class MapMetric:
     fmt: Callable[[Any], str]
 
 
-def fmt_rate(value: Any) -> str:
-    if value is None or pd.isna(value):
-        return "–"
-    v = float(value)
-    return fmt_num(v, 1) if v >= 10 else fmt_num(v, 2)
-
-
 MAP_METRICS = {
-    "rate": MapMetric("stops_per_1000", N_("Stops per 1,000 residents"), fmt_rate),
+    "rate": MapMetric(rates.RATE_COLUMN, N_("Stops per 1,000 residents per year"), rates.fmt_rate),
     "stops": MapMetric("stops", N_("Stops"), fmt_int),
 }
 OVERLAYS = {
@@ -196,8 +190,7 @@ def _tooltip_props(zip5: str, row: pd.Series | None, k: int) -> dict[str, Any]:
         l2 = ""
     else:
         l1 = _("{n} stops").format(n=fmt_int(stops))
-        l2 = (_("{rate} stops per 1,000 residents ({stops} ÷ {residents})").format(
-            rate=fmt_rate(row["stops_per_1000"]), stops=fmt_int(stops), residents=fmt_int(res))
+        l2 = (_("{rate} stops per 1,000 residents per year").format(rate=rates.fmt_rate(row[rates.RATE_COLUMN]))
               if not row["few_residents"] else _("fewer than 1,000 county residents: no rate shown"))
     return {
         "zip5": zip5, "title": title, "l1": l1, "l2": l2,
@@ -237,9 +230,11 @@ def overlay_legend(table: pd.DataFrame, overlay: str) -> str:
     if v.empty:
         return ""
     fmt = fmt_pct if overlay == "poverty" else (lambda x: _("{n} per sq mi").format(n=fmt_int(x)))
+    vintage = (_("Poverty: census ACS 2017-2021 5-year estimates.") if overlay == "poverty" else
+               _("Density: residents (census {acs}) per square mile of land.").format(acs=rates.ACS_VINTAGE))
     return _("Hollow orange circles: {what} of each ZIP code (whole ZIP code); circle area is proportional "
              "to it. Largest circle = {top}, median ZIP code = {median}.").format(
-        what=_(label).lower(), top=fmt(v.max()), median=fmt(v.median()))
+        what=_(label).lower(), top=fmt(v.max()), median=fmt(v.median())) + " " + vintage
 
 
 def single_zip_map(feature: dict[str, Any], grid: pd.DataFrame | None, cell: float, map_style: str | None) -> pdk.Deck:

@@ -37,7 +37,7 @@ from pipeline.config import REFERENCE_DIR, Settings, load_settings
 from pipeline.sqlfiles import AllowList, expand_list, load_sql, render
 from pipeline.warehouse import Warehouse, open_warehouse
 
-from . import db, replica
+from . import db, reasons, replica
 from .filters import FilterState
 from .i18n import N_
 
@@ -68,12 +68,15 @@ DIMENSIONS: Mapping[str, tuple[str, str]] = {
     "gender": ("coalesce(s.gender, 'U')", N_("Driver gender")),
     "outcome": ("s.outcome", N_("Stop outcome")),
     "description": ("coalesce(s.top_description, '(none recorded)')", N_("Most serious charge")),
+    # The plain-language category of the most serious charge (data/reason_rules.csv, dashboard/reasons.py).
+    "reason": (reasons.sql_case("s.top_description"), N_("Reason for the stop")),
 }
 _DIM_ALLOWED = [expr for expr, _ in DIMENSIONS.values()]
 # The facts columns each dimension reads (a cube must keep them to serve the query).
 DIMENSION_COLUMNS: Mapping[str, tuple[str, ...]] = {
     "none": (), "zip": ("zip5",), "district": ("district",), "year": ("stop_year",), "month": ("stop_year", "stop_month"),
     "race": ("race",), "gender": ("gender",), "outcome": ("outcome",), "description": ("top_description",),
+    "reason": ("top_description",),
 }
 
 _bypass: ContextVar[bool] = ContextVar("dashboard_bypass_cache", default=False)
@@ -512,6 +515,24 @@ def provenance() -> Provenance:
     )
 
 
+def data_sources() -> pd.DataFrame:
+    """source, file_name (file loads only), charges, synthetic_charges: what the served rows came from."""
+    return run("data_sources")
+
+
+@lru_cache(maxsize=2)
+def _county_race(ref_dir: str) -> pd.DataFrame:
+    from pipeline.analysis.population import county_population, read_county_race
+
+    return county_population(read_county_race(Path(ref_dir)))
+
+
+def county_race_population(ref_dir: Path = REFERENCE_DIR) -> pd.DataFrame:
+    """race, population, population_category, acs_year, moe: the county's residents in ACS B03002's
+    exclusive categories (the reference bundle's file; ALL = the total; OTHER has none)."""
+    return _county_race(str(ref_dir)).copy()
+
+
 def zip_options() -> list[str]:
     """ZIPs a resident can pick: the county's ZCTAs plus any ZIP that has stops."""
     source = facts(FilterState(), columns=("zip5",))
@@ -553,7 +574,7 @@ def monthly(f: FilterState, ignore: Sequence[str] = ()) -> pd.DataFrame:
 
 
 def zip_map(f: FilterState) -> pd.DataFrame:
-    """Per ZIP: stops, charges, residents_in_county, stops_per_1000, residents_zcta, poverty_rate,
+    """Per ZIP: stops, charges, residents_in_county, residents_zcta, poverty_rate,
     density_per_sqmi, land_area_sqmi, notes. The ZIP filter is ignored (the map shows every ZIP)."""
     return _filtered("zip_map", f, ignore=("zips",), columns=("zip5",))
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import labels
+from . import labels, rates
 from .i18n import _, fmt_int
 
 # ------------------------------------------------------------------------------------------------
@@ -174,19 +174,72 @@ def assess(row: pd.Series, k: int, is_sample: bool) -> Comparison:
 # ------------------------------------------------------------------------------------------------
 
 
-def month_index(df: pd.DataFrame) -> pd.DataFrame:
-    """Monthly rows with a ``month`` timestamp; months with no stops in the range filled with 0."""
+def month_coverage(covered: pd.DataFrame, first: date | None = None, last: date | None = None) -> pd.DataFrame:
+    """Per calendar month the data touches: ``month`` (first day), ``days_covered`` (days with any
+    stop, whatever the filters), ``days_in_month``, and ``status``:
+
+    * ``none``: no day with data (a gap in the record: drawn as a gap, never as zero stops);
+    * ``partial``: the data (or the window ``first``..``last``) begins or ends inside the month, so
+      the month is not whole (e.g. one day of November): marked or left out, never drawn as a fall;
+    * ``full``: otherwise.
+
+    ``covered``: queries.covered_days() (date_of_stop per day with data).
+    """
+    cols = ["month", "days_covered", "days_in_month", "status"]
+    if covered.empty:
+        return pd.DataFrame(columns=cols)
+    days = pd.to_datetime(covered["date_of_stop"])
+    lo = max(days.min(), pd.Timestamp(first)) if first is not None else days.min()
+    hi = min(days.max(), pd.Timestamp(last)) if last is not None else days.max()
+    days = days[(days >= lo) & (days <= hi)]
+    if days.empty:
+        return pd.DataFrame(columns=cols)
+    months = pd.date_range(lo.to_period("M").to_timestamp(), hi.to_period("M").to_timestamp(), freq="MS")
+    counts = days.dt.to_period("M").dt.to_timestamp().value_counts().reindex(months, fill_value=0)
+    out = pd.DataFrame({"month": months, "days_covered": counts.to_numpy().astype("int64"),
+                        "days_in_month": months.days_in_month.astype("int64")})
+    ends = out["month"] + pd.to_timedelta(out["days_in_month"] - 1, unit="D")
+    edge = (out["month"] < lo) | (ends > hi)
+    out["status"] = np.where(out["days_covered"] == 0, "none", np.where(edge, "partial", "full"))
+    return out
+
+
+def month_index(df: pd.DataFrame, coverage: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Monthly rows with a ``month`` timestamp; months with no stops in the range filled with 0.
+
+    With ``coverage`` (:func:`month_coverage`) the months it calls ``none`` (no data at all) get no
+    count (NaN) instead of 0, and a ``status`` column says which months are partial."""
     if df.empty:
         return df.assign(month=pd.Series(dtype="datetime64[ns]"))
     m = df.assign(month=pd.to_datetime({"year": df["stop_year"], "month": df["stop_month"], "day": 1}))
     full = pd.date_range(m["month"].min(), m["month"].max(), freq="MS")
+    if coverage is not None and not coverage.empty:
+        full = full.union(pd.DatetimeIndex(coverage["month"]))
     m = m.set_index("month").reindex(full)
     m.index.name = "month"
     m["stops"] = m["stops"].fillna(0).astype("int64")
     m["charges"] = m["charges"].fillna(0).astype("int64")
     m["stop_year"] = m.index.year
     m["stop_month"] = m.index.month
-    return m.reset_index()
+    m = m.reset_index()
+    if coverage is not None:
+        status = coverage.set_index("month")["status"] if not coverage.empty else pd.Series(dtype=object)
+        m["status"] = m["month"].map(status).fillna("none").astype(object)
+        gap = m["status"].eq("none")
+        m["stops"] = m["stops"].astype("Float64").mask(gap)
+        m["charges"] = m["charges"].astype("Float64").mask(gap)
+    return m
+
+
+def year_status(cov: pd.DataFrame) -> dict[int, str]:
+    """Per year of queries.year_coverage(): ``partial`` when the data covers fewer days than the
+    calendar year has, else ``full`` (a year missing from ``cov`` has no data at all)."""
+    out = {}
+    for row in cov.itertuples(index=False):
+        year = int(row.stop_year)
+        days_in_year = 366 if (year % 4 == 0 and year % 100 != 0) or year % 400 == 0 else 365
+        out[year] = "partial" if int(row.days_covered) < days_in_year else "full"
+    return out
 
 
 def period_counts(df: pd.DataFrame) -> tuple[pd.Series, str]:
@@ -254,6 +307,37 @@ def race_share_table(stops: pd.DataFrame, residents: pd.DataFrame, k: int) -> pd
     return out
 
 
+def race_share_vs_county(stops: pd.DataFrame, county: pd.DataFrame, k: int) -> pd.DataFrame:
+    """Per race: stops and share of stops vs the county's residents in the census's exclusive
+    categories (ACS B03002: Hispanic of any race, the other groups not Hispanic), so each resident is
+    counted once and each group is compared with the same people.
+
+    ``stops``: label (race), stops. ``county``: queries.county_race_population() (race, population,
+    acs_year; ALL = the total). Groups with 1..k-1 stops show neither count nor share; OTHER has no
+    census category.
+    """
+    total_stops = float(stops["stops"].sum()) if not stops.empty else 0.0
+    pop = county.set_index("race")["population"].astype("float64")
+    total_res = float(pop.get("ALL", np.nan))
+    rows = []
+    for race in labels.EXCLUSIVE_CATEGORY:
+        n = int(stops.loc[stops["label"] == race, "stops"].sum()) if not stops.empty else 0
+        r = float(pop.get(race, np.nan))
+        small = is_small(n, k)
+        rows.append({
+            "race": race,
+            "group": labels.race(race),
+            "stops": pd.NA if small else n,
+            "share_of_stops": np.nan if small or not total_stops else n / total_stops,
+            "acs_category": labels.exclusive_category(race),
+            "residents": r,
+            "share_of_residents": r / total_res if total_res and not math.isnan(r) else np.nan,
+        })
+    out = pd.DataFrame(rows)
+    out["stops"] = out["stops"].astype("Int64")
+    return out
+
+
 def outcome_share_table(df: pd.DataFrame, k: int) -> pd.DataFrame:
     """Per race: stops and the share ending in each outcome; groups under ``k`` stops suppressed,
     and a share whose count is 1..k-1 withheld (it would give the count away)."""
@@ -304,7 +388,7 @@ def map_table(zips: pd.DataFrame, metric: str, k: int, min_residents: float = 10
     t = zips.copy()
     t["small_count"] = (t["stops"] > 0) & (t["stops"] < k)
     t["few_residents"] = t["residents_in_county"].fillna(0) < min_residents
-    col = "stops_per_1000" if metric == "rate" else "stops"
+    col = rates.RATE_COLUMN if metric == "rate" else "stops"
     t["value"] = t[col].astype("float64").where(~t["small_count"])
     if metric == "rate":
         t.loc[t["few_residents"], "value"] = np.nan

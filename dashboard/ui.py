@@ -10,12 +10,13 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from . import charts, filters
-from .i18n import _, fmt_int, fmt_num, fmt_pct
+from . import charts, filters, rates
+from .i18n import N_, _, fmt_date, fmt_int, fmt_num, fmt_pct
 
 PLOTLY_CONFIG: dict[str, Any] = {"displaylogo": False, "responsive": True,
                                  "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
 K_PROVENANCE = "provenance_line"
+K_SYNTHETIC = "is_synthetic"
 
 # Every ASCII punctuation character can be backslash-escaped in CommonMark: escaping all of them
 # turns any Markdown (links, images, emphasis, Streamlit's :colour[...] and :icon: shortcodes) into
@@ -37,13 +38,57 @@ def plain(text: str, limit: int = 600) -> str:
     return _MD_SPECIAL.sub(r"\\\1", unlinked)
 
 
+SAMPLE_SOURCE_TEXT = N_("the bundled sample (a small subset of real rows, not the county's full record: counts are "
+                      "counts of the sample)")
+MAX_FILES_NAMED = 3
+
+
+def source_text(sources: pd.DataFrame) -> tuple[str, bool]:
+    """Where the served rows came from, in words, and whether any are SYNTHETIC.
+
+    ``sources``: queries.data_sources() (source, file_name, charges, synthetic_charges, largest first).
+    The portal API, each loaded file by its name (escaped: a file name is outside text), the bundled
+    sample; rows that bench/generate.py made are called SYNTHETIC whatever their route in.
+    """
+    total = int(sources["charges"].sum()) if not sources.empty else 0
+    synthetic = int(sources["synthetic_charges"].fillna(0).sum()) if not sources.empty else 0
+    parts: list[str] = []
+    files = sources[sources["source"] == "file"]
+    for row in sources.itertuples(index=False):
+        if row.source == "socrata":
+            part = _("the county's open-data portal (API)")
+        elif row.source == "sample":
+            part = _(SAMPLE_SOURCE_TEXT)
+        elif row.source == "file":
+            rank = list(files["file_name"]).index(row.file_name)
+            if rank >= MAX_FILES_NAMED:
+                if rank == MAX_FILES_NAMED:
+                    parts.append(_("{n} more files").format(n=fmt_int(len(files) - MAX_FILES_NAMED)))
+                continue
+            part = _("the file {name}").format(name=plain(str(row.file_name or "?"), 120))
+        else:
+            part = plain(str(row.source), 40)
+        if len(sources) > 1:
+            part += " " + _("({n} charges)").format(n=fmt_int(row.charges))
+        parts.append(part)
+    text = "; ".join(parts)
+    if synthetic:
+        share = _("all rows") if synthetic == total else _("{n} of {total} rows").format(
+            n=fmt_int(synthetic), total=fmt_int(total))
+        text = _("SYNTHETIC data ({share} made by bench/generate.py: not real stops), loaded from {source}").format(
+            share=share, source=text)
+    return text, synthetic > 0
+
+
 def header(title: str, what: str, filtered: bool = True) -> None:
     """Page title, one line on what the page shows, where the data comes from, and the filters
     (``filtered=False`` on a page the sidebar filters don't apply to)."""
     st.title(title)
     st.caption(what)
     provenance = st.session_state.get(K_PROVENANCE)
-    if provenance:
+    if provenance and st.session_state.get(K_SYNTHETIC):
+        st.warning(provenance, icon=":material/science:")  # never mistaken for real stops, on any page
+    elif provenance:
         st.caption(provenance)
     if filtered:
         st.markdown("**" + _("Showing:") + "** " + plain(filters.describe(filters.current(), filters.bounds())) + ".")
@@ -133,12 +178,15 @@ def chart(fig: go.Figure, data: pd.DataFrame | None, key: str, labels: Mapping[s
                 st.dataframe(styled(blank_missing(data.reset_index(drop=True))), hide_index=True, width="stretch")
 
 
-def csv_bytes(df: pd.DataFrame, labels: Mapping[str, str], note: str) -> bytes:
-    """A CSV with translated headers whose first line says which filters made it."""
+def csv_bytes(df: pd.DataFrame, labels: Mapping[str, str], about: Mapping[str, str]) -> bytes:
+    """A CSV with translated headers that Excel opens as UTF-8 ("Código", "Año"): a byte-order mark
+    first, the header line next (no comment line, which a spreadsheet would read as data). ``about``:
+    header -> text, columns repeated on every row that say which filters and data made the file."""
     cols = [c for c in labels if c in df.columns]
-    body = df[cols].rename(columns=dict(labels)).to_csv(index=False)
-    first = "# " + " ".join(note.split()) + "\n"
-    return (first + body).encode("utf-8")
+    out = df[cols].rename(columns=dict(labels))
+    for name, text in about.items():
+        out[name] = " ".join(str(text).split())
+    return out.to_csv(index=False).encode("utf-8-sig")
 
 
 def csv_name(stem: str, state: filters.FilterState) -> str:
@@ -146,6 +194,28 @@ def csv_name(stem: str, state: filters.FilterState) -> str:
     parts = [f"{k}-{v.replace(',', '+')}" for k, v in filters.to_query_params(state).items()]
     name = stem + ("__" + "_".join(parts) if parts else "")
     return re.sub(r"[^A-Za-z0-9_+.-]", "", name)[:150] + ".csv"
+
+
+def rate_definition(rate: "rates.Rate | None" = None) -> None:
+    """What "stops per 1,000 residents per year" means, one click away on every page that shows a rate,
+    with this page's own figures when it has one (``rates.area_rate``)."""
+    with st.expander(_("How the rate per 1,000 residents per year is computed")):
+        st.markdown(_(
+            "**Stops per 1,000 residents per year** = 1,000 × stops ÷ residents ÷ years.\n\n"
+            "- **Stops**: the stops matching the filters that are located in a Montgomery County ZIP code (stops "
+            "with no usable location are left out: they can't be placed in a ZIP code).\n"
+            "- **Residents**: the people living in the Montgomery County part of those ZIP codes, census {acs} "
+            "5-year estimates.\n"
+            "- **Years**: the days of the selected dates on which the data has stops, divided by 365.25.\n\n"
+            "Every page computes the rate this way, so the same filters give the same figure."
+        ).format(acs=rates.ACS_VINTAGE))
+        if rate is not None and rate.value is not None:
+            st.markdown(_("Here: 1,000 × {stops} stops ÷ {residents} residents ({zips} ZIP codes) ÷ {years} years "
+                          "({days} days with data from {first} to {last}) = **{rate}**.").format(
+                stops=fmt_int(rate.stops), residents=fmt_int(rate.residents), zips=fmt_int(rate.zip_count),
+                years=fmt_num(rate.period.years, 2), days=fmt_int(rate.period.covered_days),
+                first=fmt_date(rate.period.first), last=fmt_date(rate.period.last), rate=rates.fmt_rate(rate.value)))
+        st.page_link("pages/data.py", label=_("More in Data, quality and methods"), icon=":material/table:")
 
 
 def residents_caveat() -> None:

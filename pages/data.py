@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import filters, labels, queries, routing, tables, ui
+from dashboard import filters, labels, queries, rates, routing, tables, ui
 from dashboard.i18n import _, fmt_date, fmt_int, fmt_num
 
 routing.require_router()
@@ -14,7 +14,7 @@ ui.header(_("Data, quality and methods"),
           _("The aggregated numbers behind the dashboard, how they were made, and their limits."))
 
 st.header(_("Download the numbers"))
-dims = {key: _(label) for key, (_sql, label) in queries.DIMENSIONS.items() if key != "description"}
+dims = {key: _(label) for key, (_sql, label) in queries.DIMENSIONS.items()}
 c1, c2 = st.columns(2)
 dim = c1.selectbox(_("Group stops by"), [d for d in dims if d != "none"], format_func=dims.get, key="data_dim")
 dim2 = c2.selectbox(_("and by"), list(dims), format_func=lambda d: _("(nothing)") if d == "none" else dims[d],
@@ -45,12 +45,13 @@ else:
     described = filters.describe(f, filters.bounds())
     st.download_button(
         _("Download CSV"),
-        ui.csv_bytes(out, columns, _("Traffic stops in Montgomery County, MD. Filters: {filters}. {source}").format(
-            filters=described, source=st.session_state.get("provenance_line", ""))),
+        ui.csv_bytes(out, columns, dict([(_("Filters"), described),
+                                         (_("Data source"), st.session_state.get(ui.K_PROVENANCE, ""))])),
         file_name=ui.csv_name(f"moco_traffic_stops_by_{dim}" + (f"_{dim2}" if two else ""), f),
         mime="text/csv", icon=":material/download:", key="download_csv",
     )
-    st.caption(_("Filters in effect: {filters}. The CSV's first line says the same.").format(filters=ui.plain(described)))
+    st.caption(_("Filters in effect: {filters}. The CSV's last two columns say the same and where the data comes "
+                 "from.").format(filters=ui.plain(described)))
 
 st.header(_("Data quality"))
 dq = queries.data_quality()
@@ -110,6 +111,22 @@ if not runs.empty:
                          "every whole character that fits.").format(n=tables.count_text(clipped, k)))
 
 st.header(_("Sources and methods"))
+st.markdown(_("""
+**Stops per 1,000 residents per year** (Overview, My ZIP code, Map) = 1,000 × stops ÷ residents ÷ years, where
+*stops* are the filtered stops located in a Montgomery County ZIP code, *residents* live in the Montgomery
+County part of those ZIP codes (census {acs}), and *years* are the days of the selected dates on which the data
+has stops, divided by 365.25. Every page computes it the same way (dashboard/rates.py).
+
+**Census vintages: one per comparison.** Rates per resident and the residents of a ZIP code: {acs} 5-year
+estimates. The race comparison of the county (People, Disparities): ACS 2013-2017 table B03002, whose groups
+are exclusive like the stop data's (Hispanic of any race; the others not Hispanic). Poverty rates: ACS
+2017-2021. Each page names the vintage it uses.
+
+**Reasons for a stop** are the category of the stop's most serious charge: data/reason_rules.csv maps the
+county's wording to about a dozen plain categories (the first rule that matches decides; a wording no rule
+knows counts as "Other"). On the real samples more than 98% of charges get a category other than "Other". The
+county's wording is shown beside the categories in each page's expander, and can be downloaded above.
+""").format(acs=rates.ACS_VINTAGE))
 st.markdown(_("""
 **Stops.** Montgomery County's open-data portal publishes *Traffic Violations* (dataset `4mse-ku6q`),
 one row per **charge**. A **stop** is the set of charges that share the stop's sequence number, date and

@@ -68,7 +68,7 @@ t_res, t_search, t_dark, t_cav = st.tabs(
 
 # ---------------------------------------------------------------- population benchmark
 with t_res:
-    st.header(_("Stops per 1,000 residents, by race"))
+    st.header(_("Stops per 1,000 residents per year, by race"))
     if bench.empty or not bool(_first(bench, "ran", False)):
         cannot(_first(bench, "reason", ""))
     else:

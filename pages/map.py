@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import filters, maps, queries, routing, tables, ui
+from dashboard import filters, maps, queries, rates, routing, tables, ui
 from dashboard.i18n import _, fmt_int
 
 routing.require_router()
@@ -37,8 +37,11 @@ overlay = c2.radio(_("Overlay (circles)"), list(maps.OVERLAYS), key="map_overlay
 show_grid = st.toggle(_("Show where stops happened (squares of about 1 km)"), key="map_grid",
                       help=_("Squares with fewer than {k} stops are not drawn.").format(k=k))
 
-zips = queries.zip_map(f)
-zips = zips[zips["zip5"].isin(valid)].reset_index(drop=True)
+lo, hi = filters.bounds()
+per = rates.period(queries.covered_days(), f.date_from or lo, f.date_to or hi)
+zmap = queries.zip_map(f)
+county_rate = rates.area_rate(zmap, [], per)
+zips = rates.with_zip_rates(zmap[zmap["zip5"].isin(valid)].reset_index(drop=True), per)
 if int(zips["stops"].sum()) == 0:
     ui.no_stops()
 table = tables.map_table(zips, metric, k)
@@ -99,22 +102,25 @@ if f.zips:
     notes.append(_("The map shows every ZIP code; the ones in your ZIP filter have a thick outline."))
 if metric == "rate" and (f.races or f.genders):
     notes.append(_("With a race or gender filter the rate divides those drivers' stops by *all* residents."))
+if not f.races and not f.genders and county_rate.value is not None and not tables.is_small(county_rate.stops, k):
+    notes.append(_("The county as a whole: {rate} stops per 1,000 residents per year.").format(
+        rate=rates.fmt_rate(county_rate.value)))
 notes.append(_("ZIP codes with fewer than {k} stops show no value (small counts), nor do rates for ZIP codes with "
-               "fewer than 1,000 county residents (unstable). The rate is over the whole selected period; only "
-               "residents of the Montgomery County part of a ZIP code are counted. ZIP code = 2010 census ZCTA, from "
-               "the stop's coordinates.").format(k=k))
+               "fewer than 1,000 county residents (unstable). Only residents of the Montgomery County part of a ZIP "
+               "code are counted. ZIP code = 2010 census ZCTA, from the stop's coordinates.").format(k=k))
 tot = queries.totals(f.without("zips")).iloc[0]
 if int(tot["stops_without_zip"]) and not tables.is_small(int(tot["stops_without_zip"]), k):
     notes.append(_("{n} of {total} stops have no usable location and are not on the map.").format(
         n=fmt_int(tot["stops_without_zip"]), total=fmt_int(tot["stops"])))
 st.caption(" ".join(notes))
+ui.rate_definition(county_rate if not f.races and not f.genders and not tables.is_small(county_rate.stops, k) else None)
 ui.residents_caveat()
 
 shown = pd.DataFrame({
     "zip": table["zip5"],
     "stops": tables.mask_small(table["stops"], k),
     "residents": table["residents_in_county"].round(0).astype("Int64"),
-    "rate": table["stops_per_1000"].where(~table["small_count"] & ~table["few_residents"]).round(2),
+    "rate": table[rates.RATE_COLUMN].where(~table["small_count"] & ~table["few_residents"]).round(2),
     "poverty": table["poverty_rate"],
     "density": table["density_per_sqmi"].round(0).astype("Int64"),
     "note": [", ".join(([_("fewer than {k} stops").format(k=k)] if s else [])
@@ -123,6 +129,6 @@ shown = pd.DataFrame({
 })
 with st.expander(_("Table: the numbers on the map")):
     ui.table(shown, {"zip": _("ZIP code"), "stops": _("Stops"), "residents": _("Residents (county part)"),
-                     "rate": _("Stops per 1,000 residents"), "poverty": _("Poverty rate (whole ZIP code)"),
+                     "rate": _("Stops per 1,000 residents per year"), "poverty": _("Poverty rate (whole ZIP code)"),
                      "density": _("Residents per sq mi (whole ZIP code)"), "note": _("Note")},
              percent=("poverty",))

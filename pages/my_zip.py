@@ -5,7 +5,7 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, filters, labels, maps, queries, routing, tables, ui
+from dashboard import charts, filters, labels, maps, queries, rates, reasons, routing, tables, ui
 from dashboard.i18n import _, fmt_int, fmt_num, fmt_pct
 from pipeline.analysis.stats import poisson_interval
 
@@ -34,21 +34,24 @@ if chosen is None:
 z = chosen
 fz = f  # the sidebar's other filters (dates, race, ...) apply too
 county = f.without("zips")
-zmap, race_stops, res, outcomes, years, reasons, grid, cov = queries.gather(
+zmap, race_stops, res, outcomes, years, by_reason, charges, grid, cov, covered = queries.gather(
     partial(queries.zip_map, county),
     partial(queries.stops_by, fz, "race", ignore=("races",)),
     partial(queries.residents, [z]),
     partial(queries.outcomes_by_race, fz),
     partial(queries.stops_by, fz, "year", ignore=("dates",)),
+    partial(queries.stops_by, fz, "reason", suppress=True),
     partial(queries.stops_by, fz, "description", suppress=True),
     partial(queries.location_grid, fz, 0.005),
     queries.year_coverage,
+    queries.covered_days,
 )
 row = zmap[zmap["zip5"] == z]
 stops = int(row["stops"].iloc[0]) if len(row) else 0
 residents = float(row["residents_in_county"].iloc[0]) if len(row) and pd.notna(row["residents_in_county"].iloc[0]) else 0.0
-county_stops = int(zmap["stops"].sum())
-county_res = float(zmap["residents_in_county"].fillna(0).sum())
+lo, hi = filters.bounds()
+per = rates.period(covered, f.date_from or lo, f.date_to or hi)
+zip_rate, county_rate = rates.area_rate(zmap, [z], per), rates.area_rate(zmap, [], per)
 period = filters.period_text(f.date_from, f.date_to, filters.bounds())
 
 # --- The answer in one paragraph ------------------------------------------------------------------
@@ -62,23 +65,24 @@ else:
     text = _("Police made **{n} stops** located in ZIP {zip}.").format(n=fmt_int(stops), zip=z)
     if residents >= 1000 and not f.races and not f.genders:
         low, high = poisson_interval(stops)
-        rate = 1000 * stops / residents
-        county_rate = 1000 * county_stops / county_res if county_res else None
-        text += " " + _("That is **{rate} stops per 1,000 residents** (95% interval {low} to {high}), for {res} "
-                        "residents of its Montgomery County part.").format(
-            rate=fmt_num(rate, 1), low=fmt_num(1000 * float(low) / residents, 1),
-            high=fmt_num(1000 * float(high) / residents, 1), res=fmt_int(residents))
-        if county_rate:
-            ratio = rate / county_rate
-            text += " " + _("The county as a whole has {rate} stops per 1,000 residents, so this ZIP code has about "
-                            "**{ratio} times** the county's rate.").format(rate=fmt_num(county_rate, 1),
-                                                                            ratio=fmt_num(ratio, 1))
+        rate = zip_rate.value
+        text += " " + _("That is **{rate} stops per 1,000 residents per year** (95% interval {low} to {high}), for "
+                        "{res} residents of the ZIP code's Montgomery County part.").format(
+            rate=rates.fmt_rate(rate), low=rates.fmt_rate(rates.per_1000_per_year(float(low), residents, per.years)),
+            high=rates.fmt_rate(rates.per_1000_per_year(float(high), residents, per.years)), res=fmt_int(residents))
+        if rate is not None and county_rate.value:
+            ratio = rate / county_rate.value
+            text += " " + _("The county as a whole has {rate} stops per 1,000 residents per year, so this ZIP code "
+                            "has about **{ratio} times** the county's rate.").format(
+                rate=rates.fmt_rate(county_rate.value), ratio=fmt_num(ratio, 1))
     elif f.races or f.genders:
         text += " " + _("No per-resident rate while a race or gender filter is on (the census counts residents, "
                         "not drivers of a given race or gender).")
     else:
         text += " " + _("Fewer than 1,000 residents live in its county part, so a per-resident rate would be unstable.")
     st.markdown(text)
+if stops and not tables.is_small(stops, k) and residents >= 1000 and not f.races and not f.genders:
+    ui.rate_definition(zip_rate)
 st.caption(_("Read with care: stops are placed in a ZIP code by where they happened, not where the driver lives. A ZIP "
              "code with a highway or a shopping centre has many stops of people who live elsewhere, and residents "
              "who don't drive are counted. The interval shows how much the rate could move by chance alone."))
@@ -95,9 +99,11 @@ ui.chart(charts.share_bars(shares, _("Drivers stopped in ZIP {zip} vs its reside
                  "acs_category": _("Census category"), "residents": _("Residents"),
                  "share_of_residents": _("Share of residents")},
          percent=("share_of_stops", "share_of_residents"))
-st.caption(_("Race as recorded by the officer. Census categories overlap ('White alone' and 'Black alone' include "
-             "Hispanic residents), so residents' shares add up to more than 100%. A gap between the bars is a "
-             "question, not proof of bias."))
+st.caption(_("Race as recorded by the officer. Residents: census {acs} 5-year estimates for the ZIP code's "
+             "Montgomery County part. By ZIP code the census gives race alone, whose categories overlap ('White "
+             "alone' and 'Black alone' include Hispanic residents), so residents' shares add up to more than 100%; "
+             "the People page compares the county with the census's exclusive groups. A gap between the bars is a "
+             "question, not proof of bias.").format(acs=rates.ACS_VINTAGE))
 
 # --- What happened after the stop ----------------------------------------------------------------
 st.header(_("What the stops ended in"))
@@ -116,11 +122,10 @@ else:
 st.header(_("Stops per year"))
 per_year = pd.DataFrame({"stop_year": pd.to_numeric(years["label"]).astype(int),
                          "stops": years["stops"].astype("int64")}).sort_values("stop_year")
-ui.chart(charts.year_bars(per_year, k, _("Stops per year in ZIP {zip}").format(zip=z)),
+ui.chart(charts.year_bars(per_year, k, _("Stops per year in ZIP {zip}").format(zip=z), tables.year_status(cov)),
          per_year.assign(stops=tables.mask_small(per_year["stops"], k), stop_year=per_year["stop_year"].astype(str)),
          key="zip_years", labels={"stop_year": _("Year"), "stops": _("Stops")})
-partial_years = [str(int(r.stop_year)) for r in cov.itertuples(index=False)
-                 if int(r.days_covered) < (366 if int(r.stop_year) % 4 == 0 else 365)]
+partial_years = [str(y) for y, status in tables.year_status(cov).items() if status == "partial"]
 notes = [_("Years differ in how many days the data covers, so compare years with care.")]
 if partial_years:
     notes.append(_("Partial years (fewer days with data than the calendar): {years}.").format(years=", ".join(partial_years)))
@@ -131,14 +136,20 @@ st.caption(" ".join(notes))
 
 # --- Top reasons ---------------------------------------------------------------------------------
 st.header(_("Most common reasons for a stop"))
-top = reasons.dropna(subset=["stops"]).sort_values("stops", ascending=False).head(5)
+top = by_reason.dropna(subset=["stops"]).sort_values("stops", ascending=False).head(5)
 if top.empty:
     st.markdown(_("Too few stops to list reasons."))
 else:
-    ui.table(top.assign(label=[charts.short_label(x, 80) for x in top["label"]], stops=top["stops"].astype("Int64")),
-             {"label": _("Most serious charge"), "stops": _("Stops")}, key="zip_reasons")
-    st.caption(_("A stop's reason here is its most serious charge, worded as the county publishes it (in English). "
-                 "Reasons with fewer than {k} stops are not listed.").format(k=k))
+    ui.table(top.assign(label=[reasons.label(x) for x in top["label"]], stops=top["stops"].astype("Int64")),
+             {"label": _("Reason for the stop"), "stops": _("Stops")}, key="zip_reasons")
+    st.caption(_("A stop's reason is the category of its most serious charge. Reasons with fewer than {k} stops are "
+                 "not listed.").format(k=k))
+    words = charges.dropna(subset=["stops"]).sort_values("stops", ascending=False).head(10)
+    with st.expander(_("The county's wording of these charges")):
+        ui.table(words.assign(category=[reasons.label(reasons.categorise(x)) for x in words["label"]],
+                              label=[labels.placeholder(x) for x in words["label"]], stops=words["stops"].astype("Int64")),
+                 {"label": _("Most serious charge"), "category": _("Reason for the stop"), "stops": _("Stops")},
+                 key="zip_charges", wrap=True)
 
 # --- Where in the ZIP code -----------------------------------------------------------------------
 st.header(_("Where in the ZIP code"))

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, filters, labels, queries, routing, tables, ui
+from dashboard import charts, filters, labels, queries, reasons, routing, tables, ui
 from dashboard.i18n import _
 
 routing.require_router()
@@ -23,20 +23,24 @@ race_stops = queries.stops_by(f, "race", ignore=("races",))
 if int(race_stops["stops"].sum()) == 0:
     ui.no_stops()
     st.stop()
-res = queries.residents(f.zips)
-shares = tables.race_share_table(race_stops, res, k)
-st.header(_("Share of stops by race vs share of residents ({area})").format(area=area))
-ui.chart(charts.share_bars(shares, _("Drivers stopped vs residents, by race"), k),
+county = queries.county_race_population()
+acs_year = int(county["acs_year"].dropna().iloc[0])
+vintage = _("ACS {first}-{last} 5-year estimates, table B03002").format(first=acs_year - 4, last=acs_year)
+shares = tables.race_share_vs_county(race_stops, county, k)
+st.header(_("Share of stops by race ({area}) vs share of the county's residents").format(area=area))
+ui.chart(charts.share_bars(shares, _("Drivers stopped vs county residents, by race"), k),
          shares.assign(residents=shares["residents"].round(0).astype("Int64")), key="race_share",
          labels=SHARE_LABELS, percent=("share_of_stops", "share_of_residents"))
 st.caption(_(
-    "The race filter is not applied here (every group is shown). Residents: census ACS 2015-2019 5-year estimates "
-    "for {area} (only its Montgomery County part). **The census categories overlap**: 'White alone' and 'Black "
-    "alone' include Hispanic residents of that race, and 'Hispanic' is of any race, so residents' shares add up to "
-    "more than 100% and don't match the officer-recorded categories one to one. Groups with fewer than {k} stops "
-    "show no share. Residents are not the driving population: commuters, visitors and through traffic are stopped "
-    "too, and not every resident drives. A gap between the two bars is a question, not proof of bias."
-).format(area=area, k=k))
+    "The race filter is not applied here (every group is shown). Residents: Montgomery County's residents, census "
+    "{vintage}, in the same exclusive groups as the stop data (Hispanic of any race; the other groups not "
+    "Hispanic), as on the Disparities page, so each resident is counted once (residents of some other race or of "
+    "two or more races, about 4%, have no matching stop group). The census publishes this table for the "
+    "county, not for ZIP codes, so with a ZIP filter the stops of those ZIP codes are compared with the whole "
+    "county's residents. 'Other' has no census group. Groups with fewer than {k} stops show no share. Residents "
+    "are not the driving population: commuters, visitors and through traffic are stopped too, and not every "
+    "resident drives. A gap between the two bars is a question, not proof of bias."
+).format(vintage=vintage, k=k))
 
 # --- Gender -----------------------------------------------------------------------------------
 gender = queries.stops_by(f, "gender", ignore=("genders",))
@@ -50,6 +54,32 @@ ui.chart(charts.share_bars(g, _("Drivers stopped, by gender"), k), g, key="gende
          percent=("share_of_stops",))
 st.caption(_("The gender filter is not applied here. The reference data has no residents-by-sex counts yet, so "
              "there is no residents' bar (about half of the county's residents are women)."))
+
+# --- Reasons ---------------------------------------------------------------------------------
+# Shares are of all the filtered stops; a reason with 1..k-1 stops shows neither count nor share (as for gender).
+by_reason = queries.stops_by(f, "reason").sort_values("stops", ascending=False)
+total_r = float(by_reason["stops"].sum())
+small_r = by_reason["stops"].between(1, k - 1)
+rsn = pd.DataFrame({"group": [reasons.label(x) for x in by_reason["label"]],
+                    "stops": tables.mask_small(by_reason["stops"], k),
+                    "share_of_stops": (by_reason["stops"] / total_r).where(~small_r) if total_r else float("nan")})
+rsn = rsn[~small_r.to_numpy()].reset_index(drop=True)
+st.header(_("Why drivers were stopped"))
+# The table's share column is named "share": it holds fractions (1.0 = every stop), not counts.
+ui.chart(charts.share_bars(rsn, _("Share of stops by reason (category of the most serious charge)"), k),
+         rsn.rename(columns={"share_of_stops": "share"}), key="reason_share",
+         labels={"group": _("Reason for the stop"), "stops": _("Stops"), "share": _("Share of stops")},
+         percent=("share",))
+with st.expander(_("The county's wording of the most serious charges")):
+    words = queries.stops_by(f, "description", suppress=True).dropna(subset=["stops"])
+    words = words.sort_values("stops", ascending=False).head(20)
+    ui.table(words.assign(category=[reasons.label(reasons.categorise(x)) for x in words["label"]],
+                          label=[labels.placeholder(x) for x in words["label"]], stops=words["stops"].astype("Int64")),
+             {"label": _("Most serious charge"), "category": _("Reason for the stop"), "stops": _("Stops")},
+             key="people_charges", wrap=True)
+st.caption(_("A stop is counted once, under the category of its most serious charge; a wording the categories "
+             "don't know yet counts as 'Other' (how the county's wording is sorted: Data, quality and methods). "
+             "Reasons with fewer than {k} stops are not shown.").format(k=k))
 
 # --- Outcomes by race -------------------------------------------------------------------------
 out = queries.outcomes_by_race(f)

@@ -6,7 +6,7 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, filters, labels, queries, routing, tables, ui
+from dashboard import charts, filters, labels, queries, reasons, routing, tables, ui
 from dashboard.i18n import _, fmt_date, fmt_int, fmt_signed_pct, weekday_names
 
 routing.require_router()
@@ -48,7 +48,8 @@ name_a, name_b = str(first), str(second)
 periods = tables.compare_periods(covered, daily_any, period_a, period_b)
 cmp = tables.assess(periods, k, st.session_state.get("is_sample", False))
 # The rest of the page's queries are independent of each other: run them at once.
-desc, dist, wh = queries.gather(
+reason, desc, dist, wh = queries.gather(
+    partial(queries.year_compare, f, "reason", periods["days_a"], periods["days_b"], 20),
     partial(queries.year_compare, f, "description", periods["days_a"], periods["days_b"], 10),
     partial(queries.year_compare, f, "district", periods["days_a"], periods["days_b"], 20),
     partial(queries.weekday_hour, f),
@@ -82,7 +83,7 @@ if partial_years:
 year_table = (monthly_all.pivot_table(index="stop_month", columns="stop_year", values="stops", fill_value=0)
               .reindex(range(1, 13), fill_value=0).apply(lambda col: tables.mask_small(col, k)))
 year_table = year_table.rename_axis(index="month", columns=None).reset_index().rename(columns=str)
-ui.chart(charts.yearly_lines(monthly_all, [second, first], k), year_table, key="yearly",
+ui.chart(charts.yearly_lines(monthly_all, [second, first], k, tables.month_coverage(covered)), year_table, key="yearly",
          labels={"month": _("Month"), **{str(y): str(y) for y in years}})
 if st.session_state.get("is_sample"):
     st.caption(_("On the bundled sample the lines differ because of how each public copy was drawn, not because "
@@ -91,12 +92,21 @@ if st.session_state.get("is_sample"):
 if cmp.matched_days:
     # A per-row change is printed only when the whole comparison may be (same coverage, no sample).
     change_col = {"change_pct": _("% change")} if cmp.change is not None else {}
-    desc_t = tables.change_table(desc, k).assign(label=lambda d: [labels.placeholder(x) for x in d["label"]])
-    ui.chart(charts.comparison_bars(desc_t, name_a, name_b,
-                                    _("Top 10 reasons for stops in {year} (most serious charge)").format(year=name_b), k),
-             desc_t, key="desc",
-             labels={"label": _("Most serious charge"), "stops_a": name_a, "stops_b": name_b, **change_col},
+    reason_t = tables.change_table(reason, k).assign(label=lambda d: [reasons.label(x) for x in d["label"]])
+    ui.chart(charts.comparison_bars(reason_t, name_a, name_b,
+                                    _("Reasons for stops in {year} (most serious charge, by category)").format(year=name_b),
+                                    k),
+             reason_t, key="reason",
+             labels={"label": _("Reason for the stop"), "stops_a": name_a, "stops_b": name_b, **change_col},
              percent=("change_pct",))
+    with st.expander(_("The county's wording: top 10 most serious charges in {year}").format(year=name_b)):
+        desc_t = tables.change_table(desc, k).assign(
+            category=lambda d: [reasons.label(reasons.categorise(x)) for x in d["label"]],
+            label=lambda d: [labels.placeholder(x) for x in d["label"]])
+        ui.table(desc_t, {"label": _("Most serious charge"), "category": _("Reason for the stop"), "stops_a": name_a,
+                          "stops_b": name_b, **change_col}, percent=("change_pct",), key="desc")
+        st.caption(_("Charges as the county publishes them (in English), and the category each is counted in "
+                     "(a wording the categories don't know yet counts as 'Other')."))
     dist_t = tables.change_table(dist, k).assign(label=lambda d: [labels.district_short(x) for x in d["label"]])
     ui.chart(charts.comparison_bars(dist_t, name_a, name_b, _("Stops by police district"), k), dist_t, key="district",
              labels={"label": _("Police district"), "stops_a": name_a, "stops_b": name_b, **change_col},

@@ -71,6 +71,7 @@ RUN_LOG_VARIES = ["run_id", "started_at", "finished_at", "message"]
 # id -> (call(queries module, FilterState), uses the filters)
 DASHBOARD_CALLS = {
     "provenance": (lambda q, f: q.provenance(), False),
+    "data_sources": (lambda q, f: q.data_sources(), False),
     "zip_options": (lambda q, f: q.zip_options(), False),
     "year_coverage": (lambda q, f: q.year_coverage(), False),
     "residents": (lambda q, f: q.residents(), False),
@@ -92,6 +93,9 @@ DASHBOARD_CALLS = {
     "stops_by_race_gender": (lambda q, f: q.stops_by(f, "race", "gender", suppress=True), True),
     "stops_by_month": (lambda q, f: q.stops_by(f, "month"), True),
     "stops_by_description": (lambda q, f: q.stops_by(f, "description", "outcome", suppress=True), True),
+    "stops_by_reason": (lambda q, f: q.stops_by(f, "reason", "race", suppress=True), True),
+    "year_compare_reason": (lambda q, f: q.year_compare(
+        f, "reason", [date(2015, m, 10) for m in range(1, 13)], [date(2016, m, 10) for m in range(1, 13)], 20), True),
     "outcomes_by_race": (lambda q, f: q.outcomes_by_race(f), True),
 }
 

@@ -208,7 +208,7 @@ def test_the_map_draws_offline_and_a_zip_can_be_chosen(browser_page, server, con
     image = Image.open(io.BytesIO(deck.screenshot())).convert("RGB")
     colours = image.getcolors(maxcolors=1_000_000) or []
     assert len(colours) > 20, "the choropleth has drawn (more than a blank background)"
-    expect(page.get_by_text("Stops per 1,000 residents (quantile classes)", exact=False)).to_be_visible()
+    expect(page.get_by_text("Stops per 1,000 residents per year (quantile classes)", exact=False)).to_be_visible()
 
     page.locator(".st-key-map_metric").get_by_text("Stops", exact=True).click()
     expect(page.get_by_text("Stops (quantile classes)", exact=False)).to_be_visible(timeout=TIMEOUT_MS)

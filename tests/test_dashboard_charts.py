@@ -143,7 +143,7 @@ def _features():
 def _zips():
     return pd.DataFrame({
         "zip5": ["20901", "20902", "20903"], "stops": [50, 5, 200], "charges": [60, 6, 300],
-        "residents_in_county": [20000.0, 30000.0, 500.0], "stops_per_1000": [2.5, 1 / 6, 400.0],
+        "residents_in_county": [20000.0, 30000.0, 500.0], "per_1000_per_year": [1.25, 1 / 12, 200.0],
         "residents_zcta": [20000.0, 30000.0, 25000.0], "poverty_rate": [0.05, 0.10, 0.2],
         "density_per_sqmi": [3000.0, 5000.0, 100.0], "land_area_sqmi": [5.0, 6.0, 7.0], "notes": ["", "", ""],
     })
@@ -161,7 +161,7 @@ def test_map_withholds_small_counts_and_tiny_populations_and_outlines_the_select
     assert props["20902"]["fill"] == maps.NO_DATA_RGBA
     assert "Fewer than 10" in props["20902"]["l1"] and "5" not in props["20902"]["l1"]
     assert props["20901"]["line_w"] > props["20903"]["line_w"]
-    assert "50 ÷ 20,000" in props["20901"]["l2"]
+    assert props["20901"]["l2"] == "1.25 stops per 1,000 residents per year"
     assert spec["mapStyle"] == "/app/static/x.json"
     assert spec["layers"][0]["lineWidthUnits"] == "pixels"  # a string literal, not an expression
     # offline landmarks: the county outline and a label per ZIP code

@@ -114,7 +114,11 @@ def test_overview_counts_stops_and_charges_like_the_warehouse(app, con):
     monthly = next(f for f in figs if "month" in f["layout"]["title"]["text"])
     drawn = con.execute("select sum(n) from (select count(*) n from stops group by stop_year, stop_month "
                         "having count(*) >= 10)").fetchall()[0][0]
-    assert np.nansum(values(monthly["data"][0]["y"])) == drawn < count(con)  # months of 1-9 stops not drawn
+    stops_line = next(t for t in monthly["data"] if t["name"] == "Stops")
+    # months the data covers only in part are drawn as hollow markers beside the line (the first, for stops)
+    partial = [t for t in monthly["data"] if t["name"] == "Partial month (data for part of it)"][:1]
+    shown = np.nansum(values(stops_line["y"])) + sum(np.nansum(values(t["y"])) for t in partial)
+    assert shown == drawn < count(con)  # months of 1-9 stops not drawn
 
 
 @pytest.mark.parametrize(
@@ -229,9 +233,10 @@ def test_the_map_shows_every_county_zip_with_counts_and_denominators(app, con):
     n = count(con, "zip5 = '20902'")
     assert props["20902"]["l1"] == f"{n:,} stops"
     assert {layer["id"] for layer in spec["layers"]} >= {"county", "labels"}  # landmarks without a basemap
-    assert "per 1,000 residents" in props["20902"]["l2"] and "÷" in props["20902"]["l2"]
+    assert props["20902"]["l2"].endswith("stops per 1,000 residents per year")
+    assert props["20902"]["l3"].startswith("Residents in the county part: ")  # the denominator
     legend = " ".join(md.value for md in at.markdown)
-    assert "Stops per 1,000 residents" in legend and "no value" in legend
+    assert "Stops per 1,000 residents per year" in legend and "no value" in legend
     assert any("not by drivers" in c.value for c in at.caption)
 
     at.radio(key="map_metric").set_value("stops").run()
@@ -326,11 +331,15 @@ def test_people_compare_stops_with_residents_and_give_denominators(app, con):
     assert black["stops"] == count(con, "race = 'BLACK'")
     # shares are shown to one decimal of a percent (a column with a withheld cell is text)
     assert black["share_of_stops"] == pytest.approx(count(con, "race = 'BLACK'") / count(con), abs=0.0005)
-    county_black = con.execute("select sum(totalpop * black / 100) / sum(totalpop) from census_tract "
-                               "where tractid like '24031%'").fetchall()[0][0]
-    assert black["share_of_residents"] == pytest.approx(county_black, abs=0.0005)
+    # residents in ACS 2013-2017 B03002's exclusive groups, as on Disparities (not race alone incl. Hispanic):
+    # not-Hispanic Black 182,541 and Hispanic 197,242 of 1,039,198 county residents
+    assert black["share_of_residents"] == pytest.approx(182541 / 1039198, abs=0.0005)
+    hispanic = shares[shares["group"] == "Hispanic"].iloc[0]
+    assert hispanic["share_of_residents"] == pytest.approx(197242 / 1039198, abs=0.0005)
+    assert shares["share_of_residents"].sum() < 1  # exclusive: no resident is counted twice
     captions = " ".join(c.value for c in at.caption)
-    assert "overlap" in captions and "not the driving population" in captions
+    assert "ACS 2013-2017 5-year estimates, table B03002" in captions and "not the driving population" in captions
+    assert "only its Montgomery County part" not in captions
     recorded = count(con, "search_recorded = 1")
     assert any(f"{recorded:,} of {count(con):,} stops" in md.value for md in at.markdown)
 
@@ -377,9 +386,13 @@ def test_the_csv_says_which_filters_made_it_and_hides_small_cells(app):
     at = switch(app.run(), "pages/data.py")
     no_errors(at)
     table = at.dataframe[0].value
-    body = ui.csv_bytes(table, {"label": "Group", "stops": "Stops", "note": "Note"}, "Filters: x").decode()
-    first, header = body.splitlines()[:2]
-    assert first == "# Filters: x" and header == "Group,Stops,Note"
+    raw = ui.csv_bytes(table, {"label": "Group", "stops": "Stops", "note": "Note"},
+                       {"Filters": "x", "Data source": "Data: the bundled sample"})
+    # Excel reads UTF-8 only after a byte-order mark, and a first line starting '#' would be a data row.
+    assert raw.startswith(b"\xef\xbb\xbf")
+    header, first_row = raw[3:].decode("utf-8").splitlines()[:2]
+    assert header == "Group,Stops,Note,Filters,Data source"
+    assert first_row.endswith(",x,Data: the bundled sample")
 
 
 def test_the_data_page_and_banner_read_the_last_successful_load(sample_warehouse_copy, monkeypatch):

@@ -302,6 +302,7 @@ DASHBOARD_CASES = [
 NOT_QUERIES = {
     "settings_env", "settings", "warehouse", "state", "small_count", "stale_after_days", "bypass_cache",
     "run", "clear_cache", "stop_filter", "is_stop_filter", "county_zctas", "county_outline", "gather",
+    "county_race_population",  # a reference-bundle file read in Python, no SQL (tests/test_dashboard_pages.py)
     "analysis_results",  # the analysis tables themselves, compared across backends in test_analysis_postgres.py
     "stops_only", "marts_ready", "month_aligned", "facts",  # the cube routing, checked in test_marts.py
     "served_version",  # the cache key's version, checked in test_queries.py

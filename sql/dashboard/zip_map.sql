@@ -3,6 +3,7 @@
 -- the facts slot: a stop cube keeping zip5, or the stops themselves (dashboard/queries.py facts()).
 -- residents_in_county: residents of the Montgomery County part of the ZIP (tract counts allocated by
 -- zip_tract.weight); the rate's denominator, because stops outside the county are not in the data.
+-- The rate itself (per 1,000 residents per year) is computed in one place: dashboard/rates.py.
 -- poverty_rate, density_per_sqmi, residents_zcta: the whole ZCTA (zip_demographics), for overlays.
 -- NOTE: residents are not the driving population; a ZIP with a highway or shopping centre has many
 -- stops of people who live elsewhere.
@@ -38,8 +39,6 @@ final as (
         cast(coalesce(st.stops, 0) as bigint) as stops,
         cast(coalesce(st.charges, 0) as bigint) as charges,
         cast(r.residents_in_county as double precision) as residents_in_county,
-        cast(case when r.residents_in_county > 0
-            then 1000.0 * coalesce(st.stops, 0) / r.residents_in_county end as double precision) as stops_per_1000,
         cast(d.residents as double precision) as residents_zcta,
         cast(d.poverty_rate as double precision) as poverty_rate,
         cast(d.density_per_sqmi as double precision) as density_per_sqmi,
