@@ -239,7 +239,9 @@ def _covered(slots: Mapping[str, str] | None) -> bool:
     """Whether a query reads only what the local copy holds: a cube (or no facts at all), the
     provenance mart, the small tables; not the stops (``stop_facts.sql``, ``stop_cells.sql``)."""
     slots = slots or {}
-    return slots.get("facts", marts.CUBE_NAMES[0]) in marts.CUBE_NAMES and slots.get("provenance") in (None, "mart_provenance")
+    return (slots.get("facts", marts.CUBE_NAMES[0]) in marts.CUBE_NAMES
+            and slots.get("provenance") in (None, "mart_provenance")
+            and slots.get("sources") in (None, "mart_data_sources"))
 
 
 def run(name: str, params: Mapping[str, Any] | None = None, slots: Mapping[str, str] | None = None,
@@ -517,7 +519,9 @@ def provenance() -> Provenance:
 
 def data_sources() -> pd.DataFrame:
     """source, file_name (file loads only), charges, synthetic_charges: what the served rows came from."""
-    return run("data_sources")
+    counts = load_sql("marts/data_sources_counts")
+    source = "mart_data_sources" if marts_ready() else counts
+    return run("data_sources", slots={"sources": source}, allowed={"sources": ("mart_data_sources", counts)})
 
 
 @lru_cache(maxsize=2)

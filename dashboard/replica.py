@@ -52,7 +52,7 @@ from pipeline.warehouse.base import server_exists
 log = logging.getLogger(__name__)
 
 # Besides the cubes: what the dashboard's SQL files read (sql/dashboard/) and the analysis tables.
-SMALL_TABLES = ("mart_provenance", "mart_data_quality", "pipeline_runs", "pipeline_state", "zip_demographics",
+SMALL_TABLES = ("mart_provenance", "mart_data_sources", "mart_data_quality", "pipeline_runs", "pipeline_state", "zip_demographics",
                 "zip_tract", "census_tract")
 FIRST_WAIT_S = 30.0  # the first request of a process waits this long for the first copy
 RETRY_S = 30.0  # after a failed copy, the next try waits this long

@@ -233,9 +233,10 @@ def refresh(session: Any, now: datetime | None = None) -> str:
     session.execute("drop table changed_months")
     session.execute("drop table stop_changes")
     session.script("marts/refresh")
-    counts = load_sql("marts/provenance_counts")
-    for statement in split_statements(render(load_sql("marts/provenance"), {"counts": counts}, {"counts": (counts,)})):
-        session.execute(statement)
+    for mart in ("provenance", "data_sources"):
+        counts = load_sql(f"marts/{mart}_counts")
+        for statement in split_statements(render(load_sql(f"marts/{mart}"), {"counts": counts}, {"counts": (counts,)})):
+            session.execute(statement)
     runlog.set_state(session, MARTS_VERSION_KEY, MARTS_VERSION, now or datetime.now(timezone.utc))
     mode = "full" if full else "incremental"
     log.info("marts: %s refresh of %d cubes from %d stop change(s)", mode, len(CUBES), changed)

@@ -34,6 +34,9 @@ CHANGE_COLUMNS = ("charges_added", "charges_edited", "charges_removed", "stops_a
 # Columns added to pipeline_runs after its first release: an older warehouse gains them (ALTER TABLE).
 ADDED_COLUMNS = (*CHANGE_COLUMNS, "lake_version", "values_clipped", "rows_restamped_older")
 # What only a committed run published: null on every other row (its work was rolled back).
+# Statuses of a run that committed what its row counts: a load's success, and a repair that rebuilt
+# (or checked) the curated zone from the warehouse and recorded its version.
+COMMITTED_STATUSES = ("success", "repaired", "verified")
 PUBLISHED_COLUMNS = ("rows_curated", "rows_inserted", "rows_replaced", "warehouse_rows", "warehouse_stops",
                      "max_date_of_stop", "watermark", "lake_version", *CHANGE_COLUMNS)
 
@@ -105,7 +108,7 @@ def run_params(r: LoadResult, started: datetime, finished: datetime | None,
         "rows_restamped_older": r.rows_restamped_older,
     }
     params.update({c: int(r.changes.get(c, 0)) for c in CHANGE_COLUMNS})
-    if r.status != "success":
+    if r.status not in COMMITTED_STATUSES:
         params.update(dict.fromkeys(PUBLISHED_COLUMNS))
     return params
 

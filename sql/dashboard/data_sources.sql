@@ -1,25 +1,11 @@
 -- Where the served charges came from, so the provenance line names the source truthfully.
--- Grain: one row per source ('socrata' = the portal API, 'file' = a CSV export, 'sample' = the bundled
--- sample) and, for file loads, per file name (an API load's pages are not named).
--- synthetic_charges: rows that bench/generate.py wrote. The generator marks every row it makes with a
--- SeqID whose first group is all zeros ('00000000-', a real random v4 UUID starts so with probability
--- 2^-32); see bench/generate.py, "Marking".
-with charges as (
-    select
-        c.source,
-        case when c.source = 'file' then c.source_file end as file_name,
-        case when c.seq_id like '00000000-%' then 1 else 0 end as synthetic
-    from moco_traffic_violations as c
-),
-
-final as (
-    select
-        source,
-        file_name,
-        cast(count(*) as bigint) as charges,
-        cast(sum(synthetic) as bigint) as synthetic_charges
-    from charges
-    group by source, file_name
+-- Grain: one row per source and, for file loads, per file name (marts/data_sources_counts.sql says
+-- what each column counts). The sources slot: mart_data_sources (rebuilt by each load), or
+-- data_sources_counts.sql (the same rows counted from the charges) on a warehouse whose marts are
+-- not built yet.
+with final as (
+    select source, file_name, charges, synthetic_charges
+    from {{ sources }} as s
 )
 
 select * from final

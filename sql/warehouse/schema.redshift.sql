@@ -232,3 +232,12 @@ create table if not exists mart_provenance (
     first_stop date,
     last_stop date
 );
+
+-- Grain: one row per source and, for file loads, per file name (rebuilt by marts/data_sources.sql;
+-- the dashboard's provenance line reads it).
+create table if not exists mart_data_sources (
+    source varchar(16) not null,
+    file_name varchar(256),
+    charges bigint not null,
+    synthetic_charges bigint not null
+);
