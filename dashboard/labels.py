@@ -8,9 +8,10 @@ functions here, translated for the current language.
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Mapping
 
-from .i18n import N_, _
+from .i18n import N_, _, fmt_month
 
 # Canonical values (as stored in the warehouse) by URL code. Order = display order.
 RACES: dict[str, str] = {
@@ -131,6 +132,26 @@ def run_status(status: str | None) -> str:
     return _(_RUN_STATUS.get(status or "", status or ""))
 
 
+# pipeline_runs.command and .source values (pipeline/cli.py, pipeline/extract/*: Source.name).
+_RUN_COMMAND: Mapping[str, str] = {"run": N_("daily update"), "backfill": N_("full load")}
+_RUN_SOURCE: Mapping[str, str] = {"socrata": N_("the county's portal"), "file": N_("a file"),
+                                  "sample": N_("the bundled sample")}
+
+
+def run_command(command: str | None) -> str:
+    """A run's command as a reader says it ('full load' for ``backfill``); unknown values as stored."""
+    return _(_RUN_COMMAND[command]) if command in _RUN_COMMAND else (command or "–")
+
+
+def run_source(source: str | None) -> str:
+    return _(_RUN_SOURCE[source]) if source in _RUN_SOURCE else (source or "–")
+
+
+def run_kind(command: str | None, source: str | None) -> str:
+    """'full load from the bundled sample' / 'carga completa desde la muestra incluida'."""
+    return _("{command} from {source}").format(command=run_command(command), source=run_source(source))
+
+
 def quality_measure(name: str) -> str:
     return _(_QUALITY.get(name, name))
 
@@ -152,6 +173,6 @@ def dimension_value(dim: str, value: str | None) -> str:
         return outcome(value)
     if dim == "district":
         return district_short(value) if value != "(unknown)" else placeholder(value)
-    if dim == "month" and len(value) == 6:
-        return f"{value[:4]}-{value[4:]}"
+    if dim == "month" and len(value) == 6 and value.isdigit():
+        return fmt_month(date(int(value[:4]), int(value[4:]), 1))
     return placeholder(value)

@@ -88,7 +88,7 @@ day_table = (counts.rename("stops").rename_axis("date").reset_index().assign(sto
              if counts is not None else None)
 ui.chart(charts.daily_trend(daily, k), day_table, key="daily",
          labels={"date": _("Week starting") if unit == "week" else _("Date"), "stops": _("Stops")},
-         dates={"date": "YYYY-MM-DD"})
+         dates={"date": "day"})
 if st.session_state.get("is_sample"):
     st.caption(_("On the bundled sample, the peaks and gaps come from how each public copy was drawn (one covers a "
                  "few weeks in full, another a few rows a day for years), not from changes in policing."))
@@ -96,6 +96,6 @@ month_table = tables.month_index(monthly)
 month_table = month_table.assign(stops=tables.mask_small(month_table["stops"], k),
                                  charges=month_table["charges"].where(month_table["stops"].eq(0) | month_table["stops"].ge(k)))
 ui.chart(charts.monthly_trend(monthly, k), month_table, key="monthly",
-         labels={"month": _("Month"), "stops": _("Stops"), "charges": _("Charges (rows)")}, dates={"month": "YYYY-MM"})
+         labels={"month": _("Month"), "stops": _("Stops"), "charges": _("Charges (rows)")}, dates={"month": "month"})
 st.caption(_("Stops vs charges: the portal publishes one row per charge. This dashboard counts a stop once (charges "
              "sharing the stop's sequence number, date and time) and labels every number as stops or charges."))
