@@ -395,8 +395,10 @@ def sidebar(valid_zips: Sequence[str], data_bounds: tuple[date, date], applies: 
     sb = st.sidebar.container(key="sidebar_filters")
     sb.header(_("Filters"))
     sb.caption(_("They apply to every page. The page address updates, so you can share this exact view."))
-    sb.date_input(_("From"), min_value=lo, max_value=hi, key=K_FROM, format="YYYY-MM-DD")
-    sb.date_input(_("To"), min_value=lo, max_value=hi, key=K_TO, format="YYYY-MM-DD")
+    # Typed the way each language writes a date by hand (a typed date applies on Enter: dashboard/browser.py).
+    typed = "DD/MM/YYYY" if current_lang() == "es" else "MM/DD/YYYY"
+    sb.date_input(_("From"), min_value=lo, max_value=hi, key=K_FROM, format=typed)
+    sb.date_input(_("To"), min_value=lo, max_value=hi, key=K_TO, format=typed)
     sb.multiselect(_("ZIP code"), options=list(valid_zips), key=K_ZIP, placeholder=_("All ZIP codes"))
     sb.multiselect(_("Police district"), options=list(DISTRICTS.values()), key=K_DISTRICT,
                    format_func=district_short, placeholder=_("All districts"))

@@ -23,6 +23,8 @@ VIRIDIS_5 = ["#440154", "#3b528b", "#21918c", "#5ec962", "#fde725"]
 NO_DATA_RGBA = [200, 200, 200, 140]
 # deck.gl's Web Mercator world is 512 px wide at zoom 0.
 WORLD_PX = 512.0
+# A digit's width as a share of the font size (deck.gl's sans-serif SDF font), for label boxes.
+GLYPH_W = 0.62
 FIT_PADDING_PX = 12
 
 
@@ -59,7 +61,7 @@ def fit_view(lons: Sequence[float], lats: Sequence[float], width: float, height:
             "zoom": round(min(zoom, max_zoom), 3), "min_zoom": 7, "max_zoom": max_zoom}
 
 
-def map_size(width: float, box_aspect: float, min_height: int = 260, max_height: int = 620) -> int:
+def map_size(width: float, box_aspect: float, min_height: int = 260, max_height: int = 680) -> int:
     """A map height (px) that gives a ``width``-px map the shape of what it shows."""
     return int(min(max(width / max(box_aspect, 0.2), min_height), max_height))
 
@@ -166,8 +168,8 @@ def zip_choropleth(
     colour-free encoding). Selected ZIPs get a thick outline. ``grid`` (cell_y, cell_x, stops) adds
     the binned stop locations as squares, cut to ``outline`` (GeoJSON, the county boundary, also
     drawn). ``view`` (:func:`fit_view`) frames the map; without it, the county's box at phone width.
-    ZIP numbers are drawn only where they fit (deck.gl's collision filter, bigger ZIP codes first);
-    every ZIP code's number is in its tooltip.
+    ZIP numbers are drawn only where they fit at that view (:func:`labels_that_fit`, bigger ZIP codes
+    first); every ZIP code's number is in its tooltip.
     """
     m = MAP_METRICS[metric]
     by_zip = table.set_index("zip5")
@@ -222,18 +224,14 @@ def zip_choropleth(
             "GeoJsonLayer", id="county", data=outline, pickable=False, stroked=True, filled=False,
             get_line_color=[0, 0, 0, 255], get_line_width=3, line_width_units=pdk.types.String("pixels"),
         ))
-    layers.append(pdk.Layer(
-        "TextLayer", id="labels", data=names, pickable=False, get_position="[lon, lat]", get_text="zip5",
-        get_size=12, get_color=[0, 0, 0, 255], outline_width=2, outline_color=[255, 255, 255, 255],
-        font_settings={"sdf": True}, font_family=pdk.types.String("sans-serif"),
-        # A label that would overlap a more important one is not drawn (deck.gl's CollisionFilterExtension,
-        # in Streamlit's bundle); the collision box is drawn 1.6 times the text's size for some air.
-        extensions=[{"@@type": "CollisionFilterExtension"}], collision_enabled=True,
-        get_collision_priority="priority", collision_test_props={"sizeScale": 1.6},
-    ))
     if view is None:
         lons, lats = features_bounds((outline or {}).get("features") or list(features))
         view = fit_view(lons, lats, 358, map_size(358, aspect(lons, lats)))
+    layers.append(pdk.Layer(
+        "TextLayer", id="labels", data=labels_that_fit(names, view), pickable=False, get_position="[lon, lat]",
+        get_text="zip5", get_size=LABEL_PX, get_color=[0, 0, 0, 255], outline_width=2,
+        outline_color=[255, 255, 255, 255], font_settings={"sdf": True}, font_family=pdk.types.String("sans-serif"),
+    ))
     deck = pdk.Deck(
         layers=layers,
         initial_view_state=pdk.ViewState(**view),
@@ -251,6 +249,37 @@ def zip_choropleth(
                              _("no value (fewer than {k} stops or fewer than 1,000 residents)").format(k=k)
                              if metric == "rate" else _("no value (fewer than {k} stops)").format(k=k)))
     return deck, legend
+
+
+LABEL_PX = 12
+LABEL_GAP_PX = 4
+
+
+def to_pixels(view: dict[str, float], lon: float, lat: float) -> tuple[float, float]:
+    """Where the map draws (lon, lat) in ``view``, in pixels from the map's centre (x right, y down)."""
+    scale = WORLD_PX * 2 ** view["zoom"]
+    return ((_merc_x(lon) - _merc_x(view["longitude"])) * scale, (_merc_y(lat) - _merc_y(view["latitude"])) * scale)
+
+
+def label_box(view: dict[str, float], item: dict[str, Any]) -> tuple[float, float, float, float]:
+    """The pixel box (x0, y0, x1, y1) a centred ZIP label takes in ``view``, with a small gap around it."""
+    x, y = to_pixels(view, item["lon"], item["lat"])
+    half_w = len(str(item["zip5"])) * LABEL_PX * GLYPH_W / 2 + LABEL_GAP_PX
+    half_h = LABEL_PX / 2 + LABEL_GAP_PX
+    return x - half_w, y - half_h, x + half_w, y + half_h
+
+
+def labels_that_fit(names: Sequence[dict[str, Any]], view: dict[str, float]) -> list[dict[str, Any]]:
+    """The ZIP labels that can be drawn at the map's first view without touching one another: the
+    most important first (selected, then bigger ZIP codes), the others left to the tooltip."""
+    kept: list[dict[str, Any]] = []
+    boxes: list[tuple[float, float, float, float]] = []
+    for item in sorted(names, key=lambda n: (-n["priority"], n["zip5"])):
+        b = label_box(view, item)
+        if all(b[2] <= o[0] or o[2] <= b[0] or b[3] <= o[1] or o[3] <= b[1] for o in boxes):
+            kept.append(item)
+            boxes.append(b)
+    return kept
 
 
 def _tooltip_props(zip5: str, row: pd.Series | None, k: int) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from . import charts, filters
+from . import browser, charts, filters
 from .i18n import _, fmt_date, fmt_int, fmt_month, fmt_num, fmt_pct
 
 PLOTLY_CONFIG: dict[str, Any] = {"displaylogo": False, "responsive": True,
@@ -133,7 +133,8 @@ def chart(fig: go.Figure, data: pd.DataFrame | None, key: str, labels: Mapping[s
     # before the chart, hidden on screen.
     st.html('<p class="sr-only">' + html.escape(_("Chart: {name}. Its numbers are in the table after it.").format(
         name=name or _("the numbers in this chart"))) + "</p>")
-    st.plotly_chart(fig, config=PLOTLY_CONFIG, key=key, width="stretch")
+    st.plotly_chart(charts.fit_to_width(fig, browser.viewport()["main"]), config=PLOTLY_CONFIG, key=key,
+                    width="stretch")
     if data is not None:
         with st.expander(_("Table: {what}").format(what=name or _("the numbers in this chart"))):
             if labels:

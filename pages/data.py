@@ -61,7 +61,7 @@ if not dq.empty:
                    value=dq["value"].map(lambda v: tables.count_text(v, k)),
                    denominator=dq["denominator"].map(lambda v: "" if pd.isna(v) else tables.count_text(v, k)))
     ui.table(dq, {"label": _("Measure"), "value": _("Value"), "denominator": _("Out of"), "share": _("Share")},
-             percent=("share",), key="data_quality")
+             percent=("share",), wrap=True)  # a static table: all four columns, even on a phone
 
 st.header(_("Loads"))
 prov = queries.provenance()

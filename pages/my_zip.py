@@ -139,7 +139,7 @@ if top.empty:
     st.markdown(_("Too few stops to list reasons."))
 else:
     ui.table(top.assign(label=[charts.short_label(x, 80) for x in top["label"]], stops=top["stops"].astype("Int64")),
-             {"label": _("Most serious charge"), "stops": _("Stops")}, key="zip_reasons")
+             {"label": _("Most serious charge"), "stops": _("Stops")}, wrap=True)  # both columns, even on a phone
     st.caption(_("A stop's reason here is its most serious charge, worded as the county publishes it (in English). "
                  "Reasons with fewer than {k} stops are not listed.").format(k=k))
 

@@ -13,6 +13,7 @@ from babel.messages.pofile import read_po
 from streamlit.testing.v1 import AppTest
 
 from dashboard import db, i18n
+from tests.test_analysis_sample import analysed_sample  # noqa: F401  (a fixture: Disparities with its analyses)
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "streamlit_app.py"
@@ -89,6 +90,16 @@ def visible_texts(at: AppTest) -> list[tuple[str, str]]:
         out += [(kind, w.label) for w in at.get(kind)]
     out += [("tab", t.label) for t in at.tabs]
     out += [("expander", e.label) for e in at.expander]
+    for kind in ("dataframe", "table"):  # headers and text cells of every table (the runs table too)
+        for el in at.get(kind):
+            df = el.value
+            df = df.data if hasattr(df, "data") and not hasattr(df, "columns") else df
+            # st.dataframe's headers are its column configuration's labels (ui.column_config)
+            config = json.loads(el.proto.columns) if kind == "dataframe" and el.proto.columns else {}
+            out += [(f"{kind} header", str((config.get(str(c)) or {}).get("label", c))) for c in df.columns]
+            for col in df.columns:
+                if df[col].dtype == object or str(df[col].dtype).startswith("string"):
+                    out += [(f"{kind} cell", str(v)) for v in df[col].dropna()]
     for el in at.get("plotly_chart"):
         spec = json.loads(el.proto.spec)
         layout = spec["layout"]
@@ -117,14 +128,57 @@ def render(settings, monkeypatch, page: str, lang: str) -> AppTest:
     return at
 
 
+# English that hides inside a Spanish sentence (a sentence-level comparison can't see it): stored codes,
+# run kinds, UTC and ISO dates, decimal days, documents named only in English.
+ENGLISH_INSIDE = [
+    (re.compile(r"\b(OTHER|WHITE|BLACK|HISPANIC|ASIAN|NATIVE AMERICAN)\b"), "a stored race code"),
+    (re.compile(r"\b(Citation|Warning|Arrest)\b"), "a stored outcome code"),
+    (re.compile(r"Incident to Arrest"), "a search reason as stored"),
+    (re.compile(r"\bSeqID\b"), "a source column name"),
+    (re.compile(r"\b(backfill|sample|socrata|run)\b"), "a run command or source as stored"),
+    (re.compile(r"\bUTC\b"), "a time in UTC (times are local)"),
+    (re.compile(r"\b\d{4}-\d{2}-\d{2}\b"), "an ISO date (one date style per language)"),
+    (re.compile(r"\d,\d días"), "decimal days ('hace 0,0 días')"),
+    (re.compile(r"\bdays? ago\b|\btoday\b|\byesterday\b"), "English relative time"),
+    (re.compile(r"Page not found"), "Streamlit's English dialog"),
+    (re.compile(r"conductores: [A-ZÁÉÍÓÚ]"), "a label that does not agree with its noun"),
+]
+
+
+def english_inside(texts: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
+    found = []
+    for kind, text in texts:
+        for pattern, why in ENGLISH_INSIDE:
+            if pattern.search(text):
+                found.append((why, kind, text[:120]))
+        if "METHODS.md" in text and "en inglés" not in text:
+            found.append(("a document named only by its English file", kind, text[:120]))
+    return found
+
+
+def test_the_english_inside_check_catches_what_the_issue_found():
+    seen = english_inside([("caption", "backfill desde sample"), ("cell", "OTHER"), ("cell", "Sin SeqID"),
+                           ("caption", "Métodos: docs/METHODS.md en el repositorio."),
+                           ("markdown", "**Se muestra:** conductores: Negra, Mujer; del 1 ene 2012"),
+                           ("caption", "última carga correcta el 7 dic 2026 (hace 0,0 días)"),
+                           ("cell", "2026-12-07 13:56"), ("caption", "Calculado el 7 dic 2026, 13:56 UTC.")])
+    assert len({text for _why, _kind, text in seen}) == 8
+    assert not english_inside([("caption", "carga completa desde la muestra incluida"), ("cell", "Otra / desconocida"),
+                               ("caption", "Calculado el 7 dic 2026, 8:56 EST (hoy)."),
+                               ("caption", "el documento de métodos del proyecto (docs/METHODS.md, en inglés)")])
+
+
 @pytest.mark.parametrize("page", PAGES)
-def test_each_page_in_spanish_shows_no_english_string(sample_warehouse, monkeypatch, page):
-    english = visible_texts(render(sample_warehouse, monkeypatch, page, "en"))
-    spanish_at = render(sample_warehouse, monkeypatch, page, "es")
+def test_each_page_in_spanish_shows_no_english_string(analysed_sample, monkeypatch, page):
+    settings = analysed_sample[0]
+    english = visible_texts(render(settings, monkeypatch, page, "en"))
+    spanish_at = render(settings, monkeypatch, page, "es")
     spanish = visible_texts(spanish_at)
     assert [k for k, _ in english] == [k for k, _ in spanish], "the same elements in both languages"
     same = [(k, en) for (k, en), (_, es) in zip(english, spanish) if en == es and _has_words(en)]
     assert not same, f"still in English on {page}: {same[:8]}"
+    inside = english_inside(spanish)
+    assert not inside, f"English inside Spanish text on {page}: {inside[:8]}"
     assert spanish_at.query_params.get("lang") == "es"  # the language stays in the address
     db.reset()
 

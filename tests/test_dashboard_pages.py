@@ -241,8 +241,11 @@ def test_the_map_shows_every_county_zip_with_counts_and_denominators(app, con):
     assert [layer["id"] for layer in layers] == ["zips", "overlay", "county", "labels"]
     assert "Poverty rate" in " ".join(c.value for c in at.caption) or "poverty" in " ".join(c.value for c in at.caption)
 
-    at.toggle(key="map_grid").set_value(True).run()
-    assert [layer["id"] for layer in deck_spec(at)["layers"]] == ["zips", "grid", "overlay", "county", "labels"]
+    # one layer on top at a time: the squares replace the circles (each keeps its own legend)
+    at.radio(key="map_overlay").set_value("grid").run()
+    assert [layer["id"] for layer in deck_spec(at)["layers"]] == ["zips", "grid", "county", "labels"]
+    captions = " ".join(c.value for c in at.caption)
+    assert "Orange squares" in captions and "Hollow orange circles" not in captions
 
     at.selectbox(key="map_pick").set_value("20902").run()
     no_errors(at)
