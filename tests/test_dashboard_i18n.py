@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -117,10 +118,10 @@ def _has_words(text: str) -> bool:
     return bool(re.search(r"[A-Za-z]{3,}", re.sub(r"\b(ZIP|ACS|SERO|CSV|UTC|MD|CI)\b", "", text)))
 
 
-def render(settings, monkeypatch, page: str, lang: str) -> AppTest:
+def render(settings, monkeypatch, page: str, lang: str, **params: str) -> AppTest:
     monkeypatch.setenv("PIPELINE_WAREHOUSE", settings.warehouse_url)
     at = AppTest.from_file(str(APP), default_timeout=60)
-    at.query_params = {"lang": lang, **({"zip": "20902"} if "my_zip" in page else {})}
+    at.query_params = {"lang": lang, **({"zip": "20902"} if "my_zip" in page else {}), **params}
     at.run()
     if page != PAGES[0]:
         at.switch_page(page).run()
@@ -214,3 +215,55 @@ def test_no_translated_call_hides_inside_an_f_string():
                 if re.search(r"\{_\(|\{ngettext\(", line):
                     hidden.append(f"{path.relative_to(ROOT)}:{n}")
     assert not hidden, hidden
+
+
+def test_times_are_shown_in_the_county_time_zone_in_each_languages_date_style():
+    from datetime import datetime
+
+    winter, summer = datetime(2026, 12, 7, 13, 56), datetime(2026, 7, 1, 3, 0)  # stored UTC, naive
+    try:
+        # (Babel puts a narrow no-break space before AM/PM: the time never breaks across lines)
+        assert (i18n.fmt_datetime(winter), i18n.fmt_datetime(summer)) == ("7 Dec 2026, 8:56\u202fAM EST",
+                                                                          "30 Jun 2026, 11:00\u202fPM EDT")
+        i18n.set_lang("es")
+        assert (i18n.fmt_datetime(winter), i18n.fmt_datetime(summer)) == ("7 dic 2026, 8:56 EST", "30 jun 2026, 23:00 EDT")
+        assert i18n.fmt_date(date(2019, 6, 4)) == "4 jun 2019"
+    finally:
+        i18n.set_lang("en")
+
+
+def test_how_long_ago_is_said_in_calendar_days_of_the_county():
+    from datetime import datetime, timezone
+
+    load = datetime(2026, 12, 7, 13, 56)
+    # 03:00 UTC on the 8th is still the evening of the 7th in Maryland: "today", not "1 day ago"
+    assert i18n.days_since(load, datetime(2026, 12, 8, 3, 0, tzinfo=timezone.utc)) == 0
+    assert i18n.days_since(load, datetime(2026, 12, 8, 6, 0, tzinfo=timezone.utc)) == 1
+    assert i18n.days_since(load, datetime(2026, 12, 11, 6, 0, tzinfo=timezone.utc)) == 4
+    assert [i18n.fmt_ago(n) for n in (0, 1, 4, None)] == ["today", "yesterday", "4 days ago", "never"]
+    i18n.set_lang("es")
+    try:
+        assert [i18n.fmt_ago(n) for n in (0, 1, 4)] == ["hoy", "ayer", "hace 4 días"]
+    finally:
+        i18n.set_lang("en")
+
+
+def test_run_kinds_and_sources_are_words_in_both_languages():
+    from dashboard import labels
+
+    assert labels.run_kind("backfill", "sample") == "full load from the bundled sample"
+    assert labels.run_kind("run", "socrata") == "daily update from the county's portal"
+    i18n.set_lang("es")
+    try:
+        assert labels.run_kind("backfill", "sample") == "carga completa desde la muestra incluida"
+        assert labels.run_kind("backfill", "file") == "carga completa desde un archivo"
+    finally:
+        i18n.set_lang("en")
+
+
+def test_the_filter_summary_agrees_in_gender_on_a_spanish_page(sample_warehouse, monkeypatch):
+    at = render(sample_warehouse, monkeypatch, PAGES[0], "es", race="black", gender="f")
+    showing = next(md.value for md in at.markdown if md.value.startswith("**Se muestra:**")).replace("\\", "")
+    assert "raza del conductor: negra; sexo del conductor: mujer;" in showing
+    assert not english_inside([("markdown", showing)])
+    db.reset()

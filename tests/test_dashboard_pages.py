@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 
 from tests.shown import shown_numbers
+from tests.test_analysis_sample import analysed_sample  # noqa: F401  (a fixture: Disparities with its analyses)
 from streamlit.testing.v1 import AppTest
 
 from dashboard import db
@@ -437,3 +438,51 @@ def test_the_warehouse_can_come_from_streamlit_secrets(sample_warehouse, monkeyp
     no_errors(at)
     assert as_int(metric(at, "Stops")) == count(con)
     db.reset()
+
+
+def test_my_zip_with_several_zips_in_the_link_shows_the_first_one(app):
+    app.query_params = {"zip": "20906,20902"}
+    at = switch(app.run(), "pages/my_zip.py")
+    no_errors(at)
+    assert at.selectbox(key="my_zip_pick").value == "20902"  # the first valid one, in the filter's order
+    assert at.sidebar.multiselect(key="flt_zip").value == ["20902"]
+    assert at.query_params == {"zip": "20902"}
+    assert any("one ZIP code: 20902, the first of 20902, 20906" in w.value.replace("\\", "") for w in at.warning)
+    assert at.header[0].value.startswith("Stops in ZIP 20902")
+
+
+def test_disparities_hides_the_filters_it_does_not_apply_and_counts_its_checks(analysed_sample, monkeypatch):
+    from tests.test_dashboard_i18n import render
+
+    monkeypatch.delenv("PIPELINE_STALE_AFTER_DAYS", raising=False)
+    at = render(analysed_sample[0], monkeypatch, "pages/disparities.py", "en", race="black")
+    no_errors(at)
+    assert any("filters do not apply to this page" in i.value for i in at.sidebar.info)
+    assert any(".st-key-sidebar_filters { display: none" in h.proto.body for h in at.get("html"))
+    checks = [t.label for t in at.tabs if t.label != "Data caveats"]
+    said = next(c.value for c in at.caption if "standard checks" in c.value)
+    assert said.startswith({3: "Three", 4: "Four"}[len(checks)] + " standard checks")
+    at = switch(at, "pages/overview.py")  # the filters come back as they were
+    assert at.sidebar.multiselect(key="flt_race").value == ["BLACK"]
+    assert not any("filters do not apply" in i.value for i in at.sidebar.info)
+    assert not any("sidebar_filters" in h.proto.body for h in at.get("html"))
+
+
+def test_times_are_local_and_dates_have_one_style_on_the_data_and_changes_pages(app):
+    import re
+
+    local = re.compile(r"\b\d{1,2} [A-Z][a-z]{2} \d{4}, \d{1,2}:\d{2}\s[AP]M E[SD]T\b")
+    iso = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
+    at = app.run()
+    assert any(re.search(r"last successful load .* \(today\)", c.value) for c in at.caption)
+    at = switch(at, "pages/data.py")
+    no_errors(at)
+    text = " ".join(md.value for md in at.markdown)
+    assert local.search(text) and "full load from the bundled sample" in text and "UTC" not in text
+    runs = next(df.value for df in at.dataframe if "started_at" in df.value.columns)
+    assert all(local.fullmatch(v) for v in runs["started_at"]) and set(runs["command"]) == {"full load"}
+    assert set(runs["source"]) == {"the bundled sample"}
+    at = switch(at, "pages/changes.py")
+    shown = " ".join(md.value for md in at.markdown) + " ".join(
+        str(v) for df in at.dataframe for col in df.value.columns for v in df.value[col])
+    assert local.search(shown) and not iso.search(shown) and "UTC" not in shown
