@@ -59,8 +59,11 @@ def _pattern(shape: str) -> dict[str, Any]:
 def _layout(fig: go.Figure, title: str | None = None, **kwargs: Any) -> go.Figure:
     fig.update_layout(**BASE_LAYOUT, separators=plotly_separators())
     if title:
-        fig.update_layout(title={"text": title, "x": 0, "xanchor": "left", "y": 0.99, "yanchor": "top",
-                                 "yref": "container", "font": {"size": 15}, "automargin": True})
+        # Anchored at the container's top edge with a pad below it: at y=0.99 the glyphs' tops poked
+        # out of the figure and were cut (tests/test_browser.py checks the title's box on a phone).
+        fig.update_layout(title={"text": title, "x": 0, "xanchor": "left", "y": 1, "yanchor": "top",
+                                 "yref": "container", "pad": {"t": 8, "l": 4}, "font": {"size": 15},
+                                 "automargin": True})
     fig.update_layout(**kwargs)
     return fig
 
@@ -91,7 +94,10 @@ def fit_to_width(fig: go.Figure, width: float) -> go.Figure:
         size = (layout.title.font.size or 15)
         text = wrap(title, (width - 16) / (GLYPH * size))
         lines = text.count("<br>") + 1
-        fig.update_layout(title_text=text, margin_t=max(layout.margin.t or 0, 28 + 20 * lines))
+        # NOTE: plotly anchors a multi-line title by its first line, so each further line needs its
+        # own room above the plot: the pad grows with the lines (measured in chromium, 390 px wide).
+        pad = 8 + 18 * (lines - 1)
+        fig.update_layout(title_text=text, title_pad_t=pad, margin_t=max(layout.margin.t or 0, pad + 28 + 20 * lines))
     height = layout.height or 450
     for axis in ("xaxis", "yaxis"):
         ax = getattr(layout, axis)

@@ -319,7 +319,7 @@ def test_titles_and_axis_titles_wrap_instead_of_being_cut():
     narrow = charts.fit_to_width(go.Figure(fig), 358)
     title = narrow.layout.title.text
     assert "<br>" in title and all(len(line) <= (358 - 16) / (charts.GLYPH * 15) for line in title.split("<br>"))
-    assert narrow.layout.margin.t >= 28 + 20 * (title.count("<br>") + 1)
+    assert narrow.layout.margin.t >= narrow.layout.title.pad.t + 28 + 20 * (title.count("<br>") + 1)
     assert "<br>" in narrow.layout.yaxis.title.text and narrow.layout.yaxis.automargin is True
     assert charts.title_of(narrow) == "Paradas por año en el código postal 20902 frente al condado en su conjunto"
     wide = charts.fit_to_width(go.Figure(fig), 1100)
