@@ -52,6 +52,10 @@ def take(base: str, out: Path, pages: list[str], langs: tuple[str, ...], viewpor
                         sep = "&" if "?" in path else "?"
                         page.goto(f"{base}/{path}{sep}lang={lang}" if lang != "en" else f"{base}/{path}")
                         settle(page)
+                        # The browser helper reports the screen's width once per session, and the page
+                        # redraws for it (maps, chart titles): wait for that second run too.
+                        page.wait_for_timeout(1200)
+                        settle(page)
                         if name == "map":
                             page.wait_for_timeout(2500)  # WebGL draws after the element appears
                         target = out / f"{name}-{lang}-{vp}.png"
