@@ -51,7 +51,6 @@ home_alias = st.Page(PAGES[0][0], title=_(PAGES[0][2]), icon=PAGES[0][3], url_pa
 # Our own menu of page links: with client.showSidebarNavigation off (so that the auto-discovered
 # pages/ menu never paints), Streamlit draws no menu for st.navigation either.
 navigation = st.navigation([*pages, home_alias], position="hidden")
-browser.helper()
 
 with st.sidebar:
     with st.container(key="page_menu"):
@@ -59,6 +58,7 @@ with st.sidebar:
             st.page_link(page)
     st.segmented_control(_("Language / Idioma"), list(i18n.LANGS), key=K_LANG, format_func=i18n.LANGS.get,
                          selection_mode="single", required=True)
+browser.helper()  # after the menu, so that the first paint shows the menu at once
 
 status = queries.state()
 if status != "ok":
