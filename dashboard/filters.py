@@ -39,7 +39,7 @@ K_RACE, K_GENDER, K_ZIP, K_FROM, K_TO, K_OUTCOME, K_DISTRICT = (
     "flt_race", "flt_gender", "flt_zip", "flt_from", "flt_to", "flt_outcome", "flt_district",
 )
 K_INIT, K_NOTICES, K_BOUNDS, K_STATE, K_LANG = "flt_init", "flt_notices", "flt_bounds", "flt_state", "flt_lang"
-K_PENDING = "flt_pending"
+K_PENDING, K_NOTICE_STATE = "flt_pending", "flt_notice_state"
 
 
 @dataclass(frozen=True)
@@ -362,12 +362,14 @@ def sidebar(valid_zips: Sequence[str], data_bounds: tuple[date, date], applies: 
     lo, hi = data_bounds
     pending = st.session_state.pop(K_PENDING, None)
     earlier_notices = list(st.session_state.get(K_NOTICES, []))
+    fresh = False  # notices issued in this run
     if not st.session_state.get(K_INIT):
         parsed = parse_query_params(_read_url(), valid_zips=set(valid_zips), bounds=data_bounds)
         for key, value in _widget_values_from(parsed.state, data_bounds).items():
             st.session_state[key] = value
         st.session_state[K_NOTICES] = parsed.notices
         st.session_state[K_INIT] = True
+        fresh = True
     elif st.session_state.get(K_LANG) != current_lang():
         # Streamlit keeps a multiselect's choice as its displayed label: after a language switch the
         # old labels match no option, so the widgets are re-seeded from the codes of the last state.
@@ -375,7 +377,6 @@ def sidebar(valid_zips: Sequence[str], data_bounds: tuple[date, date], applies: 
         for key, value in _widget_values_from(st.session_state.get(K_STATE, FilterState()), data_bounds).items():
             st.session_state[key] = value
     else:
-        st.session_state[K_NOTICES] = []
         # Keep widget values valid if a new load moved the data bounds.
         for key in (K_FROM, K_TO):
             value = st.session_state.get(key)
@@ -386,6 +387,7 @@ def sidebar(valid_zips: Sequence[str], data_bounds: tuple[date, date], applies: 
     if pending is not None:
         st.session_state[K_ZIP] = [z for z in pending[0] if z in set(valid_zips)]
         st.session_state[K_NOTICES] = [*earlier_notices, pending[1]]
+        fresh = True
 
     if not applies:
         st.sidebar.info(_("The filters do not apply to this page: its numbers are computed over all loaded stops. "
@@ -428,6 +430,12 @@ def sidebar(valid_zips: Sequence[str], data_bounds: tuple[date, date], applies: 
         ),
         data_bounds,
     )
+    # A notice about the link stays while the view it describes stays (the rerun that the browser
+    # helper's width report causes must not wipe it), and goes once the reader changes a filter.
+    if fresh:
+        st.session_state[K_NOTICE_STATE] = state
+    elif st.session_state.get(K_NOTICE_STATE) != state:
+        st.session_state[K_NOTICES] = []
     st.session_state[K_STATE] = state
     st.session_state[K_LANG] = current_lang()
     _write_url(state, current_lang())

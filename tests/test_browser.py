@@ -134,7 +134,14 @@ def count(con, where: str = "true") -> int:
 
 
 def settle(page) -> None:
-    """Wait until the script has finished and every chart has drawn."""
+    """Wait until the script has finished and every chart has drawn (twice: a session's first run is
+    followed by the one the browser helper's width report causes, dashboard/browser.py)."""
+    _settle_once(page)
+    page.wait_for_timeout(800)
+    _settle_once(page)
+
+
+def _settle_once(page) -> None:
     page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']")
     page.wait_for_selector("h1")
     page.wait_for_function(
