@@ -219,6 +219,8 @@ def test_the_map_draws_offline_and_a_zip_can_be_chosen(browser_page, server, con
 
     page.locator(".st-key-map_metric").get_by_text("Stops", exact=True).click()
     expect(page.get_by_text("Stops (quantile classes)", exact=False)).to_be_visible(timeout=TIMEOUT_MS)
+    settle(page)
+    page.wait_for_timeout(2500)  # the redrawn map (WebGL) takes clicks once drawn
 
     # clicking a ZIP on the map (st.pydeck_chart on_select) filters every page to it
     box = deck.bounding_box()
