@@ -64,6 +64,25 @@ RESIDENT_CATEGORY: Mapping[str, tuple[str | None, str]] = {
     "OTHER": (None, N_("no matching census category")),
 }
 
+# The census categories the Disparities benchmark divides by (pipeline/analysis/population.py).
+_CENSUS_CATEGORY: Mapping[str, str] = {
+    "not Hispanic, White alone (B03002)": N_("not Hispanic, White alone (B03002)"),
+    "not Hispanic, Black alone (B03002)": N_("not Hispanic, Black alone (B03002)"),
+    "Hispanic or Latino, any race (B03002)": N_("Hispanic or Latino, any race (B03002)"),
+    "not Hispanic, Asian alone + Pacific Islander alone (B03002)":
+        N_("not Hispanic, Asian alone + Pacific Islander alone (B03002)"),
+    "not Hispanic, American Indian/Alaska Native alone (B03002)":
+        N_("not Hispanic, American Indian/Alaska Native alone (B03002)"),
+    "total population (B03002)": N_("total population (B03002)"),
+    "no comparable census category": N_("no comparable census category"),
+}
+
+
+def census_category(text: str | None) -> str:
+    """A benchmark's census category as the reader's language says it (unknown texts as stored)."""
+    return _(_CENSUS_CATEGORY[text]) if text in _CENSUS_CATEGORY else (text or "")
+
+
 # Benchmark views of the Disparities analysis.
 _VIEW: Mapping[str, str] = {
     "all_stops_county": N_("All stops in the county"),

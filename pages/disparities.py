@@ -89,7 +89,7 @@ with t_res:
             "stops": tables.mask_small(t["stops"], k),
             "share": [ac.fmt_ci(*r, pct=True) for r in t[["stops_share", "stops_share_low", "stops_share_high"]].itertuples(index=False)],
             "residents": t["population"].map(fmt_int),
-            "category": t["population_category"],
+            "category": t["population_category"].map(labels.census_category),
             "rate": [ac.fmt_ci(*r) for r in t[["rate_per_1000", "rate_low", "rate_high"]].itertuples(index=False)],
             "ratio": [ac.fmt_ci(*r) for r in t[["ratio_vs_white", "ratio_low", "ratio_high"]].itertuples(index=False)],
         })
