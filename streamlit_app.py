@@ -13,8 +13,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import filters, i18n, queries, routing, ui
-from dashboard.i18n import _, fmt_date, fmt_int, fmt_num
+from dashboard import browser, filters, i18n, queries, routing, ui
+from dashboard.i18n import _, days_since, fmt_ago, fmt_date, fmt_datetime, fmt_int
 
 K_LANG = "ui_lang"
 
@@ -43,11 +43,14 @@ PAGES: list[tuple[str, str, str, str]] = [
     ("pages/data.py", "data", i18n.N_("Data"), ":material/table:"),
 ]
 
-pages = [st.Page(path, title=_(title), icon=icon, url_path=url, default=(i == 0))
+# The home page lives at "/" (Streamlit gives the default page no address of its own); a hidden twin
+# answers its own address, /overview, instead of "Page not found".
+pages = [st.Page(path, title=_(title), icon=icon, url_path="" if i == 0 else url, default=(i == 0))
          for i, (path, url, title, icon) in enumerate(PAGES)]
+home_alias = st.Page(PAGES[0][0], title=_(PAGES[0][2]), icon=PAGES[0][3], url_path=PAGES[0][1], visibility="hidden")
 # Our own menu of page links: with client.showSidebarNavigation off (so that the auto-discovered
 # pages/ menu never paints), Streamlit draws no menu for st.navigation either.
-navigation = st.navigation(pages, position="hidden")
+navigation = st.navigation([*pages, home_alias], position="hidden")
 
 with st.sidebar:
     with st.container(key="page_menu"):
@@ -55,6 +58,7 @@ with st.sidebar:
             st.page_link(page)
     st.segmented_control(_("Language / Idioma"), list(i18n.LANGS), key=K_LANG, format_func=i18n.LANGS.get,
                          selection_mode="single", required=True)
+browser.helper()  # after the menu, so that the first paint shows the menu at once
 
 status = queries.state()
 if status != "ok":
@@ -76,10 +80,9 @@ if prov.first_stop is None or prov.last_stop is None:
     st.stop()
 
 # Where the numbers come from, on every page (ui.header shows it under the title).
-age = prov.age_days()
+age = days_since(prov.last_success_at)
 source, synthetic = ui.source_text(queries.data_sources())
-loaded = (_("last successful load {date} ({days} days ago)").format(date=fmt_date(prov.last_success_at),
-                                                                     days=fmt_num(age, 1))
+loaded = (_("last successful load {when} ({ago})").format(when=fmt_datetime(prov.last_success_at), ago=fmt_ago(age))
           if age is not None else _("no successful load logged"))
 # Which committed warehouse version these numbers are (a server warehouse: this process's copy of it).
 digest, local = queries.served_version_label()
@@ -91,10 +94,12 @@ st.session_state[ui.K_PROVENANCE] = _("Data: {source}; {stops} stops from {first
 st.session_state["is_sample"] = prov.is_sample
 st.session_state[ui.K_SYNTHETIC] = synthetic
 
-filters.sidebar(queries.zip_options(), (prov.first_stop, prov.last_stop))
+# Pages computed over all loaded stops: the sidebar says so instead of showing filters that change nothing.
+UNFILTERED = {"disparities", "changes"}
+filters.sidebar(queries.zip_options(), (prov.first_stop, prov.last_stop), applies=navigation.url_path not in UNFILTERED)
 
 if prov.is_stale(queries.stale_after_days()):
-    when = (_("{days} days ago").format(days=fmt_num(age, 1)) if age is not None else _("never"))
+    when = fmt_ago(age)
     st.warning(
         _("The data may be out of date: the last successful update was {when} (the pipeline is meant to run "
           "daily; the newest stop is from {last}).").format(when=when, last=fmt_date(prov.last_stop)),

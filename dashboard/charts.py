@@ -59,15 +59,55 @@ def _pattern(shape: str) -> dict[str, Any]:
 def _layout(fig: go.Figure, title: str | None = None, **kwargs: Any) -> go.Figure:
     fig.update_layout(**BASE_LAYOUT, separators=plotly_separators())
     if title:
-        fig.update_layout(title={"text": title, "x": 0, "xanchor": "left", "y": 0.99, "yanchor": "top",
-                                 "yref": "container", "font": {"size": 15}, "automargin": True})
+        # Anchored at the container's top edge with a pad below it: at y=0.99 the glyphs' tops poked
+        # out of the figure and were cut (tests/test_browser.py checks the title's box on a phone).
+        fig.update_layout(title={"text": title, "x": 0, "xanchor": "left", "y": 1, "yanchor": "top",
+                                 "yref": "container", "pad": {"t": 8, "l": 4}, "font": {"size": 15},
+                                 "automargin": True})
     fig.update_layout(**kwargs)
     return fig
 
 
 def title_of(fig: go.Figure) -> str:
-    """The figure's title (its accessible name on the page)."""
-    return str(fig.layout.title.text or "")
+    """The figure's title (its accessible name on the page), on one line."""
+    return " ".join(str(fig.layout.title.text or "").replace("<br>", " ").split())
+
+
+# Average glyph width as a share of the font size (plotly's default sans-serif; accents included).
+GLYPH = 0.58
+
+
+def wrap(text: str, chars: int) -> str:
+    """``text`` broken into lines of at most ``chars`` characters at spaces, joined by plotly's <br>."""
+    import textwrap
+
+    plain = " ".join(str(text).replace("<br>", " ").split())
+    return "<br>".join(textwrap.wrap(plain, max(int(chars), 12), break_long_words=False)) or plain
+
+
+def fit_to_width(fig: go.Figure, width: float) -> go.Figure:
+    """Titles and axis titles wrapped to a ``width``-px chart instead of being cut (phones, Spanish),
+    with room made above the plot for the title's lines. Plotly never wraps a title by itself."""
+    layout = fig.layout
+    title = str(layout.title.text or "")
+    if title:
+        size = (layout.title.font.size or 15)
+        text = wrap(title, (width - 16) / (GLYPH * size))
+        lines = text.count("<br>") + 1
+        # NOTE: plotly anchors a multi-line title by its first line, so each further line needs its
+        # own room above the plot: the pad grows with the lines (measured in chromium, 390 px wide).
+        pad = 8 + 18 * (lines - 1)
+        fig.update_layout(title_text=text, title_pad_t=pad, margin_t=max(layout.margin.t or 0, pad + 28 + 20 * lines))
+    height = layout.height or 450
+    for axis in ("xaxis", "yaxis"):
+        ax = getattr(layout, axis)
+        if ax is None or ax.title is None or not ax.title.text:
+            continue
+        font = (ax.title.font.size if ax.title.font and ax.title.font.size else None) or 13
+        # A y-axis title runs along the plot's height; an x-axis title along its width.
+        room = (height - 110) if axis == "yaxis" else (width - 60)
+        fig.update_layout({axis: {"title": {"text": wrap(ax.title.text, room / (GLYPH * font))}, "automargin": True}})
+    return fig
 
 
 def empty_figure(message: str) -> go.Figure:

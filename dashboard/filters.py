@@ -39,6 +39,7 @@ K_RACE, K_GENDER, K_ZIP, K_FROM, K_TO, K_OUTCOME, K_DISTRICT = (
     "flt_race", "flt_gender", "flt_zip", "flt_from", "flt_to", "flt_outcome", "flt_district",
 )
 K_INIT, K_NOTICES, K_BOUNDS, K_STATE, K_LANG = "flt_init", "flt_notices", "flt_bounds", "flt_state", "flt_lang"
+K_PENDING, K_NOTICE_STATE = "flt_pending", "flt_notice_state"
 
 
 @dataclass(frozen=True)
@@ -239,8 +240,15 @@ def area_text(zips: Sequence[str]) -> str:
 def describe(state: FilterState, bounds: tuple[date, date] | None = None) -> str:
     """Plain-language description of the filters, e.g. 'Black, Hispanic drivers; ZIP 20902; ...'."""
     parts: list[str] = []
-    who = [race(r) for r in state.races] + [gender(g) for g in state.genders]
-    parts.append(_("drivers: {who}").format(who=", ".join(who)) if who else _("all drivers"))
+    # Race and gender each after their own noun, so that the labels agree with it in every language
+    # ("raza: negra; sexo: mujer", never "conductores: Negra, Mujer").
+    if state.races:
+        parts.append(_("driver race: {races}").format(races=", ".join(_in_sentence(race(r)) for r in state.races)))
+    if state.genders:
+        parts.append(_("driver gender: {genders}").format(
+            genders=", ".join(_in_sentence(gender(g)) for g in state.genders)))
+    if not state.races and not state.genders:
+        parts.append(_("all drivers"))
     if state.zips:
         parts.append(area_text(state.zips))
     if state.districts:
@@ -249,6 +257,11 @@ def describe(state: FilterState, bounds: tuple[date, date] | None = None) -> str
         parts.append(_("stops ending in: {what}").format(what=", ".join(outcome_short(o) for o in state.outcomes)))
     parts.append(period_text(state.date_from, state.date_to, bounds))
     return "; ".join(p for p in parts if p)
+
+
+def _in_sentence(label: str) -> str:
+    """A label inside a sentence: Spanish writes race and gender words in lower case ("negra", "mujer")."""
+    return label[:1].lower() + label[1:] if current_lang() == "es" else label
 
 
 def period_text(date_from: date | None, date_to: date | None, bounds: tuple[date, date] | None = None) -> str:
@@ -328,18 +341,35 @@ def _write_url(state: FilterState, lang: str) -> None:
             del st.query_params[key]
 
 
-def sidebar(valid_zips: Sequence[str], data_bounds: tuple[date, date]) -> FilterState:
-    """Draw the shared filters in the sidebar and return the current :class:`FilterState`."""
+def request_zips(zips: Sequence[str], notice: str) -> None:
+    """From a page, after the sidebar has drawn: set the ZIP filter and rerun (a widget's value can't be
+    changed once it is drawn, so the next run's sidebar applies it before drawing), with a notice."""
+    import streamlit as st
+
+    st.session_state[K_PENDING] = (sorted(set(zips)), notice)
+    st.rerun()
+
+
+def sidebar(valid_zips: Sequence[str], data_bounds: tuple[date, date], applies: bool = True) -> FilterState:
+    """Draw the shared filters in the sidebar and return the current :class:`FilterState`.
+
+    ``applies=False`` (a page computed over all stops): the filters are kept (state, address) but not
+    shown, and the sidebar says why instead of offering controls that would change nothing.
+    """
     import streamlit as st
 
     st.session_state[K_BOUNDS] = data_bounds
     lo, hi = data_bounds
+    pending = st.session_state.pop(K_PENDING, None)
+    earlier_notices = list(st.session_state.get(K_NOTICES, []))
+    fresh = False  # notices issued in this run
     if not st.session_state.get(K_INIT):
         parsed = parse_query_params(_read_url(), valid_zips=set(valid_zips), bounds=data_bounds)
         for key, value in _widget_values_from(parsed.state, data_bounds).items():
             st.session_state[key] = value
         st.session_state[K_NOTICES] = parsed.notices
         st.session_state[K_INIT] = True
+        fresh = True
     elif st.session_state.get(K_LANG) != current_lang():
         # Streamlit keeps a multiselect's choice as its displayed label: after a language switch the
         # old labels match no option, so the widgets are re-seeded from the codes of the last state.
@@ -347,7 +377,6 @@ def sidebar(valid_zips: Sequence[str], data_bounds: tuple[date, date]) -> Filter
         for key, value in _widget_values_from(st.session_state.get(K_STATE, FilterState()), data_bounds).items():
             st.session_state[key] = value
     else:
-        st.session_state[K_NOTICES] = []
         # Keep widget values valid if a new load moved the data bounds.
         for key in (K_FROM, K_TO):
             value = st.session_state.get(key)
@@ -355,12 +384,23 @@ def sidebar(valid_zips: Sequence[str], data_bounds: tuple[date, date]) -> Filter
                 st.session_state[key] = lo if key == K_FROM else hi
         zip_set = set(valid_zips)
         st.session_state[K_ZIP] = [z for z in st.session_state.get(K_ZIP, []) if z in zip_set]
+    if pending is not None:
+        st.session_state[K_ZIP] = [z for z in pending[0] if z in set(valid_zips)]
+        st.session_state[K_NOTICES] = [*earlier_notices, pending[1]]
+        fresh = True
 
-    sb = st.sidebar
+    if not applies:
+        st.sidebar.info(_("The filters do not apply to this page: its numbers are computed over all loaded stops. "
+                          "They come back, as you left them, on the other pages."), icon=":material/filter_alt_off:")
+        # Drawn but hidden: the widgets keep their values (and the address its filters) for the next page.
+        st.html("<style>.st-key-sidebar_filters { display: none !important; }</style>")
+    sb = st.sidebar.container(key="sidebar_filters")
     sb.header(_("Filters"))
     sb.caption(_("They apply to every page. The page address updates, so you can share this exact view."))
-    sb.date_input(_("From"), min_value=lo, max_value=hi, key=K_FROM, format="YYYY-MM-DD")
-    sb.date_input(_("To"), min_value=lo, max_value=hi, key=K_TO, format="YYYY-MM-DD")
+    # Typed the way each language writes a date by hand (a typed date applies on Enter: dashboard/browser.py).
+    typed = "DD/MM/YYYY" if current_lang() == "es" else "MM/DD/YYYY"
+    sb.date_input(_("From"), min_value=lo, max_value=hi, key=K_FROM, format=typed)
+    sb.date_input(_("To"), min_value=lo, max_value=hi, key=K_TO, format=typed)
     sb.multiselect(_("ZIP code"), options=list(valid_zips), key=K_ZIP, placeholder=_("All ZIP codes"))
     sb.multiselect(_("Police district"), options=list(DISTRICTS.values()), key=K_DISTRICT,
                    format_func=district_short, placeholder=_("All districts"))
@@ -390,6 +430,12 @@ def sidebar(valid_zips: Sequence[str], data_bounds: tuple[date, date]) -> Filter
         ),
         data_bounds,
     )
+    # A notice about the link stays while the view it describes stays (the rerun that the browser
+    # helper's width report causes must not wipe it), and goes once the reader changes a filter.
+    if fresh:
+        st.session_state[K_NOTICE_STATE] = state
+    elif st.session_state.get(K_NOTICE_STATE) != state:
+        st.session_state[K_NOTICES] = []
     st.session_state[K_STATE] = state
     st.session_state[K_LANG] = current_lang()
     _write_url(state, current_lang())

@@ -17,13 +17,13 @@ import gettext
 import math
 import re
 from contextvars import ContextVar
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from functools import lru_cache
 from io import BytesIO
 from pathlib import Path
 from typing import Any
 
-from babel.dates import format_date
+from babel.dates import format_date, format_time
 from babel.numbers import format_decimal, format_percent
 
 LANGS: dict[str, str] = {"en": "English", "es": "Español"}
@@ -129,11 +129,58 @@ def fmt_signed_pct(value: Any) -> str:
 
 
 def fmt_date(value: date | datetime | None) -> str:
-    """3 Mar 2016 / 3 mar 2016."""
-    if value is None:
+    """3 Mar 2016 / 3 mar 2016: the one date style of each language, on every page, table and chart."""
+    if value is None or (not isinstance(value, date) and _missing(value)):
         return BLANK
+    if hasattr(value, "to_pydatetime"):  # a pandas Timestamp
+        value = value.to_pydatetime()
     d = value.date() if isinstance(value, datetime) else value
     return format_date(d, "d MMM y", locale=lang())
+
+
+# Times are shown in the county's own time (stored times are UTC, naive or aware).
+LOCAL_TZ = "America/New_York"
+
+
+def local_time(value: datetime) -> datetime:
+    """A stored UTC time (naive = UTC) in the county's time zone."""
+    from zoneinfo import ZoneInfo
+
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+    return aware.astimezone(ZoneInfo(LOCAL_TZ))
+
+
+def fmt_datetime(value: date | datetime | None) -> str:
+    """A stored UTC time as the county reads it: 7 Dec 2026, 8:56 AM EST / 7 dic 2026, 8:56 EST."""
+    if value is None or (not isinstance(value, date) and _missing(value)):
+        return BLANK
+    if hasattr(value, "to_pydatetime"):  # a pandas Timestamp
+        value = value.to_pydatetime()
+    if not isinstance(value, datetime):
+        return fmt_date(value)
+    local = local_time(value)
+    return "{date}, {time} {zone}".format(date=fmt_date(local.date()),
+                                          time=format_time(local, "short", locale=lang()), zone=local.strftime("%Z"))
+
+
+def days_since(value: datetime | None, now: datetime | None = None) -> int | None:
+    """Calendar days from a stored UTC time to ``now`` (default: this moment), in the county's time zone."""
+    if value is None:
+        return None
+    now = now or datetime.now(timezone.utc)
+    return max((local_time(now).date() - local_time(value).date()).days, 0)
+
+
+def fmt_ago(days: int | None) -> str:
+    """Calendar days ago (:func:`days_since`): 'today' / 'yesterday' / '3 days ago' (never '0.0 days ago')."""
+    if days is None:
+        return _("never")
+    n = int(days)
+    if n == 0:
+        return _("today")
+    if n == 1:
+        return _("yesterday")
+    return ngettext("{n} day ago", "{n} days ago", n).format(n=fmt_int(n))
 
 
 def fmt_long_date(value: date) -> str:

@@ -8,10 +8,11 @@ functions here, translated for the current language.
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Mapping
 
 from . import reasons
-from .i18n import N_, _
+from .i18n import N_, _, fmt_month
 
 # Canonical values (as stored in the warehouse) by URL code. Order = display order.
 RACES: dict[str, str] = {
@@ -74,6 +75,25 @@ EXCLUSIVE_CATEGORY: Mapping[str, str] = {
     "NATIVE AMERICAN": N_("American Indian, not Hispanic"),
     "OTHER": N_("no matching census category"),
 }
+
+# The census categories the Disparities benchmark divides by (pipeline/analysis/population.py).
+_CENSUS_CATEGORY: Mapping[str, str] = {
+    "not Hispanic, White alone (B03002)": N_("not Hispanic, White alone (B03002)"),
+    "not Hispanic, Black alone (B03002)": N_("not Hispanic, Black alone (B03002)"),
+    "Hispanic or Latino, any race (B03002)": N_("Hispanic or Latino, any race (B03002)"),
+    "not Hispanic, Asian alone + Pacific Islander alone (B03002)":
+        N_("not Hispanic, Asian alone + Pacific Islander alone (B03002)"),
+    "not Hispanic, American Indian/Alaska Native alone (B03002)":
+        N_("not Hispanic, American Indian/Alaska Native alone (B03002)"),
+    "total population (B03002)": N_("total population (B03002)"),
+    "no comparable census category": N_("no comparable census category"),
+}
+
+
+def census_category(text: str | None) -> str:
+    """A benchmark's census category as the reader's language says it (unknown texts as stored)."""
+    return _(_CENSUS_CATEGORY[text]) if text in _CENSUS_CATEGORY else (text or "")
+
 
 # Benchmark views of the Disparities analysis.
 _VIEW: Mapping[str, str] = {
@@ -148,6 +168,26 @@ def run_status(status: str | None) -> str:
     return _(_RUN_STATUS.get(status or "", status or ""))
 
 
+# pipeline_runs.command and .source values (pipeline/cli.py, pipeline/extract/*: Source.name).
+_RUN_COMMAND: Mapping[str, str] = {"run": N_("daily update"), "backfill": N_("full load")}
+_RUN_SOURCE: Mapping[str, str] = {"socrata": N_("the county's portal"), "file": N_("a file"),
+                                  "sample": N_("the bundled sample")}
+
+
+def run_command(command: str | None) -> str:
+    """A run's command as a reader says it ('full load' for ``backfill``); unknown values as stored."""
+    return _(_RUN_COMMAND[command]) if command in _RUN_COMMAND else (command or "–")
+
+
+def run_source(source: str | None) -> str:
+    return _(_RUN_SOURCE[source]) if source in _RUN_SOURCE else (source or "–")
+
+
+def run_kind(command: str | None, source: str | None) -> str:
+    """'full load from the bundled sample' / 'carga completa desde la muestra incluida'."""
+    return _("{command} from {source}").format(command=run_command(command), source=run_source(source))
+
+
 def quality_measure(name: str) -> str:
     return _(_QUALITY.get(name, name))
 
@@ -171,6 +211,6 @@ def dimension_value(dim: str, value: str | None) -> str:
         return district_short(value) if value != "(unknown)" else placeholder(value)
     if dim == "reason":
         return reasons.label(value)
-    if dim == "month" and len(value) == 6:
-        return f"{value[:4]}-{value[4:]}"
+    if dim == "month" and len(value) == 6 and value.isdigit():
+        return fmt_month(date(int(value[:4]), int(value[4:]), 1))
     return placeholder(value)

@@ -22,8 +22,60 @@ from .i18n import N_, _, fmt_int, fmt_pct
 # cividis, whose middle is grey) clearly different from the grey of "no value".
 VIRIDIS_5 = ["#440154", "#3b528b", "#21918c", "#5ec962", "#fde725"]
 NO_DATA_RGBA = [200, 200, 200, 140]
-# The county seen whole: a phone-width map (~360 px) still shows the eastern edge at this zoom.
-VIEW = {"latitude": 39.14, "longitude": -77.2, "zoom": 8.3, "min_zoom": 7, "max_zoom": 14}
+# deck.gl's Web Mercator world is 512 px wide at zoom 0.
+WORLD_PX = 512.0
+# A digit's width as a share of the font size (deck.gl's sans-serif SDF font), for label boxes.
+GLYPH_W = 0.62
+FIT_PADDING_PX = 12
+
+
+def _merc_x(lon: float) -> float:
+    return (lon + 180.0) / 360.0
+
+
+def _merc_y(lat: float) -> float:
+    return (1.0 - math.log(math.tan(math.pi / 4 + math.radians(lat) / 2)) / math.pi) / 2.0
+
+
+def _merc_lat(y: float) -> float:
+    return math.degrees(2 * math.atan(math.exp((1.0 - 2.0 * y) * math.pi)) - math.pi / 2)
+
+
+def aspect(lons: Sequence[float], lats: Sequence[float]) -> float:
+    """Width / height of the box around these points as the map draws it (Web Mercator)."""
+    dx = _merc_x(max(lons)) - _merc_x(min(lons))
+    dy = _merc_y(min(lats)) - _merc_y(max(lats))
+    return dx / dy if dy > 0 else 1.0
+
+
+def fit_view(lons: Sequence[float], lats: Sequence[float], width: float, height: float,
+             padding: float = FIT_PADDING_PX, max_zoom: float = 15.0) -> dict[str, float]:
+    """The view (centre, zoom) that fits the box around these points into a ``width`` x ``height``
+    pixel map with ``padding`` pixels to spare on each side: deck.gl's fitBounds, done here because
+    Streamlit's map takes a view, not bounds."""
+    x0, x1 = _merc_x(min(lons)), _merc_x(max(lons))
+    y0, y1 = _merc_y(max(lats)), _merc_y(min(lats))  # y grows southwards
+    dx, dy = max(x1 - x0, 1e-9), max(y1 - y0, 1e-9)
+    usable_w, usable_h = max(width - 2 * padding, 50.0), max(height - 2 * padding, 50.0)
+    zoom = math.log2(min(usable_w / (dx * WORLD_PX), usable_h / (dy * WORLD_PX)))
+    return {"longitude": (min(lons) + max(lons)) / 2, "latitude": _merc_lat((y0 + y1) / 2),
+            "zoom": round(min(zoom, max_zoom), 3), "min_zoom": 7, "max_zoom": max_zoom}
+
+
+def map_size(width: float, box_aspect: float, min_height: int = 260, max_height: int = 680) -> int:
+    """A map height (px) that gives a ``width``-px map the shape of what it shows."""
+    return int(min(max(width / max(box_aspect, 0.2), min_height), max_height))
+
+
+def features_bounds(features: Sequence[dict[str, Any]]) -> tuple[list[float], list[float]]:
+    """(lons, lats) of the corners of the box around GeoJSON features' geometries."""
+    lons: list[float] = []
+    lats: list[float] = []
+    for feat in features:
+        xs, ys = _bounds(feat["geometry"])
+        lons += [min(xs), max(xs)]
+        lats += [min(ys), max(ys)]
+    return lons, lats
 
 
 @dataclass(frozen=True)
@@ -48,6 +100,10 @@ OVERLAYS = {
     "poverty": ("poverty_rate", N_("Poverty rate")),
     "density": ("density_per_sqmi", N_("Residents per sq mi")),
 }
+# What the map can add on top of the ZIP colours: one thing at a time, so each stays readable and
+# keeps its own legend (circles and squares together were noise).
+LAYERS_ON_TOP = {"none": N_("Nothing"), "poverty": N_("Poverty rate"), "density": N_("Population density"),
+                 "grid": N_("Where stops happened")}
 
 
 def _hex_to_rgb(hex_colour: str) -> list[int]:
@@ -98,12 +154,16 @@ def zip_choropleth(
     grid: pd.DataFrame | None = None,
     grid_cell: float = 0.01,
     outline: dict[str, Any] | None = None,
+    view: dict[str, float] | None = None,
 ) -> tuple[pdk.Deck, list[LegendItem]]:
     """Choropleth of the county's ZIPs (``features`` from queries.county_zctas) coloured by ``metric``.
 
     Overlay values are drawn as hollow circles whose *area* is proportional to the value (a second,
     colour-free encoding). Selected ZIPs get a thick outline. ``grid`` (cell_y, cell_x, stops) adds
-    the binned stop locations as squares; ``outline`` (GeoJSON) the county boundary.
+    the binned stop locations as squares, cut to ``outline`` (GeoJSON, the county boundary, also
+    drawn). ``view`` (:func:`fit_view`) frames the map; without it, the county's box at phone width.
+    ZIP numbers are drawn only where they fit at that view (:func:`labels_that_fit`, bigger ZIP codes
+    first); every ZIP code's number is in its tooltip.
     """
     m = MAP_METRICS[metric]
     by_zip = table.set_index("zip5")
@@ -124,7 +184,10 @@ def zip_choropleth(
         props.update({"fill": fill, "line_w": 4 if z in selected_set else 1,
                       "line": [0, 0, 0, 255] if z in selected_set else [60, 60, 60, 200]})
         out_features.append({"type": "Feature", "geometry": feat["geometry"], "properties": props})
-        names.append({"zip5": z, "lon": feat["lon"], "lat": feat["lat"]})
+        xs, ys = _bounds(feat["geometry"])
+        # Bigger ZIP codes keep their label when labels collide (the selected ones first of all).
+        names.append({"zip5": z, "lon": feat["lon"], "lat": feat["lat"],
+                      "priority": 1000 if z in selected_set else min(int(2e4 * (max(xs) - min(xs)) * (max(ys) - min(ys))), 999)})
         if overlay != "none" and row is not None:
             ov = row[OVERLAYS[overlay][0]]
             if not pd.isna(ov):
@@ -139,7 +202,7 @@ def zip_choropleth(
         )
     ]
     if grid is not None and not grid.empty:
-        layers.append(grid_layer(grid, grid_cell))
+        layers.append(grid_layer(grid, grid_cell, outline))
     if centroids:
         top = max(c["ov"] for c in centroids) or 1.0
         for c in centroids:
@@ -155,14 +218,17 @@ def zip_choropleth(
             "GeoJsonLayer", id="county", data=outline, pickable=False, stroked=True, filled=False,
             get_line_color=[0, 0, 0, 255], get_line_width=3, line_width_units=pdk.types.String("pixels"),
         ))
+    if view is None:
+        lons, lats = features_bounds((outline or {}).get("features") or list(features))
+        view = fit_view(lons, lats, 358, map_size(358, aspect(lons, lats)))
     layers.append(pdk.Layer(
-        "TextLayer", id="labels", data=names, pickable=False, get_position="[lon, lat]", get_text="zip5",
-        get_size=11, get_color=[0, 0, 0, 255], outline_width=2, outline_color=[255, 255, 255, 255],
-        font_settings={"sdf": True}, font_family=pdk.types.String("sans-serif"),
+        "TextLayer", id="labels", data=labels_that_fit(names, view), pickable=False, get_position="[lon, lat]",
+        get_text="zip5", get_size=LABEL_PX, get_color=[0, 0, 0, 255], outline_width=2,
+        outline_color=[255, 255, 255, 255], font_settings={"sdf": True}, font_family=pdk.types.String("sans-serif"),
     ))
     deck = pdk.Deck(
         layers=layers,
-        initial_view_state=pdk.ViewState(**VIEW),
+        initial_view_state=pdk.ViewState(**view),
         map_style=map_style,
         map_provider="carto" if map_style and "cartocdn" in map_style else None,
         tooltip={
@@ -177,6 +243,37 @@ def zip_choropleth(
                              _("no value (fewer than {k} stops or fewer than 1,000 residents)").format(k=k)
                              if metric == "rate" else _("no value (fewer than {k} stops)").format(k=k)))
     return deck, legend
+
+
+LABEL_PX = 12
+LABEL_GAP_PX = 4
+
+
+def to_pixels(view: dict[str, float], lon: float, lat: float) -> tuple[float, float]:
+    """Where the map draws (lon, lat) in ``view``, in pixels from the map's centre (x right, y down)."""
+    scale = WORLD_PX * 2 ** view["zoom"]
+    return ((_merc_x(lon) - _merc_x(view["longitude"])) * scale, (_merc_y(lat) - _merc_y(view["latitude"])) * scale)
+
+
+def label_box(view: dict[str, float], item: dict[str, Any]) -> tuple[float, float, float, float]:
+    """The pixel box (x0, y0, x1, y1) a centred ZIP label takes in ``view``, with a small gap around it."""
+    x, y = to_pixels(view, item["lon"], item["lat"])
+    half_w = len(str(item["zip5"])) * LABEL_PX * GLYPH_W / 2 + LABEL_GAP_PX
+    half_h = LABEL_PX / 2 + LABEL_GAP_PX
+    return x - half_w, y - half_h, x + half_w, y + half_h
+
+
+def labels_that_fit(names: Sequence[dict[str, Any]], view: dict[str, float]) -> list[dict[str, Any]]:
+    """The ZIP labels that can be drawn at the map's first view without touching one another: the
+    most important first (selected, then bigger ZIP codes), the others left to the tooltip."""
+    kept: list[dict[str, Any]] = []
+    boxes: list[tuple[float, float, float, float]] = []
+    for item in sorted(names, key=lambda n: (-n["priority"], n["zip5"])):
+        b = label_box(view, item)
+        if all(b[2] <= o[0] or o[2] <= b[0] or b[3] <= o[1] or o[3] <= b[1] for o in boxes):
+            kept.append(item)
+            boxes.append(b)
+    return kept
 
 
 def _tooltip_props(zip5: str, row: pd.Series | None, k: int) -> dict[str, Any]:
@@ -200,21 +297,53 @@ def _tooltip_props(zip5: str, row: pd.Series | None, k: int) -> dict[str, Any]:
     }
 
 
-def grid_layer(grid: pd.DataFrame, cell: float) -> pdk.Layer:
-    """Binned stop locations as squares (the query left out cells under the threshold).
+def _shape(geojson: dict[str, Any] | None) -> Any:
+    """A GeoJSON geometry, Feature or FeatureCollection as one shapely geometry (None: no clipping)."""
+    if not geojson:
+        return None
+    import shapely
+    from shapely.geometry import shape
 
-    Not pickable: a click goes through to the ZIP code underneath, which is what a reader wants to
-    filter by (a square is not a filter of its own).
-    """
-    top = float(grid["stops"].max())
+    if geojson.get("type") == "FeatureCollection":
+        parts = [shape(f["geometry"]) for f in geojson.get("features") or [] if f.get("geometry")]
+        return shapely.union_all(parts) if parts else None
+    if geojson.get("type") == "Feature":
+        return shape(geojson["geometry"]) if geojson.get("geometry") else None
+    return shape(geojson)
+
+
+def grid_cells(grid: pd.DataFrame, cell: float, clip: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The grid's squares as polygons, each cut to ``clip`` (GeoJSON) so that nothing is drawn outside
+    it: a square across the county's (or the ZIP code's) edge keeps only its inside part."""
+    import shapely
+
+    area = _shape(clip)
+    if area is not None:
+        area = shapely.make_valid(area)
+        shapely.prepare(area)
+    top = float(grid["stops"].max()) if len(grid) else 0.0
     cells = []
     for r in grid.itertuples(index=False):
         y0, x0 = r.cell_y * cell, r.cell_x * cell
         share = math.sqrt(r.stops / top) if top else 0
-        cells.append({
-            "polygon": [[x0, y0], [x0 + cell, y0], [x0 + cell, y0 + cell], [x0, y0 + cell]],
-            "fill": [213, 94, 0, int(60 + 170 * share)],
-        })
+        fill = [213, 94, 0, int(60 + 170 * share)]
+        square = shapely.box(x0, y0, x0 + cell, y0 + cell)
+        if area is not None and not area.contains(square):
+            square = shapely.intersection(square, area)
+        polys = [g for g in getattr(square, "geoms", [square]) if g.geom_type == "Polygon" and not g.is_empty]
+        for poly in polys:
+            cells.append({"polygon": [[round(x, 6), round(y, 6)] for x, y in poly.exterior.coords[:-1]],
+                          "fill": fill, "stops": int(r.stops)})
+    return cells
+
+
+def grid_layer(grid: pd.DataFrame, cell: float, clip: dict[str, Any] | None = None) -> pdk.Layer:
+    """Binned stop locations as squares cut to ``clip`` (the query left out cells under the threshold).
+
+    Not pickable: a click goes through to the ZIP code underneath, which is what a reader wants to
+    filter by (a square is not a filter of its own).
+    """
+    cells = grid_cells(grid, cell, clip)
     return pdk.Layer(
         "PolygonLayer", id="grid", data=cells, pickable=False, stroked=True, filled=True,
         get_polygon="polygon", get_fill_color="fill", get_line_color=[120, 40, 0, 200], line_width_min_pixels=1,
@@ -237,24 +366,25 @@ def overlay_legend(table: pd.DataFrame, overlay: str) -> str:
         what=_(label).lower(), top=fmt(v.max()), median=fmt(v.median())) + " " + vintage
 
 
-def single_zip_map(feature: dict[str, Any], grid: pd.DataFrame | None, cell: float, map_style: str | None) -> pdk.Deck:
-    """One ZIP code's outline with the squares where its stops happened (My ZIP page)."""
+def single_zip_map(feature: dict[str, Any], grid: pd.DataFrame | None, cell: float, map_style: str | None,
+                   width: float = 358) -> tuple[pdk.Deck, int]:
+    """One ZIP code's outline with the squares where its stops happened, cut to the outline (My ZIP
+    page), framed for a ``width``-px map; returns the deck and the map's height."""
     lons, lats = _bounds(feature["geometry"])
-    span = max(max(lons) - min(lons), (max(lats) - min(lats)) * 1.3, 0.01)
-    zoom = max(8.0, min(13.0, math.log2(360 / span) - 0.6))
+    height = map_size(width, aspect(lons, lats), max_height=480)
+    view = fit_view(lons, lats, width, height, max_zoom=15)
     layers = [pdk.Layer(
         "GeoJsonLayer", id="zip", data={"type": "Feature", "geometry": feature["geometry"], "properties": {}},
         pickable=False, stroked=True, filled=True, get_fill_color=[0, 114, 178, 30],
         get_line_color=[0, 0, 0, 255], get_line_width=3, line_width_units=pdk.types.String("pixels"),
     )]
     if grid is not None and not grid.empty:
-        layers.append(grid_layer(grid, cell))
+        layers.append(grid_layer(grid, cell, feature["geometry"]))
     return pdk.Deck(
         layers=layers, map_style=map_style,
         map_provider="carto" if map_style and "cartocdn" in map_style else None,
-        initial_view_state=pdk.ViewState(latitude=(min(lats) + max(lats)) / 2, longitude=(min(lons) + max(lons)) / 2,
-                                         zoom=zoom, min_zoom=7, max_zoom=15),
-    )
+        initial_view_state=pdk.ViewState(**view),
+    ), height
 
 
 def _bounds(geometry: dict[str, Any]) -> tuple[list[float], list[float]]:

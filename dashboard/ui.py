@@ -10,8 +10,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from . import charts, filters, rates
-from .i18n import N_, _, fmt_date, fmt_int, fmt_num, fmt_pct
+from . import browser, charts, filters, rates
+from .i18n import N_, _, fmt_date, fmt_int, fmt_month, fmt_num, fmt_pct
 
 PLOTLY_CONFIG: dict[str, Any] = {"displaylogo": False, "responsive": True,
                                  "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
@@ -94,15 +94,23 @@ def header(title: str, what: str, filtered: bool = True) -> None:
         st.markdown("**" + _("Showing:") + "** " + plain(filters.describe(filters.current(), filters.bounds())) + ".")
 
 
-def column_config(labels: Mapping[str, str], dates: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Translated column headers (dates formatted by Streamlit; numbers by :func:`styled`)."""
-    config: dict[str, Any] = {}
-    for col, label in labels.items():
-        if dates and col in dates:
-            config[col] = st.column_config.DateColumn(label, format=dates[col])
-        else:
-            config[col] = st.column_config.Column(label)
-    return config
+def column_config(labels: Mapping[str, str]) -> dict[str, Any]:
+    """Translated column headers (numbers formatted by :func:`styled`, dates by :func:`date_texts`)."""
+    return {col: st.column_config.Column(label) for col, label in labels.items()}
+
+
+def date_texts(df: pd.DataFrame, dates: Mapping[str, str] | None) -> pd.DataFrame:
+    """Date columns (``{"col": "day" | "month"}``) as the language writes dates ("7 Dec 2026" / "7 dic 2026",
+    "Dec 2026"): one date style per language on every page, never ISO in one table and words in another."""
+    if not dates:
+        return df
+    out = df.copy()
+    for col, unit in dates.items():
+        if col in out.columns:
+            fmt = fmt_month if unit == "month" else fmt_date
+            out[col] = pd.Series(["" if pd.isna(v) else fmt(pd.Timestamp(v).date()) for v in out[col]],
+                                 index=out.index, dtype=object)
+    return out
 
 
 def styled(df: pd.DataFrame, percent: tuple[str, ...] = ()) -> Any:
@@ -152,13 +160,14 @@ def table(df: pd.DataFrame, labels: Mapping[str, str], percent: tuple[str, ...] 
     """A table with translated headers; only the columns named in ``labels`` are shown. ``wrap``:
     a static table whose long texts wrap instead of being cut (a few rows of sentences)."""
     cols = [c for c in labels if c in df.columns]
+    df = date_texts(df, dates)
     if wrap:
         st.table(styled(df[cols].reset_index(drop=True).rename(columns=dict(labels)),
                         tuple(labels[c] for c in percent if c in labels)).hide(axis="index"))
         return
     shown = blank_missing(df[cols].reset_index(drop=True), percent)
     st.dataframe(styled(shown, percent), hide_index=True, width="stretch", key=key,
-                 column_config=column_config(labels, dates))
+                 column_config=column_config(labels))
 
 
 def chart(fig: go.Figure, data: pd.DataFrame | None, key: str, labels: Mapping[str, str] | None = None,
@@ -169,7 +178,8 @@ def chart(fig: go.Figure, data: pd.DataFrame | None, key: str, labels: Mapping[s
     # before the chart, hidden on screen.
     st.html('<p class="sr-only">' + html.escape(_("Chart: {name}. Its numbers are in the table after it.").format(
         name=name or _("the numbers in this chart"))) + "</p>")
-    st.plotly_chart(fig, config=PLOTLY_CONFIG, key=key, width="stretch")
+    st.plotly_chart(charts.fit_to_width(fig, browser.viewport()["main"]), config=PLOTLY_CONFIG, key=key,
+                    width="stretch")
     if data is not None:
         with st.expander(_("Table: {what}").format(what=name or _("the numbers in this chart"))):
             if labels:

@@ -3,8 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import queries, routing, tables, ui
-from dashboard.i18n import _, fmt_date
+from dashboard import labels, queries, routing, tables, ui
+from dashboard.i18n import _, fmt_datetime
 
 routing.require_router()
 
@@ -36,9 +36,7 @@ def sentence(row: pd.Series) -> str:
 
 for row in log.head(10).itertuples(index=False):
     r = pd.Series(row._asdict())
-    when = pd.Timestamp(r["finished_at"])
-    st.markdown("**" + _("{date}, {time} UTC").format(date=fmt_date(when.date()), time=when.strftime("%H:%M"))
-                + "** — " + sentence(r))
+    st.markdown("**" + fmt_datetime(pd.Timestamp(r["finished_at"])) + "** — " + sentence(r))
 
 st.caption(_("Corrected = a stop or charge the county republished with different content (a row re-read without "
              "changes is not counted). Removed = no longer published by the county. Counts of fewer than {k} are "
@@ -47,10 +45,12 @@ st.caption(_("Corrected = a stop or charge the county republished with different
 
 with st.expander(_("Table: every successful load")):
     shown = log.assign(
-        finished_at=log["finished_at"].map(lambda v: pd.Timestamp(v).strftime("%Y-%m-%d %H:%M")),
+        finished_at=log["finished_at"].map(lambda v: fmt_datetime(pd.Timestamp(v))),
+        command=log["command"].map(labels.run_command),
+        source=log["source"].map(labels.run_source),
         **{c: [_n(v) for v in log[c]] for c in COUNTS},
     )
-    ui.table(shown, {"finished_at": _("Finished (UTC)"), "command": _("Command"), "source": _("Source"),
+    ui.table(shown, {"finished_at": _("Finished"), "command": _("Command"), "source": _("Source"),
                      "stops_added": _("Stops added"), "stops_edited": _("Stops corrected"),
                      "stops_removed": _("Stops removed"), "charges_added": _("Charges added"),
                      "charges_edited": _("Charges corrected"), "charges_removed": _("Charges removed")},

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import filters, labels, queries, rates, routing, tables, ui
-from dashboard.i18n import _, fmt_date, fmt_int, fmt_num
+from dashboard.i18n import _, fmt_date, fmt_datetime, fmt_int, fmt_num
 
 routing.require_router()
 
@@ -62,17 +62,17 @@ if not dq.empty:
                    value=dq["value"].map(lambda v: tables.count_text(v, k)),
                    denominator=dq["denominator"].map(lambda v: "" if pd.isna(v) else tables.count_text(v, k)))
     ui.table(dq, {"label": _("Measure"), "value": _("Value"), "denominator": _("Out of"), "share": _("Share")},
-             percent=("share",), key="data_quality")
+             percent=("share",), wrap=True)  # a static table: all four columns, even on a phone
 
 st.header(_("Loads"))
 prov = queries.provenance()
 if prov.last_success_at is None:
     st.markdown(_("No successful load is logged."))
 else:
-    st.markdown(_("Last successful load: **{when} UTC** ({command} from {source}). Served now: **{charges} charges "
+    st.markdown(_("Last successful load: **{when}** ({kind}). Served now: **{charges} charges "
                   "and {stops} stops**, stops from {first} to {last}.").format(
-        when=prov.last_success_at.strftime("%Y-%m-%d %H:%M"), command=prov.last_success_command or "–",
-        source=prov.last_success_source or "–", charges=fmt_int(prov.charges), stops=fmt_int(prov.stops),
+        when=fmt_datetime(prov.last_success_at), kind=labels.run_kind(prov.last_success_command, prov.last_success_source),
+        charges=fmt_int(prov.charges), stops=fmt_int(prov.stops),
         first=fmt_date(prov.first_stop), last=fmt_date(prov.last_stop)))
 runs = queries.recent_runs(5)
 if not runs.empty:
@@ -84,14 +84,16 @@ if not runs.empty:
         ok = runs["status"] == "success"  # a run that did not succeed describes nothing being served
         shown = runs.assign(
             status=runs["status"].map(labels.run_status),
-            started_at=runs["started_at"].map(lambda v: "" if pd.isna(v) else pd.Timestamp(v).strftime("%Y-%m-%d %H:%M")),
-            finished_at=runs["finished_at"].map(lambda v: "" if pd.isna(v) else pd.Timestamp(v).strftime("%Y-%m-%d %H:%M")),
+            started_at=runs["started_at"].map(lambda v: "" if pd.isna(v) else fmt_datetime(pd.Timestamp(v))),
+            finished_at=runs["finished_at"].map(lambda v: "" if pd.isna(v) else fmt_datetime(pd.Timestamp(v))),
+            command=runs["command"].map(labels.run_command),
+            source=runs["source"].map(labels.run_source),
             warehouse_rows=[fmt_int(v) if good and not pd.isna(v) else "" for v, good in zip(runs["warehouse_rows"], ok)],
             warehouse_stops=[fmt_int(v) if good and not pd.isna(v) else "" for v, good in zip(runs["warehouse_stops"], ok)],
             max_date_of_stop=[fmt_date(pd.Timestamp(v).date()) if good and not pd.isna(v) else ""
                               for v, good in zip(runs["max_date_of_stop"], ok)],
         )
-        ui.table(shown, {"started_at": _("Started (UTC)"), "finished_at": _("Finished (UTC)"), "command": _("Command"),
+        ui.table(shown, {"started_at": _("Started"), "finished_at": _("Finished"), "command": _("Command"),
                          "source": _("Source"), "status": _("Status"), "warehouse_rows": _("Charges after the run"),
                          "warehouse_stops": _("Stops after the run"), "max_date_of_stop": _("Newest stop")},
                  key="data_runs")

@@ -12,7 +12,7 @@ import streamlit as st
 
 from dashboard import analysis_charts as ac
 from dashboard import labels, queries, routing, tables, ui
-from dashboard.i18n import _, fmt_int, fmt_num, lang
+from dashboard.i18n import _, fmt_date, fmt_datetime, fmt_int, fmt_num, lang
 from pipeline.analysis.caveats import LABELS as CAVEAT_LABELS
 
 routing.require_router()
@@ -41,9 +41,10 @@ def cannot(detail: object) -> None:
 
 
 ui.header(_("Disparities by race"),
-          _("Four standard checks, each with a 95% confidence interval and its limits. Computed after each load over "
-            "**all loaded stops** (every rate counts stops, never charges): the sidebar filters do not apply on this "
-            "page."), filtered=False)
+          _("Three standard checks (stops per resident, searches, veil of darkness), each with a 95% confidence "
+            "interval and its limits, then what the data can and cannot say. Computed after each load over "
+            "**all loaded stops** (every rate counts stops, never charges), so the sidebar filters do not apply on "
+            "this page."), filtered=False)
 
 try:
     res = queries.analysis_results()
@@ -58,7 +59,7 @@ if bench.empty and outc.empty and veil.empty:
     st.stop()
 computed = _first(bench, "computed_at")
 if computed is not None and not pd.isna(computed):
-    st.caption(_("Computed {when} UTC.").format(when=f"{pd.Timestamp(computed):%Y-%m-%d %H:%M}"))
+    st.caption(_("Computed {when}.").format(when=fmt_datetime(pd.Timestamp(computed))))
 sample_note = cav[cav["caveat"] == "bundled_sample"] if len(cav) else cav
 if len(sample_note):
     st.warning(_(str(sample_note["text"].iloc[0])), icon=":material/science:")
@@ -88,7 +89,7 @@ with t_res:
             "stops": tables.mask_small(t["stops"], k),
             "share": [ac.fmt_ci(*r, pct=True) for r in t[["stops_share", "stops_share_low", "stops_share_high"]].itertuples(index=False)],
             "residents": t["population"].map(fmt_int),
-            "category": t["population_category"],
+            "category": t["population_category"].map(labels.census_category),
             "rate": [ac.fmt_ci(*r) for r in t[["rate_per_1000", "rate_low", "rate_high"]].itertuples(index=False)],
             "ratio": [ac.fmt_ci(*r) for r in t[["ratio_vs_white", "ratio_low", "ratio_high"]].itertuples(index=False)],
         })
@@ -192,7 +193,7 @@ with t_dark:
             n=tables.count_text(v["n"], k), start=v["window_start"], end=v["window_end"],
             light=tables.count_text(v["n_light"], k), dark=tables.count_text(v["n_dark"], k),
             dropped=tables.count_text(v["n_twilight_dropped"], k),
-            first=f"{pd.Timestamp(v['date_min']):%Y-%m-%d}", last=f"{pd.Timestamp(v['date_max']):%Y-%m-%d}",
+            first=fmt_date(pd.Timestamp(v["date_min"])), last=fmt_date(pd.Timestamp(v["date_max"])),
             share_light=ac.fmt_ci(v["share_black_light"], v["share_black_light_low"], v["share_black_light_high"], pct=True),
             share_dark=ac.fmt_ci(v["share_black_dark"], v["share_black_dark_low"], v["share_black_dark_high"], pct=True)))
 
@@ -219,4 +220,5 @@ with t_cav:
             "meaning": allyears["text"].map(lambda s: _(str(s))),
         }), {"measure": _("Measure (all years)"), "count": _("Count"), "of": _("Of"), "share": _("Share (95% CI)"),
              "meaning": _("What it means")}, wrap=True)
-    st.caption(_("Methods and sources: docs/METHODS.md in the project repository."))
+    st.caption(_("Methods and sources: the page “Data”, section “Sources and methods”, and the file docs/METHODS.md "
+                 "(in English) in the project's repository."))

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import filters, maps, queries, rates, routing, tables, ui
+from dashboard import browser, filters, maps, queries, rates, routing, tables, ui
 from dashboard.i18n import _, fmt_int
 
 routing.require_router()
@@ -31,11 +31,12 @@ with st.sidebar:
 c1, c2 = st.columns([1, 1])
 metric = c1.radio(_("Colour ZIP codes by"), list(maps.MAP_METRICS), key="map_metric", horizontal=True,
                   format_func=lambda m: _(maps.MAP_METRICS[m].label))
-overlay = c2.radio(_("Overlay (circles)"), list(maps.OVERLAYS), key="map_overlay", horizontal=True,
-                   format_func={"none": _("None"), "poverty": _("Poverty rate"),
-                                "density": _("Population density")}.get)
-show_grid = st.toggle(_("Show where stops happened (squares of about 1 km)"), key="map_grid",
-                      help=_("Squares with fewer than {k} stops are not drawn.").format(k=k))
+on_top = c2.radio(_("Add to the map"), list(maps.LAYERS_ON_TOP), key="map_overlay", horizontal=True,
+                  format_func=lambda o: _(maps.LAYERS_ON_TOP[o]),
+                  help=_("One layer at a time: circles for poverty or density, or squares of about 1 km where stops "
+                         "happened (squares with fewer than {k} stops are not drawn).").format(k=k))
+overlay = on_top if on_top in maps.OVERLAYS else "none"
+show_grid = on_top == "grid"
 
 lo, hi = filters.bounds()
 per = rates.period(queries.covered_days(), f.date_from or lo, f.date_to or hi)
@@ -48,8 +49,15 @@ table = tables.map_table(zips, metric, k)
 grid = queries.location_grid(f, 0.01) if show_grid else None
 base_path = (st.get_option("server.baseUrlPath") or "").strip("/")
 style = ONLINE_STYLE if online else ("/" + (base_path + "/" if base_path else "") + BLANK_STYLE)
-deck, legend = maps.zip_choropleth(features, table, metric, k, overlay, f.zips, style, grid, 0.01,
-                                   queries.county_outline())
+# Fit the county to the map's frame: the map takes the left column on a wide screen, the whole
+# width on a phone (Streamlit stacks columns under 640 px).
+outline = queries.county_outline()
+screen = browser.viewport()
+map_width = screen["main"] if screen["window"] < 640 else (screen["main"] - 24) * 3 / 5
+lons, lats = maps.features_bounds((outline or {}).get("features") or features)
+map_height = maps.map_size(map_width, maps.aspect(lons, lats))
+deck, legend = maps.zip_choropleth(features, table, metric, k, overlay, f.zips, style, grid, 0.01, outline,
+                                   maps.fit_view(lons, lats, map_width, map_height))
 
 st.session_state.setdefault("map_n", 0)
 map_key = f"zip_map_{st.session_state['map_n']}"
@@ -75,7 +83,7 @@ metric_label = _(maps.MAP_METRICS[metric].label)
 left, right = st.columns([3, 2], gap="medium")  # side by side on a desktop, stacked on a phone
 with left:
     st.pydeck_chart(deck, on_select=lambda: _from_map(map_key), selection_mode="single-object", key=map_key,
-                    height=480, alt=_("Map of Montgomery County ZIP codes coloured by {what}; the same numbers are "
+                    height=map_height, alt=_("Map of Montgomery County ZIP codes coloured by {what}; the same numbers are "
                                       "in the table below the map.").format(what=metric_label.lower()))
 with right:
     swatches = "".join(
@@ -92,10 +100,11 @@ with right:
     if overlay != "none":
         st.caption(maps.overlay_legend(table, overlay))
     if show_grid:
-        st.caption(_("Orange squares: where stops happened, in cells of 0.01° (about 1.1 km by 0.9 km); the more "
-                     "stops, the darker. Cells with fewer than {k} stops are not drawn. A click on a square selects "
-                     "the ZIP code under it.").format(k=k))
-    st.caption(_("Black line: the county boundary. Numbers: ZIP codes."))
+        st.caption(_("Orange squares: where stops happened, in cells of 0.01° (about 1.1 km by 0.9 km), cut at the "
+                     "county line; the more stops, the darker. Cells with fewer than {k} stops are not drawn. A click "
+                     "on a square selects the ZIP code under it.").format(k=k))
+    st.caption(_("Black line: the county boundary. Numbers: ZIP codes, where there is room for them; point at "
+                 "(or tap) a ZIP code for its number and figures."))
 
 notes = []
 if f.zips:

@@ -5,7 +5,7 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, filters, labels, maps, queries, rates, reasons, routing, tables, ui
+from dashboard import browser, charts, filters, labels, maps, queries, rates, reasons, routing, tables, ui
 from dashboard.i18n import _, fmt_int, fmt_num, fmt_pct
 from pipeline.analysis.stats import poisson_interval
 
@@ -21,6 +21,9 @@ def _pick() -> None:
     filters.set_zips([value] if value else [])
 
 
+if len(f.zips) > 1:  # this page is about one ZIP code: keep the first, and say so
+    filters.request_zips(f.zips[:1], _("This page shows one ZIP code: {zip}, the first of {zips}.").format(
+        zip=f.zips[0], zips=", ".join(f.zips)))
 ui.header(_("My ZIP code"), _("Stops in one ZIP code compared with the whole county, in plain words."))
 chosen = f.zips[0] if len(f.zips) == 1 else None
 st.session_state["my_zip_pick"] = chosen
@@ -141,7 +144,8 @@ if top.empty:
     st.markdown(_("Too few stops to list reasons."))
 else:
     ui.table(top.assign(label=[reasons.label(x) for x in top["label"]], stops=top["stops"].astype("Int64")),
-             {"label": _("Reason for the stop"), "stops": _("Stops")}, key="zip_reasons")
+             {"label": _("Reason for the stop"), "stops": _("Stops")}, key="zip_reasons",
+             wrap=True)  # both columns, even on a phone
     st.caption(_("A stop's reason is the category of its most serious charge. Reasons with fewer than {k} stops are "
                  "not listed.").format(k=k))
     words = charges.dropna(subset=["stops"]).sort_values("stops", ascending=False).head(10)
@@ -157,9 +161,10 @@ if z in features:
     inside = grid  # cells of the ZIP's stops (the stops are already filtered to the ZIP)
     base_path = (st.get_option("server.baseUrlPath") or "").strip("/")
     style = "/" + (base_path + "/" if base_path else "") + "app/static/blank-style.json"
-    st.pydeck_chart(maps.single_zip_map(features[z], inside, 0.005, style), height=380, key="zip_where",
+    deck, height = maps.single_zip_map(features[z], inside, 0.005, style, browser.viewport()["main"])
+    st.pydeck_chart(deck, height=height, key="zip_where",
                     alt=_("Map of ZIP code {zip}: its outline and orange squares where stops happened.").format(zip=z))
-    st.caption(_("Orange squares: where stops happened, in cells of about 550 m; the more stops, the darker. Squares "
-                 "with fewer than {k} stops are not drawn. The outline is simplified, so a square near its edge may "
-                 "fall just outside it.").format(k=k))
+    st.caption(_("Orange squares: where stops happened, in cells of about 550 m, cut at the ZIP code's outline; the "
+                 "more stops, the darker. Squares with fewer than {k} stops are not drawn. The outline is simplified, "
+                 "so a stop near its edge may belong to the neighbouring ZIP code.").format(k=k))
 st.caption(_("To print this page, use your browser's Print command: the sidebar and buttons are left out."))

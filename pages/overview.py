@@ -91,7 +91,7 @@ day_table = (counts.rename("stops").rename_axis("date").reset_index().assign(sto
              if counts is not None else None)
 ui.chart(charts.daily_trend(daily, k), day_table, key="daily",
          labels={"date": _("Week starting") if unit == "week" else _("Date"), "stops": _("Stops")},
-         dates={"date": "YYYY-MM-DD"})
+         dates={"date": "day"})
 if st.session_state.get("is_sample"):
     st.caption(_("On the bundled sample, the peaks and gaps come from how each public copy was drawn (one covers a "
                  "few weeks in full, another a few rows a day for years), not from changes in policing."))
@@ -103,7 +103,7 @@ month_table = month_table.assign(stops=tables.mask_small(month_table["stops"], k
                                        for s in month_table["status"]])
 ui.chart(charts.monthly_trend(monthly, k, coverage), month_table, key="monthly",
          labels={"month": _("Month"), "stops": _("Stops"), "charges": _("Charges (rows)"), "note": _("Note")},
-         dates={"month": "YYYY-MM"})
+         dates={"month": "month"})
 if coverage["status"].eq("partial").any():
     st.caption(_("Hollow circles: months the data covers only in part (the data or the selected dates begin or end "
                  "inside them), left out of the line so that they don't read as a fall."))

@@ -114,7 +114,7 @@ if cmp.matched_days:
 
 st.header(_("When stops happen"))
 heat = (tables.weekday_hour_matrix(wh, k).set_axis(weekday_names(), axis=0)
-        .rename(columns=lambda h: f"{h:02d}h").reset_index(names="day")) if not wh.empty else wh
+        .rename(columns=lambda h: f"{h:02d}h").reset_index(names=_("Day of the week"))) if not wh.empty else wh
 ui.chart(charts.weekday_hour_heatmap(wh, k), heat, key="heatmap")
 st.caption(_("Uses the date range in the sidebar. Hours are the recorded time of the stop."))
 ui.small_count_note(k)

@@ -8,6 +8,7 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import pytest
 
 from dashboard import charts, i18n, maps, tables
@@ -166,7 +167,8 @@ def test_map_withholds_small_counts_and_tiny_populations_and_outlines_the_select
     assert spec["layers"][0]["lineWidthUnits"] == "pixels"  # a string literal, not an expression
     # offline landmarks: the county outline and a label per ZIP code
     assert [layer["id"] for layer in spec["layers"]] == ["zips", "overlay", "county", "labels"]
-    assert {d["zip5"] for d in spec["layers"][-1]["data"]} == {"20901", "20902", "20903"}
+    # the three test ZIP codes share one label point: only the selected one's number fits there
+    assert [d["zip5"] for d in spec["layers"][-1]["data"]] == ["20901"]
     assert legend[-1].label.startswith("no value")
 
 
@@ -176,7 +178,8 @@ def test_the_grid_is_not_a_click_target_so_a_click_selects_the_zip_under_it():
     deck, _legend = maps.zip_choropleth(_features(), table, "stops", K, "none", [], None, grid, 0.01)
     spec = json.loads(deck.to_json())
     cells = next(layer for layer in spec["layers"] if layer["id"] == "grid")
-    assert cells["data"][0]["polygon"][0] == pytest.approx([-77.05, 39.05])
+    corners = cells["data"][0]["polygon"]
+    assert [min(x for x, _y in corners), min(y for _x, y in corners)] == pytest.approx([-77.05, 39.05])
     assert cells["pickable"] is False
     zips_layer = next(layer for layer in spec["layers"] if layer["id"] == "zips")
     assert zips_layer["pickable"] is True
@@ -241,3 +244,90 @@ def test_days_match_at_the_same_place_in_each_period_and_only_when_both_have_dat
     assert (row["covered_a"], row["covered_b"], row["matched_days"]) == (3, 4, 2)
     assert tables.day_ranges([date(2016, 1, 3), date(2016, 1, 1), date(2016, 1, 2), date(2016, 1, 5)]) == [
         (date(2016, 1, 1), date(2016, 1, 3)), (date(2016, 1, 5), date(2016, 1, 5))]
+
+
+# ---------------------------------------------------------------- a map a resident can read (issue 21)
+
+COUNTY_BOX = ([-77.52, -76.888], [38.934, 39.353])  # Montgomery County's outline, rounded
+
+
+def _projected_px(view: dict, lon: float, lat: float) -> tuple[float, float]:
+    """Where deck.gl draws (lon, lat), in pixels from the map's centre (Web Mercator, 512-px world)."""
+    scale = 512 * 2 ** view["zoom"]
+    return ((maps._merc_x(lon) - maps._merc_x(view["longitude"])) * scale,
+            (maps._merc_y(lat) - maps._merc_y(view["latitude"])) * scale)
+
+
+@pytest.mark.parametrize("width", [358, 560, 790])
+def test_the_county_fills_the_map_at_phone_and_desktop_width(width):
+    lons, lats = COUNTY_BOX
+    height = maps.map_size(width, maps.aspect(lons, lats))
+    view = maps.fit_view(lons, lats, width, height)
+    xs, ys = zip(*(_projected_px(view, x, y) for x in lons for y in lats))
+    drawn_w, drawn_h = max(xs) - min(xs), max(ys) - min(ys)
+    # inside the frame, and filling it along one side up to the padding
+    assert max(abs(v) for v in xs) <= width / 2 and max(abs(v) for v in ys) <= height / 2
+    assert max(drawn_w / (width - 2 * maps.FIT_PADDING_PX), drawn_h / (height - 2 * maps.FIT_PADDING_PX)) == pytest.approx(1, abs=0.01)
+    # the frame has the county's shape: both sides at least 85% filled (the issue saw about a third)
+    assert drawn_w * drawn_h >= 0.85 * width * height * 0.85
+
+
+def test_a_phone_map_zooms_out_less_than_the_old_fixed_view_did():
+    lons, lats = COUNTY_BOX
+    assert maps.fit_view(lons, lats, 358, maps.map_size(358, maps.aspect(lons, lats)))["zoom"] == pytest.approx(8.6, abs=0.15)
+    assert maps.fit_view(lons, lats, 560, maps.map_size(560, maps.aspect(lons, lats)))["zoom"] == pytest.approx(9.2, abs=0.15)
+
+
+def test_grid_squares_are_cut_to_the_outline_so_none_is_drawn_outside():
+    from shapely.geometry import Polygon, shape
+
+    zip_outline = {"type": "Polygon", "coordinates": [[[-77.05, 39.0], [-77.0, 39.0], [-77.0, 39.05], [-77.05, 39.0]]]}
+    grid = pd.DataFrame({"cell_y": [3900, 3900, 3904], "cell_x": [-7705, -7701, -7710], "stops": [40, 12, 30]})
+    cells = maps.grid_cells(grid, 0.01, zip_outline)
+    inside = shape(zip_outline).buffer(1e-9)
+    assert cells and all(inside.contains(Polygon(c["polygon"])) for c in cells)
+    assert all(c["stops"] != 30 for c in cells)  # the cell wholly outside is not drawn at all
+    whole = maps.grid_cells(grid, 0.01, None)  # no outline: whole squares
+    assert len(whole) == 3 and Polygon(whole[0]["polygon"]).area == pytest.approx(1e-4)
+
+
+@pytest.mark.parametrize("width", [358, 560])
+def test_zip_labels_are_drawn_only_where_they_fit_and_every_zip_has_its_tooltip(width):
+    from dashboard import queries
+
+    features = queries.county_zctas()
+    outline = queries.county_outline()
+    table = tables.map_table(pd.DataFrame({"zip5": [f["zip5"] for f in features], "stops": 100, "charges": 150,
+                                           "residents_in_county": 20000.0, "stops_per_1000": 5.0,
+                                           "residents_zcta": 20000.0, "poverty_rate": 0.1, "density_per_sqmi": 3000.0,
+                                           "land_area_sqmi": 5.0, "notes": ""}), "stops", K)
+    lons, lats = maps.features_bounds(outline["features"])
+    view = maps.fit_view(lons, lats, width, maps.map_size(width, maps.aspect(lons, lats)))
+    deck, _legend = maps.zip_choropleth(features, table, "stops", K, "none", ["20902"], None, outline=outline, view=view)
+    spec = json.loads(deck.to_json())
+    shown = next(layer for layer in spec["layers"] if layer["id"] == "labels")["data"]
+    boxes = [maps.label_box(view, d) for d in shown]
+    overlaps = [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:]
+                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]]
+    assert not overlaps, "no two ZIP numbers touch at the first view"
+    assert "20902" in {d["zip5"] for d in shown}  # the selected ZIP keeps its number
+    assert 10 < len(shown) < len(features)  # crowded downcounty: some numbers are left to the tooltip
+    if width == 560:
+        phone = maps.labels_that_fit(shown, maps.fit_view(lons, lats, 358, maps.map_size(358, maps.aspect(lons, lats))))
+        assert len(phone) < len(shown)  # fewer fit on a phone
+    titles = {f["properties"]["zip5"]: f["properties"]["title"] for f in spec["layers"][0]["data"]["features"]}
+    assert len(titles) == len(features) and titles["20902"] == "ZIP 20902"  # every ZIP's number on hover/tap
+
+
+def test_titles_and_axis_titles_wrap_instead_of_being_cut():
+    fig = charts.year_bars(pd.DataFrame({"stop_year": [2016, 2017], "stops": [120, 130]}), K,
+                           "Paradas por año en el código postal 20902 frente al condado en su conjunto")
+    fig.update_yaxes(title_text="Paradas por semana (una parada tiene 1 o más cargos) en el periodo elegido")
+    narrow = charts.fit_to_width(go.Figure(fig), 358)
+    title = narrow.layout.title.text
+    assert "<br>" in title and all(len(line) <= (358 - 16) / (charts.GLYPH * 15) for line in title.split("<br>"))
+    assert narrow.layout.margin.t >= narrow.layout.title.pad.t + 28 + 20 * (title.count("<br>") + 1)
+    assert "<br>" in narrow.layout.yaxis.title.text and narrow.layout.yaxis.automargin is True
+    assert charts.title_of(narrow) == "Paradas por año en el código postal 20902 frente al condado en su conjunto"
+    wide = charts.fit_to_width(go.Figure(fig), 1100)
+    assert "<br>" not in wide.layout.title.text

@@ -108,7 +108,7 @@ def test_without_clears_only_the_named_filters():
 def test_descriptions_read_as_plain_language():
     state = FilterState(races=("BLACK",), genders=("F",), zips=("20902",), outcomes=("Citation",),
                         date_from=date(2016, 1, 1), date_to=date(2016, 12, 31))
-    assert describe(state) == "drivers: Black, Female; ZIP 20902; stops ending in: Citation; in 2016"
+    assert describe(state) == "driver race: Black; driver gender: Female; ZIP 20902; stops ending in: Citation; in 2016"
     assert describe(FilterState(), BOUNDS) == "all drivers; from 1 Jan 2012 to 3 Jan 2025"
     assert period_text(date(2016, 3, 1), date(2016, 4, 30)) == "from 1 Mar 2016 to 30 Apr 2016"
     assert district_short(DISTRICTS["6"]) == "District 6, Gaithersburg / Montgomery Village"
@@ -119,7 +119,10 @@ def test_descriptions_in_spanish():
     state = FilterState(races=("BLACK",), zips=("20902", "20906"), date_from=date(2016, 3, 1), date_to=date(2016, 4, 30))
     i18n.set_lang("es")
     try:
-        assert describe(state) == "conductores: Negra; códigos postales 20902, 20906; del 1 mar 2016 al 30 abr 2016"
+        assert describe(state) == "raza del conductor: negra; códigos postales 20902, 20906; del 1 mar 2016 al 30 abr 2016"
+        # each label agrees with its own noun ("raza ... negra", "sexo ... mujer"), never "conductores: Negra, Mujer"
+        both = FilterState(races=("BLACK", "HISPANIC"), genders=("F",))
+        assert describe(both) == "raza del conductor: negra, hispana; sexo del conductor: mujer"
         assert district_short(DISTRICTS["4"]) == "Distrito 4, Wheaton"
     finally:
         i18n.set_lang("en")

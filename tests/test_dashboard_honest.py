@@ -315,7 +315,7 @@ def test_no_count_under_the_threshold_is_shown_anywhere(sample_warehouse, monkey
             assert not sweep(at), sweep(at)[:5]
         assert downloads and not csv_small_counts(downloads), csv_small_counts(downloads)[:5]
     elif page == "pages/map.py":
-        at.toggle(key="map_grid").set_value(True).run()
+        at.radio(key="map_overlay").set_value("grid").run()
     elif page == "pages/my_zip.py" and "zip" not in link:
         at.selectbox(key="my_zip_pick").set_value("20902").run()
     assert not sweep(at), sweep(at)[:8]

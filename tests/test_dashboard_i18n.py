@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 from streamlit.testing.v1 import AppTest
 
 from dashboard import db, i18n
+from tests.test_analysis_sample import analysed_sample  # noqa: F401  (a fixture: Disparities with its analyses)
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "streamlit_app.py"
@@ -79,6 +82,11 @@ def test_the_terms_are_consistent():
             assert wrong not in es, (m.id, m.string)
 
 
+# NOTE: stop reasons are still the county's statute text, in English, as the pages say; plain-language
+# categories in both languages are issue 21's other branch (r21-words), which will drop this exemption.
+STATUTE_COLUMNS = {"Most serious charge", "Cargo más grave"}
+
+
 def visible_texts(at: AppTest) -> list[tuple[str, str]]:
     """(kind, text) of every element a reader sees, in page order, plus chart titles and axis titles."""
     out: list[tuple[str, str]] = []
@@ -89,6 +97,19 @@ def visible_texts(at: AppTest) -> list[tuple[str, str]]:
         out += [(kind, w.label) for w in at.get(kind)]
     out += [("tab", t.label) for t in at.tabs]
     out += [("expander", e.label) for e in at.expander]
+    for kind in ("dataframe", "table"):  # headers and text cells of every table (the runs table too)
+        for el in at.get(kind):
+            df = el.value
+            df = df.data if hasattr(df, "data") and not hasattr(df, "columns") else df
+            # st.dataframe's headers are its column configuration's labels (ui.column_config)
+            config = json.loads(el.proto.columns) if kind == "dataframe" and el.proto.columns else {}
+            headers = {c: str((config.get(str(c)) or {}).get("label", c)) for c in df.columns}
+            out += [(f"{kind} header", h) for h in headers.values()]
+            for col in df.columns:
+                if headers[col] in STATUTE_COLUMNS:
+                    continue
+                if df[col].dtype == object or pd.api.types.is_string_dtype(df[col]):  # pandas 3: "str"
+                    out += [(f"{kind} cell", str(v)) for v in df[col].dropna()]
     for el in at.get("plotly_chart"):
         spec = json.loads(el.proto.spec)
         layout = spec["layout"]
@@ -106,10 +127,10 @@ def _has_words(text: str) -> bool:
     return bool(re.search(r"[A-Za-z]{3,}", re.sub(r"\b(ZIP|ACS|SERO|CSV|UTC|MD|CI)\b", "", text)))
 
 
-def render(settings, monkeypatch, page: str, lang: str) -> AppTest:
+def render(settings, monkeypatch, page: str, lang: str, **params: str) -> AppTest:
     monkeypatch.setenv("PIPELINE_WAREHOUSE", settings.warehouse_url)
     at = AppTest.from_file(str(APP), default_timeout=60)
-    at.query_params = {"lang": lang, **({"zip": "20902"} if "my_zip" in page else {})}
+    at.query_params = {"lang": lang, **({"zip": "20902"} if "my_zip" in page else {}), **params}
     at.run()
     if page != PAGES[0]:
         at.switch_page(page).run()
@@ -117,14 +138,57 @@ def render(settings, monkeypatch, page: str, lang: str) -> AppTest:
     return at
 
 
+# English that hides inside a Spanish sentence (a sentence-level comparison can't see it): stored codes,
+# run kinds, UTC and ISO dates, decimal days, documents named only in English.
+ENGLISH_INSIDE = [
+    (re.compile(r"\b(OTHER|WHITE|BLACK|HISPANIC|ASIAN|NATIVE AMERICAN)\b"), "a stored race code"),
+    (re.compile(r"\b(Citation|Warning|Arrest)\b"), "a stored outcome code"),
+    (re.compile(r"Incident to Arrest"), "a search reason as stored"),
+    (re.compile(r"\bSeqID\b"), "a source column name"),
+    (re.compile(r"\b(backfill|sample|socrata|run)\b"), "a run command or source as stored"),
+    (re.compile(r"\bUTC\b"), "a time in UTC (times are local)"),
+    (re.compile(r"\b\d{4}-\d{2}-\d{2}\b"), "an ISO date (one date style per language)"),
+    (re.compile(r"\d,\d días"), "decimal days ('hace 0,0 días')"),
+    (re.compile(r"\bdays? ago\b|\btoday\b|\byesterday\b"), "English relative time"),
+    (re.compile(r"Page not found"), "Streamlit's English dialog"),
+    (re.compile(r"conductores: [A-ZÁÉÍÓÚ]"), "a label that does not agree with its noun"),
+]
+
+
+def english_inside(texts: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
+    found = []
+    for kind, text in texts:
+        for pattern, why in ENGLISH_INSIDE:
+            if pattern.search(text):
+                found.append((why, kind, text[:120]))
+        if "METHODS.md" in text and "en inglés" not in text:
+            found.append(("a document named only by its English file", kind, text[:120]))
+    return found
+
+
+def test_the_english_inside_check_catches_what_the_issue_found():
+    seen = english_inside([("caption", "backfill desde sample"), ("cell", "OTHER"), ("cell", "Sin SeqID"),
+                           ("caption", "Métodos: docs/METHODS.md en el repositorio."),
+                           ("markdown", "**Se muestra:** conductores: Negra, Mujer; del 1 ene 2012"),
+                           ("caption", "última carga correcta el 7 dic 2026 (hace 0,0 días)"),
+                           ("cell", "2026-12-07 13:56"), ("caption", "Calculado el 7 dic 2026, 13:56 UTC.")])
+    assert len({text for _why, _kind, text in seen}) == 8
+    assert not english_inside([("caption", "carga completa desde la muestra incluida"), ("cell", "Otra / desconocida"),
+                               ("caption", "Calculado el 7 dic 2026, 8:56 EST (hoy)."),
+                               ("caption", "el documento de métodos del proyecto (docs/METHODS.md, en inglés)")])
+
+
 @pytest.mark.parametrize("page", PAGES)
-def test_each_page_in_spanish_shows_no_english_string(sample_warehouse, monkeypatch, page):
-    english = visible_texts(render(sample_warehouse, monkeypatch, page, "en"))
-    spanish_at = render(sample_warehouse, monkeypatch, page, "es")
+def test_each_page_in_spanish_shows_no_english_string(analysed_sample, monkeypatch, page):
+    settings = analysed_sample[0]
+    english = visible_texts(render(settings, monkeypatch, page, "en"))
+    spanish_at = render(settings, monkeypatch, page, "es")
     spanish = visible_texts(spanish_at)
     assert [k for k, _ in english] == [k for k, _ in spanish], "the same elements in both languages"
     same = [(k, en) for (k, en), (_, es) in zip(english, spanish) if en == es and _has_words(en)]
     assert not same, f"still in English on {page}: {same[:8]}"
+    inside = english_inside(spanish)
+    assert not inside, f"English inside Spanish text on {page}: {inside[:8]}"
     assert spanish_at.query_params.get("lang") == "es"  # the language stays in the address
     db.reset()
 
@@ -160,3 +224,55 @@ def test_no_translated_call_hides_inside_an_f_string():
                 if re.search(r"\{_\(|\{ngettext\(", line):
                     hidden.append(f"{path.relative_to(ROOT)}:{n}")
     assert not hidden, hidden
+
+
+def test_times_are_shown_in_the_county_time_zone_in_each_languages_date_style():
+    from datetime import datetime
+
+    winter, summer = datetime(2026, 12, 7, 13, 56), datetime(2026, 7, 1, 3, 0)  # stored UTC, naive
+    try:
+        # (Babel puts a narrow no-break space before AM/PM: the time never breaks across lines)
+        assert (i18n.fmt_datetime(winter), i18n.fmt_datetime(summer)) == ("7 Dec 2026, 8:56\u202fAM EST",
+                                                                          "30 Jun 2026, 11:00\u202fPM EDT")
+        i18n.set_lang("es")
+        assert (i18n.fmt_datetime(winter), i18n.fmt_datetime(summer)) == ("7 dic 2026, 8:56 EST", "30 jun 2026, 23:00 EDT")
+        assert i18n.fmt_date(date(2019, 6, 4)) == "4 jun 2019"
+    finally:
+        i18n.set_lang("en")
+
+
+def test_how_long_ago_is_said_in_calendar_days_of_the_county():
+    from datetime import datetime, timezone
+
+    load = datetime(2026, 12, 7, 13, 56)
+    # 03:00 UTC on the 8th is still the evening of the 7th in Maryland: "today", not "1 day ago"
+    assert i18n.days_since(load, datetime(2026, 12, 8, 3, 0, tzinfo=timezone.utc)) == 0
+    assert i18n.days_since(load, datetime(2026, 12, 8, 6, 0, tzinfo=timezone.utc)) == 1
+    assert i18n.days_since(load, datetime(2026, 12, 11, 6, 0, tzinfo=timezone.utc)) == 4
+    assert [i18n.fmt_ago(n) for n in (0, 1, 4, None)] == ["today", "yesterday", "4 days ago", "never"]
+    i18n.set_lang("es")
+    try:
+        assert [i18n.fmt_ago(n) for n in (0, 1, 4)] == ["hoy", "ayer", "hace 4 días"]
+    finally:
+        i18n.set_lang("en")
+
+
+def test_run_kinds_and_sources_are_words_in_both_languages():
+    from dashboard import labels
+
+    assert labels.run_kind("backfill", "sample") == "full load from the bundled sample"
+    assert labels.run_kind("run", "socrata") == "daily update from the county's portal"
+    i18n.set_lang("es")
+    try:
+        assert labels.run_kind("backfill", "sample") == "carga completa desde la muestra incluida"
+        assert labels.run_kind("backfill", "file") == "carga completa desde un archivo"
+    finally:
+        i18n.set_lang("en")
+
+
+def test_the_filter_summary_agrees_in_gender_on_a_spanish_page(sample_warehouse, monkeypatch):
+    at = render(sample_warehouse, monkeypatch, PAGES[0], "es", race="black", gender="f")
+    showing = next(md.value for md in at.markdown if md.value.startswith("**Se muestra:**")).replace("\\", "")
+    assert "raza del conductor: negra; sexo del conductor: mujer;" in showing
+    assert not english_inside([("markdown", showing)])
+    db.reset()

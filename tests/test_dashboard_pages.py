@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 
 from tests.shown import shown_numbers
+from tests.test_analysis_sample import analysed_sample  # noqa: F401  (a fixture: Disparities with its analyses)
 from streamlit.testing.v1 import AppTest
 
 from dashboard import db
@@ -246,8 +247,11 @@ def test_the_map_shows_every_county_zip_with_counts_and_denominators(app, con):
     assert [layer["id"] for layer in layers] == ["zips", "overlay", "county", "labels"]
     assert "Poverty rate" in " ".join(c.value for c in at.caption) or "poverty" in " ".join(c.value for c in at.caption)
 
-    at.toggle(key="map_grid").set_value(True).run()
-    assert [layer["id"] for layer in deck_spec(at)["layers"]] == ["zips", "grid", "overlay", "county", "labels"]
+    # one layer on top at a time: the squares replace the circles (each keeps its own legend)
+    at.radio(key="map_overlay").set_value("grid").run()
+    assert [layer["id"] for layer in deck_spec(at)["layers"]] == ["zips", "grid", "county", "labels"]
+    captions = " ".join(c.value for c in at.caption)
+    assert "Orange squares" in captions and "Hollow orange circles" not in captions
 
     at.selectbox(key="map_pick").set_value("20902").run()
     no_errors(at)
@@ -370,8 +374,9 @@ def test_the_data_page_suppresses_small_cells_and_offers_a_csv(app, con):
         assert row.stops == count(con, "zip5 = '20902' and race = ? and gender = ?",
                                   [names[row.label], genders[row.label2]])
     assert at.get("download_button")
-    quality = next(df.value for df in at.dataframe if "label" in df.value.columns and "share" in df.value.columns)
-    assert "stops" in set(quality["label"])
+    # data quality: a static table, so that all four columns stay on a phone
+    quality = next(t.value for t in at.table if "Measure" in t.value.columns)
+    assert list(quality.columns) == ["Measure", "Value", "Out of", "Share"] and "stops" in set(quality["Measure"])
     charges = con.execute("select count(*) from moco_traffic_violations").fetchall()[0][0]
     assert any("Last successful load" in md.value and f"{charges:,} charges" in md.value for md in at.markdown)
 
@@ -464,3 +469,54 @@ def test_the_data_page_says_what_the_value_rules_did_in_the_last_load(sample_war
             "than the one already loaded") in captions
     assert "The last successful load shortened 40 over-long text values to their column's width" in captions
     db.reset()
+
+def test_my_zip_with_several_zips_in_the_link_shows_the_first_one(app):
+    app.query_params = {"zip": "20906,20902"}
+    at = switch(app.run(), "pages/my_zip.py")
+    no_errors(at)
+    assert at.selectbox(key="my_zip_pick").value == "20902"  # the first valid one, in the filter's order
+    assert at.sidebar.multiselect(key="flt_zip").value == ["20902"]
+    assert at.query_params == {"zip": "20902"}
+    assert any("one ZIP code: 20902, the first of 20902, 20906" in w.value.replace("\\", "") for w in at.warning)
+    assert at.header[0].value.startswith("Stops in ZIP 20902")
+    at.run()  # a rerun with the same view (as the browser helper's width report causes) keeps the notice
+    assert any("the first of 20902, 20906" in w.value.replace("\\", "") for w in at.warning)
+    at.sidebar.multiselect(key="flt_race").set_value(["BLACK"]).run()  # a changed view drops it
+    assert not any("the first of" in w.value.replace("\\", "") for w in at.warning)
+
+
+def test_disparities_hides_the_filters_it_does_not_apply_and_counts_its_checks(analysed_sample, monkeypatch):
+    from tests.test_dashboard_i18n import render
+
+    monkeypatch.delenv("PIPELINE_STALE_AFTER_DAYS", raising=False)
+    at = render(analysed_sample[0], monkeypatch, "pages/disparities.py", "en", race="black")
+    no_errors(at)
+    assert any("filters do not apply to this page" in i.value for i in at.sidebar.info)
+    assert any(".st-key-sidebar_filters { display: none" in h.proto.body for h in at.get("html"))
+    checks = [t.label for t in at.tabs if t.label != "Data caveats"]
+    said = next(c.value for c in at.caption if "standard checks" in c.value)
+    assert said.startswith({3: "Three", 4: "Four"}[len(checks)] + " standard checks")
+    at = switch(at, "pages/overview.py")  # the filters come back as they were
+    assert at.sidebar.multiselect(key="flt_race").value == ["BLACK"]
+    assert not any("filters do not apply" in i.value for i in at.sidebar.info)
+    assert not any("sidebar_filters" in h.proto.body for h in at.get("html"))
+
+
+def test_times_are_local_and_dates_have_one_style_on_the_data_and_changes_pages(app):
+    import re
+
+    local = re.compile(r"\b\d{1,2} [A-Z][a-z]{2} \d{4}, \d{1,2}:\d{2}\s[AP]M E[SD]T\b")
+    iso = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
+    at = app.run()
+    assert any(re.search(r"last successful load .* \(today\)", c.value) for c in at.caption)
+    at = switch(at, "pages/data.py")
+    no_errors(at)
+    text = " ".join(md.value for md in at.markdown)
+    assert local.search(text) and "full load from the bundled sample" in text and "UTC" not in text
+    runs = next(df.value for df in at.dataframe if "started_at" in df.value.columns)
+    assert all(local.fullmatch(v) for v in runs["started_at"]) and set(runs["command"]) == {"full load"}
+    assert set(runs["source"]) == {"the bundled sample"}
+    at = switch(at, "pages/changes.py")
+    shown = " ".join(md.value for md in at.markdown) + " ".join(
+        str(v) for df in at.dataframe for col in df.value.columns for v in df.value[col])
+    assert local.search(shown) and not iso.search(shown) and "UTC" not in shown
