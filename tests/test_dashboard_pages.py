@@ -470,6 +470,7 @@ def test_the_data_page_says_what_the_value_rules_did_in_the_last_load(sample_war
     assert "The last successful load shortened 40 over-long text values to their column's width" in captions
     db.reset()
 
+
 def test_my_zip_with_several_zips_in_the_link_shows_the_first_one(app):
     app.query_params = {"zip": "20906,20902"}
     at = switch(app.run(), "pages/my_zip.py")
