@@ -298,7 +298,7 @@ def test_zip_labels_are_drawn_only_where_they_fit_and_every_zip_has_its_tooltip(
     features = queries.county_zctas()
     outline = queries.county_outline()
     table = tables.map_table(pd.DataFrame({"zip5": [f["zip5"] for f in features], "stops": 100, "charges": 150,
-                                           "residents_in_county": 20000.0, "stops_per_1000": 5.0,
+                                           "residents_in_county": 20000.0, "per_1000_per_year": 5.0,
                                            "residents_zcta": 20000.0, "poverty_rate": 0.1, "density_per_sqmi": 3000.0,
                                            "land_area_sqmi": 5.0, "notes": ""}), "stops", K)
     lons, lats = maps.features_bounds(outline["features"])
