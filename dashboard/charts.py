@@ -148,7 +148,7 @@ def daily_trend(df: pd.DataFrame, k: int) -> go.Figure:
         hover = [_("{date}: {n} stops").format(date=fmt_date(d), n=tables.count_text(n, k)) for d, n in counts.items()]
     fig = go.Figure(go.Bar(x=counts.index, y=shown.astype("float64"), name=title, marker_color=OKABE_ITO["blue"],
                            marker_pattern={"shape": ["/" if p else "" for p in partial], "fgcolor": "white",
-                                           "solidity": 0.3},
+                                           "solidity": 0.3, "fillmode": "overlay"},
                            hovertext=hover, hovertemplate="%{hovertext}<extra></extra>"))
     fig.update_yaxes(title_text=title + " " + _("(a stop has 1+ charges)"), rangemode="tozero")
     fig.update_xaxes(title_text=None)
@@ -318,7 +318,10 @@ def year_bars(df: pd.DataFrame, k: int, title: str, status: dict[int, str] | Non
             + (" " + _("(partial year)") if part else "") for c, part, gap in zip(counts, partial, no_data)]
     fig = go.Figure(go.Bar(
         x=[str(y) for y in years], y=values.fillna(0), marker_color=SERIES[0],
-        marker_pattern={"shape": ["/" if p else "" for p in partial], "fgcolor": "white", "solidity": 0.3},
+        # overlay: the hatch is drawn over the bar's colour (plotly's default replaces it, so a
+        # partial year read as an empty bar)
+        marker_pattern={"shape": ["/" if p else "" for p in partial], "fgcolor": "white", "solidity": 0.3,
+                        "fillmode": "overlay"},
         text=text, textposition="outside", cliponaxis=False,
         hovertemplate="%{x}: %{text}<extra></extra>",
     ))

@@ -69,6 +69,9 @@ def test_stops_per_year_keeps_a_place_for_the_missing_years_and_hatches_partial_
     assert list(bar["x"]) == ["2016", "2017", "2018", "2019"]
     assert list(bar["text"]) == ["1,200", "no data", "no data", "300 (partial year)"]
     assert list(bar["marker"]["pattern"]["shape"]) == ["", "", "", "/"]
+    # the hatch is drawn over the bar's colour: plotly's default fill mode replaces it with the
+    # pattern's background, and a partial year read as an empty bar (seen at 2M rows, 2025)
+    assert bar["marker"]["pattern"]["fillmode"] == "overlay"
 
 
 def test_year_status_counts_leap_years():
@@ -92,6 +95,7 @@ def test_a_first_or_last_week_the_data_covers_in_part_is_hatched_and_says_so():
     daily = pd.DataFrame({"date_of_stop": days, "stops": 40, "charges": 60})
     bar = charts.daily_trend(daily, K).to_plotly_json()["data"][0]
     shapes = list(bar["marker"]["pattern"]["shape"])
+    assert bar["marker"]["pattern"]["fillmode"] == "overlay"
     assert shapes[0] == "/" and shapes[-1] == "/" and set(shapes[1:-1]) == {""}
     assert bar["hovertext"][-1] == "Week of 27 Oct 2025: 240 stops (partial week)"
     assert not bar["hovertext"][1].endswith("(partial week)")
