@@ -278,6 +278,28 @@ def change_table(df: pd.DataFrame, k: int) -> pd.DataFrame:
 # ------------------------------------------------------------------------------------------------
 
 
+def _share_rows(stops: pd.DataFrame, k: int, groups: list[tuple[str, float, str]], total_res: float) -> pd.DataFrame:
+    """Per (race, residents, census category) in ``groups``: stops and share of stops (neither shown
+    for 1..k-1 stops) beside the residents and their share of ``total_res``."""
+    total_stops = float(stops["stops"].sum()) if not stops.empty else 0.0
+    rows = []
+    for race, r, category in groups:
+        n = int(stops.loc[stops["label"] == race, "stops"].sum()) if not stops.empty else 0
+        small = is_small(n, k)
+        rows.append({
+            "race": race,
+            "group": labels.race(race),
+            "stops": pd.NA if small else n,
+            "share_of_stops": np.nan if small or not total_stops else n / total_stops,
+            "acs_category": category,
+            "residents": r,
+            "share_of_residents": r / total_res if total_res and not math.isnan(r) else np.nan,
+        })
+    out = pd.DataFrame(rows)
+    out["stops"] = out["stops"].astype("Int64")
+    return out
+
+
 def race_share_table(stops: pd.DataFrame, residents: pd.DataFrame, k: int) -> pd.DataFrame:
     """Per race: stops, share of stops, residents (census category), share of residents.
 
@@ -285,26 +307,10 @@ def race_share_table(stops: pd.DataFrame, residents: pd.DataFrame, k: int) -> pd
     1..k-1 stops show neither count nor share. Resident shares overlap (race alone includes
     Hispanics), so they do not add up to 100%.
     """
-    total_stops = float(stops["stops"].sum()) if not stops.empty else 0.0
     res = residents.iloc[0] if not residents.empty else pd.Series(dtype=float)
-    total_res = float(res.get("residents", 0) or 0)
-    rows = []
-    for race, (col, _acs) in labels.RESIDENT_CATEGORY.items():
-        n = int(stops.loc[stops["label"] == race, "stops"].sum()) if not stops.empty else 0
-        r = float(res.get(col, np.nan)) if col else np.nan
-        small = is_small(n, k)
-        rows.append({
-            "race": race,
-            "group": labels.race(race),
-            "stops": pd.NA if small else n,
-            "share_of_stops": np.nan if small or not total_stops else n / total_stops,
-            "acs_category": labels.acs_category(race),
-            "residents": r,
-            "share_of_residents": r / total_res if total_res and not math.isnan(r) else np.nan,
-        })
-    out = pd.DataFrame(rows)
-    out["stops"] = out["stops"].astype("Int64")
-    return out
+    groups = [(race, float(res.get(col, np.nan)) if col else np.nan, labels.acs_category(race))
+              for race, (col, _acs) in labels.RESIDENT_CATEGORY.items()]
+    return _share_rows(stops, k, groups, float(res.get("residents", 0) or 0))
 
 
 def race_share_vs_county(stops: pd.DataFrame, county: pd.DataFrame, k: int) -> pd.DataFrame:
@@ -316,26 +322,9 @@ def race_share_vs_county(stops: pd.DataFrame, county: pd.DataFrame, k: int) -> p
     acs_year; ALL = the total). Groups with 1..k-1 stops show neither count nor share; OTHER has no
     census category.
     """
-    total_stops = float(stops["stops"].sum()) if not stops.empty else 0.0
     pop = county.set_index("race")["population"].astype("float64")
-    total_res = float(pop.get("ALL", np.nan))
-    rows = []
-    for race in labels.EXCLUSIVE_CATEGORY:
-        n = int(stops.loc[stops["label"] == race, "stops"].sum()) if not stops.empty else 0
-        r = float(pop.get(race, np.nan))
-        small = is_small(n, k)
-        rows.append({
-            "race": race,
-            "group": labels.race(race),
-            "stops": pd.NA if small else n,
-            "share_of_stops": np.nan if small or not total_stops else n / total_stops,
-            "acs_category": labels.exclusive_category(race),
-            "residents": r,
-            "share_of_residents": r / total_res if total_res and not math.isnan(r) else np.nan,
-        })
-    out = pd.DataFrame(rows)
-    out["stops"] = out["stops"].astype("Int64")
-    return out
+    groups = [(race, float(pop.get(race, np.nan)), labels.exclusive_category(race)) for race in labels.EXCLUSIVE_CATEGORY]
+    return _share_rows(stops, k, groups, float(pop.get("ALL", np.nan)))
 
 
 def outcome_share_table(df: pd.DataFrame, k: int) -> pd.DataFrame:

@@ -12,6 +12,7 @@ or fail when ``MOCO_REQUIRE_SERVICES=1`` (CI: see tests/services.py).
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 import uuid
 from datetime import date
 from pathlib import Path
@@ -28,7 +29,7 @@ PG_URL = os.environ.get("TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/tes
 
 __all__ = [
     "PG_URL", "WAREHOUSE_TABLES", "table_frame", "DASHBOARD_CALLS", "NO_FILTER_KW", "FILTERED_KW", "pg_admin", "pg_run_schema", "pg_url", "pg_fresh_url", "pg_settings", "pg_sample_warehouse",
-    "pg_schema_url", "new_schema", "drop_schema",
+    "pg_schema_url", "new_schema", "drop_schema", "backend_env",
 ]
 
 
@@ -111,6 +112,28 @@ def new_schema(tag: str = "t") -> str:
 
 def drop_schema(conn, schema: str) -> None:  # noqa: ANN001
     conn.execute(f'drop schema if exists "{schema}" cascade')
+
+@contextmanager
+def backend_env(backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, values: dict[str, str],
+                tag: str) -> Iterator[dict[str, str]]:
+    """``values`` plus PIPELINE_WAREHOUSE for ``backend`` (a DuckDB file under tmp_path, or a new
+    PostgreSQL schema dropped afterwards), all set in the environment for a CLI-level test."""
+    values = dict(values)
+    schema = None
+    if backend == "duckdb":
+        values["PIPELINE_WAREHOUSE"] = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+    else:
+        schema = new_schema(tag)
+        values["PIPELINE_WAREHOUSE"] = pg_schema_url(schema)
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    try:
+        yield values
+    finally:
+        if schema:
+            with psycopg.connect(PG_URL, autocommit=True) as conn:
+                drop_schema(conn, schema)
+
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ from pipeline import cli, runlog
 from pipeline.config import load_settings
 from pipeline.warehouse import open_warehouse
 from tests.fake_socrata import FAKE_APP_TOKEN, FakeSocrata, copy_rows, export_rows_to_api_rows, parse_stamp, socrata_stamp
-from tests.pg_fixtures import PG_URL, drop_schema, new_schema, pg_schema_url
+from tests.pg_fixtures import backend_env
 
 pytest_plugins = ["tests.pg_fixtures"]
 
@@ -38,21 +38,8 @@ def api_rows() -> list[dict]:
 def env(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     values = {"PIPELINE_LAKE": str(tmp_path / "lake"), "SOCRATA_APP_TOKEN": FAKE_APP_TOKEN, "SOCRATA_PAGE_SIZE": "200",
               "SOCRATA_TIMEOUT": "5", "SOCRATA_MAX_RETRIES": "1", "SOCRATA_LOOKBACK_HOURS": "0"}
-    schema = None
-    if request.param == "duckdb":
-        values["PIPELINE_WAREHOUSE"] = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
-    else:
-        pytest.importorskip("psycopg")
-        schema = new_schema("faults")
-        values["PIPELINE_WAREHOUSE"] = pg_schema_url(schema)
-    for key, value in values.items():
-        monkeypatch.setenv(key, value)
-    yield values
-    if schema:
-        import psycopg
-
-        with psycopg.connect(PG_URL, autocommit=True) as conn:
-            drop_schema(conn, schema)
+    with backend_env(request.param, tmp_path, monkeypatch, values, "faults") as env_values:
+        yield env_values
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ import pytest
 from pipeline import cli
 from pipeline.config import SAMPLE_DIR, SQL_DIR, load_settings
 from pipeline.warehouse import open_warehouse
-from tests.pg_fixtures import PG_URL, drop_schema, new_schema, pg_schema_url
+from tests.pg_fixtures import backend_env
 
 pytest_plugins = ["tests.pg_fixtures"]
 
@@ -44,21 +44,8 @@ def write(path: Path, header: list[str], rows: list[list[str]]) -> Path:
 @pytest.fixture(params=["duckdb", "postgresql"])
 def env(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     values = {"PIPELINE_LAKE": str(tmp_path / "lake")}
-    schema = None
-    if request.param == "duckdb":
-        values["PIPELINE_WAREHOUSE"] = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
-    else:
-        pytest.importorskip("psycopg")
-        schema = new_schema("gate")
-        values["PIPELINE_WAREHOUSE"] = pg_schema_url(schema)
-    for key, value in values.items():
-        monkeypatch.setenv(key, value)
-    yield values
-    if schema:
-        import psycopg
-
-        with psycopg.connect(PG_URL, autocommit=True) as conn:
-            drop_schema(conn, schema)
+    with backend_env(request.param, tmp_path, monkeypatch, values, "gate") as env_values:
+        yield env_values
 
 
 def load(path: Path, *extra: str) -> int:
