@@ -261,9 +261,12 @@ def test_people_update_when_a_filter_changes(browser_page, server):
 
     page = browser_page
     open_page(page, server, "people")
-    expect(page.get_by_text("share of residents (Montgomery County)", exact=False)).to_be_visible()
+    # the stops of the area against the county's residents (ACS B03002 exists for the county only)
+    expect(page.get_by_text("Share of stops by race (Montgomery County) vs share of the county's residents",
+                            exact=False)).to_be_visible()
     choose(page, "flt_zip", "20910")
-    expect(page.get_by_text("share of residents (ZIP 20910)", exact=False)).to_be_visible(timeout=TIMEOUT_MS)
+    expect(page.get_by_text("Share of stops by race (ZIP 20910) vs share of the county's residents",
+                            exact=False)).to_be_visible(timeout=TIMEOUT_MS)
     settle(page)
     assert page.locator(".js-plotly-plot").count() >= 3
     shot(page, "people")
