@@ -264,11 +264,11 @@ def test_the_run_log_insert_binds_every_value() -> None:
         "run_id command source started_at finished_at status rows_raw rows_landed rows_quarantined rows_curated "
         "rows_inserted rows_replaced warehouse_rows warehouse_stops rows_with_zip max_date_of_stop watermark "
         "null_rates message charges_added charges_edited charges_removed stops_added stops_edited stops_removed "
-        "lake_version".split())}
+        "lake_version values_clipped rows_restamped_older".split())}
     with warehouse.session() as s:
         s.script("runlog/insert", params)
     [(_, sql, values)] = [c for c in conns[0].calls if c[0] == "execute" and "insert into pipeline_runs" in c[1]]
-    assert sql.count("%s") == 26 and values == list(params.values())
+    assert sql.count("%s") == 28 and values == list(params.values())
 
 
 @pytest.mark.parametrize("role", [
