@@ -18,7 +18,7 @@ from dashboard import reasons
 pytest_plugins = ["tests.pg_fixtures"]
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = Path("/work/shared/data/traffic_violations")
+SHARED = ROOT.parent / "shared" / "data" / "traffic_violations"  # beside the repository, when present
 # Coverage measured with the rules as committed (charges categorised / charges), written out: a rule
 # change that moves one of these shows up here and in the report.
 COVERAGE = {
