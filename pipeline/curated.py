@@ -24,6 +24,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Callable
 
 import pyarrow as pa
 
@@ -269,6 +270,13 @@ class CuratedTable:
         """Rows in the current version: the sum of the log's per-file record counts (no data read)."""
         return sum(f.rows for f in self.files())
 
+    def month_counts(self) -> dict[tuple[int, int], int]:
+        """(year, month) -> rows in the current version, from the log's per-file record counts."""
+        counts: dict[tuple[int, int], int] = {}
+        for f in self.files():
+            counts[(f.year, f.month)] = counts.get((f.year, f.month), 0) + f.rows
+        return counts
+
     def same_content(self, version: int) -> bool:
         """True when the current version holds exactly the files of ``version`` (e.g. after a restore)."""
         if version == self.version():
@@ -398,29 +406,34 @@ class CuratedTable:
         return version
 
 
-def converge(table: CuratedTable, recorded: int | None, warehouse_rows: int, run_id: str, work_dir: Path) -> str:
+def converge(table: CuratedTable, recorded: int | None, warehouse_rows: int | Callable[[], int], run_id: str,
+             work_dir: Path) -> str:
     """Bring the curated zone back to the version the warehouse holds; return what was done.
 
     The warehouse records the version it loaded in the same transaction as the data. Anything
     newer in the lake was committed by a run that died before its warehouse commit, so it is
     undone here; the rerun of that input writes it again. A lake *behind* the warehouse (files
     lost, a restore from backup) cannot be repaired automatically and stops the run.
+    ``warehouse_rows``: the warehouse's charges, or a function counting them, called only when the
+    zone or the recorded version is missing (counting every charge on each daily run would be waste).
     """
+    count = warehouse_rows if callable(warehouse_rows) else (lambda: warehouse_rows)
     broken = table.readable() if table.exists() else None
     if broken:
         raise CuratedError(f"the curated zone's Delta log at {table.uri} cannot be read ({broken}); {REPAIR_HINT}")
     if not table.exists() and table.legacy_files():
         table.migrate_legacy(run_id, work_dir)  # then adopted below when its rows equal the warehouse's
     if not table.exists():
-        if warehouse_rows:
+        if held := count():
             raise CuratedError(
-                f"the curated zone {table.uri} is missing but the warehouse holds {warehouse_rows:,} charges; "
+                f"the curated zone {table.uri} is missing but the warehouse holds {held:,} charges; "
                 f"{REPAIR_HINT}"
             )
         return "curated zone: empty (first load)"
     current = table.version()
     if recorded is None:
         rows = table.row_count()
+        warehouse_rows = count()
         if warehouse_rows == 0:
             if rows == 0:
                 return f"curated zone: version {current}, empty like the warehouse"

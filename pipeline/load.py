@@ -45,7 +45,8 @@ from .sqlfiles import load_sql
 from .schema import SOURCE_COLUMNS
 from .transform import TransformCounts, null_counts, transform, work_connection
 from .warehouse import Warehouse, open_warehouse
-from .warehouse.base import LockRefused, older_restamps, rebuild_stops, refresh_statistics, replaced_rows
+from .warehouse.base import (LockRefused, first_load_passes, older_restamps, rebuild_stops, refresh_statistics,
+                             replaced_rows)
 from .zones import CuratedCommit, curated_batch_reader, merge_curated, write_landing_and_quarantine
 
 log = logging.getLogger(__name__)
@@ -146,7 +147,7 @@ def run_load(
                 _clean_dead_runs(dead, lake, spill, settings)
                 test_pause("begin")
                 table = CuratedTable(lake)
-                lake_note = converge(table, runlog.read_lake_version(warehouse), _warehouse_rows(warehouse),
+                lake_note = converge(table, runlog.read_lake_version(warehouse), lambda: _warehouse_rows(warehouse),
                                      result.run_id, work_dir)
                 log.info(lake_note)
                 _load(settings, source, result, started, lake, warehouse, table, work_dir, spill,
@@ -313,7 +314,7 @@ def _publish(
     """
     warehouse.check_lock()
     with warehouse.session() as s:
-        before = int(s.scalar("select count(*) from moco_traffic_violations"))
+        before = marts.charges_held(s)
         if staging is None:
             _record_quiet_run(s, result, started, table, checks, batch, before)
             return
@@ -322,7 +323,7 @@ def _publish(
         first_load = before == 0
         if not first_load:
             refresh_statistics(s, STATISTICS_TABLES)
-        # A first load has nothing to replace and builds every stop, one stop year at a time.
+        # A first load has nothing to replace and builds every stop, in stop-year passes (first_load_passes).
         s.script("warehouse/first_load" if first_load else "warehouse/merge_charges")
         s.script("warehouse/insert_charges", {"loaded_at": started.replace(tzinfo=None)})
         if first_load:  # the stops are built from these charges: plan with their statistics
@@ -331,8 +332,8 @@ def _publish(
         checks.equal("staged = received by the warehouse", int(staged), received, "rows")
         if first_load:
             years = s.query("select distinct stop_year from moco_traffic_violations order by 1")["stop_year"]
-            for year in (int(y) for y in years):
-                rebuild_stops(s, year)
+            for passes in first_load_passes(s.kind, [int(y) for y in years]):
+                rebuild_stops(s, passes)
             result.changes = {"charges_added": received,
                               "stops_added": int(s.scalar("select count(*) from stops"))}
             s.execute("drop table affected_stops")
@@ -345,20 +346,26 @@ def _publish(
                 s.execute(f"drop table {temp}")
         s.stage("stg_quarantine", batch.quarantine, like="quarantine_rows")
         s.script("warehouse/merge_quarantine")
-        after = int(s.scalar("select count(*) from moco_traffic_violations"))
+        wh_dupes = s.scalar(load_sql("warehouse/duplicate_keys"))
+        checks.check("no duplicate keys in warehouse", wh_dupes == 0, f"{wh_dupes} duplicate row_id(s)")
+        # The stop cubes and mart_charge_months of the months this load touched, recounted from the
+        # stops and the charges; then the small marts. The checks below read their month totals.
+        marts.refresh(s)
+        months = marts.month_totals(s)
+        after = sum(c for c, _, _ in months.values())
         result.warehouse_rows = after
         result.rows_inserted = int(staged)
         result.rows_replaced = before + int(staged) - after
-        result.warehouse_stops = int(s.scalar("select count(*) from stops"))
-        wh_dupes = s.scalar(load_sql("warehouse/duplicate_keys"))
-        checks.check("no duplicate keys in warehouse", wh_dupes == 0, f"{wh_dupes} duplicate row_id(s)")
-        stop_charges = s.scalar("select coalesce(sum(n_charges), 0) from stops")
-        checks.equal("stops cover every charge", int(stop_charges), result.warehouse_rows, "charges")
-        # The zone's total from the Delta log's per-file counts, against the warehouse's; and the
-        # files of the months this load touched, present with the sizes the log records.
-        checks.equal("curated zone = warehouse", table.row_count(), result.warehouse_rows, "rows")
+        result.warehouse_stops = sum(n for _, _, n in months.values())
+        # Month by month, so a month this load recounted cannot hide behind the total: the charges
+        # (counted from the charges) against the stops' charges (from the stops), and against the
+        # zone's rows (the Delta log's per-file counts); then the files of the months this load
+        # touched, present with the sizes the log records.
+        equal_by_month(checks, "stops cover every charge", {k: sc for k, (_, sc, _) in months.items()},
+                       {k: c for k, (c, _, _) in months.items()}, "charges")
+        equal_by_month(checks, "curated zone = warehouse", table.month_counts(),
+                       {k: c for k, (c, _, _) in months.items()}, "rows")
         table.require_intact(batch.commit.months)
-        marts.refresh(s)  # the stop cubes of the months this load touched, and the small marts
         now = datetime.now(timezone.utc)
         runlog.set_state(s, runlog.LAKE_VERSION_KEY, str(result.lake_version), now)  # set by the curated commit
         if result.watermark is not None:
@@ -369,6 +376,18 @@ def _publish(
         result.message = "; ".join([*batch.notes, checks.summary()])
         runlog.record(s, result, started, datetime.now(timezone.utc), batch.null_rates, max_date)
     test_pause("committed")
+
+
+def equal_by_month(checks: Checks, name: str, left: dict[tuple[int, int], int], right: dict[tuple[int, int], int],
+                   unit: str) -> None:
+    """Check that two counts per (year, month) agree in every month; the detail gives the totals and
+    the first months that differ."""
+    months = sorted(k for k in set(left) | set(right) if left.get(k, 0) != right.get(k, 0))
+    detail = f"{unit}: {sum(left.values()):,} vs {sum(right.values()):,}"
+    if months:
+        detail += "; months that differ: " + ", ".join(
+            f"{y}-{m:02d} ({left.get((y, m), 0):,} vs {right.get((y, m), 0):,})" for y, m in months[:5])
+    checks.check(name, not months, detail)
 
 
 def _record_quiet_run(s, result: LoadResult, started: datetime, table: CuratedTable, checks: Checks,  # noqa: ANN001

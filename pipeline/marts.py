@@ -13,6 +13,12 @@ Refresh, in the load's transaction (so a reader sees the cubes and the stops of 
 aggregates them again from ``stops``, and adds the signed counts to the all-time cubes.
 A warehouse whose cubes were built by another definition (``MARTS_VERSION`` in pipeline_state)
 gets every cube rebuilt in full instead; until then the dashboard reads ``stops`` (:func:`ready`).
+
+The charges' side is kept the same way: ``mart_charge_months`` (charges by month, source and file,
+with the measures of the data-quality, provenance and data-source marts) is recounted for the
+changed months only, and those three small marts are summed from it and from ``cube_month``. The
+load's count checks compare these month totals with the stops' and the curated zone's
+(:func:`month_totals`) instead of counting every charge and stop.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from .warehouse.base import refresh_statistics
 log = logging.getLogger(__name__)
 
 # Bump when a cube's definition changes: the next load rebuilds every cube in full.
-MARTS_VERSION = "cubes-3"
+MARTS_VERSION = "cubes-4"  # 4: mart_charge_months
 MARTS_VERSION_KEY = "marts_version"
 
 # Columns a cube may keep besides the time grain, and the null each cube stores when it does not.
@@ -200,6 +206,7 @@ def create(session: Any) -> None:
     for cube in CUBES:
         _run(session, f"marts/{cube.template}_schema", cube)
         _run(session, f"marts/{cube.template}_indexes", cube)
+    session.script("marts/charge_months_schema")
     session.script("marts/indexes")
 
 
@@ -211,14 +218,15 @@ def _built_version(session: Any) -> str | None:
 def refresh(session: Any, now: datetime | None = None) -> str:
     """Bring every mart up to date inside the load's transaction; return "incremental" or "full".
 
-    Cubes: from ``stop_changes`` (left by the stops rebuild), or from every stop when the
-    warehouse's cubes come from another definition. Then the small marts of marts/refresh.sql,
-    which are cheap enough to recompute in full.
+    Cubes and ``mart_charge_months``: for the months in ``stop_changes`` (left by the stops
+    rebuild), or for every month when the warehouse's marts come from another definition. Then the
+    small marts (data quality, provenance, data sources), summed from those month aggregates.
     """
     full = _built_version(session) != MARTS_VERSION
     if full:  # every stop, as if new, into cubes made again (another definition may have other columns)
         for cube in CUBES:
             _run(session, "marts/cube_drop", cube)
+        session.execute("drop table if exists mart_charge_months")
     create(session)
     session.script("marts/stop_changes")
     if full:
@@ -227,20 +235,36 @@ def refresh(session: Any, now: datetime | None = None) -> str:
     session.script("marts/changed_months")
     for cube, source in refresh_order():  # finest first: coarser cubes are rolled up from them
         _run(session, f"marts/{cube.template}_refresh", cube, source)
+    # The charges of the changed months: every charge the load deleted or inserted belongs to a
+    # stop it deleted or inserted (marts/stops.sql), so these are every month whose counts moved.
+    session.script("marts/charge_months_refresh")
     if full:  # the dashboard's plans read these; a daily refresh changes a few months of each, and
         # analyzing them costs more than the plans it would change (autovacuum keeps them after)
         refresh_statistics(session, CUBE_NAMES, force=True)
     session.execute("drop table changed_months")
     session.execute("drop table stop_changes")
-    session.script("marts/refresh")
-    for mart in ("provenance", "data_sources"):
-        counts = load_sql(f"marts/{mart}_counts")
-        for statement in split_statements(render(load_sql(f"marts/{mart}"), {"counts": counts}, {"counts": (counts,)})):
-            session.execute(statement)
+    for mart in ("refresh", "provenance", "data_sources"):  # summed from the month aggregates
+        session.script(f"marts/{mart}")
     runlog.set_state(session, MARTS_VERSION_KEY, MARTS_VERSION, now or datetime.now(timezone.utc))
     mode = "full" if full else "incremental"
     log.info("marts: %s refresh of %d cubes from %d stop change(s)", mode, len(CUBES), changed)
     return mode
+
+
+def month_totals(session: Any) -> dict[tuple[int, int], tuple[int, int, int]]:
+    """(stop_year, stop_month) -> (charges, the stops' charges, stops), from ``mart_charge_months``
+    and ``cube_month`` as this load's :func:`refresh` left them (marts/month_totals.sql)."""
+    df = session.query(load_sql("marts/month_totals"))
+    return {(int(y), int(m)): (int(c), int(sc), int(n))
+            for y, m, c, sc, n in df[["stop_year", "stop_month", "charges", "stop_charges", "stops"]].itertuples(index=False)}
+
+
+def charges_held(session: Any) -> int:
+    """The charges the warehouse holds: summed from ``mart_charge_months`` when the marts are this
+    code's (every load keeps it), else counted (an upgrade's first load builds it in full)."""
+    if _built_version(session) == MARTS_VERSION:
+        return int(session.scalar("select coalesce(sum(charges), 0) from mart_charge_months"))
+    return int(session.scalar("select count(*) from moco_traffic_violations"))
 
 
 def ensure(session: Any) -> None:

@@ -50,6 +50,7 @@ WAREHOUSE_TABLES: dict[str, tuple[list[str], list[str]]] = {
     "pipeline_state": (["state_key"], ["updated_at"]),
     "pipeline_runs": (["command", "status"], ["run_id", "started_at", "finished_at", "message", "null_rates", "lake_version"]),
     "mart_provenance": (["charges"], []),
+    "mart_charge_months": (["stop_year", "stop_month", "source", "file_name"], []),
     **{cube.name: (SPAN_KEYS if cube.grain == "all" else CUBE_KEYS, []) for cube in CUBES},
 }
 

@@ -256,3 +256,122 @@ def test_a_changed_cube_definition_rebuilds_every_cube_on_the_next_run(sample_wa
     assert_cubes_equal_the_stops(settings)
     assert wh.query("select state_value from pipeline_state where state_key = 'marts_version'").iloc[0, 0] == marts.MARTS_VERSION
 
+
+
+# ------------------------------------------- small marts kept month by month = full recount
+
+SMALL_MARTS = {"mart_data_quality": "measure", "mart_provenance": "charges", "mart_data_sources": "source, file_name"}
+
+
+def small_marts(wh) -> dict[str, pd.DataFrame]:  # noqa: ANN001
+    return {t: wh.query(f"select * from {t} order by {order}") for t, order in SMALL_MARTS.items()}
+
+
+def recounted(wh) -> dict[str, pd.DataFrame]:  # noqa: ANN001
+    """The three small marts counted by the test's own SQL from every charge and stop."""
+    c = wh.query(
+        "select count(*) as n, sum(case when latitude is null then 1 else 0 end) as no_loc, "
+        "sum(case when zip5 is null then 1 else 0 end) as no_zip, "
+        "sum(case when zip_status = 'outside_county' then 1 else 0 end) as outside, "
+        "sum(case when race is null or race = 'OTHER' then 1 else 0 end) as race, "
+        "sum(case when gender is null or gender = 'U' then 1 else 0 end) as gender, "
+        "sum(case when source = 'sample' then 1 else 0 end) as sample, "
+        "min(date_of_stop) as first_stop, max(date_of_stop) as last_stop from moco_traffic_violations").iloc[0]
+    s = wh.query("select count(*) as n, sum(search_recorded) as searched from stops").iloc[0]
+    q = int(wh.query("select count(*) as n from quarantine_rows").iloc[0, 0])
+    quality = pd.DataFrame({"measure": ["charges (rows)", "charges located outside the county", "charges with gender unknown",
+                                        "charges with race OTHER or missing", "charges without location",
+                                        "charges without ZIP5", "quarantined rows (all loads)", "stops",
+                                        "stops with search fields recorded"],
+                            "value": [c.n, c.outside, c.gender, c.race, c.no_loc, c.no_zip, q, s.n, s.searched],
+                            "denominator": [c.n] * 6 + [None, s.n, s.n]})
+    provenance = pd.DataFrame({"charges": [c.n], "sample_charges": [c["sample"]], "stops": [s.n],
+                               "first_stop": [c.first_stop], "last_stop": [c.last_stop]})
+    sources = wh.query(
+        "select source, case when source = 'file' then source_file end as file_name, count(*) as charges, "
+        "sum(case when seq_id like '00000000-%' then 1 else 0 end) as synthetic_charges from moco_traffic_violations "
+        "group by source, case when source = 'file' then source_file end order by source, file_name")
+    return {"mart_data_quality": quality, "mart_provenance": provenance, "mart_data_sources": sources}
+
+
+def _comparable(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.copy()
+    for col in df.columns:
+        if col in ("first_stop", "last_stop"):
+            df[col] = pd.to_datetime(df[col]).dt.date.astype(str)
+        elif col not in ("measure", "source", "file_name"):
+            df[col] = df[col].astype("Int64")
+        else:
+            df[col] = df[col].astype(object).where(df[col].notna(), None)
+    return df.sort_values(list(df.columns[:2])).reset_index(drop=True)
+
+
+def assert_small_marts_equal(left: dict[str, pd.DataFrame], right: dict[str, pd.DataFrame]) -> None:
+    for name in SMALL_MARTS:
+        pd.testing.assert_frame_equal(_comparable(left[name]), _comparable(right[name]), obj=name, check_dtype=False)
+
+
+@pytest.mark.parametrize("backend_settings", BACKENDS, indirect=True)
+def test_small_marts_kept_month_by_month_equal_a_full_rebuild_and_a_recount(backend_settings: Settings,
+                                                                          tmp_path: Path) -> None:
+    """What the Data page and every header show (data quality, provenance, data sources) is summed from
+    month aggregates a load refreshes only for the months it touched: after loads that add charges
+    to old and new months and an edit that moves a stop to another month, it equals both the same
+    marts rebuilt in full and the test's own count over every charge."""
+    settings = backend_settings
+    run_load(settings, SampleSource(), "backfill")
+    wh = open_warehouse(settings)
+    assert_small_marts_equal(small_marts(wh), recounted(wh))
+    extra = write_csv(tmp_path / "extra.csv", [
+        charge(**{"Date Of Stop": "03/01/2016", "Time Of Stop": "10:00:00", "Race": "OTHER"}),
+        charge(**{"Date Of Stop": "03/01/2016", "Time Of Stop": "10:00:00", "Charge": "21-201(a1)",
+                  "Violation Type": "Warning", "Latitude": "", "Longitude": "", "Gender": "U"}),
+        charge(**{"Date Of Stop": "07/04/2017", "Race": "ASIAN", "Latitude": "39.0400", "Longitude": "-77.0500"}),
+        charge(**{"Date Of Stop": "07/04/2018", "Latitude": "38.5000", "Longitude": "-76.5000"}),
+    ])
+    assert run_load(settings, FileSource([extra]), "run").status == "success"
+    # An edit that moves one stop of the file to another month (as a re-stamped API row would).
+    with wh.session() as s:
+        s.execute("create temp table affected_stops as select stop_id from stops where date_of_stop = date '2018-07-04'")
+        s.execute("update moco_traffic_violations set date_of_stop = date '2019-02-11', stop_year = 2019, stop_month = 2 "
+                  "where date_of_stop = date '2018-07-04' and source = 'file'")
+        from pipeline.warehouse.base import rebuild_stops
+
+        rebuild_stops(s)
+        s.execute("drop table affected_stops")
+        assert marts.refresh(s) == "incremental"
+    incremental = small_marts(wh)
+    assert int(incremental["mart_provenance"]["charges"].iloc[0]) == int(recounted(wh)["mart_provenance"]["charges"].iloc[0])
+    assert_small_marts_equal(incremental, recounted(wh))
+    with wh.session() as s:  # the same marts built in full, from every month
+        s.execute("update pipeline_state set state_value = 'cubes-0' where state_key = 'marts_version'")
+        assert marts.refresh(s) == "full"
+    assert_small_marts_equal(incremental, small_marts(wh))
+
+
+@pytest.mark.parametrize("backend_settings", BACKENDS, indirect=True)
+def test_a_warehouse_that_lost_a_charge_the_lake_holds_fails_the_next_load(backend_settings: Settings,
+                                                                          tmp_path: Path) -> None:
+    """The load's "curated zone = warehouse" check reads month totals the loads keep, not a count of
+    every charge: a warehouse edited outside the pipeline (a charge and its stop deleted, its marts
+    refreshed) must still fail the next load, naming the month, and publish nothing."""
+    settings = backend_settings
+    run_load(settings, SampleSource(), "backfill")
+    wh = open_warehouse(settings)
+    lost = wh.query("select row_id, stop_year, stop_month from moco_traffic_violations order by row_id limit 1").iloc[0]
+    with wh.session() as s:
+        s.execute("create temp table affected_stops as select stop_id from moco_traffic_violations where row_id = :r",
+                  {"r": lost.row_id})
+        s.execute("delete from moco_traffic_violations where row_id = :r", {"r": lost.row_id})
+        from pipeline.warehouse.base import rebuild_stops
+
+        rebuild_stops(s)
+        s.execute("drop table affected_stops")
+        marts.refresh(s)
+    before = wh.query("select count(*) as n from moco_traffic_violations").iloc[0, 0]
+    other = "01/15/2013" if (lost.stop_year, lost.stop_month) != (2013, 1) else "02/15/2013"
+    extra = write_csv(tmp_path / "extra.csv", [charge(**{"Date Of Stop": other})])  # another month
+    month = f"{int(lost.stop_year)}-{int(lost.stop_month):02d}"
+    with pytest.raises(Exception, match=rf"curated zone = warehouse.*months that differ: {month}"):
+        run_load(settings, FileSource([extra]), "run")
+    assert wh.query("select count(*) as n from moco_traffic_violations").iloc[0, 0] == before

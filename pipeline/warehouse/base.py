@@ -23,13 +23,31 @@ from ..sqlfiles import expand_list, load_sql, render, run_script
 AFFECTED_SCOPE = "join (select distinct stop_id from affected_stops) as a on a.stop_id = c.stop_id"
 
 
-def rebuild_stops(session: "LoadSession", year: int | None = None) -> None:
-    """Rebuild ``stops`` for the stops in ``affected_stops`` (any year), or for every stop of ``year``."""
-    scope = AFFECTED_SCOPE if year is None else ""
+def rebuild_stops(session: "LoadSession", years: tuple[int, int] | None = None) -> None:
+    """Rebuild ``stops`` for the stops in ``affected_stops`` (any year), or for every stop of the stop
+    years ``years`` (first, last)."""
+    scope = AFFECTED_SCOPE if years is None else ""
     text = render(load_sql("marts/stops", session.kind), {"scope": scope}, {"scope": (AFFECTED_SCOPE, "")})
-    params = {"year_from": 0, "year_to": 9999} if year is None else {"year_from": year, "year_to": year}
+    params = {"year_from": 0, "year_to": 9999} if years is None else {"year_from": years[0], "year_to": years[1]}
     session.script("marts/stop_changes")  # where stops.sql notes what it changed, for the cubes
     run_script(session.execute, text, params, "marts/stops")
+
+
+def first_load_passes(kind: str, years: list[int]) -> list[tuple[int, int]]:
+    """The stop-year ranges a first load builds ``stops`` in, one pass each (:func:`rebuild_stops`).
+
+    DuckDB and Redshift: one year per pass, so no aggregate holds every stop at once (13M stops in
+    one DuckDB aggregate spill). PostgreSQL: every year in one pass. Its charges have no index yet
+    (they are built after the load) and are rows, not columns, so each pass reads the whole table:
+    15 yearly passes read a 1M-charge table 15 times, and each pass's statements also scan the
+    stops built so far (~50 s of a 1M-row load at load 20). Its hash aggregate spills to disk past
+    ``work_mem`` instead of failing, so one pass stays bounded in memory.
+    """
+    if not years:
+        return []
+    if kind == "postgresql":
+        return [(min(years), max(years))]
+    return [(y, y) for y in sorted(years)]
 
 
 def refresh_statistics(session: "LoadSession", tables: tuple[str, ...], force: bool = False) -> list[str]:

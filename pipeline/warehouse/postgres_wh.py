@@ -68,6 +68,12 @@ LOCK_OWNER_PREFIX = f"{APPLICATION_NAME} lock "  # + the run id: the lock sessio
 # Server-side keepalives drop it, and the lock, within ~1 minute when the client machine is gone.
 LOCK_SESSION_SETTINGS = {"idle_in_transaction_session_timeout": 0, "statement_timeout": 0,
                          "tcp_keepalives_idle": 30, "tcp_keepalives_interval": 10, "tcp_keepalives_count": 3}
+# Memory for a load session's own sorts and hashes (server defaults: 4 MB, 64 MB, 8 MB). A first
+# load aggregates every charge into stops in one pass (base.first_load_passes) and then builds the
+# charges' and stops' indexes; at the defaults the aggregate and every index sort spill to disk.
+# Per load session only (one at a time, under the load lock); readers keep the server's defaults.
+# temp_buffers is set before the session touches a temp table (PostgreSQL ignores it after).
+LOAD_SESSION_MEMORY = {"work_mem": "256MB", "maintenance_work_mem": "512MB", "temp_buffers": "256MB"}
 READ_TIMEOUT_S = 120.0  # a dashboard or status query is cancelled after two minutes
 STATS_COLUMNS = {"row_id", "stop_id", "content_key", "source", "load_id"}  # join/filter keys of the merges
 # PostgreSQL type OIDs -> the DuckDB column type a copied table gets (dashboard/replica.py); text
@@ -381,6 +387,8 @@ class PostgresWarehouse(DBAPIWarehouse):
         # bounds it, not a database's idle timeouts.
         self._no_timeouts(session, {"idle_in_transaction_session_timeout": 0})
         session.execute(statement_timeout_sql(self.statement_timeout_s))
+        for name, value in LOAD_SESSION_MEMORY.items():  # fixed constants, not input
+            session.execute(f"set {name} = '{value}'")
         if lock and not self._run_lock_held:
             self._try_lock(session, self.lock_wait_s)
         self._check_collation(session)

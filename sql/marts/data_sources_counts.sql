@@ -1,7 +1,7 @@
--- Where the served charges came from: the one definition of these figures, filled into
--- marts/data_sources.sql (the mart each load rebuilds) and into dashboard/data_sources.sql on a
--- warehouse whose marts are not built yet. Grain: one row per source ('socrata' = the portal API,
--- 'file' = a CSV export, 'sample' = the bundled sample) and, for file loads, per file name (an API
+-- Where the served charges came from, counted from every charge: filled into
+-- dashboard/data_sources.sql on a warehouse whose marts are not built yet (the load builds
+-- mart_data_sources from mart_charge_months instead; tests/test_marts.py proves them equal).
+-- Grain: one row per source ('socrata' = the portal API, 'file' = a CSV export, 'sample' = the bundled sample) and, for file loads, per file name (an API
 -- load's pages are not named). synthetic_charges: rows that bench/generate.py wrote. The generator
 -- marks every row it makes with a SeqID whose first group is all zeros ('00000000-', a real random
 -- v4 UUID starts so with probability 2^-32); see bench/generate.py, "Marking".

@@ -22,3 +22,7 @@ create index if not exists stops_date on stops (date_of_stop);
 -- The cube refresh reads the stops of the months a load changed: a few months of a daily load
 -- through this index, not a scan of every stop per cube.
 create index if not exists stops_month on stops (stop_year, stop_month);
+
+-- mart_charge_months is recounted for the months a load changed (charge_months_refresh.sql): a
+-- daily load's few months of charges through this index, not a scan of every charge.
+create index if not exists charges_month on moco_traffic_violations (stop_year, stop_month);

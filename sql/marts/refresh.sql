@@ -1,23 +1,30 @@
--- Small marts the dashboard reads, rebuilt in full each load (they are aggregates of stops).
+-- Small marts the dashboard reads, rebuilt each load from the month-by-month aggregates the same
+-- load has just refreshed (a few hundred rows), never from every charge or stop.
 
 -- mart_data_quality: one row per measure; how much of the data each caveat touches.
 -- Grain: one row per measure. Denominators are stated in the measure name.
+-- The charges' measures come from mart_charge_months (charge_months_refresh.sql), the stops' from
+-- cube_month (every stop, by month). Sums over no row are null, as the counts over every charge
+-- were (only the two counts are 0 then).
 delete from mart_data_quality;
 
 insert into mart_data_quality
 with charges as (
     select
-        count(*) as charges,
-        sum(case when latitude is null then 1 else 0 end) as charges_without_location,
-        sum(case when zip5 is null then 1 else 0 end) as charges_without_zip,
-        sum(case when zip_status = 'outside_county' then 1 else 0 end) as charges_outside_county,
-        sum(case when race is null or race = 'OTHER' then 1 else 0 end) as charges_race_unknown_or_other,
-        sum(case when gender is null or gender = 'U' then 1 else 0 end) as charges_gender_unknown
-    from moco_traffic_violations
+        cast(coalesce(sum(charges), 0) as bigint) as charges,
+        cast(sum(charges_without_location) as bigint) as charges_without_location,
+        cast(sum(charges_without_zip) as bigint) as charges_without_zip,
+        cast(sum(charges_outside_county) as bigint) as charges_outside_county,
+        cast(sum(charges_race_unknown_or_other) as bigint) as charges_race_unknown_or_other,
+        cast(sum(charges_gender_unknown) as bigint) as charges_gender_unknown
+    from mart_charge_months
 ),
 
 stop_counts as (
-    select count(*) as stops, sum(search_recorded) as stops_with_search_fields from stops
+    select
+        cast(coalesce(sum(stops), 0) as bigint) as stops,
+        cast(sum(search_recorded) as bigint) as stops_with_search_fields
+    from cube_month
 ),
 
 quarantined as (
