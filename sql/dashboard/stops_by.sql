@@ -2,27 +2,14 @@
 -- Grain: one row per (label, label2). With :min_count > 0, counts below it are suppressed (null) and
 -- flagged, so a downloaded table never shows a cell under the small-count threshold.
 -- the facts slot: a stop cube keeping the dimensions, or the stops themselves (dashboard/queries.py facts()).
--- Rows are grouped by each dimension's key first (dim, dim2), then labelled (dim_label, dim2_label:
--- the key itself, or the reason category of a charge text), so a label computed from the key runs
--- once per distinct key, not once per cube row.
-with keyed as (
+with filtered as (
     select
-        {{ dim }} as dim_key,
-        {{ dim2 }} as dim2_key,
-        sum(s.stops) as stops,
-        sum(s.charges) as charges
+        {{ dim }} as label,
+        {{ dim2 }} as label2,
+        s.stops,
+        s.charges
     from {{ facts }} as s
     where {{ stop_filter }}
-    group by 1, 2
-),
-
-filtered as (
-    select
-        {{ dim_label }} as label,
-        {{ dim2_label }} as label2,
-        k.stops,
-        k.charges
-    from keyed as k
 ),
 
 counts as (

@@ -8,25 +8,14 @@ with ranges as (
     {{ day_ranges }}
 ),
 
--- Grouped by the dimension's key and period first, then labelled (dim_label: the key itself, or
--- the reason category of a charge text), so a label computed from the key runs once per distinct key.
-keyed as (
+filtered as (
     select
-        {{ dim }} as dim_key,
+        {{ dim }} as label,
         r.period,
-        sum(s.stops) as stops
+        s.stops
     from {{ facts }} as s
     inner join ranges as r on s.date_of_stop between r.day_from and r.day_to
     where {{ stop_filter }}
-    group by 1, 2
-),
-
-filtered as (
-    select
-        {{ dim_label }} as label,
-        k.period,
-        k.stops
-    from keyed as k
 ),
 
 counts as (
