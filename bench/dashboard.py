@@ -7,6 +7,13 @@ of filter combinations, REPEAT times; p50/p95 per page. Then, in a fresh process
 (import + first render of the Overview page through Streamlit's AppTest, which runs the page
 script in-process) and that process's peak RSS after rendering every page once.
 Targets (2M-row SYNTHETIC warehouse, DuckDB): filter change p95 <= 150 ms; dashboard RSS <= 400 MB.
+
+    python -m bench.dashboard --warehouse <URL> --random 40 [--seed 22] [--latency-ms 250 --cap 5]
+
+prints (writes nothing) the same over 40 random sidebar states (:func:`random_combos`), per page and
+per query (named with its dimension, ``stops_by[reason]``), with how many calls reached the warehouse
+rather than the dashboard's local copy (PostgreSQL; ``--latency-ms``: through bench/latency.py, the
+"Redshift" model). A server warehouse's queries are timed once the copy serves.
 """
 
 from __future__ import annotations
