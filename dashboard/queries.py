@@ -68,8 +68,9 @@ DIMENSIONS: Mapping[str, tuple[str, str]] = {
     "gender": ("coalesce(s.gender, 'U')", N_("Driver gender")),
     "outcome": ("s.outcome", N_("Stop outcome")),
     "description": ("coalesce(s.top_description, '(none recorded)')", N_("Most serious charge")),
-    # The plain-language category of the most serious charge (data/reason_rules.csv, dashboard/reasons.py).
-    "reason": (reasons.sql_case("s.top_description"), N_("Reason for the stop")),
+    # The plain-language category of the most serious charge (data/reason_rules.csv, dashboard/reasons.py):
+    # the SQL groups by the charge's text, then :func:`_by_reason` puts each text in its category.
+    "reason": ("s.top_description", N_("Reason for the stop")),
 }
 _DIM_ALLOWED = [expr for expr, _ in DIMENSIONS.values()]
 # The facts columns each dimension reads (a cube must keep them to serve the query).
@@ -642,12 +643,23 @@ def year_compare(f: FilterState, dim: str, days_a: Sequence[date], days_b: Seque
     ranges, values = _day_ranges(days_a, days_b)
     # Whole months on both sides (two complete years): a month cube answers; else a day cube.
     whole_months = all(month_aligned(values[f"{k[:-5]}_from"], values[f"{k[:-5]}_to"]) for k in values if k.endswith("_from"))
-    return _filtered(
-        "year_compare", f, ignore=("dates",), params={**values, "top_n": int(top_n)},
+    df = _filtered(
+        "year_compare", f, ignore=("dates",),
+        # By reason: every charge text (ranked by its category below), not the top texts.
+        params={**values, "top_n": 2**31 - 1 if dim == "reason" else int(top_n)},
         slots={"dim": DIMENSIONS[dim][0], "day_ranges": ranges},
         allowed={"dim": _DIM_ALLOWED, "day_ranges": [ranges]}, columns=DIMENSION_COLUMNS[dim] + ("date_of_stop",),
         day=not whole_months,
     )
+    if dim != "reason":
+        return df
+    # What year_compare.sql does after its grouping, over the categories: sums, the rank, the top n.
+    counts = _by_reason(df, ["label"]).groupby("label", as_index=False)[["stops_a", "stops_b"]].sum()
+    counts = counts.sort_values(["stops_b", "stops_a", "label"], ascending=[False, False, True]).head(int(top_n))
+    return pd.DataFrame({"label": counts["label"].astype(df["label"].dtype).to_numpy(),
+                         "stops_a": counts["stops_a"].astype("int64").to_numpy(),
+                         "stops_b": counts["stops_b"].astype("int64").to_numpy(),
+                         "rank": range(1, len(counts) + 1)}).astype({"rank": "int32"})
 
 
 def stops_by(f: FilterState, dim: str, dim2: str = "none", suppress: bool = False,
@@ -656,13 +668,37 @@ def stops_by(f: FilterState, dim: str, dim2: str = "none", suppress: bool = Fals
 
     With ``suppress`` the counts of groups under the small-count threshold are null (flagged).
     """
-    return _filtered(
+    min_count = small_count() if suppress else 0
+    reason = [col for col, name in (("label", dim), ("label2", dim2)) if name == "reason"]
+    df = _filtered(
         "stops_by", f, ignore,
-        params={"min_count": small_count() if suppress else 0},
+        params={"min_count": 0 if reason else min_count},  # a text's count is not its category's
         slots={"dim": DIMENSIONS[dim][0], "dim2": DIMENSIONS[dim2][0]},
         allowed={"dim": _DIM_ALLOWED, "dim2": _DIM_ALLOWED},
         columns=DIMENSION_COLUMNS[dim] + DIMENSION_COLUMNS[dim2],
     )
+    if not reason:
+        return df
+    # What stops_by.sql does after its grouping, over the categories: sums, suppression, order.
+    counts = _by_reason(df, reason).groupby(["label", "label2"], sort=True, as_index=False)[["stops", "charges"]].sum()
+    small = counts["stops"] < min_count
+    return pd.DataFrame({
+        "label": counts["label"].astype(df["label"].dtype), "label2": counts["label2"].astype(df["label2"].dtype),
+        # DuckDB's dtypes, as the SQL gives them: int64, or nullable Int64 once a count is suppressed.
+        "stops": counts["stops"].astype("Int64").mask(small) if small.any() else counts["stops"].astype("int64"),
+        "charges": counts["charges"].astype("Int64").mask(small) if small.any() else counts["charges"].astype("int64"),
+        "suppressed": small.astype("int32"),
+    })
+
+
+def _by_reason(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """``df`` with the charge texts in ``columns`` replaced by their reason category. Categorised
+    here, once per distinct text, not in the SQL: the rules as a SQL ``case`` (~100 ``LIKE``s) cost
+    DuckDB 40-80 ms to plan per query under load and ran per cube row (BENCHMARKS.md p22-queries)."""
+    out = df.copy()
+    for col in columns:
+        out[col] = [reasons.category_of(v if isinstance(v, str) else None) for v in out[col]]
+    return out
 
 
 def outcomes_by_race(f: FilterState) -> pd.DataFrame:

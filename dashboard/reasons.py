@@ -7,11 +7,12 @@ The mapping is data, maintained in the repository:
   no rule matches (a wording the county adds later, or none recorded) is ``other``.
 * ``data/reason_categories.csv`` (``category, en, es``): every category's name in English and Spanish.
 
-The same rules run in two places that must agree: :func:`sql_case` (the ``reason`` dimension of the
-dashboard's queries, so pages group by category in the warehouse, on the cubes' ``top_description``)
-and :func:`categorise` (Python, for the coverage figure and tests). ``tests/test_reason_categories.py``
-checks both on real samples and that at least 95% of their charges land in a category other than
-``other``.
+:func:`categorise` applies them (:func:`category_of` remembers each text's category): the dashboard's
+queries group by the charge's text (the cubes' ``top_description``) and put each distinct text in its
+category afterwards (dashboard/queries.py ``_by_reason``). ``tests/test_reason_categories.py`` checks
+the rules as SQL ``LIKE`` patterns agree with the Python matcher, that the dashboard's grouping equals
+the rules run as a SQL ``case`` over the stops, and that at least 95% of the real samples' charges
+land in a category other than ``other``.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 RULES_FILE = DATA_DIR / "reason_rules.csv"
 NAMES_FILE = DATA_DIR / "reason_categories.csv"
 OTHER = "other"
-# A pattern reaches the SQL text as a literal, so it may hold only these characters: no quote, no
+# A pattern is a SQL LIKE pattern (tests run it as a literal in SQL), so it may hold only these characters: no quote, no
 # backslash (PostgreSQL's default LIKE escape; DuckDB has none), nothing upper-case (it is compared
 # with the lower-cased text).
 _PATTERN = re.compile(r"[a-z0-9 %_().,*/&-]+")
@@ -89,30 +90,19 @@ def categorise(description: str | None) -> str:
     return OTHER
 
 
+@lru_cache(maxsize=16384)
+def category_of(description: str | None) -> str:
+    """:func:`categorise`, remembered: the dashboard categorises the same ~1,100 charge texts on
+    every query grouped by reason (dashboard/queries.py ``_by_reason``)."""
+    return categorise(description)
+
+
 def coverage(descriptions: Iterable[str | None]) -> float:
     """Share of the given charges (one description each) placed in a category other than ``other``."""
     values = list(descriptions)
     if not values:
         return 0.0
     return sum(categorise(v) != OTHER for v in values) / len(values)
-
-
-@lru_cache(maxsize=4)
-def sql_case(column: str = "s.top_description") -> str:
-    """The rules as one SQL ``case`` expression over ``column`` (the same on DuckDB, PostgreSQL and
-    Redshift): consecutive rules of one category share a ``when``; the first match wins, as in
-    :func:`categorise`. Yields varchar category codes."""
-    groups: list[tuple[str, list[str]]] = []
-    for rule in rules():
-        if groups and groups[-1][0] == rule.category:
-            groups[-1][1].append(rule.pattern)
-        else:
-            groups.append((rule.category, [rule.pattern]))
-    subject = f"lower({column})"
-    whens = " ".join(
-        "when " + " or ".join(f"{subject} like '{p}'" for p in patterns) + f" then '{category}'"
-        for category, patterns in groups)
-    return f"cast(case {whens} else '{OTHER}' end as varchar(16))"
 
 
 def label(category: str | None) -> str:
