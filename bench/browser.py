@@ -132,7 +132,7 @@ def measure_server(base: str, rounds: int, server: bool = False) -> dict:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         warm = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
-        warm.set_default_timeout(120_000)
+        warm.set_default_timeout(240_000)
         warm.goto(base)
         settled(warm)
         # A server warehouse: first visits are timed once the server answers from its copy of the marts.
@@ -145,7 +145,7 @@ def measure_server(base: str, rounds: int, server: bool = False) -> dict:
         for _ in range(rounds):  # first visits, each a new session
             context = browser.new_context(viewport={"width": 1280, "height": 1000})
             page = context.new_page()
-            page.set_default_timeout(60_000)
+            page.set_default_timeout(240_000)
             wire = Wire(page)
             start = time.perf_counter()
             page.goto(base)
@@ -159,7 +159,7 @@ def measure_server(base: str, rounds: int, server: bool = False) -> dict:
             context.close()
         context = browser.new_context(viewport={"width": 1280, "height": 1000})
         page = context.new_page()
-        page.set_default_timeout(60_000)
+        page.set_default_timeout(240_000)
         wire = Wire(page)
         page.goto(base)
         settled(page)
