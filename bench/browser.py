@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import tempfile
@@ -121,8 +122,9 @@ def settled(page) -> None:  # noqa: ANN001
 
 
 def p95(samples: list[float]) -> float:
+    """Nearest rank (with 2 samples: the larger; the former index rounding gave the smaller)."""
     samples = sorted(samples)
-    return samples[int(0.95 * (len(samples) - 1))]
+    return samples[max(0, math.ceil(0.95 * len(samples)) - 1)]
 
 
 def measure_server(base: str, rounds: int, server: bool = False) -> dict:
