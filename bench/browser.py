@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import tempfile
@@ -38,6 +39,82 @@ DRAWN = """() => document.querySelectorAll('.js-plotly-plot .main-svg').length
             && document.querySelectorAll('[data-testid="stSkeleton"]').length === 0"""
 
 
+class Wire:
+    """What went over one page's websocket, by kind (the browser-side breakdown; it does not
+    depend on the machine's load): bytes received per ForwardMsg kind and per element type, script
+    runs (``script_finished`` messages), reruns the browser asked for (``rerun_script``), and the
+    HTTP bytes of the page's other requests (the JavaScript bundle, fonts, the static files)."""
+
+    def __init__(self, page) -> None:  # noqa: ANN001
+        self.reset()
+        page.on("websocket", self._socket)
+        page.on("requestfinished", self._request)
+
+    def reset(self) -> None:
+        self.kinds: dict[str, list[int]] = {}
+        self.runs = self.reruns_asked = self.http_bytes = self.http_requests = 0
+
+    def _socket(self, ws) -> None:  # noqa: ANN001
+        ws.on("framereceived", self._received)
+        ws.on("framesent", self._sent)
+
+    def _received(self, payload) -> None:  # noqa: ANN001
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        if isinstance(payload, str):
+            return
+        msg = ForwardMsg()
+        msg.ParseFromString(payload)
+        kind = msg.WhichOneof("type") or "?"
+        if kind == "delta":
+            delta = msg.delta
+            sub = delta.WhichOneof("type")
+            kind = "element:" + (delta.new_element.WhichOneof("type") or "?") if sub == "new_element" else "delta:" + str(sub)
+        if kind == "script_finished":
+            self.runs += 1
+        count_bytes = self.kinds.setdefault(kind, [0, 0])
+        count_bytes[0] += 1
+        count_bytes[1] += len(payload)
+
+    def _sent(self, payload) -> None:  # noqa: ANN001
+        from streamlit.proto.BackMsg_pb2 import BackMsg
+
+        if isinstance(payload, str):
+            return
+        msg = BackMsg()
+        msg.ParseFromString(payload)
+        if msg.WhichOneof("type") == "rerun_script":
+            self.reruns_asked += 1
+
+    def _request(self, request) -> None:  # noqa: ANN001
+        try:
+            sizes = request.sizes()
+        except Exception:  # noqa: BLE001 - a request the page dropped
+            return
+        self.http_requests += 1
+        self.http_bytes += sizes.get("responseBodySize", 0) + sizes.get("responseHeadersSize", 0)
+
+    def take(self) -> dict:
+        """The counts since the last take (and start again)."""
+        ws = sum(b for _, b in self.kinds.values())
+        top = sorted(self.kinds.items(), key=lambda kv: -kv[1][1])[:6]
+        out = {"ws_kb": round(ws / 1024, 1), "script_runs": self.runs, "reruns_asked": self.reruns_asked,
+               "http_kb": round(self.http_bytes / 1024, 1), "http_requests": self.http_requests,
+               "largest": {k: [n, round(b / 1024, 1)] for k, (n, b) in top}}
+        self.reset()
+        return out
+
+
+# Where a first visit's time went before the script's output: the HTML, the JavaScript bundle, the
+# websocket's first message (ms from the navigation's start).
+TIMING = """() => {
+  const nav = performance.getEntriesByType('navigation')[0];
+  const js = performance.getEntriesByType('resource').filter(r => r.name.endsWith('.js'));
+  return {html_ms: Math.round(nav.responseEnd), dom_ready_ms: Math.round(nav.domContentLoadedEventEnd),
+          js_done_ms: Math.round(Math.max(0, ...js.map(r => r.responseEnd))), js_files: js.length};
+}"""
+
+
 def settled(page) -> None:  # noqa: ANN001
     page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']")
     page.wait_for_selector("h1")
@@ -45,18 +122,19 @@ def settled(page) -> None:  # noqa: ANN001
 
 
 def p95(samples: list[float]) -> float:
+    """Nearest rank (with 2 samples: the larger; the former index rounding gave the smaller)."""
     samples = sorted(samples)
-    return samples[int(0.95 * (len(samples) - 1))]
+    return samples[max(0, math.ceil(0.95 * len(samples)) - 1)]
 
 
 def measure_server(base: str, rounds: int, server: bool = False) -> dict:
     from playwright.sync_api import sync_playwright
 
-    out: dict = {"first_number": [], "first_settled": [], "page_change": [], "filter_change": []}
+    out: dict = {"first_number": [], "first_settled": [], "page_change": [], "filter_change": [], "breakdown": []}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         warm = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
-        warm.set_default_timeout(120_000)
+        warm.set_default_timeout(240_000)
         warm.goto(base)
         settled(warm)
         # A server warehouse: first visits are timed once the server answers from its copy of the marts.
@@ -69,19 +147,27 @@ def measure_server(base: str, rounds: int, server: bool = False) -> dict:
         for _ in range(rounds):  # first visits, each a new session
             context = browser.new_context(viewport={"width": 1280, "height": 1000})
             page = context.new_page()
-            page.set_default_timeout(60_000)
+            page.set_default_timeout(240_000)
+            wire = Wire(page)
             start = time.perf_counter()
             page.goto(base)
             page.wait_for_selector("[data-testid='stMetricValue']")
             out["first_number"].append(time.perf_counter() - start)
             settled(page)
             out["first_settled"].append(time.perf_counter() - start)
+            page.wait_for_timeout(1500)  # a rerun the browser helper asks for after the first paint
+            settled(page)
+            out["breakdown"].append({"action": "first visit", **page.evaluate(TIMING), **wire.take()})
             context.close()
         context = browser.new_context(viewport={"width": 1280, "height": 1000})
         page = context.new_page()
-        page.set_default_timeout(60_000)
+        page.set_default_timeout(240_000)
+        wire = Wire(page)
         page.goto(base)
         settled(page)
+        page.wait_for_timeout(1500)
+        settled(page)
+        wire.take()
         for _ in range(rounds):  # page changes
             for name in NAV:
                 link = page.locator("[data-testid='stSidebar'] a", has_text=name).first
@@ -91,9 +177,11 @@ def measure_server(base: str, rounds: int, server: bool = False) -> dict:
                 page.wait_for_function("u => location.href !== u", arg=before)
                 settled(page)
                 out["page_change"].append(time.perf_counter() - start)
+                out["breakdown"].append({"action": f"to {name}", "s": round(out["page_change"][-1], 2), **wire.take()})
         for _ in range(rounds):  # filter changes on the Overview
             page.goto(base)
             settled(page)
+            wire.take()
             for key, option, param in FILTERS:
                 box = page.locator(f".st-key-{key} input")
                 box.click()
@@ -104,6 +192,7 @@ def measure_server(base: str, rounds: int, server: bool = False) -> dict:
                 settled(page)
                 out["filter_change"].append(time.perf_counter() - start)
                 page.keyboard.press("Escape")
+                out["breakdown"].append({"action": f"filter {param}", "s": round(out["filter_change"][-1], 2), **wire.take()})
         context.close()
         browser.close()
     return out
@@ -124,8 +213,11 @@ def main() -> None:
             res = measure_server(base, args.rounds, server=not url.startswith("duckdb"))
         finally:
             stop_server(proc)
+        breakdown = res.pop("breakdown")
         summary = {k: {"n": len(v), "p50": round(statistics.median(v), 2), "p95": round(p95(v), 2), "max": round(max(v), 2)}
                    for k, v in res.items()}
+        for row in breakdown:
+            print(json.dumps(row))
         print(json.dumps({"warehouse": url.split("?")[0].split("://")[0], "server_start_s": round(started, 1), "load_start": load, "load_end": os.getloadavg()[0],
                           **summary}))
 

@@ -97,7 +97,19 @@ def fmt_int(value: Any) -> str:
     """12,345 (English) / 12.345 (Spanish); a dash when there is no value."""
     if _missing(value):
         return BLANK
-    return format_decimal(int(round(float(value))), format="#,##0", locale=lang())
+    return _int_text(int(round(float(value))), lang())
+
+
+# Babel parses its pattern on every call (~0.2 ms): a chart's hover texts and a table's cells format
+# thousands of the same numbers and dates on every rerun, so each text is made once per process.
+@lru_cache(maxsize=1 << 16)
+def _int_text(n: int, locale: str) -> str:
+    return format_decimal(n, format="#,##0", locale=locale)
+
+
+@lru_cache(maxsize=1 << 15)
+def _date_text(d: date, pattern: str, locale: str) -> str:
+    return format_date(d, pattern, locale=locale)
 
 
 def fmt_num(value: Any, digits: int = 1) -> str:
@@ -135,7 +147,7 @@ def fmt_date(value: date | datetime | None) -> str:
     if hasattr(value, "to_pydatetime"):  # a pandas Timestamp
         value = value.to_pydatetime()
     d = value.date() if isinstance(value, datetime) else value
-    return format_date(d, "d MMM y", locale=lang())
+    return _date_text(d, "d MMM y", lang())
 
 
 # Times are shown in the county's own time (stored times are UTC, naive or aware).
@@ -190,7 +202,9 @@ def fmt_long_date(value: date) -> str:
 
 def fmt_month(value: date) -> str:
     """Mar 2016 / mar 2016."""
-    return format_date(value, "MMM y", locale=lang())
+    if isinstance(value, datetime) or hasattr(value, "to_pydatetime"):
+        value = (value.to_pydatetime() if hasattr(value, "to_pydatetime") else value).date()
+    return _date_text(value, "MMM y", lang())
 
 
 def month_names(width: str = "abbreviated") -> list[str]:

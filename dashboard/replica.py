@@ -20,19 +20,27 @@ thousand rows, so each dashboard process keeps them itself, in an in-process Duc
 * **What it answers**: every query whose facts a cube holds, and the small tables' queries
   (``dashboard/queries.py`` ``run``); a query no cube covers (the stops themselves) goes to the
   warehouse through its read pool.
-* **Memory**: the copy is a DuckDB database in a file of its own in the temp directory (removed
-  with the copy), so its tables are stored compressed (1M REPLICATED REAL rows: 996k cube and mart
-  rows in 18 MB, against 169 MB as an in-memory database) and DuckDB's buffer pool, capped by
-  ``memory_limit`` = ``PIPELINE_DASHBOARD_REPLICA_MB`` (0 turns the replica off), holds what the
-  queries read. During a swap two copies exist for a moment. :func:`status` reports rows and
-  megabytes (the file, and DuckDB's memory), and every swap is logged with them.
+* **Memory**: the copy is a DuckDB database in a file of its own, so its tables are stored
+  compressed (1M REPLICATED REAL rows: 996k cube and mart rows in 18 MB, against 169 MB as an
+  in-memory database) and DuckDB's buffer pool, capped by ``memory_limit`` =
+  ``PIPELINE_DASHBOARD_REPLICA_MB`` (0 turns the replica off), holds what the queries read. During a
+  swap two copies exist for a moment. :func:`status` reports rows and megabytes (the file, and
+  DuckDB's memory), and every swap is logged with them.
+* **A restart**: each copy is kept as ``<temp dir>/moco-replica-<warehouse digest>/<version digest>.duckdb``,
+  written under a temporary name and renamed once complete, with the warehouse version it holds
+  recorded inside it. A new process whose warehouse reports that same committed version opens the
+  file at once (read-only) instead of copying again (2M rows: a copy of ~20 s becomes an open of
+  milliseconds); any other version is copied as before. Copies of other versions are removed once a
+  newer copy is in place.
 
 A DuckDB warehouse is not copied: the dashboard reads its file directly (``dashboard/db.py``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 import shutil
 import tempfile
 import threading
@@ -45,7 +53,6 @@ import duckdb
 import pandas as pd
 
 from pipeline import marts
-from pipeline.analysis.runner import TABLES as ANALYSIS_TABLES
 from pipeline.sqlfiles import bind, load_sql
 from pipeline.warehouse.base import server_exists
 
@@ -54,6 +61,10 @@ log = logging.getLogger(__name__)
 # Besides the cubes: what the dashboard's SQL files read (sql/dashboard/) and the analysis tables.
 SMALL_TABLES = ("mart_provenance", "mart_data_sources", "mart_data_quality", "pipeline_runs", "pipeline_state", "zip_demographics",
                 "zip_tract", "census_tract")
+# The analysis tables (``pipeline.analysis.runner.TABLES``), named here so that the dashboard does not
+# import the analyses (scipy, statsmodels: seconds of start-up and tens of MB) to copy four tables;
+# tests/test_replica.py checks the two lists agree.
+ANALYSIS_TABLES = ("analysis_benchmark", "analysis_outcome_test", "analysis_veil_of_darkness", "analysis_caveats")
 FIRST_WAIT_S = 30.0  # the first request of a process waits this long for the first copy
 RETRY_S = 30.0  # after a failed copy, the next try waits this long
 
@@ -72,9 +83,10 @@ class Replica:
     bytes: int  # DuckDB's memory after the copy
     seconds: float
     marts_ready: bool
-    folder: Path | None = None  # the database file's own temp folder, removed on close
+    folder: Path | None = None  # the database file's own temp folder, removed on close (a private copy)
     file_bytes: int = 0
     loaded_at: float = field(default_factory=time.time)
+    path: Path | None = None  # a kept copy's file (removed on close), which a restarted process may open
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
         text, values = bind(sql, params, "qmark")
@@ -91,18 +103,83 @@ class Replica:
             pass
         if self.folder is not None:
             shutil.rmtree(self.folder, ignore_errors=True)
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
 
 
-def copy(warehouse: Any, memory_mb: int) -> Replica:
-    """A new complete copy of ``warehouse``'s marts (raises on any failure; nothing is swapped)."""
+def file_name(version: str) -> str:
+    """The kept copy of ``version``'s file name (a digest: a version string is not a file name)."""
+    return hashlib.sha256(version.encode()).hexdigest()[:16] + ".duckdb"
+
+
+def _open(path: Path, memory_mb: int, read_only: bool) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(str(path), read_only=read_only)
+    con.execute(f"set memory_limit = '{int(memory_mb)}MB'")
+    con.execute("set threads = 1")  # a copy runs beside the sessions it serves: one core at most
+    con.execute("set TimeZone = 'UTC'")
+    return con
+
+
+def _ready(con: duckdb.DuckDBPyConnection) -> bool:
+    state = con.execute("select state_value from pipeline_state where state_key = ?", [marts.MARTS_VERSION_KEY]).fetchall()
+    return marts.ready(str(state[0][0]) if state else None)
+
+
+def open_kept(folder: Path, version: str, memory_mb: int) -> Replica | None:
+    """The kept copy of ``version`` in ``folder``, opened read-only; None when there is none, or when
+    the version recorded inside the file is not ``version`` (never serve another version)."""
+    path = folder / file_name(version)
+    if not path.exists():
+        return None
     start = time.perf_counter()
-    folder = Path(tempfile.mkdtemp(prefix="moco-replica-"))
-    con = duckdb.connect(str(folder / "replica.duckdb"))
     try:
-        con.execute(f"set memory_limit = '{int(memory_mb)}MB'")
-        con.execute("set threads = 1")  # a copy runs beside the sessions it serves: one core at most
+        con = _open(path, memory_mb, read_only=True)
+    except duckdb.Error as exc:
+        log.warning("kept replica %s not opened: %s", path.name, type(exc).__name__)
+        return None
+    try:
+        recorded = con.execute("select version from replica_version").fetchall()
+        if [r[0] for r in recorded] != [version]:
+            con.close()
+            return None
+        rows = dict(con.execute("select table_name, row_count from replica_tables").fetchall())
+        ready = _ready(con)
+        used = int(con.execute("select coalesce(sum(memory_usage_bytes), 0) from duckdb_memory()").fetchall()[0][0])
+    except duckdb.Error as exc:  # an older layout, a damaged file: copy again
+        con.close()
+        log.warning("kept replica %s not used: %s", path.name, type(exc).__name__)
+        return None
+    return Replica(version, con, {k: int(v) for k, v in rows.items()}, used, time.perf_counter() - start, ready,
+                   None, path.stat().st_size, path=path)
+
+
+def _prune(folder: Path, keep: Path) -> None:
+    """Remove kept copies of other versions, and unfinished copies an hour old (a killed process's)."""
+    for other in folder.glob("*.duckdb"):
+        if other != keep:
+            other.unlink(missing_ok=True)
+    for tmp in folder.glob("*.tmp*"):
+        try:
+            if time.time() - tmp.stat().st_mtime > 3600:
+                tmp.unlink(missing_ok=True)
+        except FileNotFoundError:
+            pass
+
+
+def copy(warehouse: Any, memory_mb: int, folder: Path | None = None) -> Replica:
+    """A new complete copy of ``warehouse``'s marts (raises on any failure; nothing is swapped).
+
+    With ``folder`` the copy is kept there for a restarted process (:func:`open_kept`): written under
+    a temporary name, renamed once complete, then opened read-only; without, in a private temp folder
+    removed with the copy."""
+    start = time.perf_counter()
+    private = folder is None
+    folder = Path(tempfile.mkdtemp(prefix="moco-replica-")) if folder is None else folder
+    folder.mkdir(parents=True, exist_ok=True)
+    work = folder / (f"copy-{os.getpid()}-{threading.get_ident()}.tmp" if not private else "replica.duckdb")
+    con = _open(work, memory_mb, read_only=False)
+    try:
         con.execute("set preserve_insertion_order = false")
-        con.execute("set TimeZone = 'UTC'")
         rows: dict[str, int] = {}
         with warehouse.snapshot() as snap:
             if not server_exists(snap.query):
@@ -113,17 +190,30 @@ def copy(warehouse: Any, memory_mb: int) -> Replica:
             for table in tables():
                 if table in present or table not in ANALYSIS_TABLES:  # analysis tables: once `analyze` has run
                     rows[table] = snap.export(table, con)
-        state = con.execute("select state_value from pipeline_state where state_key = ?",
-                            [marts.MARTS_VERSION_KEY]).fetchall()
-        ready = marts.ready(str(state[0][0]) if state else None)
+        ready = _ready(con)
+        # What a restarted process checks before it serves this file (open_kept).
+        con.execute("create table replica_version as select cast(? as varchar) as version", [version])
+        con.execute("create table replica_tables (table_name varchar, row_count bigint)")
+        con.executemany("insert into replica_tables values (?, ?)", list(rows.items()))
         con.execute("checkpoint")  # the tables compressed into the file; the buffer pool keeps what is read
         used = int(con.execute("select coalesce(sum(memory_usage_bytes), 0) from duckdb_memory()").fetchall()[0][0])
+        if not private:
+            con.close()
+            path = folder / file_name(version)
+            os.replace(work, path)  # complete or absent: a restarted process never opens a half copy
+            con = _open(path, memory_mb, read_only=True)
     except BaseException:
         con.close()
-        shutil.rmtree(folder, ignore_errors=True)
+        if private:
+            shutil.rmtree(folder, ignore_errors=True)
+        else:
+            work.unlink(missing_ok=True)
+            work.with_name(work.name + ".wal").unlink(missing_ok=True)
         raise
-    return Replica(version, con, rows, used, time.perf_counter() - start, ready, folder,
-                   (folder / "replica.duckdb").stat().st_size)
+    if private:
+        return Replica(version, con, rows, used, time.perf_counter() - start, ready, folder, work.stat().st_size)
+    _prune(folder, keep=path)
+    return Replica(version, con, rows, used, time.perf_counter() - start, ready, None, path.stat().st_size, path=path)
 
 
 def _version(snap: Any) -> str:
@@ -135,9 +225,11 @@ def _version(snap: Any) -> str:
 class Keeper:
     """The current copy of one warehouse and the one background refresh that replaces it."""
 
-    def __init__(self, warehouse: Any, memory_mb: int) -> None:
+    def __init__(self, warehouse: Any, memory_mb: int, folder: Path | None = None) -> None:
         self.warehouse = warehouse
         self.memory_mb = memory_mb
+        self.folder = folder  # where copies are kept for a restart (None: private temp copies)
+        self._looked = False  # whether a kept copy was looked for (once, before the first copy)
         self.current: Replica | None = None
         self.last_error: str | None = None
         self._failed_at = 0.0
@@ -152,6 +244,14 @@ class Keeper:
         current = self.current
         if current is not None and current.version == wanted:
             return current
+        if current is None and not self._looked and self.folder is not None:
+            with self._lock:
+                if not self._looked:  # a restart: the copy of this very version may be on disk already
+                    self._looked = True
+                    self.current = open_kept(self.folder, wanted, self.memory_mb)
+                    if self.current is not None:
+                        log.info("replica %s: opened the kept copy in %.3f s", wanted, self.current.seconds)
+                        return self.current
         with self._lock:
             idle = self._loading is None or not self._loading.is_alive()
             if idle and time.monotonic() - self._failed_at >= RETRY_S:
@@ -168,7 +268,7 @@ class Keeper:
     def refresh(self) -> Replica | None:
         """Make a new copy and swap it in; on failure log it and keep serving the old one."""
         try:
-            new = copy(self.warehouse, self.memory_mb)
+            new = copy(self.warehouse, self.memory_mb, self.folder)
         except Exception as exc:  # noqa: BLE001 - any failure: the old copy keeps serving
             self._failed_at = time.monotonic()
             self.last_error = f"{type(exc).__name__}: {exc}"[:300]
@@ -209,11 +309,16 @@ _keepers: dict[str, Keeper] = {}
 _keepers_lock = threading.Lock()
 
 
+def kept_folder(key: str) -> Path:
+    """Where the copies of the warehouse named by ``key`` (a digest of its URL) are kept."""
+    return Path(tempfile.gettempdir()) / f"moco-replica-{key}"
+
+
 def keeper(key: str, warehouse: Any, memory_mb: int) -> Keeper:
     with _keepers_lock:
         found = _keepers.get(key)
         if found is None or found.warehouse is not warehouse:
-            found = _keepers[key] = Keeper(warehouse, memory_mb)
+            found = _keepers[key] = Keeper(warehouse, memory_mb, kept_folder(key))
         return found
 
 

@@ -276,3 +276,14 @@ def test_the_filter_summary_agrees_in_gender_on_a_spanish_page(sample_warehouse,
     assert "raza del conductor: negra; sexo del conductor: mujer;" in showing
     assert not english_inside([("markdown", showing)])
     db.reset()
+
+
+def test_numbers_and_dates_made_once_per_process_still_follow_the_language():
+    # i18n keeps each formatted text (a chart formats thousands per rerun): per language, never shared.
+    try:
+        for lang, expected in (("en", ("12,345", "4 Jun 2019", "Mar 2016")), ("es", ("12.345", "4 jun 2019", "mar 2016")),
+                               ("en", ("12,345", "4 Jun 2019", "Mar 2016"))):
+            i18n.set_lang(lang)
+            assert (i18n.fmt_int(12345.2), i18n.fmt_date(date(2019, 6, 4)), i18n.fmt_month(date(2016, 3, 1))) == expected
+    finally:
+        i18n.set_lang("en")

@@ -346,3 +346,61 @@ def test_only_the_first_request_waits_for_the_first_copy(monkeypatch: pytest.Mon
     second = time.perf_counter() - start
     release.set()
     assert 0.3 <= first < 2 and second < 0.1
+
+
+# ------------------------------------------------------------------------------------ restarts
+
+
+class Unreachable:
+    """A warehouse whose snapshot always fails: a keeper that serves anyway served a kept file."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    def snapshot(self):  # noqa: ANN201
+        self.asked += 1
+        raise RuntimeError("the warehouse went away")
+
+
+def test_a_restarted_process_opens_the_kept_copy_of_the_committed_version_and_no_other(
+    pg_copy: str, tmp_path, monkeypatch: pytest.MonkeyPatch,  # noqa: ANN001
+) -> None:
+    import shutil
+
+    from dashboard import replica
+    from pipeline.warehouse.postgres_wh import PostgresWarehouse
+
+    monkeypatch.setattr(replica, "FIRST_WAIT_S", 0.5)
+    wh = PostgresWarehouse(pg_copy)
+    try:
+        made = replica.Keeper(wh, 64, tmp_path).refresh()
+        version = wh.version()
+    finally:
+        wh.close()
+    assert made is not None and made.version == version
+    kept = tmp_path / replica.file_name(version)
+    assert kept.exists() and sorted(p.name for p in tmp_path.iterdir()) == [kept.name]  # no temp file left behind
+    charges = int(made.query("select charges from mart_provenance").iloc[0, 0])
+
+    # A new process, the warehouse at the same committed version: the kept file serves at once.
+    down = Unreachable()
+    restarted = replica.Keeper(down, 64, tmp_path).get(version)
+    assert restarted is not None and down.asked == 0
+    assert restarted.version == version and restarted.marts_ready and restarted.rows == made.rows
+    assert int(restarted.query("select charges from mart_provenance").iloc[0, 0]) == charges
+
+    # The warehouse has committed another version since: the kept file is not served.
+    assert replica.Keeper(down, 64, tmp_path).get(version + "|later") is None and down.asked == 1
+
+    # A file under that version's name that records another version inside is not served either.
+    shutil.copy(kept, tmp_path / replica.file_name("runs=999|ok=None|ref=0:0"))
+    assert replica.Keeper(down, 64, tmp_path).get("runs=999|ok=None|ref=0:0") is None
+    restarted.close()
+    made.close()
+
+
+def test_the_copied_analysis_tables_are_the_ones_the_analyses_write() -> None:
+    from dashboard import replica
+    from pipeline.analysis.runner import TABLES
+
+    assert replica.ANALYSIS_TABLES == tuple(TABLES)
