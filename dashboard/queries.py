@@ -237,10 +237,11 @@ def replica_status() -> dict[str, Any] | None:
 
 
 def _covered(slots: Mapping[str, str] | None) -> bool:
-    """Whether a query reads only what the local copy holds: a cube (or no facts at all), the
-    provenance mart, the small tables; not the stops (``stop_facts.sql``, ``stop_cells.sql``)."""
+    """Whether a query reads only what the local copy holds: a cube (or no facts at all), the copy's
+    narrow stops (``stop_facts.sql``, ``stop_cells.sql``: replica.STOP_COLUMNS), the provenance
+    mart, the small tables; not the provenance or sources counted from the charges before the marts."""
     slots = slots or {}
-    return (slots.get("facts", marts.CUBE_NAMES[0]) in marts.CUBE_NAMES
+    return (_facts_allowed(slots.get("facts", marts.CUBE_NAMES[0]))
             and slots.get("provenance") in (None, "mart_provenance")
             and slots.get("sources") in (None, "mart_data_sources"))
 

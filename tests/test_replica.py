@@ -107,7 +107,7 @@ def test_the_copy_answers_every_dashboard_query_as_the_warehouses_do(
         assert on_copy == on_postgres == on_duckdb
 
 
-def test_the_default_pages_never_reach_the_warehouse_once_copied(
+def test_no_dashboard_query_reaches_the_warehouse_once_copied(
     pg_sample_warehouse: Settings, monkeypatch: pytest.MonkeyPatch, clear_dashboard: None,
 ) -> None:
     from bench.dashboard import pages
@@ -132,10 +132,12 @@ def test_the_default_pages_never_reach_the_warehouse_once_copied(
         q.analysis_results()
         # Whole months of people and place: the totals cube with day bits answers too.
         q.totals(FilterState(**PEOPLE_PLACE_KW))
+        # ...and so do the queries no cube covers, from the copy's narrow stops: days by people and
+        # place at once, the map grid with dates, a cell size no grid cube keeps.
+        q.totals(FilterState(**{**PEOPLE_PLACE_KW, "date_to": date(2016, 6, 29)}))
+        q.location_grid(FilterState(**ODD_DATES_KW))
+        q.location_grid(FilterState(), cell=0.02)
     assert reached == []
-    # ...and a query no cube covers goes to the warehouse (days by people and place at once).
-    q.totals(FilterState(**{**PEOPLE_PLACE_KW, "date_to": date(2016, 6, 29)}))
-    assert len(reached) == 1
 
 
 # ------------------------------------------------------------------------------ version changes
@@ -229,11 +231,11 @@ def test_a_copy_never_mixes_two_commits(pg_copy: str, monkeypatch: pytest.Monkey
     export = dbapi.Snapshot.export
     committed: list[bool] = []
 
-    def export_after_a_commit(self, table, into, target=None):  # noqa: ANN001, ANN202
+    def export_after_a_commit(self, table, into, target=None, columns=None):  # noqa: ANN001, ANN202
         if not committed:
             new_load(pg_copy, 1000)  # commits between the snapshot's version read and its first table
             committed.append(True)
-        return export(self, table, into, target)
+        return export(self, table, into, target, columns)
 
     monkeypatch.setattr(dbapi.Snapshot, "export", export_after_a_commit)
     try:
@@ -404,3 +406,34 @@ def test_the_copied_analysis_tables_are_the_ones_the_analyses_write() -> None:
     from pipeline.analysis.runner import TABLES
 
     assert replica.ANALYSIS_TABLES == tuple(TABLES)
+
+
+@pytest.mark.parametrize("chunk", [7, 100_000])
+def test_the_generic_export_of_the_narrow_stops_equals_the_copy_postgresql_streams(
+    chunk: int, pg_sample_warehouse: Settings, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Redshift's export (the DB-API one: chunks fetched into Python, so the stops never sit whole in
+    memory) gives exactly the table PostgreSQL's COPY gives, over several chunks and over one."""
+    import duckdb
+
+    from dashboard import replica
+    from pipeline.warehouse import dbapi
+    from pipeline.warehouse.postgres_wh import PostgresWarehouse
+
+    monkeypatch.setattr(dbapi.DBAPIWarehouse, "EXPORT_CHUNK_ROWS", chunk)
+    wh = PostgresWarehouse(pg_sample_warehouse.warehouse_url)
+    into = duckdb.connect()
+    conn = wh._open_reader()
+    try:
+        generic = dbapi.DBAPIWarehouse._export(wh, conn, "stops", into, "generic", replica.STOP_COLUMNS)
+        streamed = wh._export(conn, "stops", into, "streamed", replica.STOP_COLUMNS)
+    finally:
+        conn.close()
+        wh.close()
+    assert generic == streamed > 1000
+    order = ", ".join(replica.STOP_COLUMNS)
+    a = into.execute(f"select * from generic order by {order}").df()
+    b = into.execute(f"select * from streamed order by {order}").df()
+    assert list(a.columns) == list(replica.STOP_COLUMNS)
+    pd.testing.assert_frame_equal(a, b, check_dtype=False)
+    assert into.execute("select count(*) from (select * from generic except all select * from streamed)").fetchall() == [(0,)]

@@ -294,6 +294,12 @@ def _to_arrow(values: list[Any], typ: pa.DataType) -> pa.Array:
 # --------------------------------------------------------------------------------------------------
 
 
+def export_select(table: str, columns: Sequence[str] | None = None) -> str:
+    """``select <columns> from <table>`` of checked identifiers (every column when ``columns`` is None)."""
+    cols = ", ".join(check_identifier(c, "column") for c in columns) if columns else "*"
+    return f"select {cols} from {check_identifier(table)}"
+
+
 def _fetch(cursor: Any, text: str, values: list[Any] | None, fetch: bool) -> Any:
     cursor.execute(text, values)
     if fetch:
@@ -508,25 +514,37 @@ class DBAPIWarehouse:
 
     SNAPSHOT_BEGIN = "begin"
 
-    def _export(self, conn: Any, table: str, into: duckdb.DuckDBPyConnection, target: str) -> int:
-        """Copy ``table`` whole into the DuckDB connection ``into`` as ``target``; the number of rows.
-        Generic: one fetch of every row (Redshift); PostgreSQL streams a COPY instead."""
+    EXPORT_CHUNK_ROWS = 100_000  # rows fetched into Python at once by the generic export
+
+    def _export(self, conn: Any, table: str, into: duckdb.DuckDBPyConnection, target: str,
+                columns: Sequence[str] | None = None) -> int:
+        """Copy ``table`` (or only ``columns`` of it) into the DuckDB connection ``into`` as ``target``;
+        the number of rows. Generic (Redshift): fetched in chunks of EXPORT_CHUNK_ROWS, so a large
+        table (the stops) never sits whole in Python; PostgreSQL streams a COPY instead."""
         cursor = conn.cursor()
+        name = check_identifier(target)
+        total = 0
         try:
-            description, rows = _fetch(cursor, f"select * from {check_identifier(table)}", None, fetch=True)
+            cursor.execute(export_select(table, columns))
+            fields = description_columns(cursor.description)
+            while True:
+                rows = cursor.fetchmany(self.EXPORT_CHUNK_ROWS)
+                if total and not rows:
+                    break
+                arrays = [_to_arrow([row[i] for row in rows], arrow_type_for_oid(oid)) for i, (_, oid) in enumerate(fields)]
+                data = pa.Table.from_arrays(arrays, names=[n for n, _ in fields])
+                into.register("export_rows", data)
+                try:  # the first chunk creates the table (with its columns even when it is empty)
+                    into.execute(f"insert into {name} select * from export_rows" if total
+                                 else f"create table {name} as select * from export_rows")
+                finally:
+                    into.unregister("export_rows")
+                total += data.num_rows
+                if not rows:
+                    break
         finally:
             close_quietly(cursor)
-        arrays, names = [], []
-        for i, (name, oid) in enumerate(description_columns(description)):
-            arrays.append(_to_arrow([row[i] for row in rows], arrow_type_for_oid(oid)))
-            names.append(name)
-        data = pa.Table.from_arrays(arrays, names=names)
-        into.register("export_rows", data)
-        try:
-            into.execute(f"create table {check_identifier(target)} as select * from export_rows")
-        finally:
-            into.unregister("export_rows")
-        return data.num_rows
+        return total
 
     def close(self) -> None:
         self.readers.close()
@@ -570,10 +588,11 @@ class Snapshot:
             close_quietly(cursor)
         return frame_from_rows(description, rows)
 
-    def export(self, table: str, into: duckdb.DuckDBPyConnection, target: str | None = None) -> int:
-        """``table`` copied whole, in one read, into the DuckDB connection ``into``; its row count."""
+    def export(self, table: str, into: duckdb.DuckDBPyConnection, target: str | None = None,
+               columns: Sequence[str] | None = None) -> int:
+        """``table`` (every column, or ``columns``) copied in one read into the DuckDB connection ``into``; its row count."""
         try:
-            return self.warehouse._export(self.conn, table, into, target or table)
+            return self.warehouse._export(self.conn, table, into, target or table, columns)
         except WarehouseError:
             raise
         except self.warehouse.session_class.driver_errors() as exc:

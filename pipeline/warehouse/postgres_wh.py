@@ -45,6 +45,7 @@ from .dbapi import (
     bind_format,
     check_identifier,
     check_schema,
+    export_select,
     conform_batch,
     iter_batches,
     new_fence_token,
@@ -257,26 +258,26 @@ class PostgresWarehouse(DBAPIWarehouse):
 
     SNAPSHOT_BEGIN = "begin transaction isolation level repeatable read read only"
 
-    def _export(self, conn: Any, table: str, into: Any, target: str) -> int:
-        """One ``COPY (select * from table) TO STDOUT`` as CSV, read by DuckDB with the table's own
+    def _export(self, conn: Any, table: str, into: Any, target: str, columns: Sequence[str] | None = None) -> int:
+        """One ``COPY (select ... from table) TO STDOUT`` as CSV, read by DuckDB with the table's own
         column types: ~10x faster than fetching rows into Python (1M-row cubes, dashboard/replica.py)."""
         import tempfile
 
-        name = check_identifier(table)
-        columns = []
+        select = export_select(table, columns)
+        typed = []
         cursor = conn.cursor()
         try:
-            cursor.execute(f"select * from {name} where 1 = 0")
+            cursor.execute(f"{select} where 1 = 0")
             for col in cursor.description or []:
-                columns.append((check_identifier(col.name, "column"), DUCKDB_TYPES.get(col.type_code, "varchar")))
+                typed.append((check_identifier(col.name, "column"), DUCKDB_TYPES.get(col.type_code, "varchar")))
             with tempfile.NamedTemporaryFile(suffix=".csv") as out:
-                with cursor.copy(f"copy (select * from {name}) to stdout (format csv)") as copy:
+                with cursor.copy(f"copy ({select}) to stdout (format csv)") as copy:
                     for chunk in copy:
                         out.write(chunk)
                 out.flush()
                 # Values are never put into this text: names are checked identifiers, types come from
                 # DUCKDB_TYPES; an unquoted empty field is NULL, a quoted one the empty string.
-                spec = ", ".join(f"'{col}': '{typ}'" for col, typ in columns)
+                spec = ", ".join(f"'{col}': '{typ}'" for col, typ in typed)
                 into.execute(f"create table {check_identifier(target)} as select * from read_csv(?, columns = {{{spec}}}, "
                              "header = false, auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
                              "allow_quoted_nulls = false)", [out.name])
