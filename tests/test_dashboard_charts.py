@@ -338,12 +338,12 @@ def test_titles_and_axis_titles_wrap_instead_of_being_cut():
 
 def test_outcome_shares_show_a_group_of_exactly_k_stops_and_withhold_a_share_below_k():
     df = pd.DataFrame({"race": ["BLACK", "WHITE", "ASIAN"], "stops": [10, 9, 40],
-                       "warnings": [10, 5, 21], "seros": [0, 2, 9], "citations": [0, 2, 10]})
+                       "warnings": [10, 7, 21], "seros": [0, 2, 9], "citations": [0, 0, 10]})
     expected = pd.DataFrame({
         "race": ["BLACK", "WHITE", "ASIAN"],
         "group": ["Black", "White", "Asian"],
         "stops": pd.array([10, pd.NA, 40], dtype="Int64"),      # 10 stops shown, 9 withheld
-        "suppressed": [False, True, False],
+        "suppressed": [False, True, False],                     # and all of its shares, even a zero one
         "warnings_share": [1.0, np.nan, 0.525],                 # 21 / 40
         "seros_share": [0.0, np.nan, np.nan],                   # 0 is shown; 9 of 40 would give 9 away
         "citations_share": [0.0, np.nan, 0.25],                 # 10 of 40 is shown
@@ -389,3 +389,7 @@ def test_the_map_value_is_the_rate_or_the_stops_and_the_residents_threshold_is_i
     assert pd.isna(stops["value"].tolist()[2])
     # unknown residents count as none, whatever the threshold
     assert tables.map_table(zips, "rate", K, min_residents=1)["few_residents"].tolist() == [False, False, False, True]
+    # a ZIP of 1..k-1 stops is a small count; 0 and exactly k are shown
+    edges = tables.map_table(zips.assign(stops=[0, 1, 9, 10]), "stops", K)
+    assert edges["small_count"].tolist() == [False, True, True, False]
+    assert edges["value"].tolist()[0] == 0.0 and edges["value"].tolist()[3] == 10.0
