@@ -393,3 +393,13 @@ def test_the_map_value_is_the_rate_or_the_stops_and_the_residents_threshold_is_i
     edges = tables.map_table(zips.assign(stops=[0, 1, 9, 10]), "stops", K)
     assert edges["small_count"].tolist() == [False, True, True, False]
     assert edges["value"].tolist()[0] == 0.0 and edges["value"].tolist()[3] == 10.0
+
+
+def test_is_small_takes_one_to_k_minus_one_whatever_the_number_type_and_never_a_missing_count():
+    assert [tables.is_small(n, K) for n in (0, 1, 9, 10)] == [False, True, True, False]
+    assert [tables.is_small(n, K) for n in (0.0, 1.0, 3.0, 9.5, 10.0)] == [False, True, True, True, False]
+    assert [tables.is_small(n, K) for n in (np.int64(1), np.float64(3.0))] == [True, True]
+    assert [tables.is_small(n, K) for n in (None, float("nan"), pd.NA)] == [False, False, False]
+    masked = tables.mask_small(pd.Series([0, 1, 9, 10, None]), K)
+    assert str(masked.dtype) == "Int64" and masked.isna().tolist() == [False, True, True, False, True]
+    assert (masked[0], masked[3]) == (0, 10)
