@@ -135,14 +135,23 @@ def test_residence_status_reads_the_drivers_city_and_state(city: str | None, sta
     assert residence_status(city, state) == status
 
 
-def test_zip_residents_count_only_the_county_part_of_a_zip(sample_warehouse) -> None:  # noqa: ANN001
+def test_zip_residents_count_only_the_county_part_of_a_zip(tmp_path) -> None:  # noqa: ANN001
     """sql/analysis/zip_population.sql on the shipped reference tables: a tract outside Montgomery
     County (Prince George's, Frederick, ...) never adds residents to a ZIP, so a ZIP that straddles
     the county line counts its county part only. Figures from the bundled ACS tract counts."""
     from pipeline.analysis.runner import _query
+    from pipeline.reference import ensure_reference
     from pipeline.warehouse import open_warehouse
 
-    with open_warehouse(sample_warehouse).session() as s:
+    from tests.conftest import make_settings
+
+    # The reference tables only, not the session's sample warehouse: the query reads no stop, and
+    # loading the sample (which locates every stop's ZIP) would tie this test to pipeline.geo, so
+    # mutmut would rerun the whole sample load for each of the ~380 ZIP-locator mutants.
+    settings = make_settings(tmp_path)
+    warehouse = open_warehouse(settings)
+    ensure_reference(settings, warehouse)
+    with warehouse.session() as s:
         pop = _query(s, "zip_population").set_index("zip5")
     assert len(pop) == 49  # the ZIPs of county tracts; with every bundled county's tracts: 136
     # Laurel (20707) and Mount Airy (21771) lie mostly outside the county.

@@ -331,3 +331,75 @@ def test_titles_and_axis_titles_wrap_instead_of_being_cut():
     assert charts.title_of(narrow) == "Paradas por año en el código postal 20902 frente al condado en su conjunto"
     wide = charts.fit_to_width(go.Figure(fig), 1100)
     assert "<br>" not in wide.layout.title.text
+
+
+# -- the small-count policy at its edges, whole tables written out (mutation survivors, issue 23) --
+
+
+def test_outcome_shares_show_a_group_of_exactly_k_stops_and_withhold_a_share_below_k():
+    df = pd.DataFrame({"race": ["BLACK", "WHITE", "ASIAN"], "stops": [10, 9, 40],
+                       "warnings": [10, 7, 21], "seros": [0, 2, 9], "citations": [0, 0, 10]})
+    expected = pd.DataFrame({
+        "race": ["BLACK", "WHITE", "ASIAN"],
+        "group": ["Black", "White", "Asian"],
+        "stops": pd.array([10, pd.NA, 40], dtype="Int64"),      # 10 stops shown, 9 withheld
+        "suppressed": [False, True, False],                     # and all of its shares, even a zero one
+        "warnings_share": [1.0, np.nan, 0.525],                 # 21 / 40
+        "seros_share": [0.0, np.nan, np.nan],                   # 0 is shown; 9 of 40 would give 9 away
+        "citations_share": [0.0, np.nan, 0.25],                 # 10 of 40 is shown
+    })
+    pd.testing.assert_frame_equal(tables.outcome_share_table(df, K), expected)
+
+
+def test_a_rate_is_shown_at_exactly_k_and_withheld_for_a_numerator_or_denominator_below_k():
+    df = pd.DataFrame({"race": ["BLACK", "WHITE", "ASIAN", "HISPANIC", "OTHER"],
+                       "searched": [10, 9, 1, 0, 0], "stops_search_recorded": [10, 100, 50, 10, 9]})
+    expected = pd.DataFrame({
+        "race": ["BLACK", "WHITE", "ASIAN", "HISPANIC", "OTHER"],
+        "group": ["Black", "White", "Asian", "Hispanic", "Other / unknown"],
+        "searched": pd.array([10, pd.NA, pd.NA, 0, pd.NA], dtype="Int64"),   # 0 searches is shown
+        "stops_search_recorded": pd.array([10, 100, 50, 10, pd.NA], dtype="Int64"),
+        "rate": [1.0, np.nan, np.nan, 0.0, np.nan],
+        "suppressed": [False, True, True, False, True],
+    })
+    pd.testing.assert_frame_equal(tables.rate_table(df, "searched", "stops_search_recorded", K), expected)
+
+
+def test_without_small_count_suppression_only_a_zero_denominator_has_no_rate():
+    df = pd.DataFrame({"race": ["BLACK", "WHITE"], "searched": [1, 0], "stops_search_recorded": [1, 0]})
+    t = tables.rate_table(df, "searched", "stops_search_recorded", 0)
+    assert t["rate"].tolist()[0] == 1.0 and pd.isna(t["rate"].tolist()[1])
+    assert t["suppressed"].tolist() == [False, True]
+    assert t["searched"].tolist()[0] == 1 and pd.isna(t["searched"].tolist()[1])  # suppressed with its rate
+    assert t["stops_search_recorded"].tolist() == [1, 0]
+
+
+def test_the_map_value_is_the_rate_or_the_stops_and_the_residents_threshold_is_inclusive():
+    zips = pd.DataFrame({
+        "zip5": ["20901", "20902", "20903", "20904"], "stops": [50, 60, 9, 70],
+        "residents_in_county": [1000.0, 999.0, 5000.0, np.nan],
+        "per_1000_per_year": [2.5, 3.0, 0.5, np.nan],
+    })
+    rate = tables.map_table(zips, "rate", K)
+    assert rate["small_count"].tolist() == [False, False, True, False]
+    assert rate["few_residents"].tolist() == [False, True, False, True]  # 1,000 residents are enough
+    assert rate["value"].tolist()[0] == 2.5 and rate["value"].isna().tolist() == [False, True, True, True]
+    stops = tables.map_table(zips, "stops", K)
+    assert stops["value"].tolist()[:2] + stops["value"].tolist()[3:] == [50.0, 60.0, 70.0]  # residents don't matter
+    assert pd.isna(stops["value"].tolist()[2])
+    # unknown residents count as none, whatever the threshold
+    assert tables.map_table(zips, "rate", K, min_residents=1)["few_residents"].tolist() == [False, False, False, True]
+    # a ZIP of 1..k-1 stops is a small count; 0 and exactly k are shown
+    edges = tables.map_table(zips.assign(stops=[0, 1, 9, 10]), "stops", K)
+    assert edges["small_count"].tolist() == [False, True, True, False]
+    assert edges["value"].tolist()[0] == 0.0 and edges["value"].tolist()[3] == 10.0
+
+
+def test_is_small_takes_one_to_k_minus_one_whatever_the_number_type_and_never_a_missing_count():
+    assert [tables.is_small(n, K) for n in (0, 1, 9, 10)] == [False, True, True, False]
+    assert [tables.is_small(n, K) for n in (0.0, 1.0, 3.0, 9.5, 10.0)] == [False, True, True, True, False]
+    assert [tables.is_small(n, K) for n in (np.int64(1), np.float64(3.0))] == [True, True]
+    assert [tables.is_small(n, K) for n in (None, float("nan"), pd.NA)] == [False, False, False]
+    masked = tables.mask_small(pd.Series([0, 1, 9, 10, None]), K)
+    assert str(masked.dtype) == "Int64" and masked.isna().tolist() == [False, True, True, False, True]
+    assert (masked[0], masked[3]) == (0, 10)

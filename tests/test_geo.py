@@ -153,6 +153,15 @@ def test_near_a_zcta_is_nearest_and_far_is_outside(toy):
     assert list(status) == ["nearest", "outside_county"]
 
 
+def test_assign_zip5_frame_uses_the_locator_it_is_given(toy):
+    # 444 m north of the toy squares: outside for the toy locator, while the shipped bundle places
+    # this point (in Rockville) in a real ZIP code. A frame helper that ignored its locator would
+    # quietly assign every caller's points with the shipped polygons.
+    df = pd.DataFrame({"latitude": [39.064], "longitude": [-77.145]})
+    out = assign_zip5_frame(df, "latitude", "longitude", locator=toy)
+    assert out["zip5"].isna().tolist() == [True] and out["zip_status"].tolist() == ["outside_county"]
+
+
 def test_montgomery_only_needs_the_flag():
     zcta = gpd.GeoDataFrame({"zip5": ["20852"]}, geometry=[box(-77.15, 39.05, -77.14, 39.06)], crs="EPSG:4326")
     with pytest.raises(ValueError, match="in_montgomery"):
