@@ -17,13 +17,14 @@ import shutil
 from pathlib import Path
 from typing import Iterator
 
+import psycopg
 import pytest
 
 from pipeline import cli
 from pipeline.config import SAMPLE_DIR, SQL_DIR, load_settings
 from pipeline.reference import ensure_reference
 from pipeline.warehouse import open_warehouse
-from tests.pg_fixtures import backend_env
+from tests.pg_fixtures import PG_URL, backend_env, clone_schema, drop_schema, new_schema, pg_schema_url, schema_of
 
 pytest_plugins = ["tests.pg_fixtures"]
 
@@ -55,44 +56,56 @@ def load(path: Path, *extra: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def duckdb_templates(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
-    """The two starting states the DuckDB tests share, each built once per module on first use:
+def templates(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    """The two starting states the tests share, built once per module and backend on first use:
     "reference" (the shipped reference tables, no charges: what a first load builds before its rows)
-    and "base" (BASE loaded through the CLI). A test copies one (a DuckDB file and a lake folder)
-    instead of building it again; PostgreSQL tests still build theirs (a schema is not copied as cheaply)."""
-    made: dict[str, Path] = {}
+    and "base" (BASE loaded through the CLI). A test copies one (a DuckDB file, or a PostgreSQL
+    schema, and the lake folder) instead of building it again."""
+    made: dict[tuple[str, str], tuple[Path, str]] = {}
 
-    def get(name: str) -> Path:
-        if name not in made:
-            root = tmp_path_factory.mktemp(f"gate_{name}")
+    def get(backend: str, name: str) -> tuple[Path, str]:
+        """(root holding ``lake`` and, for DuckDB, ``warehouse.duckdb``; the PIPELINE_WAREHOUSE URL)"""
+        if (backend, name) not in made:
+            root = tmp_path_factory.mktemp(f"gate_{backend}_{name}")
+            url = (f"duckdb:///{root / 'warehouse.duckdb'}" if backend == "duckdb"
+                   else pg_schema_url(new_schema(f"gate_{name}")))
+            made[(backend, name)] = (root, url)  # before building: a half-built schema is dropped too
             with pytest.MonkeyPatch.context() as mp:
-                mp.setenv("PIPELINE_WAREHOUSE", f"duckdb:///{root / 'warehouse.duckdb'}")
+                mp.setenv("PIPELINE_WAREHOUSE", url)
                 mp.setenv("PIPELINE_LAKE", str(root / "lake"))
                 if name == "base":
                     assert load(BASE) == 0
                 else:
                     settings = load_settings()
-                    ensure_reference(settings, open_warehouse(settings))
-            made[name] = root
-        return made[name]
+                    warehouse = open_warehouse(settings)
+                    ensure_reference(settings, warehouse)
+                    getattr(warehouse, "close", lambda: None)()
+        return made[(backend, name)]
 
-    return get
+    try:
+        yield get
+    finally:
+        schemas = [schema_of(url) for (backend, _), (_, url) in made.items() if backend != "duckdb"]
+        if schemas:
+            with psycopg.connect(PG_URL, autocommit=True) as conn:
+                for schema in schemas:
+                    drop_schema(conn, schema)
 
 
 @pytest.fixture
-def start_from(env: dict[str, str], duckdb_templates):  # noqa: ANN001, ANN201
-    """``start_from("base")``: the warehouse as after ``load(BASE)`` (a fresh DuckDB test copies it);
-    ``start_from("reference")``: reference tables only, as a first load finds them."""
+def start_from(env: dict[str, str], templates):  # noqa: ANN001, ANN201
+    """``start_from("base")``: the warehouse and lake as after ``assert load(BASE) == 0``;
+    ``start_from("reference")``: reference tables only, as a first load finds them. Copied."""
 
     def start(name: str) -> None:
         settings = load_settings(env)
+        root, url = templates(settings.warehouse_kind, name)
         if settings.warehouse_kind == "duckdb":
-            template = duckdb_templates(name)
-            shutil.copyfile(template / "warehouse.duckdb", settings.duckdb_path)
-            if (template / "lake").exists():
-                shutil.copytree(template / "lake", settings.lake_path)
-        elif name == "base":
-            assert load(BASE) == 0
+            shutil.copyfile(root / "warehouse.duckdb", settings.duckdb_path)
+        else:
+            clone_schema(schema_of(url), schema_of(env["PIPELINE_WAREHOUSE"]))
+        if (root / "lake").exists():
+            shutil.copytree(root / "lake", settings.lake_path)
 
     return start
 
