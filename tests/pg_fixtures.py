@@ -17,6 +17,7 @@ import uuid
 from datetime import date
 from pathlib import Path
 from typing import Iterator
+from urllib.parse import parse_qs, urlsplit
 
 import psycopg
 import pytest
@@ -29,7 +30,7 @@ PG_URL = os.environ.get("TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/tes
 
 __all__ = [
     "PG_URL", "WAREHOUSE_TABLES", "table_frame", "DASHBOARD_CALLS", "NO_FILTER_KW", "FILTERED_KW", "pg_admin", "pg_run_schema", "pg_url", "pg_fresh_url", "pg_settings", "pg_sample_warehouse",
-    "pg_schema_url", "new_schema", "drop_schema", "backend_env",
+    "pg_schema_url", "new_schema", "drop_schema", "clone_schema", "schema_of", "backend_env",
 ]
 
 
@@ -113,6 +114,27 @@ def new_schema(tag: str = "t") -> str:
 
 def drop_schema(conn, schema: str) -> None:  # noqa: ANN001
     conn.execute(f'drop schema if exists "{schema}" cascade')
+
+
+def clone_schema(source: str, target: str) -> None:
+    """Create schema ``target`` as a copy of ``source``: every table with its columns, defaults,
+    constraints and indexes (``like ... including all``) and its rows. The warehouse has tables only
+    (no views, sequences or functions), so a test can start from a copied warehouse instead of loading
+    it again, as DuckDB tests copy the file."""
+    with psycopg.connect(PG_URL, autocommit=True) as conn, conn.transaction():
+        tables = [r[0] for r in conn.execute(
+            "select table_name from information_schema.tables where table_schema = %s and table_type = 'BASE TABLE' "
+            "order by table_name", [source]).fetchall()]
+        assert tables, f"schema {source} has no table"
+        conn.execute(f'create schema "{target}"')
+        for table in tables:
+            conn.execute(f'create table "{target}"."{table}" (like "{source}"."{table}" including all)')
+            conn.execute(f'insert into "{target}"."{table}" select * from "{source}"."{table}"')
+
+
+def schema_of(url: str) -> str:
+    """The schema a PIPELINE_WAREHOUSE URL of ``pg_schema_url`` names."""
+    return parse_qs(urlsplit(url).query)["schema"][0]
 
 @contextmanager
 def backend_env(backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, values: dict[str, str],

@@ -92,7 +92,7 @@ def stop_server(proc: subprocess.Popen) -> None:
 def server(sample_warehouse, tmp_path_factory):
     log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
     proc, base = start_server(sample_warehouse.warehouse_url, log_path)
-    SERVER.update(log=log_path, port=int(base.rsplit(":", 1)[1]))
+    SERVER.update(log=log_path, port=int(base.rsplit(":", 1)[1]), base=base)
     yield base
     stop_server(proc)
 
@@ -152,9 +152,14 @@ def _settle_once(page) -> None:
     page.wait_for_timeout(500)
 
 
+VISITED: set[str] = set()  # pages (the part before "?") this module's browser has opened on the module's server
+
+
 def open_page(page, base: str, path: str) -> None:
     page.goto(f"{base}/{path}")
     settle(page)
+    if base == SERVER.get("base"):
+        VISITED.add(path.split("?", 1)[0])
 
 
 def choose(page, key: str, option: str) -> None:
@@ -284,20 +289,17 @@ def test_data_page_regroups_the_table(browser_page, server):
     shot(page, "data")
 
 
-def test_pages_are_readable_at_phone_width(browser_page, server):
-    page = browser_page
-    page.set_viewport_size({"width": 390, "height": 1600})
-    try:
-        for path, name in (("", "overview_phone"), ("map", "map_phone"), ("people", "people_phone"),
-                           ("my-zip?zip=20902", "my_zip_phone"), ("disparities", "disparities_phone")):
-            open_page(page, server, path)
-            page.wait_for_timeout(1500)
-            overflow = page.evaluate(
-                "() => document.querySelector('[data-testid=\"stMain\"]').scrollWidth - window.innerWidth")
-            assert overflow <= 1, f"{path or 'overview'} scrolls sideways on a phone ({overflow}px)"
-            shot(page, name)
-    finally:
-        page.set_viewport_size({"width": 1280, "height": 2000})
+PHONE_WIDTH_SHOTS = {"": "overview_phone", "map": "map_phone", "people": "people_phone",
+                     "my-zip?zip=20902": "my_zip_phone", "disparities": "disparities_phone"}
+
+
+def test_pages_are_readable_at_phone_width(visits):
+    """No sideways scrolling at 390 px wide (the phone viewport, 390x844), read from the English phone
+    visit of every page (`visits`); these five pages' screenshots keep their *_phone names."""
+    seen = visits("en", "phone")
+    for path in PHONE_WIDTH_SHOTS:
+        overflow = seen[path]["overflow"]
+        assert overflow <= 1, f"{path or 'overview'} scrolls sideways on a phone ({overflow}px)"
 
 
 def test_the_server_listens_on_127_0_0_1_only(server):
@@ -364,37 +366,70 @@ def test_hostile_links_are_shown_as_short_plain_text(browser_page, server):
     shot(page, "hostile_link")
 
 
-@pytest.mark.parametrize("lang", ["en", "es"])
-@pytest.mark.parametrize("viewport", list(VIEWPORTS))
-def test_every_page_is_accessible_and_readable(browser_page, server, lang, viewport):
-    """axe-core on every page in both languages: no serious or critical violation; no exception;
-    no sideways scrolling on a phone."""
+@pytest.fixture(scope="module")
+def visits(browser_page, server):  # noqa: ANN001, ANN201
+    """``visits(lang, viewport)``: every page opened once in that language at that width, and what the
+    tests of this file check on it read while it is open (exceptions, the lang attribute, sideways
+    overflow, axe-core's report, the phone charts' boxes, overflowing headings); screenshots saved.
+    Several tests read one visit instead of opening the same pages again."""
     from axe_playwright_python.sync_playwright import Axe
 
-    page = browser_page
-    page.set_viewport_size(VIEWPORTS[viewport])
-    axe = Axe()
-    report = []
-    try:
-        for path in PAGES:
-            sep = "&" if "?" in path else "?"
-            open_page(page, server, f"{path}{sep}lang={lang}")
-            page.wait_for_timeout(1500 if "map" in path or "zip" in path else 300)
-            assert page.locator("[data-testid='stException']").count() == 0, path
-            if lang == "es":
-                assert page.locator("html").get_attribute("lang") in (None, "en", "es")
-            overflow = page.evaluate(
-                "() => document.querySelector('[data-testid=\"stMain\"]').scrollWidth - window.innerWidth")
-            assert overflow <= 1, f"{path or 'overview'} scrolls sideways ({overflow}px)"
-            results = axe.run(page)
-            bad = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
-            report.append((path, [(v["id"], v["impact"], len(v["nodes"])) for v in results.response["violations"]]))
-            name = (path.split("?")[0] or "overview").replace("-", "_")
-            shot(page, f"{name}_{lang}_{viewport}")
-            assert not bad, (path, [(v["id"], v["impact"], v["help"], [n["target"] for n in v["nodes"]][:3]) for v in bad])
-    finally:
-        (ARTIFACTS / f"axe_{lang}_{viewport}.json").write_text(json.dumps(report, indent=1))
-        page.set_viewport_size({"width": 1280, "height": 2000})
+    done: dict[tuple[str, str], dict[str, dict]] = {}
+
+    def get(lang: str, viewport: str) -> dict[str, dict]:
+        if (lang, viewport) in done:
+            return done[(lang, viewport)]
+        page = browser_page
+        page.set_viewport_size(VIEWPORTS[viewport])
+        axe = Axe()
+        seen: dict[str, dict] = {}
+        try:
+            for path in PAGES:
+                sep = "&" if "?" in path else "?"
+                open_page(page, server, f"{path}{sep}lang={lang}")
+                page.wait_for_timeout(1500 if "map" in path or "zip" in path else 300)
+                if viewport == "phone":  # the browser helper reports the width, the page redraws for it
+                    page.wait_for_timeout(1000)
+                    settle(page)
+                record = {
+                    "exceptions": page.locator("[data-testid='stException']").count(),
+                    "lang": page.locator("html").get_attribute("lang"),
+                    "overflow": page.evaluate(
+                        "() => document.querySelector('[data-testid=\"stMain\"]').scrollWidth - window.innerWidth"),
+                    "violations": axe.run(page).response["violations"],
+                }
+                if viewport == "phone":
+                    record["charts"] = page.evaluate(CHART_BOXES)
+                    record["headings"] = page.evaluate(HEADING_OVERFLOW)
+                seen[path] = record
+                name = (path.split("?")[0] or "overview").replace("-", "_")
+                shot(page, f"{name}_{lang}_{viewport}")
+                if lang == "en" and viewport == "phone" and path in PHONE_WIDTH_SHOTS:
+                    shot(page, PHONE_WIDTH_SHOTS[path])
+        finally:
+            report = [(path, [(v["id"], v["impact"], len(v["nodes"])) for v in r["violations"]]) for path, r in seen.items()]
+            (ARTIFACTS / f"axe_{lang}_{viewport}.json").write_text(json.dumps(report, indent=1))
+            page.set_viewport_size({"width": 1280, "height": 2000})
+        done[(lang, viewport)] = seen
+        return seen
+
+    return get
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+def test_every_page_is_accessible_and_readable(visits, lang, viewport):
+    """axe-core on every page in both languages: no serious or critical violation; no exception;
+    no sideways scrolling on a phone."""
+    seen = visits(lang, viewport)
+    assert list(seen) == PAGES
+    for path, record in seen.items():
+        assert record["exceptions"] == 0, path
+        if lang == "es":
+            assert record["lang"] in (None, "en", "es")
+        assert record["overflow"] <= 1, f"{path or 'overview'} scrolls sideways ({record['overflow']}px)"
+        bad = [v for v in record["violations"] if v["impact"] in ("serious", "critical")]
+        assert not bad, (path, [(v["id"], v["impact"], v["help"], [n["target"] for n in v["nodes"]][:3]) for v in bad])
 
 
 def test_a_filter_changes_the_numbers_in_spanish(browser_page, server, con):
@@ -415,9 +450,12 @@ def test_a_filter_changes_the_numbers_in_spanish(browser_page, server, con):
 
 
 def test_no_request_leaves_this_machine(browser_page, server):
-    # Run alone, no other test has opened a page yet: open every page here too.
+    # Every page must have been opened: those no earlier test of this module opened are opened here
+    # (all of them when this test runs alone); the requests of every visit so far are checked.
     for path in PAGES:
-        open_page(browser_page, server, path)
+        if path.split("?", 1)[0] not in VISITED:
+            open_page(browser_page, server, path)
+    assert {p.split("?", 1)[0] for p in PAGES} <= VISITED
     assert browser_page.requests, "the browser made requests"
     external = []
     for url in browser_page.requests:
@@ -459,34 +497,31 @@ def _overlaps(a: dict, b: dict) -> bool:
     return a["x"] < b["r"] - 1 and b["x"] < a["r"] - 1 and a["y"] < b["b"] - 1 and b["y"] < a["b"] - 1
 
 
+HEADING_OVERFLOW = """() => [...document.querySelectorAll('[data-testid=stMain] h1, '
+    + '[data-testid=stMain] h2, [data-testid=stMain] h3')]
+    .filter(h => h.scrollWidth > h.clientWidth + 1).map(h => h.textContent.slice(0, 60))"""
+
+
 @pytest.mark.parametrize("lang", ["en", "es"])
-def test_phone_charts_have_no_toolbar_over_content_and_no_cut_titles(browser_page, server, lang):
+def test_phone_charts_have_no_toolbar_over_content_and_no_cut_titles(visits, lang):
     """At 390x844: plotly's toolbar never covers a title, legend, colour scale or the data area, and
-    every chart title and axis title lies inside its chart (wrapped, not cut); headings don't overflow."""
-    page = browser_page
-    page.set_viewport_size(PHONE)
-    try:
-        for path in ("", "my-zip?zip=20902", "trends", "people", "disparities"):
-            sep = "&" if "?" in path else "?"
-            open_page(page, server, f"{path}{sep}lang={lang}")
-            page.wait_for_timeout(1000)  # the browser helper reports the width, the page redraws for it
-            settle(page)
-            charts = page.evaluate(CHART_BOXES)
-            assert charts or path == "disparities", f"{path}: charts drawn"
-            for c in charts:
-                if c["modebar"]:
-                    covered = [name for name, b in c["content"] if _overlaps(c["modebar"], b)]
-                    assert not covered, f"{path}: the toolbar covers {covered}"
-                chart = c["chart"]
-                cut = [(name, b, chart) for name, b in c["texts"]
-                       if b["x"] < chart["x"] - 1 or b["r"] > chart["r"] + 1 or b["y"] < chart["y"] - 1]
-                assert not cut, f"{path}: title cut at the chart's edge: {cut}"
-            overflow = page.evaluate("""() => [...document.querySelectorAll('[data-testid=stMain] h1, '
-                + '[data-testid=stMain] h2, [data-testid=stMain] h3')]
-                .filter(h => h.scrollWidth > h.clientWidth + 1).map(h => h.textContent.slice(0, 60))""")
-            assert not overflow, f"{path}: headings overflow: {overflow}"
-    finally:
-        page.set_viewport_size({"width": 1280, "height": 2000})
+    every chart title and axis title lies inside its chart (wrapped, not cut); headings don't overflow.
+    Read from the phone visit of every page (`visits`)."""
+    assert VIEWPORTS["phone"] == PHONE
+    seen = visits(lang, "phone")
+    for path in ("", "my-zip?zip=20902", "trends", "people", "disparities"):
+        charts = seen[path]["charts"]
+        assert charts or path == "disparities", f"{path}: charts drawn"
+        for c in charts:
+            if c["modebar"]:
+                covered = [name for name, b in c["content"] if _overlaps(c["modebar"], b)]
+                assert not covered, f"{path}: the toolbar covers {covered}"
+            chart = c["chart"]
+            cut = [(name, b, chart) for name, b in c["texts"]
+                   if b["x"] < chart["x"] - 1 or b["r"] > chart["r"] + 1 or b["y"] < chart["y"] - 1]
+            assert not cut, f"{path}: title cut at the chart's edge: {cut}"
+        overflow = seen[path]["headings"]
+        assert not overflow, f"{path}: headings overflow: {overflow}"
 
 
 def test_the_overview_answers_at_its_own_address_and_unknown_pages_speak_spanish(browser_page, server):

@@ -37,7 +37,7 @@ from pipeline.curated import CuratedTable
 from pipeline.lake import LocalLake
 from pipeline.warehouse import open_warehouse
 from pipeline.marts import CUBE_NAMES
-from tests.pg_fixtures import PG_URL, drop_schema, new_schema, pg_schema_url, table_frame
+from tests.pg_fixtures import PG_URL, clone_schema, drop_schema, new_schema, pg_schema_url, schema_of, table_frame
 
 pytest_plugins = ["tests.pg_fixtures"]
 
@@ -120,12 +120,25 @@ def snapshot(env: dict[str, str]) -> dict[str, pd.DataFrame]:
 
 
 @pytest.fixture(scope="module")
-def clean_runs(inputs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
-    """The reference: C, B, A loaded without a crash, per backend; ``yesterday_duckdb`` keeps the
-    DuckDB warehouse and lake as they were after C, which every DuckDB scenario starts from."""
+def clean_runs(inputs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict]]:
+    """The reference: C, B, A loaded without a crash, per backend; ``yesterday_<backend>`` keeps the
+    warehouse (a DuckDB file, or a PostgreSQL schema ``yesterday_postgresql["schema"]`` dropped at the
+    end of the module) and lake as they were after C, which every scenario of that backend starts from."""
     out: dict[str, dict] = {}
     yesterday_duckdb = tmp_path_factory.mktemp("yesterday_duckdb")
     out["yesterday_duckdb"] = {"root": yesterday_duckdb}
+    yesterday_pg = tmp_path_factory.mktemp("yesterday_postgresql")
+    out["yesterday_postgresql"] = {"root": yesterday_pg, "schema": new_schema("yesterday")}
+    try:
+        yield _clean_runs(inputs, tmp_path_factory, out)
+    finally:
+        import psycopg
+
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            drop_schema(conn, out["yesterday_postgresql"]["schema"])
+
+
+def _clean_runs(inputs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory, out: dict[str, dict]) -> dict[str, dict]:
     with pytest.MonkeyPatch.context() as mp:
         for kind in ("duckdb", "postgresql"):
             root = tmp_path_factory.mktemp(f"clean_{kind}")
@@ -139,9 +152,13 @@ def clean_runs(inputs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
             try:
                 for name in ("C", "B", "A"):
                     assert run_cli(env, inputs[name], mp) == 0
-                    if name == "C" and kind == "duckdb":  # "yesterday" for every DuckDB scenario: a copy
-                        shutil.copyfile(root / "warehouse.duckdb", yesterday_duckdb / "warehouse.duckdb")
-                        shutil.copytree(root / "lake", yesterday_duckdb / "lake")
+                    if name == "C":  # "yesterday" for every scenario of this backend: a copy
+                        yesterday = out[f"yesterday_{kind}"]
+                        if kind == "duckdb":
+                            shutil.copyfile(root / "warehouse.duckdb", yesterday["root"] / "warehouse.duckdb")
+                        else:
+                            clone_schema(schema, yesterday["schema"])
+                        shutil.copytree(root / "lake", yesterday["root"] / "lake")
                 out[kind] = snapshot(env)
             finally:
                 if schema:
@@ -200,12 +217,13 @@ def test_a_load_killed_at_any_stage_heals_on_the_next_runs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     kind = settings_of(backend).warehouse_kind
-    if kind == "duckdb":  # the same state as loading C here (the clean run loaded it), copied
-        template = clean_runs["yesterday_duckdb"]["root"]
-        shutil.copyfile(template / "warehouse.duckdb", settings_of(backend).duckdb_path)
-        shutil.copytree(template / "lake", settings_of(backend).lake_path)
+    # the same state as loading C here (the clean run loaded it), copied
+    template = clean_runs[f"yesterday_{kind}"]
+    if kind == "duckdb":
+        shutil.copyfile(template["root"] / "warehouse.duckdb", settings_of(backend).duckdb_path)
     else:
-        assert run_cli(backend, inputs["C"], monkeypatch) == 0
+        clone_schema(template["schema"], schema_of(backend["PIPELINE_WAREHOUSE"]))
+    shutil.copytree(template["root"] / "lake", settings_of(backend).lake_path)
     yesterday = charges(backend)
 
     marker = tmp_path / "paused"

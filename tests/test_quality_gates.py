@@ -13,15 +13,18 @@ import csv
 import gzip
 import io
 import re
+import shutil
 from pathlib import Path
 from typing import Iterator
 
+import psycopg
 import pytest
 
 from pipeline import cli
 from pipeline.config import SAMPLE_DIR, SQL_DIR, load_settings
+from pipeline.reference import ensure_reference
 from pipeline.warehouse import open_warehouse
-from tests.pg_fixtures import backend_env
+from tests.pg_fixtures import PG_URL, backend_env, clone_schema, drop_schema, new_schema, pg_schema_url, schema_of
 
 pytest_plugins = ["tests.pg_fixtures"]
 
@@ -52,6 +55,61 @@ def load(path: Path, *extra: str) -> int:
     return cli.main(["backfill", "--source", "file", "--file", str(path), "--skip-analyze", *extra])
 
 
+@pytest.fixture(scope="module")
+def templates(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    """The two starting states the tests share, built once per module and backend on first use:
+    "reference" (the shipped reference tables, no charges: what a first load builds before its rows)
+    and "base" (BASE loaded through the CLI). A test copies one (a DuckDB file, or a PostgreSQL
+    schema, and the lake folder) instead of building it again."""
+    made: dict[tuple[str, str], tuple[Path, str]] = {}
+
+    def get(backend: str, name: str) -> tuple[Path, str]:
+        """(root holding ``lake`` and, for DuckDB, ``warehouse.duckdb``; the PIPELINE_WAREHOUSE URL)"""
+        if (backend, name) not in made:
+            root = tmp_path_factory.mktemp(f"gate_{backend}_{name}")
+            url = (f"duckdb:///{root / 'warehouse.duckdb'}" if backend == "duckdb"
+                   else pg_schema_url(new_schema(f"gate_{name}")))
+            made[(backend, name)] = (root, url)  # before building: a half-built schema is dropped too
+            with pytest.MonkeyPatch.context() as mp:
+                mp.setenv("PIPELINE_WAREHOUSE", url)
+                mp.setenv("PIPELINE_LAKE", str(root / "lake"))
+                if name == "base":
+                    assert load(BASE) == 0
+                else:
+                    settings = load_settings()
+                    warehouse = open_warehouse(settings)
+                    ensure_reference(settings, warehouse)
+                    getattr(warehouse, "close", lambda: None)()
+        return made[(backend, name)]
+
+    try:
+        yield get
+    finally:
+        schemas = [schema_of(url) for (backend, _), (_, url) in made.items() if backend != "duckdb"]
+        if schemas:
+            with psycopg.connect(PG_URL, autocommit=True) as conn:
+                for schema in schemas:
+                    drop_schema(conn, schema)
+
+
+@pytest.fixture
+def start_from(env: dict[str, str], templates):  # noqa: ANN001, ANN201
+    """``start_from("base")``: the warehouse and lake as after ``assert load(BASE) == 0``;
+    ``start_from("reference")``: reference tables only, as a first load finds them. Copied."""
+
+    def start(name: str) -> None:
+        settings = load_settings(env)
+        root, url = templates(settings.warehouse_kind, name)
+        if settings.warehouse_kind == "duckdb":
+            shutil.copyfile(root / "warehouse.duckdb", settings.duckdb_path)
+        else:
+            clone_schema(schema_of(url), schema_of(env["PIPELINE_WAREHOUSE"]))
+        if (root / "lake").exists():
+            shutil.copytree(root / "lake", settings.lake_path)
+
+    return start
+
+
 def state(env: dict[str, str]) -> tuple[int, object, list[str]]:
     """(charges served, last successful load, run statuses) as the dashboard and `status` see them."""
     warehouse = open_warehouse(load_settings(env))
@@ -61,8 +119,8 @@ def state(env: dict[str, str]) -> tuple[int, object, list[str]]:
     return charges, last, statuses
 
 
-def test_a_file_whose_every_row_is_quarantined_stops_and_keeps_serving(env, tmp_path, caplog) -> None:
-    assert load(BASE) == 0
+def test_a_file_whose_every_row_is_quarantined_stops_and_keeps_serving(env, start_from, tmp_path, caplog) -> None:
+    start_from("base")  # the state after `assert load(BASE) == 0`
     before = state(env)
     header, rows = read(BASE)
     col = header.index("Violation Type")
@@ -74,8 +132,8 @@ def test_a_file_whose_every_row_is_quarantined_stops_and_keeps_serving(env, tmp_
     assert statuses == ["success", "failed"]
 
 
-def test_a_load_quarantining_more_than_the_allowed_share_stops(env, tmp_path, caplog, monkeypatch) -> None:
-    assert load(BASE) == 0
+def test_a_load_quarantining_more_than_the_allowed_share_stops(env, start_from, tmp_path, caplog, monkeypatch) -> None:
+    start_from("base")  # the state after `assert load(BASE) == 0`
     header, rows = read(BASE)
     col = header.index("Race")
     mixed = [[*r[:col], "PURPLE", *r[col + 1:]] if i % 5 == 0 else r for i, r in enumerate(rows[:200])]
@@ -89,8 +147,8 @@ def test_a_load_quarantining_more_than_the_allowed_share_stops(env, tmp_path, ca
                .iloc[0, 0]) == 40
 
 
-def test_a_file_that_is_not_a_csv_export_is_named_in_the_error(env, tmp_path, caplog) -> None:
-    assert load(BASE) == 0
+def test_a_file_that_is_not_a_csv_export_is_named_in_the_error(env, start_from, tmp_path, caplog) -> None:
+    start_from("base")  # the state after `assert load(BASE) == 0`
     binary = tmp_path / "export.csv.gz"
     binary.write_bytes(bytes(range(256)) * 64)
     assert load(binary) == 3
@@ -99,7 +157,8 @@ def test_a_file_that_is_not_a_csv_export_is_named_in_the_error(env, tmp_path, ca
     assert state(env)[2] == ["success", "failed"]
 
 
-def test_an_emptied_field_in_a_files_header_stops_the_load_until_accepted(env, tmp_path, caplog) -> None:
+def test_an_emptied_field_in_a_files_header_stops_the_load_until_accepted(env, start_from, tmp_path, caplog) -> None:
+    start_from("reference")
     header, rows = read(BASE)
     assert load(write(tmp_path / "day1.csv", header, rows[:500])) == 0
     before = state(env)
@@ -115,9 +174,10 @@ def test_an_emptied_field_in_a_files_header_stops_the_load_until_accepted(env, t
     assert "schema change accepted" in message.iloc[0, 0]
 
 
-def test_a_column_absent_from_a_files_header_is_that_files_layout_said_and_loaded(env, tmp_path, caplog) -> None:
+def test_a_column_absent_from_a_files_header_is_that_files_layout_said_and_loaded(env, start_from, tmp_path, caplog) -> None:
     """Mixed export vintages: an older export (no SeqID, no search fields) after a newer one loads;
     the run log says which file lacks which columns. (It was stopped as 'seq_id null 100%'.)"""
+    start_from("reference")
     newer = FIXTURE_2025
     assert load(newer) == 0
     older = write(tmp_path / "older_2017.csv", *read(BASE))
@@ -137,7 +197,8 @@ def test_a_column_absent_from_a_files_header_is_that_files_layout_said_and_loade
     ]
 
 
-def test_over_long_text_is_clipped_the_same_on_every_backend(env, tmp_path) -> None:
+def test_over_long_text_is_clipped_the_same_on_every_backend(env, start_from, tmp_path) -> None:
+    start_from("reference")
     header, rows = read(BASE)
     col = header.index("Location")
     long = ("É" + "X" * 299) * 2  # 600 characters, 602 bytes
@@ -152,8 +213,9 @@ def test_over_long_text_is_clipped_the_same_on_every_backend(env, tmp_path) -> N
     assert "100 over-long text value(s) clipped" in message
 
 
-def test_long_non_ascii_text_keeps_every_whole_character_that_fits_on_every_backend(env, tmp_path) -> None:
+def test_long_non_ascii_text_keeps_every_whole_character_that_fits_on_every_backend(env, start_from, tmp_path) -> None:
     """The issue's case: a long value of 2-, 3- or 4-byte characters was stored as ''."""
+    start_from("reference")
     header, rows = read(BASE)
     col = header.index("Location")
     values = ["é" * 600, "ש" * 300, "😀" * 200, "a" + "中" * 200]  # each over location's 512 bytes
@@ -179,11 +241,11 @@ def test_the_transform_clips_every_text_column_at_its_warehouse_width() -> None:
     assert set(widths) - derived == source_text  # no source text column left unclipped
 
 
-def test_a_reader_that_loses_a_record_fails_the_load_naming_the_file(env, tmp_path, caplog, monkeypatch) -> None:
+def test_a_reader_that_loses_a_record_fails_the_load_naming_the_file(env, start_from, tmp_path, caplog, monkeypatch) -> None:
     """The raw count comes from the file's bytes, so a record the reader drops cannot balance out."""
     from pipeline.extract import files
 
-    assert load(BASE) == 0
+    start_from("base")  # the state after `assert load(BASE) == 0`
     before = state(env)
     header, rows = read(BASE)
     path = write(tmp_path / "day2.csv", header, rows[:300])
@@ -211,9 +273,10 @@ def test_a_reader_that_loses_a_record_fails_the_load_naming_the_file(env, tmp_pa
     assert int(failed["rows_raw"].iloc[0]) == 300 and "day2.csv" in failed["message"].iloc[0]
 
 
-def test_records_a_stray_quote_swallowed_are_quarantined_one_by_one(env, tmp_path) -> None:
+def test_records_a_stray_quote_swallowed_are_quarantined_one_by_one(env, start_from, tmp_path) -> None:
     """A Location that opens a quote and never closes it (the benchmark generator's fault): DuckDB
     reads on into the next record and rejects both as one line; the load quarantines each."""
+    start_from("reference")
     header, rows = read(BASE)
     col = header.index("Location")
     out = io.StringIO()

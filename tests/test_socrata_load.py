@@ -128,7 +128,7 @@ def small_settings(small_fake: FakeSocrata, tmp_path: Path) -> Settings:
 def small_backfilled(sample_api_rows: list[dict], zip_assigner, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One backfill of ``small_fake``'s 1,000 rows, made once for the module (warehouse + lake).
 
-    Nine cases start from exactly this state; each gets a private copy (:func:`backfilled`) instead
+    Ten cases start from exactly this state; each gets a private copy (:func:`backfilled`) instead
     of loading the same rows again. The server that served it is gone; ``small_fake`` holds the same
     rows with the same ids and stamps, so the copy is what a backfill from it would have made.
     """
@@ -332,10 +332,10 @@ def test_a_full_backfill_reads_every_page_keeps_each_raw_and_loads_every_row_onc
 
 
 def test_incremental_runs_catch_edits_and_late_rows_and_move_the_watermark_only_on_commit(
-    small_settings, small_fake, zip_assigner, sleeps
+    small_backfilled, small_settings, small_fake, zip_assigner, sleeps
 ):
     settings = small_settings.with_overrides(socrata_lookback_hours=2.0)
-    load(settings, zip_assigner, sleeps, full=True)
+    backfilled(settings, small_backfilled)  # the backfill (a full read ignores the lookback), copied
     first_mark = watermark(settings)
     ids = sorted(fake_socrata_ids(small_fake))
     quarantined = quarantined_ids(settings)
