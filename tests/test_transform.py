@@ -5,15 +5,18 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+from datetime import date
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from pipeline.config import SAMPLE_DIR
 from pipeline.extract.files import read_csv_files
 from pipeline.schema import canonical_name, map_headers
-from pipeline.transform import transform, work_connection
+from pipeline.transform import YearFiles, transform, work_connection
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -196,6 +199,23 @@ def test_landing_rows_are_split_into_one_file_per_stop_year(tmp_path: Path) -> N
         assert lo == hi == int(f.stem.split("_")[1])
         total += n
     assert total == counts.landed
+
+
+def test_year_files_write_only_the_kept_rows_in_source_order_by_year(tmp_path: Path) -> None:
+    # write_landing hands the whole typed batch and a mask of the passing rows (no filtered copy):
+    # the rows the mask drops (quarantined, outside the window; their date may be null) are not written.
+    batch = pa.RecordBatch.from_pydict({
+        "date_of_stop": pa.array([date(2014, 5, 1), date(2013, 1, 2), None, date(2014, 1, 9), date(2013, 7, 3), date(2014, 2, 2)]),
+        "n": pa.array([0, 1, 2, 3, 4, 5]),
+    })
+    keep = np.array([True, True, False, True, False, True])
+    years = YearFiles(tmp_path, batch.schema)
+    years.write(batch, keep)
+    years.write(batch.slice(0, 2))  # no mask: every row
+    files = years.close()
+    assert [f.name for f in files] == ["charges_2013.parquet", "charges_2014.parquet"]
+    assert pq.read_table(files[0]).column("n").to_pylist() == [1, 1]
+    assert pq.read_table(files[1]).column("n").to_pylist() == [0, 3, 5, 0]
 
 
 def test_a_row_in_two_files_gets_the_same_key_per_file_whatever_the_file_order(tmp_path: Path) -> None:
