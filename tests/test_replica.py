@@ -437,3 +437,31 @@ def test_the_generic_export_of_the_narrow_stops_equals_the_copy_postgresql_strea
     assert list(a.columns) == list(replica.STOP_COLUMNS)
     pd.testing.assert_frame_equal(a, b, check_dtype=False)
     assert into.execute("select count(*) from (select * from generic except all select * from streamed)").fetchall() == [(0,)]
+
+
+@pytest.mark.parametrize("kept", [False, True], ids=["private", "kept"])
+def test_a_copy_is_written_with_a_small_buffer_pool_and_serves_with_its_own_limit(
+    kept: bool, pg_sample_warehouse: Settings, tmp_path, monkeypatch: pytest.MonkeyPatch,  # noqa: ANN001
+) -> None:
+    """The dashboard's peak memory while it copies is bounded by COPY_MEMORY_MB (the tables go to the
+    copy's file as they are read), and the copy then serves with PIPELINE_DASHBOARD_REPLICA_MB."""
+    from dashboard import replica
+    from pipeline.warehouse.postgres_wh import PostgresWarehouse
+
+    opened: list[tuple[int, bool]] = []
+    real_open = replica._open
+
+    def recording(path, memory_mb, read_only):  # noqa: ANN001, ANN202
+        opened.append((memory_mb, read_only))
+        return real_open(path, memory_mb, read_only)
+
+    monkeypatch.setattr(replica, "_open", recording)
+    wh = PostgresWarehouse(pg_sample_warehouse.warehouse_url)
+    try:
+        copied = replica.copy(wh, 300, tmp_path / "kept" if kept else None)
+    finally:
+        wh.close()
+    assert opened[0] == (replica.COPY_MEMORY_MB, False) and replica.COPY_MEMORY_MB <= 128
+    assert copied.con.execute("select current_setting('memory_limit')").fetchall()[0][0] in ("300.0 MiB", "286.1 MiB")
+    assert copied.rows["stops"] > 1000
+    copied.close()
