@@ -282,3 +282,20 @@ def test_the_search_counts_sql_keeps_searches_without_a_reason_and_drops_inciden
     got = con.sql(load_sql("analysis/outcome_counts")).fetchall()
     # district, race, stops, searches, discretionary_searches, searches_reason_missing, hits
     assert got == [("1D", "BLACK", 6, 5, 3, 2, 2)]
+
+
+def test_counts_without_a_district_are_their_own_named_district() -> None:
+    """Stops whose district was not recorded are one more district, named, in the table and in the
+    weights (not dropped, not a null key that a group-by would silently leave out)."""
+    counts = pd.DataFrame(HAND_COUNTS + [(None, "WHITE", 600, 66, 60, 0, 15), (None, "BLACK", 500, 55, 50, 0, 10)],
+                          columns=COUNT_NAMES)
+    t = outcome_test(counts).table
+    cells = t[t["level"] == "district"]
+    assert sorted(cells["district"].unique()) == ["(district not recorded)", "d1", "d2"]
+    missing = cells.set_index(["district", "race"]).loc[("(district not recorded)", "BLACK")]
+    assert float(missing["hit_rate"]) == pytest.approx(10 / 50) and float(missing["search_rate"]) == pytest.approx(50 / 500)
+    black = weighted_row(t, "BLACK")
+    assert int(black["n_districts_hit"]) == 3 and int(black["n_districts_search"]) == 3
+    # Hit rates weighted by discretionary searches per district: (160, 170, 110) of 440.
+    w = np.array([160, 170, 110]) / 440
+    assert float(black["hit_rate"]) == pytest.approx(w @ np.array([12 / 60, 30 / 120, 10 / 50]), abs=1e-9)
