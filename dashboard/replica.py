@@ -135,6 +135,11 @@ def _open(path: Path, memory_mb: int, read_only: bool) -> duckdb.DuckDBPyConnect
     return con
 
 
+def _memory_bytes(con: duckdb.DuckDBPyConnection) -> int:
+    """DuckDB's memory in use by this copy (reported by :func:`Keeper.status` and every swap's log line)."""
+    return int(con.execute("select coalesce(sum(memory_usage_bytes), 0) from duckdb_memory()").fetchall()[0][0])
+
+
 def _ready(con: duckdb.DuckDBPyConnection) -> bool:
     state = con.execute("select state_value from pipeline_state where state_key = ?", [marts.MARTS_VERSION_KEY]).fetchall()
     return marts.ready(str(state[0][0]) if state else None)
@@ -159,7 +164,7 @@ def open_kept(folder: Path, version: str, memory_mb: int) -> Replica | None:
             return None
         rows = dict(con.execute("select table_name, row_count from replica_tables").fetchall())
         ready = _ready(con)
-        used = int(con.execute("select coalesce(sum(memory_usage_bytes), 0) from duckdb_memory()").fetchall()[0][0])
+        used = _memory_bytes(con)
     except duckdb.Error as exc:  # an older layout, a damaged file: copy again
         con.close()
         log.warning("kept replica %s not used: %s", path.name, type(exc).__name__)
@@ -212,7 +217,7 @@ def copy(warehouse: Any, memory_mb: int, folder: Path | None = None) -> Replica:
         con.execute("create table replica_tables (table_name varchar, row_count bigint)")
         con.executemany("insert into replica_tables values (?, ?)", list(rows.items()))
         con.execute("checkpoint")  # the tables compressed into the file; the buffer pool keeps what is read
-        used = int(con.execute("select coalesce(sum(memory_usage_bytes), 0) from duckdb_memory()").fetchall()[0][0])
+        used = _memory_bytes(con)
         if not private:
             con.close()
             path = folder / file_name(version)
