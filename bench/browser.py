@@ -52,7 +52,8 @@ class Wire:
 
     def reset(self) -> None:
         self.kinds: dict[str, list[int]] = {}
-        self.runs = self.reruns_asked = self.http_bytes = self.http_requests = 0
+        self.runs = self.fragment_runs = self.interrupted = self.started = 0
+        self.reruns_asked = self.http_bytes = self.http_requests = 0
 
     def _socket(self, ws) -> None:  # noqa: ANN001
         ws.on("framereceived", self._received)
@@ -70,8 +71,16 @@ class Wire:
             delta = msg.delta
             sub = delta.WhichOneof("type")
             kind = "element:" + (delta.new_element.WhichOneof("type") or "?") if sub == "new_element" else "delta:" + str(sub)
+        if kind == "new_session":  # sent when any script run starts, a whole page's or a fragment's
+            self.started += 1
         if kind == "script_finished":
-            self.runs += 1
+            status = msg.script_finished
+            if status == ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY:
+                self.fragment_runs += 1
+            elif status == ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+                self.interrupted += 1
+            else:
+                self.runs += 1
         count_bytes = self.kinds.setdefault(kind, [0, 0])
         count_bytes[0] += 1
         count_bytes[1] += len(payload)
@@ -98,7 +107,9 @@ class Wire:
         """The counts since the last take (and start again)."""
         ws = sum(b for _, b in self.kinds.values())
         top = sorted(self.kinds.items(), key=lambda kv: -kv[1][1])[:6]
-        out = {"ws_kb": round(ws / 1024, 1), "script_runs": self.runs, "reruns_asked": self.reruns_asked,
+        out = {"ws_kb": round(ws / 1024, 1), "script_runs": self.runs,
+               "fragment_runs": self.fragment_runs, "interrupted_runs": self.interrupted, "runs_started": self.started,
+               "reruns_asked": self.reruns_asked,
                "http_kb": round(self.http_bytes / 1024, 1), "http_requests": self.http_requests,
                "largest": {k: [n, round(b / 1024, 1)] for k, (n, b) in top}}
         self.reset()

@@ -53,7 +53,7 @@ style = ONLINE_STYLE if online else ("/" + (base_path + "/" if base_path else ""
 # width on a phone (Streamlit stacks columns under 640 px).
 outline = queries.county_outline()
 screen = browser.viewport()
-map_width = screen["main"] if screen["window"] < 640 else (screen["main"] - 24) * 3 / 5
+map_width = screen["main"] if screen["stacked"] else (screen["main"] - 24) * 3 / 5
 lons, lats = maps.features_bounds((outline or {}).get("features") or features)
 map_height = maps.map_size(map_width, maps.aspect(lons, lats))
 deck, legend = maps.zip_choropleth(features, table, metric, k, overlay, f.zips, style, grid, 0.01, outline,
