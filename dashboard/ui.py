@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -181,11 +181,28 @@ def chart(fig: go.Figure, data: pd.DataFrame | None, key: str, labels: Mapping[s
     st.plotly_chart(charts.fit_to_width(fig, browser.viewport()["main"]), config=PLOTLY_CONFIG, key=key,
                     width="stretch")
     if data is not None:
-        with st.expander(_("Table: {what}").format(what=name or _("the numbers in this chart"))):
+        def numbers() -> None:
             if labels:
                 table(data, labels, percent, dates)
             else:
                 st.dataframe(styled(blank_missing(data.reset_index(drop=True))), hide_index=True, width="stretch")
+
+        on_demand(_("Table: {what}").format(what=name or _("the numbers in this chart")), f"{key}_table", numbers)
+
+
+def on_demand(label: str, key: str, draw: Callable[[], None]) -> None:
+    """An expander whose content ``draw`` makes only while it is open: a closed table is neither
+    formatted nor sent (nor is the data grid's JavaScript loaded for it). Opening or closing it
+    reruns only this fragment; once open it stays open, and is drawn again on every rerun."""
+    _on_demand(label, key, draw)
+
+
+@st.fragment
+def _on_demand(label: str, key: str, draw: Callable[[], None]) -> None:
+    box = st.expander(label, key=key, on_change="rerun")
+    if box.open:
+        with box:
+            draw()
 
 
 def csv_bytes(df: pd.DataFrame, labels: Mapping[str, str], about: Mapping[str, str]) -> bytes:

@@ -136,8 +136,8 @@ shown = pd.DataFrame({
                        + ([_("under 1,000 residents")] if r else []))
              for s, r in zip(table["small_count"], table["few_residents"])],
 })
-with st.expander(_("Table: the numbers on the map")):
-    ui.table(shown, {"zip": _("ZIP code"), "stops": _("Stops"), "residents": _("Residents (county part)"),
-                     "rate": _("Stops per 1,000 residents per year"), "poverty": _("Poverty rate (whole ZIP code)"),
-                     "density": _("Residents per sq mi (whole ZIP code)"), "note": _("Note")},
-             percent=("poverty",))
+ui.on_demand(_("Table: the numbers on the map"), "map_table", lambda: ui.table(
+    shown, {"zip": _("ZIP code"), "stops": _("Stops"), "residents": _("Residents (county part)"),
+            "rate": _("Stops per 1,000 residents per year"), "poverty": _("Poverty rate (whole ZIP code)"),
+            "density": _("Residents per sq mi (whole ZIP code)"), "note": _("Note")},
+    percent=("poverty",)))

@@ -549,3 +549,51 @@ def test_a_typed_date_applies_on_enter(browser_page, server):
     page.keyboard.type("2016")
     page.keyboard.press("Enter")  # no click elsewhere, no Tab: Enter alone applies the date
     expect(page).to_have_url(re.compile(r"from=2016-01-01"), timeout=TIMEOUT_MS)
+
+
+# ------------------------------------------------------------------ one script run on a first visit (issue 22)
+
+IPHONE_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 15_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+             "Version/15.0 Mobile/15E148 Safari/604.1")
+
+
+def _first_visit(browser, base: str, **context) -> tuple[dict, list]:  # noqa: ANN001
+    """A new browser session's visit to the Overview: what went over its websocket (bench/browser.py's
+    counts of full, fragment and interrupted script runs) and the charts' boxes, once settled."""
+    from bench.browser import Wire
+
+    ctx = browser.new_context(**context)
+    try:
+        page = ctx.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        wire = Wire(page)
+        page.goto(base)
+        settle(page)
+        page.wait_for_timeout(1500)  # a report of the width, and the rerun it may cause
+        settle(page)
+        return wire.take(), page.evaluate(CHART_BOXES)
+    finally:
+        ctx.close()
+
+
+def test_a_first_visit_runs_the_page_once_when_the_user_agent_tells_the_device(browser_page, server):
+    """dashboard/browser.py: a session's first run is drawn for the device its User-Agent names and
+    the width report reruns only the helper's fragment, so a desktop (1280 px) and a phone (an
+    iPhone's User-Agent, 390 px) each run the Overview's script once. A desktop browser in a 390 px
+    window is drawn for a desktop first, then once more for the phone width it reports; every chart
+    title then fits its chart."""
+    browser = browser_page.context.browser
+    desktop, _ = _first_visit(browser, server, viewport={"width": 1280, "height": 1000})
+    assert (desktop["script_runs"], desktop["interrupted_runs"], desktop["fragment_runs"]) == (1, 0, 1), desktop
+    phone, phone_charts = _first_visit(browser, server, viewport=PHONE, user_agent=IPHONE_UA, is_mobile=True,
+                                       has_touch=True, device_scale_factor=3)
+    assert (phone["script_runs"], phone["interrupted_runs"]) == (1, 0), phone
+    narrow, narrow_charts = _first_visit(browser, server, viewport=PHONE)  # a desktop User-Agent
+    assert narrow["script_runs"] == 2, narrow  # the page drawn again for the reported phone width
+    for charts in (phone_charts, narrow_charts):
+        assert len(charts) == 2
+        for c in charts:
+            chart = c["chart"]
+            assert chart["r"] - chart["x"] <= PHONE["width"]
+            cut = [(name, b) for name, b in c["texts"] if b["x"] < chart["x"] - 1 or b["r"] > chart["r"] + 1]
+            assert not cut, f"title cut at the chart's edge: {cut}"

@@ -155,6 +155,7 @@ def test_the_date_range_filter_changes_the_numbers_but_the_sample_shows_no_chang
 
 
 def test_filters_are_kept_when_switching_pages(app, con):
+    app.session_state["outcomes_table"] = True  # the chart's table, built once its expander is open (ui.on_demand)
     at = app.run()
     at.sidebar.multiselect(key="flt_race").set_value(["HISPANIC"]).run()
     switch(at, "pages/people.py")
@@ -261,6 +262,7 @@ def test_the_map_shows_every_county_zip_with_counts_and_denominators(app, con):
 
 def test_the_map_flags_small_counts(app):
     app.query_params = {"race": "native"}
+    app.session_state["map_table"] = True  # the table under the map, opened (ui.on_demand)
     at = switch(app.run(), "pages/map.py")
     no_errors(at)
     features = deck_spec(at)["layers"][0]["data"]["features"]
@@ -327,6 +329,8 @@ def test_trends_compare_two_years_on_the_days_both_cover(app, con):
 
 
 def test_people_compare_stops_with_residents_and_give_denominators(app, con):
+    for key in ("race_share_table", "outcomes_table"):  # the charts' tables, opened (ui.on_demand)
+        app.session_state[key] = True
     at = switch(app.run(), "pages/people.py")
     no_errors(at)
     shares = next(df.value for df in at.dataframe if "share_of_residents" in df.value.columns)
