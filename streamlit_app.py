@@ -16,7 +16,7 @@ import streamlit as st
 from dashboard import browser, filters, i18n, queries, routing, ui
 from dashboard.i18n import _, days_since, fmt_ago, fmt_date, fmt_datetime, fmt_int
 
-K_LANG = "ui_lang"
+K_LANG = i18n.K_LANG
 
 if K_LANG not in st.session_state:  # a session's first run: the language comes from the link
     st.session_state[K_LANG] = i18n.set_lang(st.query_params.get("lang"))

@@ -60,6 +60,11 @@ def catalogue(lang: str) -> gettext.NullTranslations:
     return gettext.GNUTranslations(buf)
 
 
+# The session state key of the reader's language (the router's language control). A fragment's rerun
+# runs without the router, in a new thread: it sets the language from here again (set_lang).
+K_LANG = "ui_lang"
+
+
 def set_lang(lang: str | None) -> str:
     """Use ``lang`` for this run (unknown values mean English); returns the language in effect."""
     value = lang if lang in LANGS else DEFAULT

@@ -597,3 +597,22 @@ def test_a_first_visit_runs_the_page_once_when_the_user_agent_tells_the_device(b
             assert chart["r"] - chart["x"] <= PHONE["width"]
             cut = [(name, b) for name, b in c["texts"] if b["x"] < chart["x"] - 1 or b["r"] > chart["r"] + 1]
             assert not cut, f"title cut at the chart's edge: {cut}"
+
+
+def test_a_charts_table_is_built_when_opened_in_the_readers_language(browser_page, server):
+    """ui.on_demand: a chart's table is not sent while its expander is closed; opening it reruns only
+    its fragment, which draws the table in the reader's language (the fragment sets it itself: the
+    router does not run then)."""
+    from playwright.sync_api import expect
+
+    page = browser_page
+    open_page(page, server, "?lang=es")
+    tables = page.locator("[data-testid='stExpander'] [data-testid='stDataFrame']")
+    assert tables.count() == 0  # two charts, their tables not built
+    page.locator("[data-testid='stExpander'] summary", has_text="Tabla: Paradas y cargos por mes").click()
+    expect(tables).to_have_count(1, timeout=TIMEOUT_MS)
+    settle(page)
+    cells = tables.first.locator("td").all_inner_texts()
+    assert cells[:4] == ["ene 2012", "20", "24", ""], cells[:8]  # Spanish month names, as the page writes dates
+    page.locator("[data-testid='stExpander'] summary", has_text="Tabla: Paradas y cargos por mes").click()
+    expect(tables).to_have_count(0, timeout=TIMEOUT_MS)  # closed again: the table is gone
