@@ -42,7 +42,9 @@ DRAWN = """() => document.querySelectorAll('.js-plotly-plot .main-svg').length
 class Wire:
     """What went over one page's websocket, by kind (the browser-side breakdown; it does not
     depend on the machine's load): bytes received per ForwardMsg kind and per element type, script
-    runs (``script_finished`` messages), reruns the browser asked for (``rerun_script``), and the
+    runs (``new_session`` starts one; ``script_finished`` ends a whole page's run or a fragment's;
+    a run started and never finished was interrupted by a rerun), reruns the browser asked for
+    (``rerun_script``), and the
     HTTP bytes of the page's other requests (the JavaScript bundle, fonts, the static files)."""
 
     def __init__(self, page) -> None:  # noqa: ANN001
@@ -52,7 +54,7 @@ class Wire:
 
     def reset(self) -> None:
         self.kinds: dict[str, list[int]] = {}
-        self.runs = self.fragment_runs = self.interrupted = self.started = 0
+        self.runs = self.fragment_runs = self.started = 0
         self.reruns_asked = self.http_bytes = self.http_requests = 0
 
     def _socket(self, ws) -> None:  # noqa: ANN001
@@ -77,9 +79,7 @@ class Wire:
             status = msg.script_finished
             if status == ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY:
                 self.fragment_runs += 1
-            elif status == ForwardMsg.FINISHED_EARLY_FOR_RERUN:
-                self.interrupted += 1
-            else:
+            elif status != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
                 self.runs += 1
         count_bytes = self.kinds.setdefault(kind, [0, 0])
         count_bytes[0] += 1
@@ -108,7 +108,10 @@ class Wire:
         ws = sum(b for _, b in self.kinds.values())
         top = sorted(self.kinds.items(), key=lambda kv: -kv[1][1])[:6]
         out = {"ws_kb": round(ws / 1024, 1), "script_runs": self.runs,
-               "fragment_runs": self.fragment_runs, "interrupted_runs": self.interrupted, "runs_started": self.started,
+               "fragment_runs": self.fragment_runs, "runs_started": self.started,
+               # A run stopped for a rerun (the page's own, or a fragment's st.rerun) sends no script_finished
+               # of its own every time: what started and did not finish was interrupted.
+               "interrupted_runs": self.started - self.runs - self.fragment_runs,
                "reruns_asked": self.reruns_asked,
                "http_kb": round(self.http_bytes / 1024, 1), "http_requests": self.http_requests,
                "largest": {k: [n, round(b / 1024, 1)] for k, (n, b) in top}}
