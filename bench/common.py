@@ -83,13 +83,25 @@ def ensure_synthetic(rows: int, seed: int = 42, fmt: str = "csv") -> Path:
     return path
 
 
+# Bytecode for the measured processes: compiled once into bench/out (not the venv) and reused. A deployed
+# daily job runs with its bytecode cached after its first run; this machine sets PYTHONDONTWRITEBYTECODE=1,
+# which made every measured run compile its ~500 imported modules (~2 s CPU, BENCHMARKS.md "p22-backfill").
+PYCACHE = OUT / ".pycache"
+
+
+def bytecode_env() -> dict[str, str]:
+    """Environment for a measured Python child that caches its bytecode under :data:`PYCACHE`
+    (an empty ``PYTHONDONTWRITEBYTECODE`` counts as unset)."""
+    return {"PYTHONPYCACHEPREFIX": str(PYCACHE), "PYTHONDONTWRITEBYTECODE": ""}
+
+
 def pipeline_env(root: Path) -> dict[str, str]:
     return {"PIPELINE_WAREHOUSE": f"duckdb:///{root / 'warehouse.duckdb'}", "PIPELINE_LAKE": str(root / "lake"),
             "PIPELINE_LOG_LEVEL": "WARNING"}
 
 
-def run_pipeline(args: list[str], root: Path) -> tuple[Measured, dict]:
-    m = measure([PYTHON, "-m", "pipeline", "--json", *args], env=pipeline_env(root))
+def run_pipeline(args: list[str], root: Path, env: dict[str, str] | None = None) -> tuple[Measured, dict]:
+    m = measure([PYTHON, "-m", "pipeline", "--json", *args], env={**pipeline_env(root), **(env or {})})
     return m, json.loads(m.stdout.strip().splitlines()[-1])
 
 
