@@ -31,6 +31,7 @@ class Measured:
     returncode: int
     stdout: str
     stderr: str
+    cpu_seconds: float = 0.0  # user + system of the child and its threads (os.wait4's rusage)
 
 
 def measure(cmd: list[str], env: dict[str, str] | None = None, cwd: Path = ROOT) -> Measured:
@@ -44,7 +45,8 @@ def measure(cmd: list[str], env: dict[str, str] | None = None, cwd: Path = ROOT)
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
-    result = Measured(seconds, usage.ru_maxrss / 1024, proc.returncode, out_path.read_text(), err_path.read_text())
+    result = Measured(seconds, usage.ru_maxrss / 1024, proc.returncode, out_path.read_text(), err_path.read_text(),
+                      usage.ru_utime + usage.ru_stime)
     out_path.unlink()
     err_path.unlink()
     if result.returncode != 0:
@@ -89,10 +91,10 @@ def ensure_synthetic(rows: int, seed: int = 42, fmt: str = "csv") -> Path:
 PYCACHE = OUT / ".pycache"
 
 
-def bytecode_env() -> dict[str, str]:
-    """Environment for a measured Python child that caches its bytecode under :data:`PYCACHE`
+def bytecode_env(prefix: Path = PYCACHE) -> dict[str, str]:
+    """Environment for a measured Python child that caches its bytecode under ``prefix``
     (an empty ``PYTHONDONTWRITEBYTECODE`` counts as unset)."""
-    return {"PYTHONPYCACHEPREFIX": str(PYCACHE), "PYTHONDONTWRITEBYTECODE": ""}
+    return {"PYTHONPYCACHEPREFIX": str(prefix), "PYTHONDONTWRITEBYTECODE": ""}
 
 
 def pipeline_env(root: Path) -> dict[str, str]:
