@@ -31,23 +31,12 @@ st.set_page_config(
 )
 st.html(f"<style>{(Path(__file__).parent / 'static' / 'dashboard.css').read_text(encoding='utf-8')}</style>")
 
-# One line per page: (file, URL path, title, icon). The first one is the home page.
-PAGES: list[tuple[str, str, str, str]] = [
-    ("pages/overview.py", "overview", i18n.N_("Overview"), ":material/dashboard:"),
-    ("pages/my_zip.py", "my-zip", i18n.N_("My ZIP code"), ":material/home_pin:"),
-    ("pages/map.py", "map", i18n.N_("Map"), ":material/map:"),
-    ("pages/trends.py", "trends", i18n.N_("Trends"), ":material/trending_up:"),
-    ("pages/people.py", "people", i18n.N_("People"), ":material/groups:"),
-    ("pages/disparities.py", "disparities", i18n.N_("Disparities"), ":material/balance:"),
-    ("pages/changes.py", "changes", i18n.N_("What changed"), ":material/history:"),
-    ("pages/data.py", "data", i18n.N_("Data"), ":material/table:"),
-]
-
 # The home page lives at "/" (Streamlit gives the default page no address of its own); a hidden twin
 # answers its own address, /overview, instead of "Page not found".
-pages = [st.Page(path, title=_(title), icon=icon, url_path="" if i == 0 else url, default=(i == 0))
-         for i, (path, url, title, icon) in enumerate(PAGES)]
-home_alias = st.Page(PAGES[0][0], title=_(PAGES[0][2]), icon=PAGES[0][3], url_path=PAGES[0][1], visibility="hidden")
+PAGES = routing.PAGES
+pages = [st.Page(p.file, title=_(p.title), icon=p.icon, url_path="" if i == 0 else p.url, default=(i == 0))
+         for i, p in enumerate(PAGES)]
+home_alias = st.Page(PAGES[0].file, title=_(PAGES[0].title), icon=PAGES[0].icon, url_path=PAGES[0].url, visibility="hidden")
 # Our own menu of page links: with client.showSidebarNavigation off (so that the auto-discovered
 # pages/ menu never paints), Streamlit draws no menu for st.navigation either.
 navigation = st.navigation([*pages, home_alias], position="hidden")

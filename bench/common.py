@@ -31,6 +31,7 @@ class Measured:
     returncode: int
     stdout: str
     stderr: str
+    cpu_seconds: float = 0.0  # user + system of the child and its threads (os.wait4's rusage)
 
 
 def measure(cmd: list[str], env: dict[str, str] | None = None, cwd: Path = ROOT) -> Measured:
@@ -44,7 +45,8 @@ def measure(cmd: list[str], env: dict[str, str] | None = None, cwd: Path = ROOT)
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
-    result = Measured(seconds, usage.ru_maxrss / 1024, proc.returncode, out_path.read_text(), err_path.read_text())
+    result = Measured(seconds, usage.ru_maxrss / 1024, proc.returncode, out_path.read_text(), err_path.read_text(),
+                      usage.ru_utime + usage.ru_stime)
     out_path.unlink()
     err_path.unlink()
     if result.returncode != 0:
@@ -83,13 +85,25 @@ def ensure_synthetic(rows: int, seed: int = 42, fmt: str = "csv") -> Path:
     return path
 
 
+# Bytecode for the measured processes: compiled once into bench/out (not the venv) and reused. A deployed
+# daily job runs with its bytecode cached after its first run; this machine sets PYTHONDONTWRITEBYTECODE=1,
+# which made every measured run compile its ~500 imported modules (~2 s CPU, BENCHMARKS.md "p22-backfill").
+PYCACHE = OUT / ".pycache"
+
+
+def bytecode_env(prefix: Path = PYCACHE) -> dict[str, str]:
+    """Environment for a measured Python child that caches its bytecode under ``prefix``
+    (an empty ``PYTHONDONTWRITEBYTECODE`` counts as unset)."""
+    return {"PYTHONPYCACHEPREFIX": str(prefix), "PYTHONDONTWRITEBYTECODE": ""}
+
+
 def pipeline_env(root: Path) -> dict[str, str]:
     return {"PIPELINE_WAREHOUSE": f"duckdb:///{root / 'warehouse.duckdb'}", "PIPELINE_LAKE": str(root / "lake"),
             "PIPELINE_LOG_LEVEL": "WARNING"}
 
 
-def run_pipeline(args: list[str], root: Path) -> tuple[Measured, dict]:
-    m = measure([PYTHON, "-m", "pipeline", "--json", *args], env=pipeline_env(root))
+def run_pipeline(args: list[str], root: Path, env: dict[str, str] | None = None) -> tuple[Measured, dict]:
+    m = measure([PYTHON, "-m", "pipeline", "--json", *args], env={**pipeline_env(root), **(env or {})})
     return m, json.loads(m.stdout.strip().splitlines()[-1])
 
 

@@ -16,18 +16,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from dashboard import routing
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, settle, start_server, stop_server
 
-PAGES: dict[str, str] = {
-    "overview": "overview",
-    "my-zip": "my-zip?zip=20902",
-    "map": "map",
-    "trends": "trends",
-    "people": "people",
-    "disparities": "disparities",
-    "changes": "changes",
-    "data": "data",
-}
+PAGES: dict[str, str] = {p.url: p.url + ("?zip=20902" if p.url == "my-zip" else "") for p in routing.PAGES}
 VIEWPORTS: dict[str, dict[str, int]] = {"desktop": {"width": 1400, "height": 900},
                                         "phone": {"width": 390, "height": 844}}
 LANGS = ("en", "es")

@@ -12,10 +12,33 @@ from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
+
+from .i18n import N_
+
+
+class Page(NamedTuple):
+    file: str   # relative to the repository root, as st.Page takes it
+    url: str    # the page's own address; the first page also answers at "/"
+    title: str  # English; translated when drawn
+    icon: str
+
+
+# The dashboard's pages, in menu order; the first is the home page. The one list: the router draws
+# it, and the tests and the screenshot bench visit it.
+PAGES: tuple[Page, ...] = (
+    Page("pages/overview.py", "overview", N_("Overview"), ":material/dashboard:"),
+    Page("pages/my_zip.py", "my-zip", N_("My ZIP code"), ":material/home_pin:"),
+    Page("pages/map.py", "map", N_("Map"), ":material/map:"),
+    Page("pages/trends.py", "trends", N_("Trends"), ":material/trending_up:"),
+    Page("pages/people.py", "people", N_("People"), ":material/groups:"),
+    Page("pages/disparities.py", "disparities", N_("Disparities"), ":material/balance:"),
+    Page("pages/changes.py", "changes", N_("What changed"), ":material/history:"),
+    Page("pages/data.py", "data", N_("Data"), ":material/table:"),
+)
 
 _state = threading.local()  # Streamlit runs each session's script in a thread of its own
 

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import duckdb
 import pytest
 
+from dashboard import routing
 from tests.services import service_missing
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,7 +37,8 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 TIMEOUT_MS = 60_000
 SCREENS = [Path(p) for p in os.environ.get("SCREENSHOT_DIRS", "").split(os.pathsep) if p]
 SERVER: dict = {}
-PAGES = ["", "my-zip?zip=20902", "map", "trends", "people", "disparities", "data", "changes"]
+# Every page of the router, home at "/"; My ZIP with a ZIP chosen, so that it draws its map and numbers.
+PAGES = ["" if i == 0 else p.url + ("?zip=20902" if p.url == "my-zip" else "") for i, p in enumerate(routing.PAGES)]
 VIEWPORTS = {"desktop": {"width": 1280, "height": 1000}, "phone": {"width": 390, "height": 844}}
 
 SERVER_URL = re.compile(r"URL: (http://127\.0\.0\.1:(\d+))")

@@ -14,13 +14,12 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 from streamlit.testing.v1 import AppTest
 
-from dashboard import db, i18n
+from dashboard import db, i18n, routing
 from tests.test_analysis_sample import analysed_sample  # noqa: F401  (a fixture: Disparities with its analyses)
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "streamlit_app.py"
-PAGES = ["pages/overview.py", "pages/my_zip.py", "pages/map.py", "pages/trends.py",
-         "pages/people.py", "pages/disparities.py", "pages/changes.py", "pages/data.py"]
+PAGES = [p.file for p in routing.PAGES]
 PLACEHOLDER = re.compile(r"\{\w*\}")
 
 

@@ -21,12 +21,11 @@ from tests.shown import shown_numbers
 from tests.test_analysis_sample import analysed_sample  # noqa: F401  (a fixture: Disparities with its analyses)
 from streamlit.testing.v1 import AppTest
 
-from dashboard import db
+from dashboard import db, routing
 from dashboard.labels import DISTRICTS
 
 APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
-PAGES = ["pages/overview.py", "pages/my_zip.py", "pages/map.py", "pages/trends.py",
-         "pages/people.py", "pages/disparities.py", "pages/changes.py", "pages/data.py"]
+PAGES = [p.file for p in routing.PAGES]
 ZIP_WITHOUT_STOPS = "20838"  # a Montgomery County ZCTA the bundled sample has no stop in
 
 

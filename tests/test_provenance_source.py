@@ -9,11 +9,10 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import db, ui
+from dashboard import db, routing, ui
 
 APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
-PAGES = ["pages/overview.py", "pages/my_zip.py", "pages/map.py", "pages/trends.py",
-         "pages/people.py", "pages/disparities.py", "pages/changes.py", "pages/data.py"]
+PAGES = [p.file for p in routing.PAGES]
 
 
 def _sources(*rows: tuple) -> pd.DataFrame:
