@@ -7,6 +7,10 @@
 # this platform, registry blocked for it) or fails, pip installs the same lock with --require-hashes.
 # uv trusts the system certificate store (--system-certs), as pip does through its configuration.
 # INSTALL_WITH=pip forces that fallback. PYTHON picks the interpreter for a new venv (3.11+).
+# Both write the packages' bytecode at install (uv: --compile-bytecode; pip does it by default):
+# without it every `python -m pipeline` compiles the ~600 modules it imports again (~1.8 s of CPU
+# per daily run, BENCHMARKS "h22-daily"), since a service user cannot write into the venv and
+# PYTHONDONTWRITEBYTECODE may be set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 lock="${1:?usage: deploy/install.sh requirements.lock|requirements-dev.lock}"
@@ -17,7 +21,7 @@ pip_install() { .venv/bin/python -m pip install --quiet --disable-pip-version-ch
 
 if [ "${INSTALL_WITH:-uv}" != pip ] && { [ -x .venv/bin/uv ] ||
         pip_install --only-binary :all: --require-hashes -r deploy/uv.lock; }; then
-    if .venv/bin/uv pip install --quiet --system-certs --python .venv/bin/python --require-hashes -r "$lock"; then
+    if .venv/bin/uv pip install --quiet --system-certs --compile-bytecode --python .venv/bin/python --require-hashes -r "$lock"; then
         exit 0
     fi
     echo "install: uv failed; installing $lock with pip instead" >&2

@@ -45,8 +45,8 @@ from .sqlfiles import load_sql
 from .schema import SOURCE_COLUMNS
 from .transform import TransformCounts, null_counts, transform, work_connection
 from .warehouse import Warehouse, open_warehouse
-from .warehouse.base import (LockRefused, first_load_passes, older_restamps, rebuild_stops, refresh_statistics,
-                             replaced_rows)
+from .warehouse.base import (STALE_SHARE, LockRefused, first_load_passes, older_restamps, rebuild_stops,
+                             refresh_statistics, replaced_rows)
 from .zones import CuratedCommit, curated_batch_reader, merge_curated, write_landing_and_quarantine
 
 log = logging.getLogger(__name__)
@@ -340,6 +340,10 @@ def _publish(
             refresh_statistics(s, ("stops",), force=True)
         else:
             rebuild_stops(s)
+            if int(staged) > STALE_SHARE * before:
+                # Analyzed now, with this batch in them (an analyze counts the transaction's own rows), so
+                # the statistics are not stale for the next run, which would analyze 1M+ charges instead.
+                refresh_statistics(s, STATISTICS_TABLES, force=True)
             row = s.query(load_sql("warehouse/changes", s.kind)).iloc[0]
             result.changes = {k: int(row[k]) for k in row.index}
             for temp in ("affected_stops", "charge_changes", "replaced_file_rows", "stops_before"):

@@ -50,6 +50,12 @@ def first_load_passes(kind: str, years: list[int]) -> list[tuple[int, int]]:
     return [(y, y) for y in sorted(years)]
 
 
+# A table's statistics are stale once its live rows differ by more than this share from the rows the
+# last analyze counted (warehouse/stale_statistics.postgresql.sql); a merge of a larger batch analyzes
+# before it commits (pipeline/load.py), so the next run does not.
+STALE_SHARE = 0.1
+
+
 def refresh_statistics(session: "LoadSession", tables: tuple[str, ...], force: bool = False) -> list[str]:
     """Analyze ``tables`` (every one when ``force``, else those whose planner statistics are missing or
     stale: warehouse/stale_statistics.sql) inside the load's transaction; return the names analyzed.
@@ -65,7 +71,7 @@ def refresh_statistics(session: "LoadSession", tables: tuple[str, ...], force: b
         placeholders, values = expand_list("t", names)
         sql = render(load_sql("warehouse/stale_statistics", session.kind), {"tables": placeholders},
                      {"tables": _TABLE_PLACEHOLDERS.match})
-        names = [str(t) for t in session.query(sql, values)["table_name"]]
+        names = [str(t) for t in session.query(sql, {**values, "share": STALE_SHARE})["table_name"]]
     for name in names:
         session.execute(f"analyze {name}")
     return names
