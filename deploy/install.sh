@@ -7,6 +7,10 @@
 # this platform, registry blocked for it) or fails, pip installs the same lock with --require-hashes.
 # uv trusts the system certificate store (--system-certs), as pip does through its configuration.
 # INSTALL_WITH=pip forces that fallback. PYTHON picks the interpreter for a new venv (3.11+).
+# Both write each module's bytecode at install time (uv: --compile-bytecode; pip does it by default),
+# and so does the project's own code (compileall): the dashboard's service may not write into
+# /opt (ProtectSystem=strict), so without it every start would compile ~1,400 modules from source
+# again (~3 s of CPU before the first page: BENCHMARKS.md, h22-cold).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 lock="${1:?usage: deploy/install.sh requirements.lock|requirements-dev.lock}"
@@ -17,7 +21,9 @@ pip_install() { .venv/bin/python -m pip install --quiet --disable-pip-version-ch
 
 if [ "${INSTALL_WITH:-uv}" != pip ] && { [ -x .venv/bin/uv ] ||
         pip_install --only-binary :all: --require-hashes -r deploy/uv.lock; }; then
-    if .venv/bin/uv pip install --quiet --system-certs --python .venv/bin/python --require-hashes -r "$lock"; then
+    if .venv/bin/uv pip install --quiet --system-certs --compile-bytecode --python .venv/bin/python \
+            --require-hashes -r "$lock"; then
+        .venv/bin/python -m compileall -q dashboard pipeline
         exit 0
     fi
     echo "install: uv failed; installing $lock with pip instead" >&2
@@ -25,3 +31,4 @@ elif [ "${INSTALL_WITH:-uv}" != pip ]; then
     echo "install: uv could not be installed; installing $lock with pip instead" >&2
 fi
 pip_install --require-hashes -r "$lock"
+.venv/bin/python -m compileall -q dashboard pipeline
