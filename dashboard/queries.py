@@ -386,7 +386,7 @@ def gather(*calls: Callable[[], Any]) -> list[Any]:
     DuckDB and psycopg release the GIL while a query runs, so a page's 4-6 queries overlap instead
     of queueing (2M SYNTHETIC rows: Trends p95 ~130 -> ~80 ms, BENCHMARKS.md). Each call runs in a
     copy of the caller's context (the cache bypass flag) with Streamlit's script context attached,
-    so ``st.cache_data`` behaves as it does on the page's own thread.
+    so ``st.cache_data`` (the analysis tables) behaves as it does on the page's own thread.
     """
     if len(calls) <= 1:
         return [c() for c in calls]
