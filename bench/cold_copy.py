@@ -19,7 +19,7 @@ import json
 import os
 import shutil
 
-from bench.common import PYTHON, measure
+from bench.common import PYTHON, bytecode_env, measure
 from bench.dashboard import RENDER_EVERY_PAGE
 
 CHILD = r"""
@@ -45,6 +45,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--warehouse", required=True, help="a server warehouse's PIPELINE_WAREHOUSE URL")
     parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--cold-bytecode", action="store_true",
+                        help="compile every imported module in every run (no bytecode cache)")
     args = parser.parse_args()
     from dashboard import queries as q
     from dashboard import replica
@@ -54,9 +56,11 @@ def main() -> None:
     shutil.rmtree(folder, ignore_errors=True)  # run 1 starts without a kept copy
     for run in range(1, args.runs + 1):
         load = os.getloadavg()[0]
-        m = measure([PYTHON, "-c", CHILD], env={"PIPELINE_WAREHOUSE": args.warehouse})
+        m = measure([PYTHON, "-c", CHILD], env={"PIPELINE_WAREHOUSE": args.warehouse,
+                                                **({} if args.cold_bytecode else bytecode_env())})
         out = json.loads(m.stdout.strip().splitlines()[-1])
-        print(json.dumps({"run": run, "kept_copy_found": run > 1, **{k: round(v, 2) if isinstance(v, float) else v
+        print(json.dumps({"run": run, "kept_copy_found": run > 1,
+                          "bytecode": "compiled every run" if args.cold_bytecode else "cached", **{k: round(v, 2) if isinstance(v, float) else v
                                                                      for k, v in out.items()},
                           "process_s": round(m.seconds, 1), "process_cpu_s": round(m.cpu_seconds, 1), "peak_rss_mb": round(m.peak_rss_mb), "load_start": load,
                           "load_end": os.getloadavg()[0]}))
