@@ -5,7 +5,7 @@
 Driver: simulated sessions are threads of one process, as Streamlit runs every session's script on
 a thread of its one server process. So they share what real sessions share: the GIL, the
 warehouse connection(s) (DuckDB's attached reader, the PostgreSQL read pool), and the
-``st.cache_data`` cache of ``dashboard/queries.py`` (per process, keyed by the SQL and the filter
+result cache of ``dashboard/queries.py`` (per process, keyed by the SQL and the filter
 values), which is used as the pages use it (not bypassed). Each filter change runs what a rerun
 of the app runs for data: the router's queries and the current page's query set
 (``bench/dashboard.py`` ``pages()``, the same calls the pages make, grouped by ``queries.gather``

@@ -140,7 +140,8 @@ def daily_trend(df: pd.DataFrame, k: int) -> go.Figure:
     if unit == "week":
         title = _("Stops per week")
         days = pd.to_datetime(df["date_of_stop"])
-        partial = [d < days.min() or d + pd.Timedelta(days=6) > days.max() for d in counts.index]
+        first, last = days.min(), days.max()  # once, not per week (the loop below ran over every day per week)
+        partial = [d < first or d + pd.Timedelta(days=6) > last for d in counts.index]
         hover = [_("Week of {date}: {n} stops").format(date=fmt_date(d), n=tables.count_text(n, k))
                  + (" " + _("(partial week)") if part else "") for (d, n), part in zip(counts.items(), partial)]
     else:

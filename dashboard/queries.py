@@ -6,8 +6,9 @@
 * Every value is a bound parameter; IN lists come from :func:`pipeline.sqlfiles.expand_list`; the
   only text put into SQL is a filter predicate built here from fixed column names and placeholders,
   and dimension expressions from fixed allow-lists (:func:`pipeline.sqlfiles.render`).
-* Results are cached for 10 minutes (``st.cache_data``), keyed by the SQL, its parameter values
-  (= the filters) and ``warehouse.version()``, so a committed load shows up on the next rerun.
+* Results are cached in this process for 10 minutes (:class:`_ResultCache`, at most 2,000), keyed by
+  the SQL, its parameter values (= the filters) and ``warehouse.version()``, so a committed load
+  shows up on the next rerun.
 * Queries aggregate in SQL and return small DataFrames; no stop-level rows leave the warehouse.
 """
 
@@ -22,6 +23,7 @@ import re
 import threading
 import time
 from contextlib import contextmanager
+from collections import OrderedDict
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -207,11 +209,66 @@ def _execute(wh_key: str, sql: str, params: tuple[tuple[str, Any], ...],
     return wh.query(sql, dict(params))
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=2000)
+class _ResultCache:
+    """Query results of this process by key, at most ``max_entries`` (least recently used out first),
+    each for ``ttl_s`` seconds; one computation per key at a time (other callers of that key wait
+    for it, as 50 sessions asking the router's queries at once would otherwise run them 50 times).
+
+    In place of ``st.cache_data``, which hashed the SQL text and every parameter through its own
+    hasher, inspected the function's signature and unpickled a copy of the frame on every hit: about
+    0.5 ms of CPU per call, several calls per filter change, all on one GIL. Here the key is a tuple
+    of strings and values, and a hit returns a shallow copy of the frame: under pandas'
+    copy-on-write, changing the copy never changes the cached frame."""
+
+    def __init__(self, ttl_s: float, max_entries: int) -> None:
+        self.ttl_s, self.max_entries = ttl_s, max_entries
+        self._items: OrderedDict[tuple, tuple[float, pd.DataFrame]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._computing: dict[tuple, threading.Lock] = {}
+
+    def _hit(self, key: tuple) -> pd.DataFrame | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is None:
+                return None
+            if time.monotonic() - found[0] > self.ttl_s:
+                del self._items[key]
+                return None
+            self._items.move_to_end(key)
+            return found[1]
+
+    def get(self, key: tuple, compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+        found = self._hit(key)
+        if found is None:
+            with self._lock:
+                computing = self._computing.setdefault(key, threading.Lock())
+            with computing:
+                found = self._hit(key)  # computed by another caller meanwhile
+                if found is None:
+                    try:
+                        found = compute()
+                        with self._lock:
+                            self._items[key] = (time.monotonic(), found)
+                            while len(self._items) > self.max_entries:
+                                self._items.popitem(last=False)
+                    finally:
+                        with self._lock:
+                            self._computing.pop(key, None)
+        return found.copy(deep=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+_results = _ResultCache(CACHE_TTL_S, max_entries=2000)
+
+
 def _execute_cached(wh_key: str, version: str, where: str, sql: str, params: tuple[tuple[str, Any], ...],
-                    _local: replica.Replica | None = None) -> pd.DataFrame:
-    # ``where`` (replica / warehouse) and ``version`` key the result; ``_local`` is not hashed.
-    return _execute(wh_key, sql, params, _local)
+                    local: replica.Replica | None = None) -> pd.DataFrame:
+    """:func:`_execute` through the result cache: ``where`` (replica / warehouse) and ``version`` key
+    the result with the SQL and its parameters; ``local`` (the copy that answers) does not."""
+    return _results.get((wh_key, version, where, sql, params), lambda: _execute(wh_key, sql, params, local))
 
 
 def local_copy() -> replica.Replica | None:
@@ -318,7 +375,7 @@ def _facts_allowed(value: str) -> bool:
 
 
 def clear_cache() -> None:
-    _execute_cached.clear()
+    _results.clear()
     _analysis.clear()
     _versions.clear()
 
@@ -329,7 +386,7 @@ def gather(*calls: Callable[[], Any]) -> list[Any]:
     DuckDB and psycopg release the GIL while a query runs, so a page's 4-6 queries overlap instead
     of queueing (2M SYNTHETIC rows: Trends p95 ~130 -> ~80 ms, BENCHMARKS.md). Each call runs in a
     copy of the caller's context (the cache bypass flag) with Streamlit's script context attached,
-    so ``st.cache_data`` behaves as it does on the page's own thread.
+    so ``st.cache_data`` (the analysis tables) behaves as it does on the page's own thread.
     """
     if len(calls) <= 1:
         return [c() for c in calls]

@@ -7,10 +7,11 @@
 # this platform, registry blocked for it) or fails, pip installs the same lock with --require-hashes.
 # uv trusts the system certificate store (--system-certs), as pip does through its configuration.
 # INSTALL_WITH=pip forces that fallback. PYTHON picks the interpreter for a new venv (3.11+).
-# Both write the packages' bytecode at install (uv: --compile-bytecode; pip does it by default):
-# without it every `python -m pipeline` compiles the ~600 modules it imports again (~1.8 s of CPU
-# per daily run, BENCHMARKS "h22-daily"), since a service user cannot write into the venv and
-# PYTHONDONTWRITEBYTECODE may be set.
+# Both write the packages' bytecode at install (uv: --compile-bytecode; pip does it by default), and
+# the project's own code is compiled too (compileall): a service user cannot write into the venv or
+# /opt (the dashboard's unit has ProtectSystem=strict) and PYTHONDONTWRITEBYTECODE may be set, so
+# without it every process compiles what it imports from source again: ~1.8 s of CPU of a daily run
+# (~600 modules, BENCHMARKS.md "h22-daily"), ~3 s before the dashboard's first page (~1,400, "h22-cold").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 lock="${1:?usage: deploy/install.sh requirements.lock|requirements-dev.lock}"
@@ -21,7 +22,9 @@ pip_install() { .venv/bin/python -m pip install --quiet --disable-pip-version-ch
 
 if [ "${INSTALL_WITH:-uv}" != pip ] && { [ -x .venv/bin/uv ] ||
         pip_install --only-binary :all: --require-hashes -r deploy/uv.lock; }; then
-    if .venv/bin/uv pip install --quiet --system-certs --compile-bytecode --python .venv/bin/python --require-hashes -r "$lock"; then
+    if .venv/bin/uv pip install --quiet --system-certs --compile-bytecode --python .venv/bin/python \
+            --require-hashes -r "$lock"; then
+        .venv/bin/python -m compileall -q dashboard pipeline
         exit 0
     fi
     echo "install: uv failed; installing $lock with pip instead" >&2
@@ -29,3 +32,4 @@ elif [ "${INSTALL_WITH:-uv}" != pip ]; then
     echo "install: uv could not be installed; installing $lock with pip instead" >&2
 fi
 pip_install --require-hashes -r "$lock"
+.venv/bin/python -m compileall -q dashboard pipeline

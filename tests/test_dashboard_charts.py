@@ -246,6 +246,19 @@ def test_days_match_at_the_same_place_in_each_period_and_only_when_both_have_dat
         (date(2016, 1, 1), date(2016, 1, 3)), (date(2016, 1, 5), date(2016, 1, 5))]
 
 
+def test_days_in_any_order_or_repeated_match_as_sorted_days_do():
+    covered = [date(2015, 12, 30), date(2016, 1, 2), date(2016, 2, 29), date(2016, 12, 30),
+               date(2017, 1, 2), date(2017, 1, 3), date(2017, 3, 1)]
+    a, b = (date(2015, 7, 1), date(2016, 6, 30)), (date(2016, 7, 1), date(2017, 6, 30))
+    shuffled = pd.Series([covered[i] for i in (4, 0, 6, 3, 1, 4, 5, 2, 0)])  # two days twice, out of order
+    pd.testing.assert_frame_equal(tables.match_days(shuffled, a, b), tables.match_days(pd.Series(covered), a, b))
+    # A day listed twice counts its last row (the daily frames list a day once; the rule is kept stable).
+    daily = pd.DataFrame({"date_of_stop": shuffled, "stops": [40, 10, 9, 30, 20, 41, 7, 5, 11]})
+    row = tables.compare_periods(daily, daily, a, b)
+    assert (row["all_a"], row["all_b"], row["matched_days"]) == (11 + 20, 30 + 41, 2)
+    assert row["days_b"] == [date(2016, 12, 30), date(2017, 1, 2)]
+
+
 # ---------------------------------------------------------------- a map a resident can read (issue 21)
 
 COUNTY_BOX = ([-77.52, -76.888], [38.934, 39.353])  # Montgomery County's outline, rounded

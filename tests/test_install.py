@@ -1,4 +1,4 @@
-"""`deploy/install.sh` writes the packages' bytecode at install time, with uv and with the pip fallback.
+"""`deploy/install.sh` writes the packages' and the project's bytecode at install time, with uv and with the pip fallback.
 
 Without it every `python -m pipeline` compiles the ~600 modules it imports from source again (a
 service user cannot write into the venv, and PYTHONDONTWRITEBYTECODE may be set): ~1.8 s of CPU of
@@ -47,6 +47,7 @@ def test_uv_compiles_the_bytecode_at_install(tmp_path: Path) -> None:
     assert len(uv) == 1, calls
     assert "--compile-bytecode" in uv[0].split()
     assert "-r requirements.lock" in uv[0]
+    assert "python -m compileall -q dashboard pipeline" in calls  # the project's own code too
 
 
 def test_the_pip_fallback_compiles_too(tmp_path: Path) -> None:
@@ -55,3 +56,4 @@ def test_the_pip_fallback_compiles_too(tmp_path: Path) -> None:
     assert len(pip) == 1 and "-r requirements.lock" in pip[0], calls
     assert "--no-compile" not in pip[0].split()  # pip writes bytecode unless told not to
     assert not any(c.startswith("uv") for c in calls)
+    assert "python -m compileall -q dashboard pipeline" in calls

@@ -30,7 +30,6 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from ..curated import staging_select
 from ..sqlfiles import bind, load_sql, run_script
 from .base import LockLost, LockRefused, WarehouseError, check_identifier
 
@@ -83,6 +82,8 @@ class DuckDBSession:
         else:
             self.con.execute("set variable stage_files = ?", [paths])
             self.con.execute("set variable stage_load_id = ?", [load_id])
+            from ..curated import staging_select  # the load path only: the dashboard's reader never stages
+
             select = staging_select("getvariable('stage_files')", "getvariable('stage_load_id')")
             self.con.execute(f"create or replace temp view {table} as {select}")
         return self.con.execute(f"select count(*) from {table}").fetchall()[0][0]

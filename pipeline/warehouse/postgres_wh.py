@@ -33,7 +33,6 @@ from typing import Any, Iterable, Iterator, Sequence
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 import pyarrow as pa
-import pyarrow.csv as pacsv
 
 from ..config import redact_url
 from ..sqlfiles import load_sql
@@ -170,6 +169,8 @@ class PostgresSession(DBAPISession):
         """COPY Arrow batches into ``table`` as CSV, in slices of :data:`COPY_SLICE_ROWS` rows."""
         col_list = ", ".join(check_identifier(n, "column") for n, _ in columns)
         statement = f"copy {check_identifier(table)} ({col_list}) from stdin (format csv)"
+        import pyarrow.csv as pacsv  # the load path only: the dashboard's reader never copies in
+
         options = pacsv.WriteOptions(include_header=False)
         rows = 0
         try:
