@@ -57,3 +57,14 @@ def test_the_pip_fallback_compiles_too(tmp_path: Path) -> None:
     assert "--no-compile" not in pip[0].split()  # pip writes bytecode unless told not to
     assert not any(c.startswith("uv") for c in calls)
     assert "python -m compileall -q dashboard pipeline" in calls
+
+
+def test_a_venv_made_before_is_compiled_whole_once_per_lock(tmp_path: Path) -> None:
+    """uv and pip compile only what they install: an existing venv is compiled by the script itself,
+    once for each lock (a stamp), and again when the lock changes."""
+    repo = scratch_repo(tmp_path)
+    whole = "python -m compileall -qq -j 0 .venv/lib"
+    assert install(repo).count(whole) == 1
+    assert install(repo).count(whole) == 1  # the calls log grows: still the first run's one call
+    (repo / "requirements.lock").write_text("pandas==3.0.0 --hash=sha256:00\n")
+    assert install(repo).count(whole) == 2
