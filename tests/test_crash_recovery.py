@@ -292,9 +292,11 @@ def test_a_first_load_killed_in_its_warehouse_transaction_serves_nothing_and_the
     kind = settings_of(backend).warehouse_kind
     marker = tmp_path / "paused"
     proc = start_paused(backend, inputs["A"], "warehouse", marker)
-    wait_for(marker, proc)
-    assert charges(backend) == 0  # the paused first load serves nothing
-    proc.send_signal(signal.SIGKILL)
+    try:
+        wait_for(marker, proc)
+        assert charges(backend) == 0  # the paused first load serves nothing
+    finally:
+        proc.send_signal(signal.SIGKILL)  # also when the check failed: no paused load left behind
     assert proc.wait(30) == -signal.SIGKILL
     assert run_cli(backend, inputs["A"], monkeypatch) == 0
 
