@@ -4,7 +4,6 @@ writes equals what the staged path writes. Timings live in bench/ (BENCHMARKS.md
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Iterator
 
 import pandas as pd
@@ -60,40 +59,44 @@ def _load(settings: Settings) -> None:
         warehouse.close()
 
 
-@pytest.fixture(scope="module")
-def two_first_loads(pg_admin, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:  # noqa: ANN001
-    """The sample loaded into two empty schemas: as the code does (copied straight, statements
-    recorded), and through the staged path (stage, insert ... select, the keyed checks)."""
-    out: dict = {}
-    schemas = {"copied": new_schema("first_copied"), "staged": new_schema("first_staged")}
+def _first_load(pg_admin, tmp_path_factory: pytest.TempPathFactory, path: str) -> Iterator[tuple[Settings, Spy]]:  # noqa: ANN001
+    """The sample loaded into an empty schema: as the code does (``copied``), or through the staged
+    path (``staged``: stage, insert ... select, the keyed checks); with its statements recorded."""
+    schema = new_schema(f"first_{path}")
+    settings = Settings(warehouse_url=pg_schema_url(schema), lake_url=str(tmp_path_factory.mktemp(path) / "lake"))
     try:
-        for path, schema in schemas.items():
-            root = tmp_path_factory.mktemp(path)
-            settings = Settings(warehouse_url=pg_schema_url(schema), lake_url=str(root / "lake"))
-            with pytest.MonkeyPatch.context() as mp:
-                if path == "staged":
-                    mp.setattr(load_module, "first_load_copies", lambda kind: False)
-                out[f"{path}_spy"] = Spy(mp)
-                _load(settings)
-            out[path] = settings
-        yield out
+        with pytest.MonkeyPatch.context() as mp:
+            if path == "staged":
+                mp.setattr(load_module, "first_load_copies", lambda kind: False)
+            spy = Spy(mp)
+            _load(settings)
+        yield settings, spy
     finally:
-        for schema in schemas.values():
-            drop_schema(pg_admin, schema)
+        drop_schema(pg_admin, schema)
 
 
-def test_a_first_load_copies_its_batch_straight_into_the_charges_table(two_first_loads: dict) -> None:
-    spy = two_first_loads["copied_spy"]
+@pytest.fixture(scope="module")
+def copied(pg_admin, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, Spy]]:  # noqa: ANN001
+    yield from _first_load(pg_admin, tmp_path_factory, "copied")
+
+
+@pytest.fixture(scope="module")
+def staged(pg_admin, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, Spy]]:  # noqa: ANN001
+    yield from _first_load(pg_admin, tmp_path_factory, "staged")
+
+
+def test_a_first_load_copies_its_batch_straight_into_the_charges_table(copied: tuple[Settings, Spy]) -> None:
+    spy = copied[1]
     assert "moco_traffic_violations" in spy.copied and "stg_charges" not in spy.copied
     assert not [s for s in spy.statements if s.startswith("insert into moco_traffic_violations")]
     # the received and duplicate-key checks: one pass over the charges, not two joins of the batch's keys
     assert not [s for s in spy.statements if "batch_keys" in s]
-    staged = two_first_loads["staged_spy"]
-    assert "stg_charges" in staged.copied and "moco_traffic_violations" not in staged.copied
 
 
-def test_a_first_load_copied_straight_writes_what_the_staged_path_writes(two_first_loads: dict) -> None:
-    copied, staged = open_warehouse(two_first_loads["copied"]), open_warehouse(two_first_loads["staged"])
+def test_a_first_load_copied_straight_writes_what_the_staged_path_writes(copied: tuple[Settings, Spy],
+                                                                        staged: tuple[Settings, Spy]) -> None:
+    assert "stg_charges" in staged[1].copied and "moco_traffic_violations" not in staged[1].copied
+    copied, staged = open_warehouse(copied[0]), open_warehouse(staged[0])
     try:
         for table in WAREHOUSE_TABLES:
             pd.testing.assert_frame_equal(table_frame(copied, table), table_frame(staged, table), obj=table)
@@ -108,11 +111,11 @@ def test_a_first_load_copied_straight_writes_what_the_staged_path_writes(two_fir
         staged.close()
 
 
-def test_a_full_marts_build_fills_the_cubes_before_indexing_them(two_first_loads: dict) -> None:
+def test_a_full_marts_build_fills_the_cubes_before_indexing_them(copied: tuple[Settings, Spy]) -> None:
     """Indexes built once over the data, and the full scans planned as hash joins (no index to
     tempt the planner into reading every month through it); a first load's stop_changes (every
     stop, +1, noted by the stops rebuild) is not written a second time."""
-    spy = two_first_loads["copied_spy"]
+    spy = copied[1]
     filled = max(spy.last("insert into cube_"), spy.last("insert into mart_charge_months"))
     assert spy.first("create index if not exists cube_") > filled
     assert spy.first("create index if not exists charges_month") > filled
@@ -120,8 +123,8 @@ def test_a_full_marts_build_fills_the_cubes_before_indexing_them(two_first_loads
     assert not [s for s in spy.statements if s.startswith("delete from stop_changes")]
 
 
-def test_the_first_load_checks_see_a_duplicate_key_and_only_the_runs_rows(two_first_loads: dict) -> None:
-    warehouse = open_warehouse(two_first_loads["copied"])
+def test_the_first_load_checks_see_a_duplicate_key_and_only_the_runs_rows(pg_sample_warehouse: Settings) -> None:
+    warehouse = open_warehouse(pg_sample_warehouse)
     sql = load_sql("warehouse/first_load_counts")
     with pytest.raises(RuntimeError, match="rolled back on purpose"):
         with warehouse.session() as s:
