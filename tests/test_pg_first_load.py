@@ -17,7 +17,7 @@ from pipeline.reference import ensure_reference
 from pipeline.sqlfiles import load_sql
 from pipeline.warehouse import open_warehouse
 from pipeline.warehouse.dbapi import DBAPISession
-from pipeline.warehouse.postgres_wh import PostgresSession, PostgresWarehouse
+from pipeline.warehouse.postgres_wh import PostgresSession
 
 pytest_plugins = ["tests.pg_fixtures"]
 
@@ -140,13 +140,4 @@ def test_the_first_load_checks_see_a_duplicate_key_and_only_the_runs_rows(pg_sam
             assert int(s.query(sql, {"run_id": "run-y"}).iloc[0]["received"]) == 0
             assert charges > 5
             raise RuntimeError("rolled back on purpose")
-    warehouse.close()
-
-
-def test_a_load_session_runs_without_jit_and_commits_asynchronously(pg_fresh_url: str) -> None:
-    """Load sessions only: the dashboard's reads keep the server's settings."""
-    warehouse = PostgresWarehouse(pg_fresh_url)
-    with warehouse.session() as s:
-        assert (s.scalar("show jit"), s.scalar("show synchronous_commit")) == ("off", "off")
-    assert warehouse.query("show synchronous_commit").iloc[0, 0] == "on"
     warehouse.close()

@@ -74,14 +74,7 @@ LOCK_SESSION_SETTINGS = {"idle_in_transaction_session_timeout": 0, "statement_ti
 # charges' and stops' indexes; at the defaults the aggregate and every index sort spill to disk.
 # Per load session only (one at a time, under the load lock); readers keep the server's defaults.
 # temp_buffers is set before the session touches a temp table (PostgreSQL ignores it after).
-# jit off: the load's few large statements (a first load's aggregates over every charge and stop)
-# cost more to compile than JIT saves them. synchronous_commit off: the commit returns before its
-# WAL reaches disk, so an OS crash (not a process crash: the server still writes the WAL) can lose
-# the last commits of this session, which the next run redoes; it never corrupts, and a lost
-# commit rolls back whole, so readers keep the previous data (docs/ARCHITECTURE.md, "The commit
-# protocol"). The lake's Delta commit is undone by the next run's converge like any uncommitted load.
-LOAD_SESSION_SETTINGS = {"work_mem": "256MB", "maintenance_work_mem": "512MB", "temp_buffers": "256MB",
-                         "jit": "off", "synchronous_commit": "off"}
+LOAD_SESSION_MEMORY = {"work_mem": "256MB", "maintenance_work_mem": "512MB", "temp_buffers": "256MB"}
 READ_TIMEOUT_S = 120.0  # a dashboard or status query is cancelled after two minutes
 STATS_COLUMNS = {"row_id", "stop_id", "content_key", "source", "load_id"}  # join/filter keys of the merges
 # PostgreSQL type OIDs -> the DuckDB column type a copied table gets (dashboard/replica.py); text
@@ -417,7 +410,7 @@ class PostgresWarehouse(DBAPIWarehouse):
         # bounds it, not a database's idle timeouts.
         self._no_timeouts(session, {"idle_in_transaction_session_timeout": 0})
         session.execute(statement_timeout_sql(self.statement_timeout_s))
-        for name, value in LOAD_SESSION_SETTINGS.items():  # fixed constants, not input
+        for name, value in LOAD_SESSION_MEMORY.items():  # fixed constants, not input
             session.execute(f"set {name} = '{value}'")
         if lock and not self._run_lock_held:
             self._try_lock(session, self.lock_wait_s)
