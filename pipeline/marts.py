@@ -201,12 +201,20 @@ def _run(session: Any, name: str, cube: Cube, source: Cube | None = None) -> Non
         session.execute(statement)
 
 
-def create(session: Any) -> None:
-    """Create every cube table and index that does not exist yet (idempotent)."""
+def create(session: Any, indexes: bool = True) -> None:
+    """Create every cube table and index that does not exist yet (idempotent); ``indexes=False``:
+    the tables only (a full build fills them first, then :func:`create_indexes`)."""
     for cube in CUBES:
         _run(session, f"marts/{cube.template}_schema", cube)
-        _run(session, f"marts/{cube.template}_indexes", cube)
     session.script("marts/charge_months_schema")
+    if indexes:
+        create_indexes(session)
+
+
+def create_indexes(session: Any) -> None:
+    """The cubes' indexes and the charges' and stops' (PostgreSQL; none on DuckDB and Redshift)."""
+    for cube in CUBES:
+        _run(session, f"marts/{cube.template}_indexes", cube)
     session.script("marts/indexes")
 
 
@@ -215,21 +223,26 @@ def _built_version(session: Any) -> str | None:
     return None if df.empty or not df.iloc[0, 0] else str(df.iloc[0, 0])
 
 
-def refresh(session: Any, now: datetime | None = None) -> str:
+def refresh(session: Any, now: datetime | None = None, first_load: bool = False) -> str:
     """Bring every mart up to date inside the load's transaction; return "incremental" or "full".
 
     Cubes and ``mart_charge_months``: for the months in ``stop_changes`` (left by the stops
-    rebuild), or for every month when the warehouse's marts come from another definition. Then the
-    small marts (data quality, provenance, data sources), summed from those month aggregates.
+    rebuild), or for every month when the warehouse's marts come from another definition or this is
+    a ``first_load`` (every stop is new). Then the small marts (data quality, provenance, data
+    sources), summed from those month aggregates.
+
+    A full build fills the tables before it indexes them (an index built once over the data costs
+    less than one kept up row by row, and PostgreSQL plans the full scans of stops and charges as
+    hash joins instead of index scans month by month: BENCHMARKS.md, "h22-pgload").
     """
-    full = _built_version(session) != MARTS_VERSION
+    full = first_load or _built_version(session) != MARTS_VERSION
     if full:  # every stop, as if new, into cubes made again (another definition may have other columns)
         for cube in CUBES:
             _run(session, "marts/cube_drop", cube)
         session.execute("drop table if exists mart_charge_months")
-    create(session)
+    create(session, indexes=not full)
     session.script("marts/stop_changes")
-    if full:
+    if full and not first_load:  # a first load's stops rebuild noted every stop, +1, already
         session.script("marts/stop_changes_all")
     changed = int(session.scalar("select count(*) from stop_changes"))
     session.script("marts/changed_months")
@@ -238,8 +251,10 @@ def refresh(session: Any, now: datetime | None = None) -> str:
     # The charges of the changed months: every charge the load deleted or inserted belongs to a
     # stop it deleted or inserted (marts/stops.sql), so these are every month whose counts moved.
     session.script("marts/charge_months_refresh")
-    if full:  # the dashboard's plans read these; a daily refresh changes a few months of each, and
-        # analyzing them costs more than the plans it would change (autovacuum keeps them after)
+    if full:  # indexed once filled; the dashboard's plans read these; a daily refresh changes a few
+        # months of each, and analyzing them costs more than the plans it would change (autovacuum
+        # keeps them after)
+        create_indexes(session)
         refresh_statistics(session, CUBE_NAMES, force=True)
     session.execute("drop table changed_months")
     session.execute("drop table stop_changes")

@@ -281,3 +281,40 @@ def test_a_killed_postgresql_client_does_not_keep_the_lock(
     freed = time.monotonic() - t0
     assert run_cli(env, inputs["B"], monkeypatch) == 0  # gets the lock with a 1 s wait
     print(f"\nPostgreSQL: dead client's statement cancelled and lock freed {freed:.1f} s after SIGKILL")
+
+
+def test_a_first_load_killed_in_its_warehouse_transaction_serves_nothing_and_the_rerun_converges(
+    backend: dict[str, str], inputs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An empty warehouse's first load killed inside its publishing transaction, with its charges
+    (PostgreSQL: copied straight into the charges table), stops and marts written: nothing of it is
+    served, and the next run of the same input ends exactly as a clean first load."""
+    kind = settings_of(backend).warehouse_kind
+    marker = tmp_path / "paused"
+    proc = start_paused(backend, inputs["A"], "warehouse", marker)
+    try:
+        wait_for(marker, proc)
+        assert charges(backend) == 0  # the paused first load serves nothing
+    finally:
+        proc.send_signal(signal.SIGKILL)  # also when the check failed: no paused load left behind
+    assert proc.wait(30) == -signal.SIGKILL
+    assert run_cli(backend, inputs["A"], monkeypatch) == 0
+
+    clean = {"PIPELINE_LAKE": str(tmp_path / "clean_lake")}
+    schema = None
+    if kind == "duckdb":
+        clean["PIPELINE_WAREHOUSE"] = f"duckdb:///{tmp_path / 'clean.duckdb'}"
+    else:
+        schema = new_schema("clean_first")
+        clean["PIPELINE_WAREHOUSE"] = pg_schema_url(schema)
+    try:
+        assert run_cli(clean, inputs["A"], monkeypatch) == 0
+        assert_same(snapshot(backend), snapshot(clean), f"{kind} first load killed in its warehouse transaction")
+    finally:
+        if schema:
+            import psycopg
+
+            with psycopg.connect(PG_URL, autocommit=True) as conn:
+                drop_schema(conn, schema)
+    statuses = open_warehouse(settings_of(backend)).query("select status from pipeline_runs order by started_at")
+    assert statuses["status"].tolist() == ["abandoned", "success"]

@@ -56,6 +56,19 @@ def first_load_passes(kind: str, years: list[int]) -> list[tuple[int, int]]:
 STALE_SHARE = 0.1
 
 
+def first_load_copies(kind: str) -> bool:
+    """Whether a first load (an empty warehouse) copies its batch straight into the charges table.
+
+    PostgreSQL: yes. Staging first wrote the batch twice (COPY into a temp table larger than
+    ``temp_buffers``, so spilled to disk, then ``insert ... select``), and the received and
+    duplicate-key checks joined the batch's 1M keys to the charges, all before the charges had an
+    index (BENCHMARKS.md, "h22-pgload"). The table is empty and the load's transaction holds it, so
+    nothing else can be in it or see it until the commit. DuckDB stages a view of the curated files
+    (no copy) and Redshift COPYs from S3 into staging; they keep the staged path.
+    """
+    return kind == "postgresql"
+
+
 def refresh_statistics(session: "LoadSession", tables: tuple[str, ...], force: bool = False) -> list[str]:
     """Analyze ``tables`` (every one when ``force``, else those whose planner statistics are missing or
     stale: warehouse/stale_statistics.sql) inside the load's transaction; return the names analyzed.

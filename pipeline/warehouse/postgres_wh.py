@@ -29,7 +29,7 @@ import io
 import logging
 import time
 from contextlib import contextmanager
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 import pyarrow as pa
@@ -165,8 +165,18 @@ class PostgresSession(DBAPISession):
         self.copy_batches(table, self.columns(table), iter_batches(data))
         return len(data)
 
-    def copy_batches(self, table: str, columns: Sequence[tuple[str, pa.DataType]], batches: Iterable[pa.RecordBatch]) -> int:
-        """COPY Arrow batches into ``table`` as CSV, in slices of :data:`COPY_SLICE_ROWS` rows."""
+    def copy_into(self, table: str, data: Any, constants: Mapping[str, pa.Scalar]) -> int:
+        """COPY ``data`` straight into the existing table ``table`` (a first load's charges: no
+        staging copy, no insert ... select), ``constants`` giving one value to every row of their
+        columns; return the server's count of rows copied (COPY's own tag, not the rows sent)."""
+        columns = self.columns(check_identifier(table))
+        return self.copy_batches(table, columns, (with_constants(b, constants) for b in iter_batches(data)),
+                                 server_count=True)
+
+    def copy_batches(self, table: str, columns: Sequence[tuple[str, pa.DataType]], batches: Iterable[pa.RecordBatch],
+                     server_count: bool = False) -> int:
+        """COPY Arrow batches into ``table`` as CSV, in slices of :data:`COPY_SLICE_ROWS` rows; the rows
+        sent (``server_count``: the rows the server says it copied)."""
         col_list = ", ".join(check_identifier(n, "column") for n, _ in columns)
         statement = f"copy {check_identifier(table)} ({col_list}) from stdin (format csv)"
         import pyarrow.csv as pacsv  # the load path only: the dashboard's reader never copies in
@@ -174,17 +184,29 @@ class PostgresSession(DBAPISession):
         options = pacsv.WriteOptions(include_header=False)
         rows = 0
         try:
-            with self.conn.cursor() as cur, cur.copy(statement) as copy:
-                for batch in batches:
-                    for part in slices(conform_batch(batch, columns), COPY_SLICE_ROWS):
-                        buf = io.BytesIO()
-                        pacsv.write_csv(part, buf, options)
-                        copy.write(buf.getbuffer())
-                        rows += part.num_rows
+            with self.conn.cursor() as cur:
+                with cur.copy(statement) as copy:
+                    for batch in batches:
+                        for part in slices(conform_batch(batch, columns), COPY_SLICE_ROWS):
+                            buf = io.BytesIO()
+                            pacsv.write_csv(part, buf, options)
+                            copy.write(buf.getbuffer())
+                            rows += part.num_rows
+                copied = cur.rowcount
         except self.driver_errors() as exc:
             raise self._fail(statement, exc) from exc
-        log.debug("copied %s row(s) into %s", f"{rows:,}", table)
-        return rows
+        log.debug("copied %s row(s) into %s (server: %s)", f"{rows:,}", table, copied)
+        return int(copied) if server_count else rows
+
+
+def with_constants(batch: pa.RecordBatch, constants: Mapping[str, pa.Scalar]) -> pa.RecordBatch:
+    """``batch`` with one more column per constant, its value on every row (a column it has already
+    is an error: the constant would hide the data)."""
+    taken = [n for n in constants if n in batch.schema.names]
+    if taken:
+        raise WarehouseError(f"column(s) already in the batch: {', '.join(taken)}")
+    arrays = [*batch.columns, *(pa.repeat(value, batch.num_rows) for value in constants.values())]
+    return pa.RecordBatch.from_arrays(arrays, names=[*batch.schema.names, *constants])
 
 
 def slices(batch: pa.RecordBatch, rows: int) -> Iterator[pa.RecordBatch]:
