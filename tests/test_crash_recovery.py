@@ -142,13 +142,7 @@ def _clean_runs(inputs: dict[str, Path], tmp_path_factory: pytest.TempPathFactor
     with pytest.MonkeyPatch.context() as mp:
         for kind in ("duckdb", "postgresql"):
             root = tmp_path_factory.mktemp(f"clean_{kind}")
-            env = {"PIPELINE_LAKE": str(root / "lake")}
-            schema = None
-            if kind == "duckdb":
-                env["PIPELINE_WAREHOUSE"] = f"duckdb:///{root / 'warehouse.duckdb'}"
-            else:
-                schema = new_schema("clean")
-                env["PIPELINE_WAREHOUSE"] = pg_schema_url(schema)
+            env, schema = clean_env(kind, root, "clean")
             try:
                 for name in ("C", "B", "A"):
                     assert run_cli(env, inputs[name], mp) == 0
@@ -161,12 +155,26 @@ def _clean_runs(inputs: dict[str, Path], tmp_path_factory: pytest.TempPathFactor
                         shutil.copytree(root / "lake", yesterday["root"] / "lake")
                 out[kind] = snapshot(env)
             finally:
-                if schema:
-                    import psycopg
-
-                    with psycopg.connect(PG_URL, autocommit=True) as conn:
-                        drop_schema(conn, schema)
+                drop_clean(schema)
     return out
+
+
+def clean_env(kind: str, root: Path, label: str) -> tuple[dict[str, str], str | None]:
+    """A new, empty warehouse of ``kind`` with its lake under ``root``: its env and PostgreSQL schema."""
+    root.mkdir(parents=True, exist_ok=True)
+    env = {"PIPELINE_LAKE": str(root / "lake")}
+    if kind == "duckdb":
+        return {**env, "PIPELINE_WAREHOUSE": f"duckdb:///{root / 'warehouse.duckdb'}"}, None
+    schema = new_schema(label)
+    return {**env, "PIPELINE_WAREHOUSE": pg_schema_url(schema)}, schema
+
+
+def drop_clean(schema: str | None) -> None:
+    if schema:
+        import psycopg
+
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            drop_schema(conn, schema)
 
 
 def start_paused(env: dict[str, str], path: Path, stage: str, marker: Path) -> subprocess.Popen:
@@ -300,21 +308,11 @@ def test_a_first_load_killed_in_its_warehouse_transaction_serves_nothing_and_the
     assert proc.wait(30) == -signal.SIGKILL
     assert run_cli(backend, inputs["A"], monkeypatch) == 0
 
-    clean = {"PIPELINE_LAKE": str(tmp_path / "clean_lake")}
-    schema = None
-    if kind == "duckdb":
-        clean["PIPELINE_WAREHOUSE"] = f"duckdb:///{tmp_path / 'clean.duckdb'}"
-    else:
-        schema = new_schema("clean_first")
-        clean["PIPELINE_WAREHOUSE"] = pg_schema_url(schema)
+    clean, schema = clean_env(kind, tmp_path / "clean", "clean_first")
     try:
         assert run_cli(clean, inputs["A"], monkeypatch) == 0
         assert_same(snapshot(backend), snapshot(clean), f"{kind} first load killed in its warehouse transaction")
     finally:
-        if schema:
-            import psycopg
-
-            with psycopg.connect(PG_URL, autocommit=True) as conn:
-                drop_schema(conn, schema)
+        drop_clean(schema)
     statuses = open_warehouse(settings_of(backend)).query("select status from pipeline_runs order by started_at")
     assert statuses["status"].tolist() == ["abandoned", "success"]
