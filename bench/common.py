@@ -197,13 +197,15 @@ def ensure_replicated_real(rows: int, first: str = "2012-01-01", last: str | Non
         while written < rows:
             for header, body in sources:
                 date_col = header.index("Date Of Stop")
+                # each source column's place in the output, found once per export, not once per value
+                places = [(i, col_out[canonical_name(h)]) for i, h in enumerate(header) if canonical_name(h) in col_out]
                 for row in body:
                     if written >= rows:
                         break
                     values = [""] * len(header_out)
-                    for h, v in zip(header, row):
-                        if canonical_name(h) in col_out:
-                            values[col_out[canonical_name(h)]] = v
+                    for i, j in places:
+                        if i < len(row):
+                            values[j] = row[i]
                     try:
                         m, d, y = (int(x) for x in row[date_col].split("/"))
                         shifted = start + timedelta(days=((date(y, m, d) - start).days + copy * 97 + salt) % span)
