@@ -48,8 +48,7 @@ from .schema import SOURCE_COLUMNS
 from .transform import TransformCounts, null_counts, transform, work_connection
 from .warehouse import Warehouse, open_warehouse
 from .warehouse.base import (STALE_SHARE, LockRefused, first_load_copies, first_load_passes, older_restamps,
-                             rebuild_stops,
-                             refresh_statistics, replaced_rows)
+                             rebuild_stops, refresh_statistics, replaced_rows)
 from .zones import CuratedCommit, curated_batch_reader, merge_curated, write_landing_and_quarantine
 
 log = logging.getLogger(__name__)
