@@ -21,7 +21,7 @@ from typing import Any, Mapping
 import streamlit as st
 import streamlit.components.v1 as components
 
-from . import i18n
+from . import routing
 from .i18n import _
 
 K_VIEWPORT = "browser_viewport"
@@ -73,11 +73,10 @@ def helper() -> None:
         _report()
 
 
-@st.fragment
+@routing.fragment
 def _report() -> None:
     """The component; a new width report reruns only this fragment, and the whole page only when the
     page on screen was drawn for another width class than the one reported."""
-    i18n.set_lang(st.session_state.get(i18n.K_LANG))  # a fragment's own rerun: the router has not set it
     value: Any = _component(
         not_found_title=_("Page not found"),
         not_found_text=_("There is no page at this address. Showing the Overview."),

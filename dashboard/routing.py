@@ -10,13 +10,15 @@ the rerun goes through ``streamlit_app.py`` to the same page.
 
 from __future__ import annotations
 
+import functools
 import threading
 from contextlib import contextmanager
-from typing import Iterator, NamedTuple
+from typing import Any, Callable, Iterator, NamedTuple
 
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
+from . import i18n
 from .i18n import N_
 
 
@@ -41,6 +43,18 @@ PAGES: tuple[Page, ...] = (
 )
 
 _state = threading.local()  # Streamlit runs each session's script in a thread of its own
+
+
+def fragment(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``st.fragment`` for a part of a page. A fragment's own rerun runs in a thread of its own
+    without the router, so it first sets the session's language (i18n.K_LANG), as the router does
+    for a whole run; without it, the part redrawn alone would come back in English."""
+    @functools.wraps(fn)
+    def in_session_language(*args: Any, **kwargs: Any) -> Any:
+        i18n.set_lang(st.session_state.get(i18n.K_LANG))
+        return fn(*args, **kwargs)
+
+    return st.fragment(in_session_language)
 
 
 @contextmanager

@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from . import browser, charts, filters, i18n, rates
+from . import browser, charts, filters, rates, routing
 from .i18n import N_, _, fmt_date, fmt_int, fmt_month, fmt_num, fmt_pct
 
 PLOTLY_CONFIG: dict[str, Any] = {"displaylogo": False, "responsive": True,
@@ -197,9 +197,8 @@ def on_demand(label: str, key: str, draw: Callable[[], None]) -> None:
     _on_demand(label, key, draw)
 
 
-@st.fragment
+@routing.fragment
 def _on_demand(label: str, key: str, draw: Callable[[], None]) -> None:
-    i18n.set_lang(st.session_state.get(i18n.K_LANG))  # a fragment's own rerun: the router has not set it
     box = st.expander(label, key=key, on_change="rerun")
     if box.open:
         with box:
