@@ -84,7 +84,8 @@ def refresh_statistics(session: "LoadSession", tables: tuple[str, ...], force: b
         placeholders, values = expand_list("t", names)
         sql = render(load_sql("warehouse/stale_statistics", session.kind), {"tables": placeholders},
                      {"tables": _TABLE_PLACEHOLDERS.match})
-        names = [str(t) for t in session.query(sql, {**values, "share": STALE_SHARE})["table_name"]]
+        stale = {str(t) for t in session.query(sql, {**values, "share": STALE_SHARE})["table_name"]}
+        names = [n for n in names if n in stale]  # the names analyzed are the checked ones, not the server's text
     for name in names:
         session.execute(f"analyze {name}")
     return names
