@@ -83,12 +83,12 @@ def test_a_first_load_holding_a_key_twice_fails_no_duplicate_keys(
         _backfill(settings)
 
 
-def test_the_first_load_counts_see_a_duplicate_key_and_only_the_runs_rows(sample_warehouse: Settings) -> None:
-    """The same as tests/test_pg_first_load.py's, on DuckDB."""
-    warehouse = open_warehouse(sample_warehouse)
+def assert_first_load_counts(warehouse) -> None:  # noqa: ANN001 - any backend's Warehouse
+    """first_load_counts.sql in a transaction rolled back: a duplicate key and only the run's rows."""
     sql = load_sql("warehouse/first_load_counts")
     with pytest.raises(RuntimeError, match="rolled back on purpose"):
         with warehouse.session() as s:
+            assert int(s.scalar("select count(*) from moco_traffic_violations")) > 5
             assert s.query(sql, {"run_id": "run-x"}).iloc[0].tolist() == [0, 0]
             s.execute("insert into moco_traffic_violations select * from moco_traffic_violations "
                       "order by row_id limit 5")
@@ -99,3 +99,8 @@ def test_the_first_load_counts_see_a_duplicate_key_and_only_the_runs_rows(sample
             assert int(counted["received"]) == 6  # 3 keys, each held twice now
             assert int(s.query(sql, {"run_id": "run-y"}).iloc[0]["received"]) == 0
             raise RuntimeError("rolled back on purpose")
+
+
+def test_the_first_load_counts_see_a_duplicate_key_and_only_the_runs_rows(sample_warehouse: Settings) -> None:
+    """PostgreSQL: tests/test_pg_first_load.py, with the same assertions."""
+    assert_first_load_counts(open_warehouse(sample_warehouse))
