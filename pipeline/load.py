@@ -342,7 +342,7 @@ def _publish(
         if first_load:  # the stops are built from these charges: plan with their statistics
             refresh_statistics(s, ("moco_traffic_violations",), force=True)
         wh_dupes = None
-        if copied:  # both checks in one pass over the charges (they are the batch)
+        if first_load:  # both checks in one pass over the charges: on a first load they are the batch
             counted = s.query(load_sql("warehouse/first_load_counts"), {"run_id": result.run_id}).iloc[0]
             received, wh_dupes = int(counted["received"]), int(counted["duplicates"])
         else:

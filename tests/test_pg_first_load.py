@@ -14,7 +14,6 @@ from pipeline.config import Settings
 from pipeline.extract.files import SampleSource
 from pipeline.load import run_load
 from pipeline.reference import ensure_reference
-from pipeline.sqlfiles import load_sql
 from pipeline.warehouse import open_warehouse
 from pipeline.warehouse.dbapi import DBAPISession
 from pipeline.warehouse.postgres_wh import PostgresSession
@@ -22,6 +21,7 @@ from pipeline.warehouse.postgres_wh import PostgresSession
 pytest_plugins = ["tests.pg_fixtures"]
 
 from tests.pg_fixtures import WAREHOUSE_TABLES, drop_schema, new_schema, pg_schema_url, table_frame  # noqa: E402
+from tests.test_first_load_checks import assert_first_load_counts  # noqa: E402
 
 
 class Spy:
@@ -125,19 +125,7 @@ def test_a_full_marts_build_fills_the_cubes_before_indexing_them(copied: tuple[S
 
 def test_the_first_load_checks_see_a_duplicate_key_and_only_the_runs_rows(pg_sample_warehouse: Settings) -> None:
     warehouse = open_warehouse(pg_sample_warehouse)
-    sql = load_sql("warehouse/first_load_counts")
-    with pytest.raises(RuntimeError, match="rolled back on purpose"):
-        with warehouse.session() as s:
-            charges = int(s.scalar("select count(*) from moco_traffic_violations"))
-            assert s.query(sql, {"run_id": "run-x"}).iloc[0].tolist() == [0, 0]
-            s.execute("insert into moco_traffic_violations select * from moco_traffic_violations "
-                      "order by row_id limit 5")
-            s.execute("update moco_traffic_violations set load_id = 'run-x' where row_id in "
-                      "(select distinct row_id from moco_traffic_violations order by row_id limit 3)")
-            counted = s.query(sql, {"run_id": "run-x"}).iloc[0]
-            assert int(counted["duplicates"]) == 5
-            assert int(counted["received"]) == 6  # 3 keys, each held twice now
-            assert int(s.query(sql, {"run_id": "run-y"}).iloc[0]["received"]) == 0
-            assert charges > 5
-            raise RuntimeError("rolled back on purpose")
-    warehouse.close()
+    try:
+        assert_first_load_counts(warehouse)
+    finally:
+        warehouse.close()

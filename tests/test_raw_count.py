@@ -131,3 +131,30 @@ def test_the_rule_on_small_files(tmp_path, text: str, records: int) -> None:
 def test_split_records_cuts_a_swallowing_reject_back_into_records() -> None:
     text = '1,"GARLAND,,No,\n2,MCP,"4th District, Wheaton",x\n3,"a\nb",c'
     assert split_records(text) == [(0, '1,"GARLAND,,No,'), (1, '2,MCP,"4th District, Wheaton",x'), (2, '3,"a\nb",c')]
+
+
+def test_a_file_sources_count_runs_on_its_own_thread_and_is_complete_when_finish_returns(tmp_path, monkeypatch) -> None:
+    """The count runs beside the raw copy and the reader's scan; ``finish`` waits for it, so the load
+    never reads a partial ``file_records`` (an empty one would check nothing)."""
+    import threading
+    import time
+    from datetime import date
+
+    from pipeline.extract import files
+    from pipeline.lake import LocalLake
+
+    sample = SAMPLES[0]
+    ran_on: list[str] = []
+
+    def slow_count(path: Path) -> int:  # slower than the scan below
+        ran_on.append(threading.current_thread().name)
+        time.sleep(0.5)
+        return count_records(path)
+
+    monkeypatch.setattr(files, "count_records", slow_count)
+    con = duckdb.connect()
+    extracted = files.FileSource([sample]).extract(con, LocalLake(tmp_path / "lake"), "run-1", date(2026, 12, 8))
+    parsed = con.execute("select count(*) from src_rows").fetchall()[0][0]
+    rejected = extracted.finish(con)
+    assert extracted.file_records == {sample.name: python_csv_records(sample)} == {sample.name: parsed + rejected}
+    assert ran_on and ran_on[0] != threading.main_thread().name

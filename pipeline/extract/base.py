@@ -47,7 +47,7 @@ class ExtractResult:
 
     A file source's ``file_records`` holds each file's records counted from its bytes,
     independently of the reader (pipeline/extract/csv_records.py), for the load to check the reader
-    against.
+    against; the count runs beside the scan, and ``finish`` fills ``file_records`` (empty before).
     """
 
     raw_keys: list[str]

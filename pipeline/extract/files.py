@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 from typing import Callable
@@ -178,6 +179,13 @@ class FileSource:
         self.paths = [Path(p) for p in paths]
 
     def extract(self, con: duckdb.DuckDBPyConnection, lake: Lake, load_id: str, load_date: date) -> ExtractResult:
+        # Counted from the bytes, not by the reader: the load checks the reader's parsed + rejected
+        # rows against these, file by file. The count (one core, ~1 s a 1M-row file) runs on a
+        # thread of its own beside the raw copy and the transform's scan; finish() waits for it, so
+        # ``file_records`` is complete when the transform returns, before anything reads it.
+        counting = ThreadPoolExecutor(max_workers=1, thread_name_prefix="count-records")
+        counts = [(path.name, counting.submit(_timed_count, path)) for path in self.paths]
+        counting.shutdown(wait=False)  # the submitted counts still run to their end
         keys = []
         for path in self.paths:
             # NOTE: hashing while copying in Python was measured slower (4.3 s vs 1.1 s for 790 MB) than
@@ -186,21 +194,28 @@ class FileSource:
             if not lake.exists(key):
                 lake.put_file(key, path)
             keys.append(key)
-        finish, unknown = read_csv_files(con, self.paths, self.name)  # checks each file's header first
-        # Counted from the bytes, not by the reader: the load checks the reader's parsed + rejected
-        # rows against these, file by file.
-        counted = {}
-        for path in self.paths:
-            start = time.perf_counter()
-            counted[path.name] = count_records(path)
-            log.info("%s: %s record(s) counted from the file's bytes in %.2f s", path.name,
-                     f"{counted[path.name]:,}", time.perf_counter() - start)
-        # Rows are counted while the transform streams the files (parsed) and by finish() (rejected).
+        read_finish, unknown = read_csv_files(con, self.paths, self.name)  # checks each file's header first
+        counted: dict[str, int] = {}
+
+        def finish(con: duckdb.DuckDBPyConnection) -> int:
+            # Rows are counted while the transform streams the files (parsed) and here (rejected).
+            rejected = read_finish(con)
+            counted.update((name, done.result()) for name, done in counts)
+            return rejected
+
         # Each file's own layout (an older export has no SeqID): the contract judges a column only
         # over the files that have it.
         layout = {path.name: frozenset(map_headers(csv_headers(path))[0].values()) for path in self.paths}
         return ExtractResult(raw_keys=keys, raw_records=None, unknown_columns=unknown, finish=finish,
                              file_records=counted, header_columns=layout)
+
+
+def _timed_count(path: Path) -> int:
+    start = time.perf_counter()
+    records = count_records(path)
+    log.info("%s: %s record(s) counted from the file's bytes in %.2f s", path.name, f"{records:,}",
+             time.perf_counter() - start)
+    return records
 
 
 class SampleSource(FileSource):

@@ -64,7 +64,8 @@ def first_load_copies(kind: str) -> bool:
     duplicate-key checks joined the batch's 1M keys to the charges, all before the charges had an
     index (BENCHMARKS.md, "h22-pgload"). The table is empty and the load's transaction holds it, so
     nothing else can be in it or see it until the commit. DuckDB stages a view of the curated files
-    (no copy) and Redshift COPYs from S3 into staging; they keep the staged path.
+    (no copy) and Redshift COPYs from S3 into staging; they keep the staged path. Every first load,
+    copied or staged, checks its counts in one pass over the charges (warehouse/first_load_counts.sql).
     """
     return kind == "postgresql"
 
