@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-import pydeck as pdk
 
 from . import rates
 from .i18n import N_, _, fmt_int, fmt_pct
+
+if TYPE_CHECKING:  # pydeck is imported only for the streets view a reader asks for
+    import pydeck as pdk
 
 # viridis: perceptually uniform, readable with colour-vision deficiency and in greyscale, and (unlike
 # cividis, whose middle is grey) clearly different from the grey of "no value".
@@ -181,6 +183,8 @@ def zip_choropleth(
     ZIP numbers are drawn only where they fit at that view (:func:`labels_that_fit`, bigger ZIP codes
     first); every ZIP code's number is in its tooltip.
     """
+    import pydeck as pdk
+
     by_zip = table.set_index("zip5")
     edges = class_breaks(table.loc[table["value"].notna(), "value"])
     colours = palette_for(edges)
@@ -357,6 +361,8 @@ def grid_layer(grid: pd.DataFrame, cell: float, clip: dict[str, Any] | None = No
     Not pickable: a click goes through to the ZIP code underneath, which is what a reader wants to
     filter by (a square is not a filter of its own).
     """
+    import pydeck as pdk
+
     cells = grid_cells(grid, cell, clip)
     return pdk.Layer(
         "PolygonLayer", id="grid", data=cells, pickable=False, stroked=True, filled=True,
