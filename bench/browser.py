@@ -11,6 +11,8 @@ For each warehouse a `streamlit run streamlit_app.py` server is started and warm
 * **page change**: in one session, a click on a sidebar page link until the new page has settled
   (URL changed, script finished, every chart drawn), over Overview -> Trends -> People -> Map -> Data
   -> My ZIP -> Overview, ``--rounds`` times;
+* **to My ZIP code with a ZIP chosen** (its map of the ZIP's stop squares): from the Overview with
+  ``?zip=20902``, a click on the page link until the page has settled, ``--rounds`` times;
 * **filter change**: on the Overview, a sidebar filter value picked (race, gender, ZIP; the walk
   starts again from a clean URL each round, not timed) until the page has settled again.
 
@@ -33,6 +35,7 @@ from pathlib import Path
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, choose, start_server, stop_server
 
 NAV = ["Trends", "People", "Map", "Data", "My ZIP code", "Overview"]
+ZIP = "20902"  # My ZIP code with a ZIP chosen draws that ZIP's map (the walk above visits it without one)
 FILTERS = [("flt_race", "Black", "race="), ("flt_gender", "Male", "gender="), ("flt_zip", "20902", "zip=")]
 DRAWN = """() => document.querySelectorAll('.js-plotly-plot .main-svg').length
                  >= document.querySelectorAll('[data-testid="stPlotlyChart"]').length
@@ -129,6 +132,46 @@ TIMING = """() => {
 }"""
 
 
+def chromium_cpu() -> dict[str, float]:
+    """CPU seconds (user + sys) used so far by this process's chromium processes, by kind (``--type=``
+    of each: gpu-process, renderer, utility...; "browser" for the main one). Where the browser renders
+    WebGL in software (no GPU: this machine, a cheap phone) a deck.gl map's cost shows in the GPU
+    process, off the page's own clock."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    mine, todo = set(), [os.getpid()]
+    while todo:
+        pid = todo.pop()
+        kids = [c for c, p in parents.items() if p == pid and c not in mine]
+        mine.update(kids)
+        todo += kids
+    out: dict[str, float] = {}
+    for pid in mine:
+        try:
+            # chromium rewrites its children's command line as one space-separated string
+            cmd = (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").split()
+            fields = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if not cmd or b"chrom" not in cmd[0]:
+            continue
+        kind = next((a.split(b"=", 1)[1].decode() for a in cmd if a.startswith(b"--type=")), "browser")
+        out[kind] = out.get(kind, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """Chromium's CPU per process kind between two :func:`chromium_cpu` readings (a process that
+    ended in between loses its share: renderers of closed tabs)."""
+    return {f"cpu_{k.replace('-process', '')}_s": round(after[k] - before.get(k, 0.0), 2) for k in sorted(after)}
+
+
 def settled(page) -> None:  # noqa: ANN001
     page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']")
     page.wait_for_selector("h1")
@@ -144,7 +187,8 @@ def p95(samples: list[float]) -> float:
 def measure_server(base: str, rounds: int, server: bool = False) -> dict:
     from playwright.sync_api import sync_playwright
 
-    out: dict = {"first_number": [], "first_settled": [], "page_change": [], "filter_change": [], "breakdown": []}
+    out: dict = {"first_number": [], "first_settled": [], "page_change": [], "zip_page_change": [], "filter_change": [],
+                 "breakdown": []}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         warm = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
@@ -182,16 +226,37 @@ def measure_server(base: str, rounds: int, server: bool = False) -> dict:
         page.wait_for_timeout(1500)
         settled(page)
         wire.take()
+        visits: list[dict] = []
         for _ in range(rounds):  # page changes
             for name in NAV:
                 link = page.locator("[data-testid='stSidebar'] a", has_text=name).first
                 before = page.url
+                cpu = chromium_cpu()
+                if visits:  # chromium's CPU from the previous click to this one: a WebGL map keeps
+                    visits[-1].update(cpu_delta(visits[-1].pop("cpu"), cpu))  # drawing after "settled"
                 start = time.perf_counter()
                 link.click()
                 page.wait_for_function("u => location.href !== u", arg=before)
                 settled(page)
                 out["page_change"].append(time.perf_counter() - start)
-                out["breakdown"].append({"action": f"to {name}", "s": round(out["page_change"][-1], 2), **wire.take()})
+                visits.append({"action": f"to {name}", "s": round(out["page_change"][-1], 2), "cpu": cpu, **wire.take()})
+        page.wait_for_timeout(1000)  # the last page's share, read as a next click would have come
+        visits[-1].update(cpu_delta(visits[-1].pop("cpu"), chromium_cpu()))
+        out["breakdown"] += visits
+        for _ in range(rounds):  # to My ZIP code with a ZIP chosen (its own map), from the Overview
+            page.goto(f"{base}/?zip={ZIP}")
+            settled(page)
+            wire.take()
+            link = page.locator("[data-testid='stSidebar'] a", has_text="My ZIP code").first
+            cpu = chromium_cpu()
+            start = time.perf_counter()
+            link.click()
+            page.wait_for_function("u => location.pathname.endsWith('/my-zip')", arg=None)
+            settled(page)
+            out["zip_page_change"].append(time.perf_counter() - start)
+            page.wait_for_timeout(1000)  # as a next click would come
+            out["breakdown"].append({"action": f"to My ZIP code, zip={ZIP}", "s": round(out["zip_page_change"][-1], 2),
+                                     **cpu_delta(cpu, chromium_cpu()), **wire.take()})
         for _ in range(rounds):  # filter changes on the Overview
             page.goto(base)
             settled(page)

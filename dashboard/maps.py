@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
-import pydeck as pdk
+import plotly.graph_objects as go
 
 from . import rates
 from .i18n import N_, _, fmt_int, fmt_pct
+
+if TYPE_CHECKING:  # pydeck is imported only for the streets view a reader asks for
+    import pydeck as pdk
 
 # viridis: perceptually uniform, readable with colour-vision deficiency and in greyscale, and (unlike
 # cividis, whose middle is grey) clearly different from the grey of "no value".
@@ -143,6 +146,20 @@ def palette_for(edges: list[float]) -> list[str]:
     return [VIRIDIS_5[i] for i in idx]
 
 
+def legend(table: pd.DataFrame, metric: str, k: int) -> list[LegendItem]:
+    """The colour classes of both maps (quantile classes of ``table``'s values), then "no value"."""
+    m = MAP_METRICS[metric]
+    edges = class_breaks(table.loc[table["value"].notna(), "value"])
+    colours = palette_for(edges)
+    items = [LegendItem(colours[i], _("{low} to under {high}").format(low=m.fmt(edges[i]), high=m.fmt(edges[i + 1]))
+                        if i < len(edges) - 2 else _("{low} to {high}").format(low=m.fmt(edges[i]), high=m.fmt(edges[i + 1])))
+             for i in range(len(edges) - 1)]
+    items.append(LegendItem(_rgb_hex(NO_DATA_RGBA),
+                            _("no value (fewer than {k} stops or fewer than 1,000 residents)").format(k=k)
+                            if metric == "rate" else _("no value (fewer than {k} stops)").format(k=k)))
+    return items
+
+
 def zip_choropleth(
     features: Sequence[dict[str, Any]],
     table: pd.DataFrame,
@@ -155,8 +172,9 @@ def zip_choropleth(
     grid_cell: float = 0.01,
     outline: dict[str, Any] | None = None,
     view: dict[str, float] | None = None,
-) -> tuple[pdk.Deck, list[LegendItem]]:
-    """Choropleth of the county's ZIPs (``features`` from queries.county_zctas) coloured by ``metric``.
+) -> pdk.Deck:
+    """The streets view (deck.gl, drawn only when a reader asks for the online basemap): the county's
+    ZIPs (``features`` from queries.county_zctas) coloured by ``metric`` over CARTO's streets.
 
     Overlay values are drawn as hollow circles whose *area* is proportional to the value (a second,
     colour-free encoding). Selected ZIPs get a thick outline. ``grid`` (cell_y, cell_x, stops) adds
@@ -165,10 +183,10 @@ def zip_choropleth(
     ZIP numbers are drawn only where they fit at that view (:func:`labels_that_fit`, bigger ZIP codes
     first); every ZIP code's number is in its tooltip.
     """
-    m = MAP_METRICS[metric]
+    import pydeck as pdk
+
     by_zip = table.set_index("zip5")
-    eligible = table.loc[table["value"].notna(), "value"]
-    edges = class_breaks(eligible)
+    edges = class_breaks(table.loc[table["value"].notna(), "value"])
     colours = palette_for(edges)
     selected_set = set(selected)
 
@@ -184,10 +202,7 @@ def zip_choropleth(
         props.update({"fill": fill, "line_w": 4 if z in selected_set else 1,
                       "line": [0, 0, 0, 255] if z in selected_set else [60, 60, 60, 200]})
         out_features.append({"type": "Feature", "geometry": feat["geometry"], "properties": props})
-        xs, ys = _bounds(feat["geometry"])
-        # Bigger ZIP codes keep their label when labels collide (the selected ones first of all).
-        names.append({"zip5": z, "lon": feat["lon"], "lat": feat["lat"],
-                      "priority": 1000 if z in selected_set else min(int(2e4 * (max(xs) - min(xs)) * (max(ys) - min(ys))), 999)})
+        names.append(label_item(feat, selected_set))
         if overlay != "none" and row is not None:
             ov = row[OVERLAYS[overlay][0]]
             if not pd.isna(ov):
@@ -236,13 +251,7 @@ def zip_choropleth(
             "style": {"fontSize": "13px", "maxWidth": "280px", "whiteSpace": "normal"},
         },
     )
-    legend = [LegendItem(colours[i], _("{low} to under {high}").format(low=m.fmt(edges[i]), high=m.fmt(edges[i + 1]))
-                         if i < len(edges) - 2 else _("{low} to {high}").format(low=m.fmt(edges[i]), high=m.fmt(edges[i + 1])))
-              for i in range(len(edges) - 1)]
-    legend.append(LegendItem(_rgb_hex(NO_DATA_RGBA),
-                             _("no value (fewer than {k} stops or fewer than 1,000 residents)").format(k=k)
-                             if metric == "rate" else _("no value (fewer than {k} stops)").format(k=k)))
-    return deck, legend
+    return deck
 
 
 LABEL_PX = 12
@@ -261,6 +270,15 @@ def label_box(view: dict[str, float], item: dict[str, Any]) -> tuple[float, floa
     half_w = len(str(item["zip5"])) * LABEL_PX * GLYPH_W / 2 + LABEL_GAP_PX
     half_h = LABEL_PX / 2 + LABEL_GAP_PX
     return x - half_w, y - half_h, x + half_w, y + half_h
+
+
+def label_item(feature: dict[str, Any], selected: set[str]) -> dict[str, Any]:
+    """A ZIP's label candidate: bigger ZIP codes keep their number when labels collide (the selected
+    ones first of all)."""
+    xs, ys = _bounds(feature["geometry"])
+    z = feature["zip5"]
+    return {"zip5": z, "lon": feature["lon"], "lat": feature["lat"],
+            "priority": 1000 if z in selected else min(int(2e4 * (max(xs) - min(xs)) * (max(ys) - min(ys))), 999)}
 
 
 def labels_that_fit(names: Sequence[dict[str, Any]], view: dict[str, float]) -> list[dict[str, Any]]:
@@ -343,6 +361,8 @@ def grid_layer(grid: pd.DataFrame, cell: float, clip: dict[str, Any] | None = No
     Not pickable: a click goes through to the ZIP code underneath, which is what a reader wants to
     filter by (a square is not a filter of its own).
     """
+    import pydeck as pdk
+
     cells = grid_cells(grid, cell, clip)
     return pdk.Layer(
         "PolygonLayer", id="grid", data=cells, pickable=False, stroked=True, filled=True,
@@ -366,29 +386,176 @@ def overlay_legend(table: pd.DataFrame, overlay: str) -> str:
         what=_(label).lower(), top=fmt(v.max()), median=fmt(v.median())) + " " + vintage
 
 
-def single_zip_map(feature: dict[str, Any], grid: pd.DataFrame | None, cell: float, map_style: str | None,
-                   width: float = 358) -> tuple[pdk.Deck, int]:
-    """One ZIP code's outline with the squares where its stops happened, cut to the outline (My ZIP
-    page), framed for a ``width``-px map; returns the deck and the map's height."""
-    lons, lats = _bounds(feature["geometry"])
-    height = map_size(width, aspect(lons, lats), max_height=480)
-    view = fit_view(lons, lats, width, height, max_zoom=15)
-    layers = [pdk.Layer(
-        "GeoJsonLayer", id="zip", data={"type": "Feature", "geometry": feature["geometry"], "properties": {}},
-        pickable=False, stroked=True, filled=True, get_fill_color=[0, 114, 178, 30],
-        get_line_color=[0, 0, 0, 255], get_line_width=3, line_width_units=pdk.types.String("pixels"),
-    )]
-    if grid is not None and not grid.empty:
-        layers.append(grid_layer(grid, cell, feature["geometry"]))
-    return pdk.Deck(
-        layers=layers, map_style=map_style,
-        map_provider="carto" if map_style and "cartocdn" in map_style else None,
-        initial_view_state=pdk.ViewState(**view),
-    ), height
-
-
 def _bounds(geometry: dict[str, Any]) -> tuple[list[float], list[float]]:
     coords: list[Any] = geometry["coordinates"]
     rings = coords if geometry["type"] == "Polygon" else [r for poly in coords for r in poly]
     points = [p for ring in rings for p in ring]
     return [p[0] for p in points], [p[1] for p in points]
+
+
+# ---------------------------------------------------------------------------------------------
+# The default map: plotly SVG (no WebGL). deck.gl above draws the streets view only when asked.
+# ---------------------------------------------------------------------------------------------
+# NOTE: a deck.gl map costs ~2.6 s of CPU per visit where the browser renders WebGL in software
+# (no GPU: this machine, cheap phones); the same ZIP polygons as SVG cost a few tens of ms
+# (BENCHMARKS.md, h23-map). plotly's JavaScript is loaded by every page already.
+EARTH_M = 40075016.686
+GRID_OPACITY = (60 / 255, 230 / 255)  # the lightest and darkest square, as the deck map drew them
+
+
+def _ring_area(ring: Sequence[Sequence[float]]) -> float:
+    """Shoelace area in lon/lat (positive: anticlockwise with north up)."""
+    return sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(ring, list(ring[1:]) + [ring[0]])) / 2
+
+
+def _wound(ring: Sequence[Sequence[float]], clockwise: bool) -> list[list[float]]:
+    pts = [list(p) for p in ring]
+    return pts[::-1] if (_ring_area(pts) < 0) != clockwise else pts
+
+
+def d3_geometry(geometry: dict[str, Any]) -> dict[str, Any]:
+    """A GeoJSON (Multi)Polygon wound as plotly's d3-geo reads it: outer rings clockwise, holes
+    anticlockwise (RFC 7946's order is the opposite, and d3 then fills the whole globe but the shape)."""
+    def poly(rings: Sequence[Any]) -> list[Any]:
+        return [_wound(r, clockwise=i == 0) for i, r in enumerate(rings)]
+
+    if geometry["type"] == "Polygon":
+        return {"type": "Polygon", "coordinates": poly(geometry["coordinates"])}
+    return {"type": "MultiPolygon", "coordinates": [poly(p) for p in geometry["coordinates"]]}
+
+
+def _metres_per_px(view: dict[str, float]) -> float:
+    return EARTH_M * math.cos(math.radians(view["latitude"])) / (WORLD_PX * 2 ** view["zoom"])
+
+
+def _geo_layout(fig: go.Figure, height: int, lons: Sequence[float], lats: Sequence[float],
+                zoom: float) -> go.Figure:
+    """No basemap, no frame, Web Mercator like the streets view: the box around ``lons``/``lats``
+    fills the frame with FIT_PADDING_PX to spare (``zoom`` as :func:`fit_view` gives it); shapes
+    reaching beyond it (ZIP codes across the county line) are cut at the frame."""
+    pad = FIT_PADDING_PX * 360.0 / (WORLD_PX * 2 ** zoom)  # degrees of longitude per padding
+    lat_pad = pad * math.cos(math.radians((min(lats) + max(lats)) / 2))
+    fig.update_geos(visible=False, projection_type="mercator", bgcolor="rgba(0,0,0,0)",
+                    lonaxis_range=[min(lons) - pad, max(lons) + pad], lataxis_range=[min(lats) - lat_pad, max(lats) + lat_pad])
+    fig.update_layout(height=height, margin=dict(l=0, r=0, t=0, b=0), showlegend=False,
+                      paper_bgcolor="rgba(0,0,0,0)", hoverlabel=dict(align="left"))
+    return fig
+
+
+def _outline_trace(geojson: dict[str, Any], name: str, width: float) -> go.Scattergeo:
+    """A boundary as one line trace (rings separated by gaps)."""
+    geometries = ([f["geometry"] for f in geojson.get("features") or [] if f.get("geometry")]
+                  if geojson.get("type") == "FeatureCollection" else [geojson.get("geometry", geojson)])
+    lons: list[float | None] = []
+    lats: list[float | None] = []
+    for g in geometries:
+        rings = g["coordinates"] if g["type"] == "Polygon" else [r for p in g["coordinates"] for r in p]
+        for ring in rings:
+            lons += [p[0] for p in ring] + [None]
+            lats += [p[1] for p in ring] + [None]
+    return go.Scattergeo(lon=lons, lat=lats, mode="lines", line=dict(color="black", width=width),
+                         hoverinfo="skip", meta=name)
+
+
+def _grid_trace(grid: pd.DataFrame, cell: float, clip: dict[str, Any] | None) -> go.Choropleth:
+    """The stop squares (cut to ``clip``; GeoJSON rings closed again), darker with more stops. Not a hover or click target
+    (hoverinfo "skip"): a click goes through to the ZIP code underneath, as on the streets view."""
+    cells = grid_cells(grid, cell, clip)
+    top = float(grid["stops"].max()) if len(grid) else 1.0
+    lo, hi = GRID_OPACITY  # z is each square's own count (the query left out those under k)
+    return go.Choropleth(
+        geojson={"type": "FeatureCollection", "features": [
+            {"type": "Feature", "id": str(i), "geometry": d3_geometry({"type": "Polygon", "coordinates": [c["polygon"] + c["polygon"][:1]]})}
+            for i, c in enumerate(cells)]},
+        locations=[str(i) for i in range(len(cells))], z=[c["stops"] for c in cells], zmin=0, zmax=top,
+        # opacity grows with the square root of the count (as the streets view's squares): stops at
+        # (i/10)^2 of the most, opacity i/10 of the way from the lightest to the darkest
+        colorscale=[[(i / 10) ** 2, f"rgba(213,94,0,{lo + (hi - lo) * i / 10:.3f})"] for i in range(11)],
+        showscale=False, marker_line=dict(color="rgba(120,40,0,0.8)", width=0.5), hoverinfo="skip", meta="grid")
+
+
+def zip_figure(
+    features: Sequence[dict[str, Any]],
+    table: pd.DataFrame,
+    metric: str,
+    overlay: str,
+    selected: Sequence[str],
+    view: dict[str, float],
+    height: int,
+    k: int,
+    grid: pd.DataFrame | None = None,
+    grid_cell: float = 0.01,
+    outline: dict[str, Any] | None = None,
+) -> go.Figure:
+    """The ZIP choropleth as an SVG map: what :func:`zip_choropleth` draws, without WebGL or basemap.
+
+    One trace per colour class (``meta`` "zips"; ``z`` is the ZIP's own value, 0 for "no value"),
+    each ZIP's number in ``customdata`` for a click, its figures in ``hovertext``; then the squares,
+    the overlay circles (area proportional to the value, sized in metres at ``view`` like the
+    streets view's), the county line and the ZIP numbers that fit at ``view`` (:func:`labels_that_fit`).
+    """
+    edges = class_breaks(table.loc[table["value"].notna(), "value"])
+    colours = palette_for(edges)
+    by_zip = table.set_index("zip5")
+    selected_set = set(selected)
+    classes: dict[int, list[dict[str, Any]]] = {}
+    names, centroids = [], []
+    for feat in features:
+        z = feat["zip5"]
+        row = by_zip.loc[z] if z in by_zip.index else None
+        value = None if row is None or pd.isna(row["value"]) else float(row["value"])
+        props = _tooltip_props(z, row, k)
+        hover = "<br>".join([f"<b>{props['title']}</b>"] + [props[f"l{i}"] for i in range(1, 6) if props[f"l{i}"]])
+        classes.setdefault(-1 if value is None else classify(value, edges), []).append(
+            {"zip5": z, "geometry": d3_geometry(feat["geometry"]), "z": 0.0 if value is None else value, "hover": hover})
+        names.append(label_item(feat, selected_set))
+        if overlay != "none" and row is not None and not pd.isna(row[OVERLAYS[overlay][0]]):
+            centroids.append((feat["lon"], feat["lat"], float(row[OVERLAYS[overlay][0]])))
+
+    fig = go.Figure()
+    for cls in sorted(classes):
+        rows = classes[cls]
+        colour = _rgb_hex(NO_DATA_RGBA) if cls < 0 else colours[cls]
+        fig.add_trace(go.Choropleth(
+            geojson={"type": "FeatureCollection", "features": [
+                {"type": "Feature", "id": r["zip5"], "geometry": r["geometry"]} for r in rows]},
+            locations=[r["zip5"] for r in rows], z=[r["z"] for r in rows], customdata=[r["zip5"] for r in rows],
+            colorscale=[[0, colour], [1, colour]], showscale=False,
+            marker=dict(opacity=0.8, line=dict(width=[3 if r["zip5"] in selected_set else 0.6 for r in rows],
+                                               color=["black" if r["zip5"] in selected_set else "rgb(60,60,60)" for r in rows])),
+            hovertext=[r["hover"] for r in rows], hoverinfo="text", meta="zips"))
+    if grid is not None and not grid.empty:
+        fig.add_trace(_grid_trace(grid, grid_cell, outline))
+    if centroids:
+        top = max(v for _x, _y, v in centroids) or 1.0
+        per_px = _metres_per_px(view)
+        fig.add_trace(go.Scattergeo(
+            lon=[x for x, _y, _v in centroids], lat=[y for _x, y, _v in centroids], mode="markers",
+            marker=dict(size=[2 * 2200.0 * math.sqrt(max(v, 0) / top) / per_px for _x, _y, v in centroids],
+                        color="rgba(255,255,255,0.24)", line=dict(color="rgb(213,94,0)", width=2)),
+            hoverinfo="skip", meta="overlay"))
+    if outline is not None:
+        fig.add_trace(_outline_trace(outline, "county", 2.5))
+    shown = labels_that_fit(names, view)
+    fig.add_trace(go.Scattergeo(
+        lon=[n["lon"] for n in shown], lat=[n["lat"] for n in shown], text=[n["zip5"] for n in shown], mode="text",
+        textfont=dict(size=LABEL_PX, color="black", shadow="0 0 2px white, 0 0 2px white, 0 0 3px white"),
+        hoverinfo="skip", meta="labels"))
+    box_lons, box_lats = features_bounds((outline or {}).get("features") or list(features))
+    return _geo_layout(fig, height, box_lons, box_lats, view["zoom"])
+
+
+def single_zip_figure(feature: dict[str, Any], grid: pd.DataFrame | None, cell: float,
+                      width: float = 358) -> go.Figure:
+    """One ZIP code's outline with the squares where its stops happened, cut to the outline (My ZIP
+    page), as an SVG map framed for a ``width``-px column."""
+    lons, lats = _bounds(feature["geometry"])
+    height = map_size(width, aspect(lons, lats), max_height=480)
+    fig = go.Figure(go.Choropleth(
+        geojson={"type": "FeatureCollection", "features": [
+            {"type": "Feature", "id": feature["zip5"], "geometry": d3_geometry(feature["geometry"])}]},
+        locations=[feature["zip5"]], z=[0], colorscale=[[0, "rgba(0,114,178,0.12)"], [1, "rgba(0,114,178,0.12)"]],
+        showscale=False, marker_line=dict(color="black", width=3), hoverinfo="skip", meta="zip"))
+    if grid is not None and not grid.empty:
+        fig.add_trace(_grid_trace(grid, cell, feature["geometry"]))
+    return _geo_layout(fig, height, lons, lats, fit_view(lons, lats, width, height)["zoom"])

@@ -15,6 +15,7 @@ from .i18n import N_, _, fmt_date, fmt_int, fmt_month, fmt_num, fmt_pct
 
 PLOTLY_CONFIG: dict[str, Any] = {"displaylogo": False, "responsive": True,
                                  "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
+TOPOJSON_PATH = "app/static/topojson/"
 K_PROVENANCE = "provenance_line"
 K_SYNTHETIC = "is_synthetic"
 
@@ -170,14 +171,27 @@ def table(df: pd.DataFrame, labels: Mapping[str, str], percent: tuple[str, ...] 
                  column_config=column_config(labels))
 
 
+def map_config() -> dict[str, Any]:
+    """plotly's settings for the SVG maps: a wheel or a swipe scrolls the page, not the map (its +/-
+    buttons zoom it), and the world outline plotly loads before any geo map is drawn comes from this
+    server (static/topojson: an empty world, the maps draw their own shapes) instead of cdn.plot.ly."""
+    base = (st.get_option("server.baseUrlPath") or "").strip("/")
+    return {**PLOTLY_CONFIG, "scrollZoom": False, "topojsonURL": "/" + (base + "/" if base else "") + TOPOJSON_PATH}
+
+
+def sr_only(text: str) -> None:
+    """Text read out by screen readers, hidden on screen (a chart's or a map's name: an SVG's own text
+    is not announced as one)."""
+    st.html('<p class="sr-only">' + html.escape(text) + "</p>")
+
+
 def chart(fig: go.Figure, data: pd.DataFrame | None, key: str, labels: Mapping[str, str] | None = None,
           percent: tuple[str, ...] = (), dates: Mapping[str, str] | None = None) -> None:
     """A plotly chart, named by its title for screen readers, then its numbers (the table alternative)."""
     name = charts.title_of(fig)
     # The chart's name for screen readers (the SVG's own text is not announced as one): read out
     # before the chart, hidden on screen.
-    st.html('<p class="sr-only">' + html.escape(_("Chart: {name}. Its numbers are in the table after it.").format(
-        name=name or _("the numbers in this chart"))) + "</p>")
+    sr_only(_("Chart: {name}. Its numbers are in the table after it.").format(name=name or _("the numbers in this chart")))
     st.plotly_chart(charts.fit_to_width(fig, browser.viewport()["main"]), config=PLOTLY_CONFIG, key=key,
                     width="stretch")
     if data is not None:

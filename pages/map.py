@@ -9,7 +9,6 @@ from dashboard.i18n import _, fmt_int
 routing.require_router()
 
 ALL = "all"
-BLANK_STYLE = "app/static/blank-style.json"
 ONLINE_STYLE = "https://basemaps.cartocdn.com/gl/positron-gl-style/style.json"
 
 f = filters.current()
@@ -47,8 +46,6 @@ if int(zips["stops"].sum()) == 0:
     ui.no_stops()
 table = tables.map_table(zips, metric, k)
 grid = queries.location_grid(f, 0.01) if show_grid else None
-base_path = (st.get_option("server.baseUrlPath") or "").strip("/")
-style = ONLINE_STYLE if online else ("/" + (base_path + "/" if base_path else "") + BLANK_STYLE)
 # Fit the county to the map's frame: the map takes the left column on a wide screen, the whole
 # width on a phone (Streamlit stacks columns under 640 px).
 outline = queries.county_outline()
@@ -56,21 +53,22 @@ screen = browser.viewport()
 map_width = screen["main"] if screen["stacked"] else (screen["main"] - 24) * 3 / 5
 lons, lats = maps.features_bounds((outline or {}).get("features") or features)
 map_height = maps.map_size(map_width, maps.aspect(lons, lats))
-deck, legend = maps.zip_choropleth(features, table, metric, k, overlay, f.zips, style, grid, 0.01, outline,
-                                   maps.fit_view(lons, lats, map_width, map_height))
+view = maps.fit_view(lons, lats, map_width, map_height)
+legend = maps.legend(table, metric, k)
 
 st.session_state.setdefault("map_n", 0)
 map_key = f"zip_map_{st.session_state['map_n']}"
 
 
 def _from_map(key: str) -> None:
-    event = st.session_state.get(key) or {}
-    objects = ((event.get("selection") or {}).get("objects") or {}).get("zips") or []
-    if objects:
-        obj = objects[0]
-        z = (obj.get("properties") or {}).get("zip5") or obj.get("zip5")
-        if z in valid:
-            filters.set_zips([z])
+    event = (st.session_state.get(key) or {}).get("selection") or {}
+    if online:  # the streets view (deck.gl): the picked ZIP polygon's properties
+        objects = (event.get("objects") or {}).get("zips") or []
+        picked = [(o.get("properties") or {}).get("zip5") or o.get("zip5") for o in objects]
+    else:  # the SVG map: the clicked ZIP's number is its customdata (squares and labels are not clickable)
+        picked = [p.get("customdata") or p.get("location") for p in event.get("points") or []]
+    if picked and picked[0] in valid:
+        filters.set_zips([picked[0]])
     st.session_state["map_n"] += 1  # a fresh chart: no lingering selection greys the other ZIP codes
 
 
@@ -82,9 +80,18 @@ def _from_pick() -> None:
 metric_label = _(maps.MAP_METRICS[metric].label)
 left, right = st.columns([3, 2], gap="medium")  # side by side on a desktop, stacked on a phone
 with left:
-    st.pydeck_chart(deck, on_select=lambda: _from_map(map_key), selection_mode="single-object", key=map_key,
-                    height=map_height, alt=_("Map of Montgomery County ZIP codes coloured by {what}; the same numbers are "
-                                      "in the table below the map.").format(what=metric_label.lower()))
+    alt = _("Map of Montgomery County ZIP codes coloured by {what}; the same numbers are in the table below the "
+            "map.").format(what=metric_label.lower())
+    if online:  # WebGL with a streets basemap: only when asked (it costs seconds of CPU without a GPU)
+        deck = maps.zip_choropleth(features, table, metric, k, overlay, f.zips, ONLINE_STYLE, grid, 0.01, outline, view)
+        st.pydeck_chart(deck, on_select=lambda: _from_map(map_key), selection_mode="single-object", key=map_key,
+                        height=map_height, alt=alt)
+    else:
+        ui.sr_only(alt)
+        st.plotly_chart(maps.zip_figure(features, table, metric, overlay, f.zips, view, map_height, k, grid, 0.01,
+                                        outline),
+                        on_select=lambda: _from_map(map_key), selection_mode="points", key=map_key,
+                        config=ui.map_config(), width="stretch")
 with right:
     swatches = "".join(
         f"<div style='margin:2px 0'><span style='display:inline-block;width:14px;height:14px;"

@@ -159,11 +159,9 @@ else:
 st.header(_("Where in the ZIP code"))
 if z in features:
     inside = grid  # cells of the ZIP's stops (the stops are already filtered to the ZIP)
-    base_path = (st.get_option("server.baseUrlPath") or "").strip("/")
-    style = "/" + (base_path + "/" if base_path else "") + "app/static/blank-style.json"
-    deck, height = maps.single_zip_map(features[z], inside, 0.005, style, browser.viewport()["main"])
-    st.pydeck_chart(deck, height=height, key="zip_where",
-                    alt=_("Map of ZIP code {zip}: its outline and orange squares where stops happened.").format(zip=z))
+    ui.sr_only(_("Map of ZIP code {zip}: its outline and orange squares where stops happened.").format(zip=z))
+    st.plotly_chart(maps.single_zip_figure(features[z], inside, 0.005, browser.viewport()["main"]), key="zip_where",
+                    config=ui.map_config(), width="stretch")
     st.caption(_("Orange squares: where stops happened, in cells of about 550 m, cut at the ZIP code's outline; the "
                  "more stops, the darker. Squares with fewer than {k} stops are not drawn. The outline is simplified, "
                  "so a stop near its edge may belong to the neighbouring ZIP code.").format(k=k))

@@ -216,10 +216,14 @@ def test_the_map_draws_offline_and_a_zip_can_be_chosen(browser_page, server, con
 
     page = browser_page
     open_page(page, server, "map")
-    deck = page.locator("[data-testid='stDeckGlJsonChart']")
-    expect(deck).to_be_visible()
-    page.wait_for_timeout(2500)  # WebGL draws after the element appears
-    image = Image.open(io.BytesIO(deck.screenshot())).convert("RGB")
+    # The SVG map (no WebGL, no canvas): plotly draws the ZIP shapes as SVG paths, once its blank
+    # world came from this server, not from cdn.plot.ly (dashboard/ui.py map_config).
+    chart = page.locator("[data-testid='stPlotlyChart']")
+    expect(chart).to_have_count(1)
+    assert page.locator("[data-testid='stDeckGlJsonChart'] canvas, [data-testid='stPlotlyChart'] canvas").count() == 0
+    assert chart.locator("path.choroplethlocation").count() == 49  # every county ZIP code
+    assert f"{server}/app/static/topojson/world_110m.json" in page.requests
+    image = Image.open(io.BytesIO(chart.screenshot())).convert("RGB")
     colours = image.getcolors(maxcolors=1_000_000) or []
     assert len(colours) > 20, "the choropleth has drawn (more than a blank background)"
     expect(page.get_by_text("Stops per 1,000 residents per year (quantile classes)", exact=False)).to_be_visible()
@@ -227,20 +231,44 @@ def test_the_map_draws_offline_and_a_zip_can_be_chosen(browser_page, server, con
     page.locator(".st-key-map_metric").get_by_text("Stops", exact=True).click()
     expect(page.get_by_text("Stops (quantile classes)", exact=False)).to_be_visible(timeout=TIMEOUT_MS)
     settle(page)
-    page.wait_for_timeout(2500)  # the redrawn map (WebGL) takes clicks once drawn
 
-    # clicking a ZIP on the map (st.pydeck_chart on_select) filters every page to it
-    box = deck.bounding_box()
-    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    expect(page).to_have_url(re.compile(r"/map\?zip=\d{5}$"), timeout=TIMEOUT_MS)
+    # clicking a ZIP on the map (st.plotly_chart on_select) filters every page to that ZIP code
+    shape = chart.locator("path.choroplethlocation").nth(0)
+    box = shape.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)  # the tooltip names the ZIP code under the pointer: the click picks that one
+    tooltip = page.locator(".hoverlayer .hovertext").first
+    expect(tooltip).to_contain_text("ZIP ")
+    under = re.search(r"ZIP (\d{5})", tooltip.text_content()).group(1)
+    page.mouse.click(x, y)
+    expect(page).to_have_url(f"{server}/map?zip={under}", timeout=TIMEOUT_MS)
     settle(page)
 
     choose(page, "map_pick", "20902")
     expect(page).to_have_url(f"{server}/map?zip=20902", timeout=TIMEOUT_MS)
     expect(page.locator(".st-key-flt_zip")).to_contain_text("20902")
     settle(page)
-    page.wait_for_timeout(2000)
     shot(page, "map")
+
+
+def test_my_zip_draws_its_map_as_svg_with_the_squares_where_stops_happened(browser_page, server):
+    """No WebGL on My ZIP code either: the ZIP's outline and its squares are SVG paths, and the bench's
+    reading of chromium's CPU by process kind (bench/browser.py) finds this browser's GPU process."""
+    from playwright.sync_api import expect
+
+    from bench.browser import chromium_cpu
+
+    page = browser_page
+    before = chromium_cpu()
+    open_page(page, server, "my-zip?zip=20902")
+    zip_map = page.locator("[data-testid='stPlotlyChart']").filter(has=page.locator(".choroplethlayer"))
+    expect(zip_map).to_have_count(1)
+    shapes = zip_map.locator("path.choroplethlocation")
+    assert shapes.count() > 1  # the ZIP's outline and at least one square of 10 or more stops
+    assert page.locator("[data-testid='stMain'] canvas").count() == 0
+    after = chromium_cpu()
+    assert {"browser", "renderer", "gpu-process"} <= set(after), after
+    assert sum(after.values()) > sum(before.values())
 
 
 def test_trends_update_when_a_filter_changes(browser_page, server, con):

@@ -150,39 +150,130 @@ def _zips():
     })
 
 
-def test_map_withholds_small_counts_and_tiny_populations_and_outlines_the_selection():
+def _zip_traces(fig: go.Figure) -> dict[str, dict]:
+    """Per ZIP code of an SVG map: its trace's colour, its z, its outline width, its tooltip."""
+    out = {}
+    for trace in fig.data:
+        if trace.meta != "zips":
+            continue
+        for i, z in enumerate(trace.locations):
+            out[z] = {"colour": trace.colorscale[0][1], "z": trace.z[i], "line_w": trace.marker.line.width[i],
+                      "hover": trace.hovertext[i], "customdata": trace.customdata[i]}
+    return out
+
+
+def _county_view(width: float = 358) -> tuple[dict, int]:
+    lons, lats = COUNTY_BOX
+    height = maps.map_size(width, maps.aspect(lons, lats))
+    return maps.fit_view(lons, lats, width, height), height
+
+
+def test_the_map_withholds_small_counts_and_tiny_populations_and_outlines_the_selection():
     table = tables.map_table(_zips(), "rate", K)
     assert list(table["small_count"]) == [False, True, False]
     assert table["value"].notna().tolist() == [True, False, False]  # 20902: 5 stops; 20903: 500 residents
+    view, height = _county_view()
+    fig = maps.zip_figure(_features(), table, "rate", "poverty", ["20901"], view, height, K,
+                          outline={"type": "FeatureCollection", "features": []})
+    zips = _zip_traces(fig)
+    assert zips["20902"]["colour"] == zips["20903"]["colour"] == maps._rgb_hex(maps.NO_DATA_RGBA)
+    assert zips["20902"]["z"] == 0 and zips["20901"]["z"] == pytest.approx(1.25)  # z: the ZIP's own value
+    assert zips["20901"]["colour"] in maps.VIRIDIS_5
+    assert "Fewer than 10 stops: not shown" in zips["20902"]["hover"] and "5 stops" not in zips["20902"]["hover"]
+    assert "1.25 stops per 1,000 residents per year" in zips["20901"]["hover"]
+    assert "fewer than 1,000 county residents: no rate shown" in zips["20903"]["hover"]
+    assert zips["20901"]["line_w"] > zips["20903"]["line_w"]  # the selected ZIP: a thick outline
+    assert {z: d["customdata"] for z, d in zips.items()} == {z: z for z in zips}  # what a click reads
+    # offline landmarks: the county outline and the ZIP numbers; the circles of the overlay
+    assert [t.meta for t in fig.data if t.meta != "zips"] == ["overlay", "county", "labels"]
+    # the three test ZIP codes share one label point: only the selected one's number fits there
+    assert list(fig.data[-1].text) == ["20901"]
+    legend = maps.legend(table, "rate", K)
+    assert legend[-1].label.startswith("no value") and legend[0].color == zips["20901"]["colour"]
+
+
+def test_the_svg_map_colours_each_zip_in_the_class_the_legend_gives_its_value():
+    zips = _zips().assign(stops=[50, 120, 200])
+    table = tables.map_table(zips, "stops", K)
+    view, height = _county_view()
+    colours = {z: d["colour"] for z, d in _zip_traces(maps.zip_figure(_features(), table, "stops", "none", [], view,
+                                                                         height, K)).items()}
+    edges = maps.class_breaks(table["value"])
+    palette = maps.palette_for(edges)
+    assert colours == {z: palette[maps.classify(v, edges)] for z, v in zip(table["zip5"], table["value"])}
+    assert len(set(colours.values())) == 3
+
+
+def test_the_svg_map_frames_the_county_box_like_the_streets_view():
+    view, height = _county_view(560)
+    fig = maps.zip_figure(_features(), tables.map_table(_zips(), "stops", K), "stops", "none", [], view, height, K)
+    lon_range, lat_range = fig.layout.geo.lonaxis.range, fig.layout.geo.lataxis.range
+    pad = maps.FIT_PADDING_PX * 360 / (512 * 2 ** view["zoom"])
+    assert lon_range[0] < -77.1 - pad / 2 and lon_range[1] > -77.0 + pad / 2  # the test ZIPs' box, padded
+    assert fig.layout.height == height and fig.layout.geo.visible is False  # no basemap of plotly's own
+    assert fig.layout.geo.projection.type == "mercator"
+
+
+def test_the_grid_is_not_a_click_target_so_a_click_selects_the_zip_under_it():
+    table = tables.map_table(_zips(), "stops", K)
+    grid = pd.DataFrame({"cell_y": [3905, 3906], "cell_x": [-7705, -7706], "stops": [12, 48]})
+    view, height = _county_view()
+    fig = maps.zip_figure(_features(), table, "stops", "none", [], view, height, K, grid, 0.01)
+    cells = next(t for t in fig.data if t.meta == "grid")
+    assert cells.hoverinfo == "skip"  # no hover, so no click: plotly's click goes to the ZIP below
+    assert all(t.hoverinfo == "text" for t in fig.data if t.meta == "zips")
+    ring = cells.geojson["features"][0]["geometry"]["coordinates"][0]
+    assert ring[0] == ring[-1] and len(ring) == 5  # a closed square (d3 drops an open ring's last corner)
+    assert [min(x for x, _y in ring), min(y for _x, y in ring)] == pytest.approx([-77.05, 39.05])
+    assert list(cells.z) == [12, 48] and cells.zmax == 48  # each square's own count
+    # darker with more stops, by the square root: a quarter of the most stops is half-way dark
+    scale = dict(cells.colorscale)
+    alpha = [float(scale[t].rsplit(",", 1)[1].rstrip(")")) for t in (0.0, 0.25, 1.0)]
+    assert alpha[1] == pytest.approx((alpha[0] + alpha[2]) / 2, abs=0.01) and alpha[0] < alpha[2]
+
+
+@pytest.mark.parametrize("ring", [[[0, 0], [1, 0], [1, 1], [0, 0]], [[0, 0], [1, 1], [1, 0], [0, 0]]])
+def test_outer_rings_are_wound_clockwise_for_d3_and_holes_the_other_way(ring):
+    hole = [[0.6, 0.2], [0.8, 0.2], [0.8, 0.4], [0.6, 0.2]]
+    poly = maps.d3_geometry({"type": "Polygon", "coordinates": [ring, hole]})["coordinates"]
+    assert maps._ring_area(poly[0]) < 0 < maps._ring_area(poly[1])
+    multi = maps.d3_geometry({"type": "MultiPolygon", "coordinates": [[ring], [hole]]})["coordinates"]
+    assert maps._ring_area(multi[0][0]) < 0 and maps._ring_area(multi[1][0]) < 0
+
+
+def test_my_zip_map_draws_the_zip_outline_and_its_squares_cut_to_it():
+    from shapely.geometry import Polygon, shape
+
+    feature = {"zip5": "20902", "geometry": {"type": "Polygon", "coordinates": [
+        [[-77.05, 39.0], [-77.0, 39.0], [-77.0, 39.05], [-77.05, 39.0]]]}}
+    grid = pd.DataFrame({"cell_y": [7800, 7809], "cell_x": [-15409, -15420], "stops": [40, 30]})
+    fig = maps.single_zip_figure(feature, grid, 0.005, 358)
+    assert [t.meta for t in fig.data] == ["zip", "grid"]
+    cells = fig.data[1].geojson["features"]
+    inside = shape(feature["geometry"]).buffer(1e-9)
+    assert len(cells) == 1 and inside.contains(Polygon(cells[0]["geometry"]["coordinates"][0]))
+    assert fig.layout.height == maps.map_size(358, maps.aspect([-77.05, -77.0], [39.0, 39.05]), max_height=480)
+
+
+def test_the_streets_view_keeps_the_same_colours_outlines_and_layers():
+    table = tables.map_table(_zips(), "rate", K)
     outline = {"type": "FeatureCollection", "features": []}
-    deck, legend = maps.zip_choropleth(_features(), table, "rate", K, "poverty", ["20901"], "/app/static/x.json",
-                                       outline=outline)
+    deck = maps.zip_choropleth(_features(), table, "rate", K, "poverty", ["20901"], "https://x.example/style.json",
+                               outline=outline)
     spec = json.loads(deck.to_json())
     props = {f["properties"]["zip5"]: f["properties"] for f in spec["layers"][0]["data"]["features"]}
     assert props["20902"]["fill"] == maps.NO_DATA_RGBA
     assert "Fewer than 10" in props["20902"]["l1"] and "5" not in props["20902"]["l1"]
     assert props["20901"]["line_w"] > props["20903"]["line_w"]
     assert props["20901"]["l2"] == "1.25 stops per 1,000 residents per year"
-    assert spec["mapStyle"] == "/app/static/x.json"
+    assert spec["mapStyle"] == "https://x.example/style.json"
     assert spec["layers"][0]["lineWidthUnits"] == "pixels"  # a string literal, not an expression
-    # offline landmarks: the county outline and a label per ZIP code
     assert [layer["id"] for layer in spec["layers"]] == ["zips", "overlay", "county", "labels"]
-    # the three test ZIP codes share one label point: only the selected one's number fits there
     assert [d["zip5"] for d in spec["layers"][-1]["data"]] == ["20901"]
-    assert legend[-1].label.startswith("no value")
-
-
-def test_the_grid_is_not_a_click_target_so_a_click_selects_the_zip_under_it():
-    table = tables.map_table(_zips(), "stops", K)
     grid = pd.DataFrame({"cell_y": [3905], "cell_x": [-7705], "stops": [12]})
-    deck, _legend = maps.zip_choropleth(_features(), table, "stops", K, "none", [], None, grid, 0.01)
-    spec = json.loads(deck.to_json())
-    cells = next(layer for layer in spec["layers"] if layer["id"] == "grid")
-    corners = cells["data"][0]["polygon"]
-    assert [min(x for x, _y in corners), min(y for _x, y in corners)] == pytest.approx([-77.05, 39.05])
+    cells = next(layer for layer in json.loads(maps.zip_choropleth(_features(), table, "stops", K, "none", [], None, grid,
+                                                                   0.01).to_json())["layers"] if layer["id"] == "grid")
     assert cells["pickable"] is False
-    zips_layer = next(layer for layer in spec["layers"] if layer["id"] == "zips")
-    assert zips_layer["pickable"] is True
 
 
 def test_class_breaks_and_palette_are_ordered():
@@ -316,9 +407,12 @@ def test_zip_labels_are_drawn_only_where_they_fit_and_every_zip_has_its_tooltip(
                                            "land_area_sqmi": 5.0, "notes": ""}), "stops", K)
     lons, lats = maps.features_bounds(outline["features"])
     view = maps.fit_view(lons, lats, width, maps.map_size(width, maps.aspect(lons, lats)))
-    deck, _legend = maps.zip_choropleth(features, table, "stops", K, "none", ["20902"], None, outline=outline, view=view)
-    spec = json.loads(deck.to_json())
-    shown = next(layer for layer in spec["layers"] if layer["id"] == "labels")["data"]
+    fig = maps.zip_figure(features, table, "stops", "none", ["20902"], view,
+                          maps.map_size(width, maps.aspect(lons, lats)), K, outline=outline)
+    labels = fig.data[-1]
+    candidates = {f["zip5"]: maps.label_item(f, {"20902"}) for f in features}
+    shown = [candidates[z] for z in labels.text]
+    assert [(d["lon"], d["lat"]) for d in shown] == list(zip(labels.lon, labels.lat))
     boxes = [maps.label_box(view, d) for d in shown]
     overlaps = [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:]
                 if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]]
@@ -328,8 +422,8 @@ def test_zip_labels_are_drawn_only_where_they_fit_and_every_zip_has_its_tooltip(
     if width == 560:
         phone = maps.labels_that_fit(shown, maps.fit_view(lons, lats, 358, maps.map_size(358, maps.aspect(lons, lats))))
         assert len(phone) < len(shown)  # fewer fit on a phone
-    titles = {f["properties"]["zip5"]: f["properties"]["title"] for f in spec["layers"][0]["data"]["features"]}
-    assert len(titles) == len(features) and titles["20902"] == "ZIP 20902"  # every ZIP's number on hover/tap
+    hovers = {z: d["hover"] for z, d in _zip_traces(fig).items()}
+    assert len(hovers) == len(features) and hovers["20902"].startswith("<b>ZIP 20902</b>")  # every ZIP's number on hover/tap
 
 
 def test_titles_and_axis_titles_wrap_instead_of_being_cut():

@@ -73,10 +73,28 @@ def values(data) -> list:
     return list(data)
 
 
-def deck_spec(at: AppTest) -> dict:
-    decks = at.get("deck_gl_json_chart")
-    assert len(decks) == 1
-    return json.loads(decks[0].proto.json)
+def map_spec(at: AppTest) -> dict:
+    """The Map page's SVG map (its one plotly chart; the WebGL streets view only when asked)."""
+    assert not at.get("deck_gl_json_chart")
+    figures = plotly_figures(at)
+    assert len(figures) == 1
+    return figures[0]
+
+
+def map_zips(at: AppTest) -> dict[str, dict]:
+    """Per ZIP code on the map: its z (its value; 0 for none), outline width and tooltip."""
+    out = {}
+    for trace in map_spec(at)["data"]:
+        if trace.get("meta") == "zips":
+            widths = values(trace["marker"]["line"]["width"])
+            for z, v, w, h in zip(trace["locations"], values(trace["z"]), widths, trace["hovertext"]):
+                out[z] = {"z": v, "line_w": w, "hover": h}
+    return out
+
+
+def map_layers(at: AppTest) -> list[str]:
+    metas = [t.get("meta") for t in map_spec(at)["data"]]
+    return ["zips"] + [m for m in metas if m != "zips"]
 
 
 def no_errors(at: AppTest) -> None:
@@ -219,23 +237,20 @@ def test_a_zip_with_no_stops_gets_a_friendly_message(app, page):
     if page != "pages/map.py":
         assert any("No stops match" in i.value for i in at.info)
     if page == "pages/map.py":  # the map still shows every ZIP, the chosen one outlined
-        props = {f["properties"]["zip5"]: f["properties"] for f in deck_spec(at)["layers"][0]["data"]["features"]}
-        assert props[ZIP_WITHOUT_STOPS]["line_w"] == 4
+        assert map_zips(at)[ZIP_WITHOUT_STOPS]["line_w"] == 3
 
 
 def test_the_map_shows_every_county_zip_with_counts_and_denominators(app, con):
     at = switch(app.run(), "pages/map.py")
     no_errors(at)
-    spec = deck_spec(at)
-    features = spec["layers"][0]["data"]["features"]
-    assert len(features) == 49
-    assert spec["mapStyle"].endswith("app/static/blank-style.json")
-    props = {f["properties"]["zip5"]: f["properties"] for f in features}
+    zips = map_zips(at)
+    assert len(zips) == 49
     n = count(con, "zip5 = '20902'")
-    assert props["20902"]["l1"] == f"{n:,} stops"
-    assert {layer["id"] for layer in spec["layers"]} >= {"county", "labels"}  # landmarks without a basemap
-    assert props["20902"]["l2"].endswith("stops per 1,000 residents per year")
-    assert props["20902"]["l3"].startswith("Residents in the county part: ")  # the denominator
+    hover = zips["20902"]["hover"].split("<br>")
+    assert hover[:2] == ["<b>ZIP 20902</b>", f"{n:,} stops"]
+    assert map_layers(at) == ["zips", "county", "labels"]  # landmarks without a basemap
+    assert hover[2].endswith("stops per 1,000 residents per year")
+    assert hover[3].startswith("Residents in the county part: ")  # the denominator
     legend = " ".join(md.value for md in at.markdown)
     assert "Stops per 1,000 residents per year" in legend and "no value" in legend
     assert any("not by drivers" in c.value for c in at.caption)
@@ -243,13 +258,13 @@ def test_the_map_shows_every_county_zip_with_counts_and_denominators(app, con):
     at.radio(key="map_metric").set_value("stops").run()
     at.radio(key="map_overlay").set_value("poverty").run()
     no_errors(at)
-    layers = deck_spec(at)["layers"]
-    assert [layer["id"] for layer in layers] == ["zips", "overlay", "county", "labels"]
+    assert map_layers(at) == ["zips", "overlay", "county", "labels"]
+    assert map_zips(at)["20902"]["z"] == n  # coloured by stops now
     assert "Poverty rate" in " ".join(c.value for c in at.caption) or "poverty" in " ".join(c.value for c in at.caption)
 
     # one layer on top at a time: the squares replace the circles (each keeps its own legend)
     at.radio(key="map_overlay").set_value("grid").run()
-    assert [layer["id"] for layer in deck_spec(at)["layers"]] == ["zips", "grid", "county", "labels"]
+    assert map_layers(at) == ["zips", "grid", "county", "labels"]
     captions = " ".join(c.value for c in at.caption)
     assert "Orange squares" in captions and "Hollow orange circles" not in captions
 
@@ -259,13 +274,34 @@ def test_the_map_shows_every_county_zip_with_counts_and_denominators(app, con):
     assert at.sidebar.multiselect(key="flt_zip").value == ["20902"]
 
 
+def test_the_map_is_svg_and_offline_and_the_streets_view_is_webgl_only_when_asked(app):
+    at = switch(app.run(), "pages/map.py")
+    no_errors(at)
+    (chart,) = at.get("plotly_chart")
+    config = json.loads(chart.proto.config)
+    # plotly loads a world outline before it draws any geo map: from this server, never cdn.plot.ly
+    assert config["topojsonURL"] == "/app/static/topojson/" and config["scrollZoom"] is False
+    world = json.loads((APP.parent / "static" / "topojson" / "world_110m.json").read_text())
+    assert world["type"] == "Topology" and world["objects"] == {}  # empty: the map draws its own shapes
+    assert map_spec(at)["layout"]["geo"]["projection"]["type"] == "mercator"
+
+    at.sidebar.toggle(key="map_online").set_value(True).run()
+    no_errors(at)
+    decks = at.get("deck_gl_json_chart")
+    assert len(decks) == 1 and not at.get("plotly_chart")
+    spec = json.loads(decks[0].proto.json)
+    assert "cartocdn" in spec["mapStyle"]
+    assert [layer["id"] for layer in spec["layers"]] == ["zips", "county", "labels"]
+    props = {f["properties"]["zip5"]: f["properties"] for f in spec["layers"][0]["data"]["features"]}
+    assert len(props) == 49 and props["20902"]["title"] == "ZIP 20902"
+
+
 def test_the_map_flags_small_counts(app):
     app.query_params = {"race": "native"}
     app.session_state["map_table"] = True  # the table under the map, opened (ui.on_demand)
     at = switch(app.run(), "pages/map.py")
     no_errors(at)
-    features = deck_spec(at)["layers"][0]["data"]["features"]
-    small = [f for f in features if f["properties"]["l1"].startswith("Fewer than")]
+    small = [z for z, d in map_zips(at).items() if "<br>Fewer than 10 stops: not shown" in d["hover"]]
     assert small, "native american stops per ZIP are all under the threshold"
     table = next(df.value for df in at.dataframe if "zip" in df.value.columns)
     stops = pd.to_numeric(table["stops"].astype(str).str.replace(",", "", regex=False), errors="coerce")
