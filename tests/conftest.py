@@ -72,6 +72,7 @@ CORE_TESTS = (
     "tests/test_curated.py",
     # commit protocol, gates, contract, clipping
     "tests/test_quality_gates.py",
+    "tests/test_first_load_checks.py",
     "tests/test_load.py::test_a_dead_runs_work_folders_are_removed_and_other_files_kept",
     "tests/test_load.py::test_a_crash_mid_load_keeps_serving_the_previous_data",
     "tests/test_load.py::test_a_failed_quality_check_rolls_back",
