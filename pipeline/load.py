@@ -343,7 +343,7 @@ def _publish(
             refresh_statistics(s, ("moco_traffic_violations",), force=True)
         wh_dupes = None
         if first_load:  # both checks in one pass over the charges: on a first load they are the batch
-            counted = s.query(load_sql("warehouse/first_load_counts"), {"run_id": result.run_id}).iloc[0]
+            counted = s.query(load_sql("warehouse/first_load_counts", s.kind), {"run_id": result.run_id}).iloc[0]
             received, wh_dupes = int(counted["received"]), int(counted["duplicates"])
         else:
             received = int(s.scalar(load_sql("warehouse/received"), {"run_id": result.run_id}))

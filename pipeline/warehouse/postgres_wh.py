@@ -74,6 +74,11 @@ LOCK_SESSION_SETTINGS = {"idle_in_transaction_session_timeout": 0, "statement_ti
 # Per load session only (one at a time, under the load lock); readers keep the server's defaults.
 # temp_buffers is set before the session touches a temp table (PostgreSQL ignores it after).
 LOAD_SESSION_MEMORY = {"work_mem": "256MB", "maintenance_work_mem": "512MB", "temp_buffers": "256MB"}
+# Hash tables (aggregates, hash joins) may use this many times work_mem (server default 2). A first
+# load's stops aggregate keeps ~1 KB per stop (two dozen aggregate states, a dozen text maxima): 540 MB
+# for 1M charges, so at 2 x 256 MB it spilled into 5 batches and took 6.7 s, at 4 x 3.7 s (load 6,
+# BENCHMARKS.md "h23-pgload"). Past 1 GB it still spills instead of failing. PostgreSQL 13+.
+LOAD_SESSION_HASH_MEM = ("hash_mem_multiplier", "4", 130000)
 READ_TIMEOUT_S = 120.0  # a dashboard or status query is cancelled after two minutes
 STATS_COLUMNS = {"row_id", "stop_id", "content_key", "source", "load_id"}  # join/filter keys of the merges
 # PostgreSQL type OIDs -> the DuckDB column type a copied table gets (dashboard/replica.py); text
@@ -180,12 +185,16 @@ class PostgresSession(DBAPISession):
         col_list = ", ".join(check_identifier(n, "column") for n, _ in columns)
         statement = f"copy {check_identifier(table)} ({col_list}) from stdin (format csv)"
         import pyarrow.csv as pacsv  # the load path only: the dashboard's reader never copies in
+        from psycopg.copy import QueuedLibpqWriter
 
         options = pacsv.WriteOptions(include_header=False)
         rows = 0
         try:
             with self.conn.cursor() as cur:
-                with cur.copy(statement) as copy:
+                # A thread sends each slice while this one renders the next (pyarrow and libpq both
+                # release the GIL), so the server parses one while the client writes another;
+                # psycopg bounds the queue (1,024 buffers of 128 kB).
+                with cur.copy(statement, writer=QueuedLibpqWriter(cur)) as copy:
                     for batch in batches:
                         for part in slices(conform_batch(batch, columns), COPY_SLICE_ROWS):
                             buf = io.BytesIO()
@@ -412,6 +421,9 @@ class PostgresWarehouse(DBAPIWarehouse):
         self._no_timeouts(session, {"idle_in_transaction_session_timeout": 0})
         session.execute(statement_timeout_sql(self.statement_timeout_s))
         for name, value in LOAD_SESSION_MEMORY.items():  # fixed constants, not input
+            session.execute(f"set {name} = '{value}'")
+        name, value, since = LOAD_SESSION_HASH_MEM
+        if session.conn.info.server_version >= since:
             session.execute(f"set {name} = '{value}'")
         if lock and not self._run_lock_held:
             self._try_lock(session, self.lock_wait_s)
