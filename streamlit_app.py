@@ -9,6 +9,7 @@ runs the chosen page. Pages live in ``pages/`` and stay thin; ``client.showSideb
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import streamlit as st
@@ -17,6 +18,12 @@ from dashboard import browser, filters, i18n, queries, routing, ui
 from dashboard.i18n import _, days_since, fmt_ago, fmt_date, fmt_datetime, fmt_int
 
 K_LANG = i18n.K_LANG
+# One process serves every reader: page scripts run in threads beside the event loop that serves
+# Streamlit's JavaScript. A script holding the GIL made each of the loop's file reads (each a hop to
+# a worker thread) wait up to the default 5 ms switch interval, so a first visit's chunks, the first
+# metric's among them, arrived slowly while its own page script ran (BENCHMARKS.md, h23-firstvisit).
+SWITCH_INTERVAL_S = 0.0005
+sys.setswitchinterval(SWITCH_INTERVAL_S)
 
 if K_LANG not in st.session_state:  # a session's first run: the language comes from the link
     st.session_state[K_LANG] = i18n.set_lang(st.query_params.get("lang"))

@@ -11,12 +11,18 @@ The component lives in a fragment: its report reruns only the fragment, which st
 reruns the whole page only when the page was drawn for another width class (:func:`fit`). A
 session's first run is drawn for the width the request's User-Agent suggests (a phone or a
 desktop), so that a first visit usually runs the page script once.
+
+It also fetches ahead, once a page is idle, the JavaScript of the elements a later page shows
+(:func:`prefetch_chunks`): Streamlit loads each element's JavaScript only when a page first draws
+one, so the first page with a table used to wait for the data grid's 1.6 MB.
 """
 
 from __future__ import annotations
 
+import functools
+import re
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import streamlit as st
 import streamlit.components.v1 as components
@@ -37,6 +43,13 @@ PHONE = {"window": 390, "main": 358}
 DESKTOP = {"window": 1280, "main": 820}
 # Streamlit stacks columns side by side below this window width (the map's frame depends on it).
 STACKED_BELOW = 640
+# Elements some page draws that the Overview does not (tables, the Data page's choice and download):
+# their JavaScript is fetched ahead (:func:`prefetch_chunks`). Names of Streamlit's lazily loaded chunks.
+PREFETCHED_ELEMENTS = ("DataFrame", "Table", "Selectbox", "DownloadButton")
+# Streamlit's own JavaScript: index.html and the hashed chunks under static/js.
+STATIC_DIR = Path(st.__file__).parent / "static"
+_STATIC_IMPORT = re.compile(r'(?:\bfrom|\bimport)\s*"\./([\w.\-]+\.js)"')
+_ENTRY = re.compile(r'<script[^>]*type="module"[^>]*src="\./static/js/([\w.\-]+\.js)"')
 _component = components.declare_component("dashboard_browser", path=str(Path(__file__).parent / "browser"))
 
 
@@ -55,6 +68,32 @@ def fit(viewport: Mapping[str, int]) -> dict[str, int]:
     :data:`MAIN_WIDTHS`, and whether the window is narrow enough that Streamlit stacks columns."""
     main = max([w for w in MAIN_WIDTHS if w <= int(viewport["main"])], default=MAIN_WIDTHS[0])
     return {"main": main, "stacked": int(int(viewport["window"]) < STACKED_BELOW)}
+
+
+def _imports(js_dir: Path, names: Iterable[str]) -> list[str]:
+    """The chunks ``names`` import, directly or not (their static ``import`` lines), themselves first."""
+    todo, seen = list(names), []
+    while todo:
+        name = todo.pop(0)
+        if name not in seen and (js_dir / name).is_file():
+            seen.append(name)
+            todo += _STATIC_IMPORT.findall((js_dir / name).read_text(encoding="utf-8"))
+    return seen
+
+
+@functools.lru_cache(maxsize=4)
+def prefetch_chunks(static_dir: Path = STATIC_DIR, elements: tuple[str, ...] = PREFETCHED_ELEMENTS) -> tuple[str, ...]:
+    """The file names of the JavaScript chunks ``elements`` need that a page's start does not load:
+    each element's chunk and what it imports, less what Streamlit's entry script imports. Read from
+    the installed Streamlit (the names are hashed per release); empty if its layout is not the one
+    expected, and then nothing is fetched ahead."""
+    js_dir = static_dir / "static" / "js"
+    entry = _ENTRY.search((static_dir / "index.html").read_text(encoding="utf-8")) if (static_dir / "index.html").is_file() else None
+    if entry is None or not js_dir.is_dir():
+        return ()
+    loaded = set(_imports(js_dir, [entry.group(1)]))
+    wanted = _imports(js_dir, [p.name for stem in elements for p in sorted(js_dir.glob(f"{stem}.*.js"))])
+    return tuple(name for name in wanted if name not in loaded)
 
 
 def _headers_user_agent() -> str | None:
@@ -80,7 +119,7 @@ def _report() -> None:
     value: Any = _component(
         not_found_title=_("Page not found"),
         not_found_text=_("There is no page at this address. Showing the Overview."),
-        key="browser", default=None)
+        prefetch=list(prefetch_chunks()), key="browser", default=None)
     if isinstance(value, dict) and {"window", "main"} <= value.keys():
         reported = {"window": int(value["window"]), "main": int(value["main"])}
         st.session_state[K_VIEWPORT] = reported

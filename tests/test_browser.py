@@ -646,3 +646,34 @@ def test_a_charts_table_is_built_when_opened_in_the_readers_language(browser_pag
     assert cells[:4] == ["ene 2012", "20", "24", ""], cells[:8]  # Spanish month names, as the page writes dates
     page.locator("[data-testid='stExpander'] summary", has_text="Tabla: Paradas y cargos por mes").click()
     expect(tables).to_have_count(0, timeout=TIMEOUT_MS)  # closed again: the table is gone
+
+
+def test_the_data_grids_javascript_is_fetched_ahead_while_the_overview_is_idle(browser_page, server):
+    """dashboard/browser.py prefetch_chunks: a new reader idle on the Overview (no table on it) has the
+    data grid's JavaScript fetched ahead as module preloads, and the italic and code faces of the fonts,
+    so the first page with a table (Data, whose methods use both faces) requests none of them."""
+    from dashboard.browser import prefetch_chunks
+
+    ctx = browser_page.context.browser.new_context(viewport={"width": 1280, "height": 1000})
+    try:
+        page = ctx.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(server)
+        settle(page)
+        assert page.locator("[data-testid='stDataFrame']").count() == 0
+        grid = prefetch_chunks()[0]
+        page.wait_for_function(  # preloads start once the page is idle, a few seconds after it settled
+            "name => performance.getEntriesByType('resource').some(r => r.name.endsWith('/' + name))", arg=grid)
+        preloads = page.evaluate("() => [...document.querySelectorAll('link[rel=modulepreload]')].map(l => l.href)")
+        assert {u.rsplit("/", 1)[1] for u in preloads} >= set(prefetch_chunks())
+        page.wait_for_timeout(1500)
+        asked: list[str] = []
+        page.on("request", lambda r: asked.append(r.url.rsplit("/", 1)[-1]))
+        page.locator("[data-testid='stSidebar'] a", has_text="Data").first.click()
+        page.wait_for_url("**/data")
+        settle(page)
+        assert page.locator("[data-testid='stDataFrame']").count() >= 1
+        assert not set(asked) & set(prefetch_chunks()), asked
+        assert not [a for a in asked if a.endswith(".woff2")], asked
+    finally:
+        ctx.close()

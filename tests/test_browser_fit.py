@@ -3,6 +3,8 @@ browser reports it (pure functions; the browser's side is tests/test_browser.py)
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from dashboard import browser
@@ -52,3 +54,47 @@ def test_neighbouring_classes_differ_by_at_most_a_fifth():
     widths = browser.MAIN_WIDTHS
     assert list(widths) == sorted(set(widths))
     assert all(b / a <= 1.2 for a, b in zip(widths, widths[1:]))
+
+
+def _static(tmp_path, files: dict[str, str], entry: str | None = "index.A1.js"):
+    """A Streamlit-like static folder: index.html naming its entry module, chunks under static/js."""
+    js = tmp_path / "static" / "js"
+    js.mkdir(parents=True)
+    for name, text in files.items():
+        (js / name).write_text(text, encoding="utf-8")
+    if entry is not None:
+        (tmp_path / "index.html").write_text(
+            f'<script>x</script><script type="module" crossorigin src="./static/js/{entry}"></script>', encoding="utf-8")
+    return tmp_path
+
+
+def test_the_chunks_fetched_ahead_are_an_elements_imports_less_what_the_page_start_loads(tmp_path):
+    """browser.prefetch_chunks: the element's chunk and everything it imports (static imports, followed
+    transitively), without the chunks Streamlit's entry script already loads, each named once."""
+    static = _static(tmp_path, {
+        "index.A1.js": 'import{a}from"./react.B2.js";import"./shared.C3.js";',
+        "react.B2.js": "",
+        "shared.C3.js": 'import{x}from"./react.B2.js";',
+        "DataFrame.D4.js": 'import{a}from"./react.B2.js";import{g}from"./grid.E5.js";const l=()=>import("./lazy.F6.js")',
+        "grid.E5.js": 'import{q}from"./quiver.G7.js";import{s}from"./shared.C3.js";',
+        "quiver.G7.js": 'import{g}from"./grid.E5.js";',  # a cycle ends where it began
+        "lazy.F6.js": "",
+        "DataFrameOther.H8.js": "",  # another element whose name starts alike: not taken
+    })
+    assert browser.prefetch_chunks(static, ("DataFrame",)) == ("DataFrame.D4.js", "grid.E5.js", "quiver.G7.js")
+    assert browser.prefetch_chunks(static, ("NoSuchElement",)) == ()
+
+
+def test_nothing_is_fetched_ahead_when_streamlits_files_are_not_laid_out_as_expected(tmp_path):
+    static = _static(tmp_path, {"DataFrame.D4.js": ""}, entry=None)  # no index.html
+    assert browser.prefetch_chunks(static, ("DataFrame",)) == ()
+
+
+def test_the_installed_streamlit_has_the_data_grids_chunks_to_fetch_ahead():
+    """On the installed Streamlit: the data grid's chunk and its own imports are named (the helper's
+    pattern only lets such plain file names through), none that the page start loads already."""
+    chunks = browser.prefetch_chunks()
+    js = browser.STATIC_DIR / "static" / "js"
+    assert chunks[0].startswith("DataFrame.") and len(chunks) > 10
+    assert all(re.fullmatch(r"[A-Za-z0-9_.-]+\.js", c) and (js / c).is_file() for c in chunks)
+    assert not any(c.startswith(("index.", "react-dom.", "protobuf.")) for c in chunks)

@@ -560,3 +560,17 @@ def test_times_are_local_and_dates_have_one_style_on_the_data_and_changes_pages(
     shown = " ".join(md.value for md in at.markdown) + " ".join(
         str(v) for df in at.dataframe for col in df.value.columns for v in df.value[col])
     assert local.search(shown) and not iso.search(shown) and "UTC" not in shown
+
+
+def test_the_server_switches_threads_often_enough_for_its_static_files(app):
+    """streamlit_app.SWITCH_INTERVAL_S: the router shortens the GIL's switch interval (5 ms by default),
+    so the event loop serving the JavaScript chunks is not held back by a page script's thread."""
+    import sys
+
+    sys.setswitchinterval(0.005)
+    try:
+        app.run()
+        assert not app.exception
+        assert sys.getswitchinterval() == pytest.approx(0.0005)
+    finally:
+        sys.setswitchinterval(0.005)
