@@ -662,7 +662,7 @@ def test_the_data_grids_javascript_is_fetched_ahead_while_the_overview_is_idle(b
         settle(page)
         assert page.locator("[data-testid='stDataFrame']").count() == 0
         grid = prefetch_chunks()[0]
-        page.wait_for_function(  # preloads start once the page is idle, a few seconds after it settled
+        page.wait_for_function(  # preloads start once the page has settled and the browser is idle
             "name => performance.getEntriesByType('resource').some(r => r.name.endsWith('/' + name))", arg=grid)
         preloads = page.evaluate("() => [...document.querySelectorAll('link[rel=modulepreload]')].map(l => l.href)")
         assert {u.rsplit("/", 1)[1] for u in preloads} >= set(prefetch_chunks())
