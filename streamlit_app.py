@@ -92,7 +92,12 @@ st.session_state[ui.K_SYNTHETIC] = synthetic
 
 # Pages computed over all loaded stops: the sidebar says so instead of showing filters that change nothing.
 UNFILTERED = {"disparities", "changes"}
-filters.sidebar(queries.zip_options(), (prov.first_stop, prov.last_stop), applies=navigation.url_path not in UNFILTERED)
+zip_options, data_bounds = queries.zip_options(), (prov.first_stop, prov.last_stop)
+filters.settle(zip_options, data_bounds)
+# The filters' place in the sidebar is kept here, above the page's own sidebar items, and their widgets
+# are drawn after the page: the browser then fetches the page's elements' JavaScript (the first number's
+# among them) before the ~25 chunks of the sidebar's widgets (BENCHMARKS.md, h23-firstvisit).
+filters_box = st.sidebar.container()
 
 if prov.is_stale(queries.stale_after_days()):
     when = fmt_ago(age)
@@ -103,5 +108,8 @@ if prov.is_stale(queries.stale_after_days()):
     )
 filters.show_notices()
 
-with routing.routed():
-    navigation.run()
+try:
+    with routing.routed():
+        navigation.run()
+finally:  # also when a page stops early (st.stop): a run that drew no filter widgets would forget their values
+    filters.draw(filters_box, zip_options, data_bounds, applies=navigation.url_path not in UNFILTERED)

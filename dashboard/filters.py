@@ -40,6 +40,7 @@ K_RACE, K_GENDER, K_ZIP, K_FROM, K_TO, K_OUTCOME, K_DISTRICT = (
 )
 K_INIT, K_NOTICES, K_BOUNDS, K_STATE, K_LANG = "flt_init", "flt_notices", "flt_bounds", "flt_state", "flt_lang"
 K_PENDING, K_NOTICE_STATE = "flt_pending", "flt_notice_state"
+K_SWAPPED = "flt_swapped"  # the dates typed were in the wrong order: the filters say so
 
 
 @dataclass(frozen=True)
@@ -350,12 +351,10 @@ def request_zips(zips: Sequence[str], notice: str) -> None:
     st.rerun()
 
 
-def sidebar(valid_zips: Sequence[str], data_bounds: tuple[date, date], applies: bool = True) -> FilterState:
-    """Draw the shared filters in the sidebar and return the current :class:`FilterState`.
-
-    ``applies=False`` (a page computed over all stops): the filters are kept (state, address) but not
-    shown, and the sidebar says why instead of offering controls that would change nothing.
-    """
+def settle(valid_zips: Sequence[str], data_bounds: tuple[date, date]) -> FilterState:
+    """The current :class:`FilterState`, from the widgets' session state (seeded from the link on a
+    session's first run), without drawing anything: a page can be drawn before the filters' widgets
+    (:func:`draw`), so that its own elements' JavaScript is fetched first."""
     import streamlit as st
 
     st.session_state[K_BOUNDS] = data_bounds
@@ -389,34 +388,9 @@ def sidebar(valid_zips: Sequence[str], data_bounds: tuple[date, date], applies: 
         st.session_state[K_NOTICES] = [*earlier_notices, pending[1]]
         fresh = True
 
-    if not applies:
-        st.sidebar.info(_("The filters do not apply to this page: its numbers are computed over all loaded stops. "
-                          "They come back, as you left them, on the other pages."), icon=":material/filter_alt_off:")
-        # Drawn but hidden: the widgets keep their values (and the address its filters) for the next page.
-        st.html("<style>.st-key-sidebar_filters { display: none !important; }</style>")
-    sb = st.sidebar.container(key="sidebar_filters")
-    sb.header(_("Filters"))
-    sb.caption(_("They apply to every page. The page address updates, so you can share this exact view."))
-    # Typed the way each language writes a date by hand (a typed date applies on Enter: dashboard/browser.py).
-    typed = "DD/MM/YYYY" if current_lang() == "es" else "MM/DD/YYYY"
-    sb.date_input(_("From"), min_value=lo, max_value=hi, key=K_FROM, format=typed)
-    sb.date_input(_("To"), min_value=lo, max_value=hi, key=K_TO, format=typed)
-    sb.multiselect(_("ZIP code"), options=list(valid_zips), key=K_ZIP, placeholder=_("All ZIP codes"))
-    sb.multiselect(_("Police district"), options=list(DISTRICTS.values()), key=K_DISTRICT,
-                   format_func=district_short, placeholder=_("All districts"))
-    sb.multiselect(_("Driver race (as recorded by the officer)"), options=list(RACES.values()), key=K_RACE,
-                   format_func=race, placeholder=_("All"))
-    sb.multiselect(_("Driver gender"), options=list(GENDERS.values()), key=K_GENDER,
-                   format_func=gender, placeholder=_("All"))
-    sb.multiselect(_("Stop outcome (most serious charge)"), options=list(OUTCOMES.values()), key=K_OUTCOME,
-                   format_func=outcome_short, placeholder=_("All"),
-                   help=_("A stop's outcome is its most serious charge: a citation outranks a repair order (SERO), "
-                          "which outranks a warning."))
-    sb.button(_("Reset filters"), on_click=_reset, width="stretch", key="flt_reset")
-
     d_from, d_to = st.session_state[K_FROM], st.session_state[K_TO]
+    st.session_state[K_SWAPPED] = d_from > d_to
     if d_from > d_to:
-        sb.warning(_("'From' is after 'To'; the dates were swapped."))
         d_from, d_to = d_to, d_from
     state = normalise(
         FilterState(
@@ -440,6 +414,44 @@ def sidebar(valid_zips: Sequence[str], data_bounds: tuple[date, date], applies: 
     st.session_state[K_LANG] = current_lang()
     _write_url(state, current_lang())
     return state
+
+
+def draw(box: Any, valid_zips: Sequence[str], data_bounds: tuple[date, date], applies: bool = True) -> None:
+    """Draw the filters' widgets into ``box`` (a sidebar container) over the values :func:`settle`
+    left in the session state.
+
+    ``applies=False`` (a page computed over all stops): the filters are kept (state, address) but not
+    shown, and the sidebar says why instead of offering controls that would change nothing.
+    """
+    import streamlit as st
+
+    lo, hi = data_bounds
+    if not applies:
+        box.info(_("The filters do not apply to this page: its numbers are computed over all loaded stops. "
+                   "They come back, as you left them, on the other pages."), icon=":material/filter_alt_off:")
+        # Drawn but hidden: the widgets keep their values (and the address its filters) for the next page.
+        st.html("<style>.st-key-sidebar_filters { display: none !important; }</style>")
+    sb = box.container(key="sidebar_filters")
+    sb.header(_("Filters"))
+    sb.caption(_("They apply to every page. The page address updates, so you can share this exact view."))
+    # Typed the way each language writes a date by hand (a typed date applies on Enter: dashboard/browser.py).
+    typed = "DD/MM/YYYY" if current_lang() == "es" else "MM/DD/YYYY"
+    sb.date_input(_("From"), min_value=lo, max_value=hi, key=K_FROM, format=typed)
+    sb.date_input(_("To"), min_value=lo, max_value=hi, key=K_TO, format=typed)
+    sb.multiselect(_("ZIP code"), options=list(valid_zips), key=K_ZIP, placeholder=_("All ZIP codes"))
+    sb.multiselect(_("Police district"), options=list(DISTRICTS.values()), key=K_DISTRICT,
+                   format_func=district_short, placeholder=_("All districts"))
+    sb.multiselect(_("Driver race (as recorded by the officer)"), options=list(RACES.values()), key=K_RACE,
+                   format_func=race, placeholder=_("All"))
+    sb.multiselect(_("Driver gender"), options=list(GENDERS.values()), key=K_GENDER,
+                   format_func=gender, placeholder=_("All"))
+    sb.multiselect(_("Stop outcome (most serious charge)"), options=list(OUTCOMES.values()), key=K_OUTCOME,
+                   format_func=outcome_short, placeholder=_("All"),
+                   help=_("A stop's outcome is its most serious charge: a citation outranks a repair order (SERO), "
+                          "which outranks a warning."))
+    sb.button(_("Reset filters"), on_click=_reset, width="stretch", key="flt_reset")
+    if st.session_state.get(K_SWAPPED):
+        sb.warning(_("'From' is after 'To'; the dates were swapped."))
 
 
 def show_notices() -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import threading
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, NamedTuple
+from typing import Any, Callable, Iterator, NamedTuple, NoReturn
 
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
@@ -57,14 +57,29 @@ def fragment(fn: Callable[..., Any]) -> Callable[..., Any]:
     return st.fragment(in_session_language)
 
 
+class PageDone(Exception):
+    """A page has drawn all it can (:func:`stop_page`); the router goes on with what follows the page."""
+
+
 @contextmanager
 def routed() -> Iterator[None]:
     """Wrap ``navigation.run()`` in the router: the page runs inside it."""
     _state.active = True
     try:
         yield
+    except PageDone:
+        pass
     finally:
         _state.active = False
+
+
+def stop_page() -> NoReturn:
+    """End the page here, like ``st.stop()``, but let the router draw what it draws after the page
+    (the filters' widgets: streamlit_app.py). ``st.stop()`` would end the whole run, and a run that
+    draws no filter widgets makes Streamlit forget their values. A page run on its own: ``st.stop()``."""
+    if getattr(_state, "active", False):
+        raise PageDone
+    st.stop()
 
 
 def require_router() -> None:

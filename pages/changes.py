@@ -15,7 +15,7 @@ ui.header(_("What changed"),
 log = queries.change_log(30)
 if log.empty:
     st.info(_("No successful load is logged yet."))
-    st.stop()
+    routing.stop_page()
 
 COUNTS = ["stops_added", "stops_edited", "stops_removed", "charges_added", "charges_edited", "charges_removed"]
 

@@ -50,13 +50,13 @@ try:
     res = queries.analysis_results()
 except Exception as exc:  # never show driver errors (they may quote the URL)
     st.error(_("The analysis tables could not be read ({error}).").format(error=type(exc).__name__))
-    st.stop()
+    routing.stop_page()
 bench, outc, veil, cav = (res[t] for t in ("analysis_benchmark", "analysis_outcome_test",
                                            "analysis_veil_of_darkness", "analysis_caveats"))
 if bench.empty and outc.empty and veil.empty:
     st.info(_("The analyses have not been run on this warehouse yet. Run `python -m pipeline analyze` (or the daily "
               "load, which runs it), then reload this page."), icon=":material/hourglass_empty:")
-    st.stop()
+    routing.stop_page()
 computed = _first(bench, "computed_at")
 if computed is not None and not pd.isna(computed):
     st.caption(_("Computed {when}.").format(when=fmt_datetime(pd.Timestamp(computed))))

@@ -19,7 +19,7 @@ ui.header(_("Map of stops by ZIP code"),
 features = queries.county_zctas()
 if not features:
     st.error(_("The ZIP code polygons are missing from data/reference, so the map can't be drawn."))
-    st.stop()
+    routing.stop_page()
 valid = {feat["zip5"] for feat in features}
 
 with st.sidebar:

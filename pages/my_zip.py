@@ -32,7 +32,7 @@ st.selectbox(_("Your ZIP code"), sorted(features), key="my_zip_pick", on_change=
 if chosen is None:
     st.info(_("Pick your ZIP code above (or in the sidebar) to see how stops there compare with the county. "
               "The page address then holds it, so you can share or bookmark it."), icon=":material/home_pin:")
-    st.stop()
+    routing.stop_page()
 
 z = chosen
 fz = f  # the sidebar's other filters (dates, race, ...) apply too

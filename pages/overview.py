@@ -33,7 +33,7 @@ tot = tot_df.iloc[0]
 stops, charges = int(tot["stops"]), int(tot["charges"])
 if stops == 0:
     ui.no_stops()
-    st.stop()
+    routing.stop_page()
 small = tables.is_small(stops, k)
 
 area_rate = rates.area_rate(zmap, f.zips, rates.period(covered, d_from, d_to)) if per_capita_ok else None

@@ -22,7 +22,7 @@ SHARE_LABELS = {"group": _("Group"), "stops": _("Stops"), "share_of_stops": _("S
 race_stops = queries.stops_by(f, "race", ignore=("races",))
 if int(race_stops["stops"].sum()) == 0:
     ui.no_stops()
-    st.stop()
+    routing.stop_page()
 county = queries.county_race_population()
 acs_year = int(county["acs_year"].dropna().iloc[0])
 vintage = _("ACS {first}-{last} 5-year estimates, table B03002").format(first=acs_year - 4, last=acs_year)

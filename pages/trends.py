@@ -21,7 +21,7 @@ monthly_all, cov, covered, daily_any = queries.gather(
 years = [int(y) for y in cov["stop_year"]]
 if monthly_all.empty or not years:
     ui.no_stops()
-    st.stop()
+    routing.stop_page()
 
 # Partial years: fewer days with data than the calendar has (a year begun or ended mid-way, or gaps).
 partial_years = []
@@ -39,7 +39,7 @@ year_b = c1.selectbox(_("Year"), years[::-1], index=0, key="trend_year_b")
 year_a = c2.selectbox(_("compared with"), years[::-1], index=years[::-1].index(default_a), key="trend_year_a")
 if year_a == year_b:
     st.info(_("Pick two different years to compare."))
-    st.stop()
+    routing.stop_page()
 first, second = sorted((year_a, year_b))
 period_a = (date(first, 1, 1), date(first, 12, 31))
 period_b = (date(second, 1, 1), date(second, 12, 31))
