@@ -40,7 +40,6 @@ K_RACE, K_GENDER, K_ZIP, K_FROM, K_TO, K_OUTCOME, K_DISTRICT = (
 )
 K_INIT, K_NOTICES, K_BOUNDS, K_STATE, K_LANG = "flt_init", "flt_notices", "flt_bounds", "flt_state", "flt_lang"
 K_PENDING, K_NOTICE_STATE = "flt_pending", "flt_notice_state"
-K_SWAPPED = "flt_swapped"  # the dates typed were in the wrong order: the filters say so
 
 
 @dataclass(frozen=True)
@@ -389,8 +388,7 @@ def settle(valid_zips: Sequence[str], data_bounds: tuple[date, date]) -> FilterS
         fresh = True
 
     d_from, d_to = st.session_state[K_FROM], st.session_state[K_TO]
-    st.session_state[K_SWAPPED] = d_from > d_to
-    if d_from > d_to:
+    if d_from > d_to:  # the filters' widgets say so (draw)
         d_from, d_to = d_to, d_from
     state = normalise(
         FilterState(
@@ -450,7 +448,7 @@ def draw(box: Any, valid_zips: Sequence[str], data_bounds: tuple[date, date], ap
                    help=_("A stop's outcome is its most serious charge: a citation outranks a repair order (SERO), "
                           "which outranks a warning."))
     sb.button(_("Reset filters"), on_click=_reset, width="stretch", key="flt_reset")
-    if st.session_state.get(K_SWAPPED):
+    if st.session_state[K_FROM] > st.session_state[K_TO]:  # settle swapped them
         sb.warning(_("'From' is after 'To'; the dates were swapped."))
 
 

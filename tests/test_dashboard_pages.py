@@ -171,6 +171,19 @@ def test_the_date_range_filter_changes_the_numbers_but_the_sample_shows_no_chang
     assert any("in 2016" in md.value for md in at.markdown)
 
 
+def test_dates_typed_in_the_wrong_order_are_swapped_and_the_filters_say_so(app, con):
+    """filters.settle swaps a 'From' after 'To' (the numbers are the swapped range's), and the
+    filters' widgets, drawn after the page (filters.draw), say so."""
+    at = app.run()
+    at.sidebar.date_input(key="flt_from").set_value(date(2016, 12, 31))
+    at.sidebar.date_input(key="flt_to").set_value(date(2016, 1, 1)).run()
+    no_errors(at)
+    assert as_int(metric(at, "Stops")) == count(con, "stop_year = 2016")
+    assert [w.value for w in at.sidebar.warning] == ["'From' is after 'To'; the dates were swapped."]
+    at.sidebar.date_input(key="flt_from").set_value(date(2016, 1, 1)).run()
+    assert not at.sidebar.warning
+
+
 def test_filters_are_kept_when_switching_pages(app, con):
     app.session_state["outcomes_table"] = True  # the chart's table, built once its expander is open (ui.on_demand)
     at = app.run()
